@@ -1,0 +1,64 @@
+# Hark: the commands a new user needs. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_PROFILES ?= 2000
+
+.PHONY: help install run test browser lint format check worker beat seed benchmarks clean
+
+help:
+	@echo "make run        dashboard with demo data on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
+	@echo "make test       the whole test suite against real PostgreSQL"
+	@echo "make lint       ruff check and format check"
+	@echo "make worker     a Celery worker (needs REDIS_URL)"
+	@echo "make beat       the Celery beat scheduler (needs REDIS_URL)"
+	@echo "make benchmarks the performance runs in benchmarks/ (long)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py rundemo --host $(HOST) --port $(PORT) --profiles $(DEMO_PROFILES)
+
+browser: install
+	$(BIN)/python scripts/ensure_browser.py
+
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: install
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+seed: install
+	$(BIN)/python manage.py seed_demo --profiles 100000 --events 1000000
+
+benchmarks: install
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/pages.py
+	$(BIN)/python benchmarks/segments.py
+
+clean:
+	rm -rf $(VENV) .data/staticfiles

@@ -1,0 +1,40 @@
+"""The Celery app. Tasks live in each app's tasks.py; the beat schedule lives here, in one place."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("hark")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def beat_schedule() -> dict:
+    """The whole periodic schedule. Intervals come from settings so operators can tune them."""
+    from django.conf import settings
+
+    return {
+        "segments-refresh-time-windows": {
+            "task": "segments.tasks.refresh_time_window_segments",
+            "schedule": float(settings.HARK_SEGMENT_REFRESH_SECONDS),
+        },
+        "segments-reset-stuck-runs": {
+            "task": "segments.tasks.reset_stuck_runs",
+            "schedule": 300.0,
+        },
+        "events-rollup": {
+            "task": "events.tasks.rollup_event_counts",
+            "schedule": 60.0,
+        },
+        "traits-count-profiles": {
+            "task": "traits.tasks.count_trait_profiles",
+            "schedule": 3600.0,
+        },
+    }
+
+
+@app.on_after_configure.connect
+def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
+    sender.conf.beat_schedule = beat_schedule()

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("environments.urls")),
+    path("", include("profiles.urls")),
+    path("", include("traits.urls")),
+    path("", include("events.urls")),
+    path("", include("surveys.urls")),
+    path("", include("segments.urls")),
+    path("", include("config.api_urls")),
+]

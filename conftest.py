@@ -1,0 +1,126 @@
+"""Fixtures shared by every app's tests: an environment with an owner (admin) and an analyst
+(read-only), and an outsider who is a member of another environment only."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from environments.models import Environment, Membership, Role
+from environments.services import environment_create, member_add
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def environment(db) -> Environment:
+    return environment_create(name="Acme")
+
+
+@pytest.fixture
+def other_environment(db) -> Environment:
+    return environment_create(name="Globex")
+
+
+@pytest.fixture
+def owner(environment) -> Membership:
+    return member_add(
+        environment=environment, email="owner@acme.test", role=Role.ADMIN, password=PASSWORD
+    )
+
+
+@pytest.fixture
+def analyst(environment) -> Membership:
+    return member_add(
+        environment=environment, email="analyst@acme.test", role=Role.ANALYST, password=PASSWORD
+    )
+
+
+@pytest.fixture
+def outsider(other_environment) -> Membership:
+    return member_add(
+        environment=other_environment,
+        email="outsider@globex.test",
+        role=Role.ADMIN,
+        password=PASSWORD,
+    )
+
+
+def _client_for(membership: Membership) -> Client:
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    return _client_for(owner)
+
+
+@pytest.fixture
+def analyst_client(analyst) -> Client:
+    return _client_for(analyst)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    return _client_for(outsider)
+
+
+# --- Browser tests --------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_executable() -> str | None:
+    """HARK_CHROMIUM, else Debian's Chromium, else Playwright's own download (None)."""
+    configured = os.environ.get("HARK_CHROMIUM")
+    if configured:
+        return configured
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django must allow ORM calls
+    # from tests that also drive the browser.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def logged_in_page(page, live_server, owner):
+    """A browser page signed in as the environment's admin (through the real login form)."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", owner.user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page

@@ -1,0 +1,90 @@
+"""Tracked events and their definitions. Events is the largest table: index for its two reads."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class EventDefinition(models.Model):
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="event_definitions"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # Rolled up from EventDailyCount by a periodic task: never incremented per event, so
+    # concurrent ingestion does not queue on this row's lock.
+    total_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "name"], name="event_definition_env_name_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    # Plan: monthly range partitions on `timestamp` once an installation outgrows one table;
+    # the message_id uniqueness would then move to include the partition key.
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="+"
+    )
+    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="events")
+    definition = models.ForeignKey(EventDefinition, on_delete=models.CASCADE, related_name="events")
+    timestamp = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+    # Client message id (Segment messageId): a retried call is stored once.
+    message_id = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "message_id"],
+                condition=Q(message_id__isnull=False),
+                name="event_env_message_id_uniq",
+            )
+        ]
+        indexes = [
+            # The user detail panel (events newest first) and segment event conditions per profile.
+            models.Index(
+                fields=["profile", "definition", "-timestamp"], name="event_profile_def_time"
+            ),
+            models.Index(fields=["profile", "-timestamp", "-id"], name="event_profile_time"),
+            # Segment event conditions evaluated set-wise ("who did E in the last D days").
+            models.Index(fields=["definition", "timestamp"], name="event_definition_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.definition_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class EventDailyCount(models.Model):
+    """Per-definition, per-day counts rolled up from Event by a periodic task."""
+
+    definition = models.ForeignKey(
+        EventDefinition, on_delete=models.CASCADE, related_name="daily_counts"
+    )
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "day"], name="event_daily_count_uniq")
+        ]
+
+
+class RollupWatermark(models.Model):
+    """How far the event rollup has read, by Event.id (the primary key index serves the range)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,86 @@
+"""User profiles: one row per known person or anonymous device in an environment."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Profile(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="profiles"
+    )
+    # The team's own id for the user; null for anonymous profiles.
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    email = models.CharField(max_length=320, null=True, blank=True)
+    # Device id set by the web client (or a Segment anonymousId).
+    anonymous_id = models.CharField(max_length=255, null=True, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Identify looks a profile up by (environment, user_id) and by (environment,
+            # anonymous_id): both unique where set, which also gives the lookup index.
+            models.UniqueConstraint(
+                fields=["environment", "user_id"],
+                condition=Q(user_id__isnull=False),
+                name="profile_env_user_id_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["environment", "anonymous_id"],
+                condition=Q(anonymous_id__isnull=False),
+                name="profile_env_anonymous_id_uniq",
+            ),
+        ]
+        indexes = [
+            # Identify by email only, and the API's contact lookup by email.
+            models.Index(fields=["environment", "email"], name="profile_env_email_idx"),
+            # The Users list and the contacts API sort by last or first seen, keyset-paginated.
+            models.Index(
+                fields=["environment", "-last_seen_at", "-id"], name="profile_env_last_seen_idx"
+            ),
+            models.Index(
+                fields=["environment", "-first_seen_at", "-id"], name="profile_env_first_seen_idx"
+            ),
+            # Segment trait conditions and trait search use containment / key existence.
+            GinIndex(fields=["traits"], name="profile_traits_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_identified(self) -> bool:
+        return bool(self.user_id or self.email)
+
+    @property
+    def display_name(self) -> str:
+        traits = self.traits or {}
+        name = traits.get("name") or " ".join(
+            str(part) for part in (traits.get("first_name"), traits.get("last_name")) if part
+        )
+        return str(name or self.email or self.user_id or f"Anonymous {str(self.uuid)[:8]}")
+
+
+class MonthlyActivity(models.Model):
+    """One row per profile and month in which it was active: MAU is a count of an index range."""
+
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="+"
+    )
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="monthly_activity")
+    month = models.DateField(help_text="First day of the month (UTC).")
+
+    class Meta:
+        constraints = [
+            # Ingestion marks activity with INSERT ... ON CONFLICT DO NOTHING on this key.
+            models.UniqueConstraint(fields=["profile", "month"], name="monthly_activity_uniq")
+        ]
+        indexes = [models.Index(fields=["environment", "month"], name="monthly_activity_env_month")]
