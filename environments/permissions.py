@@ -15,7 +15,7 @@ from .models import Role
 
 
 def editor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Any unsafe method (POST, PUT, PATCH, DELETE) needs a role other than analyst: 403 otherwise."""
+    """Unsafe methods (POST, PUT, PATCH, DELETE) need a role other than analyst, else 403."""
 
     @wraps(view)
     def wrapper(request: HarkRequest, *args: Any, **kwargs: Any) -> HttpResponse:
