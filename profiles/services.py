@@ -1,0 +1,411 @@
+"""Writes for profiles: identify (find or create, merge an anonymous profile), MAU, delete.
+
+Identify is the hot path of ingestion: it runs a constant number of SQL statements whatever the
+number of traits (an upsert with `jsonb ||` for the traits merge, one statement for all trait
+definitions, one for the MAU row). Only merging an anonymous profile costs more, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from traits.models import Scope
+from traits.services import clean_text, trait_definitions_record, traits_clean
+
+from .models import MonthlyActivity, Profile
+
+ID_MAX_LENGTH = 255
+EMAIL_MAX_LENGTH = 320
+WRITE_MODES = ("merge", "replace")
+# Two concurrent first identifies of the same person race on the unique index: the loser retries.
+_ATTEMPTS = 3
+
+_COLUMNS = (
+    "id",
+    "uuid",
+    "environment_id",
+    "user_id",
+    "email",
+    "anonymous_id",
+    "traits",
+    "first_seen_at",
+    "last_seen_at",
+)
+_RETURNING = ", ".join(_COLUMNS)
+
+
+def _profile_from_row(row: tuple) -> Profile:
+    values = dict(zip(_COLUMNS, row, strict=False))
+    if isinstance(values["traits"], str):
+        values["traits"] = json.loads(values["traits"])
+    profile = Profile(**values)
+    profile._state.adding = False
+    profile._state.db = "default"
+    return profile
+
+
+def month_start(at: datetime) -> date:
+    at = at.astimezone(UTC) if timezone.is_aware(at) else at
+    return date(at.year, at.month, 1)
+
+
+def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH) -> str | None:
+    """An id as sent by a client (string or number) made into a stored string, or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError({field: "must be a string or a number"})
+    text = clean_text(str(value)).strip()
+    if not text:
+        return None
+    if len(text) > max_length:
+        raise ValidationError({field: f"is longer than {max_length} characters"})
+    return text
+
+
+# --- MAU -------------------------------------------------------------------------------------
+
+
+def profile_mark_active(*, environment_id: int, profile_id: int, at: datetime) -> None:
+    """Count the profile as active in the month of `at`: one insert that does nothing when the
+    row exists (the unique key is (profile, month))."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month) "
+            "VALUES (%s, %s, %s) ON CONFLICT (profile_id, month) DO NOTHING",
+            [environment_id, profile_id, month_start(at)],
+        )
+
+
+def profiles_mark_active(*, environment_id: int, activity: Iterable[tuple[int, datetime]]) -> None:
+    """profile_mark_active for many (profile id, time) pairs in one statement."""
+    rows = sorted({(pid, month_start(at)) for pid, at in activity})
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month) "
+            "SELECT %s, p, m FROM unnest(%s::bigint[], %s::date[]) AS v(p, m) "
+            "ON CONFLICT (profile_id, month) DO NOTHING",
+            [environment_id, [r[0] for r in rows], [r[1] for r in rows]],
+        )
+
+
+# --- Identify --------------------------------------------------------------------------------
+
+
+def _notify_segments(environment_id: int, profile_ids: list[int]) -> None:
+    from segments.services import segment_profiles_changed
+
+    transaction.on_commit(
+        lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
+    )
+
+
+@dataclass
+class _Identity:
+    user_id: str | None
+    email: str | None
+    anonymous_id: str | None
+
+
+def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
+    """INSERT a new profile, or update the one holding the same user_id / anonymous_id."""
+    traits = (
+        "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
+    )
+    return f"""
+        INSERT INTO profiles_profile
+            (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
+             last_seen_at)
+        VALUES (gen_random_uuid(), %s, %s, %s, %s, %s::jsonb, %s, %s)
+        ON CONFLICT ({conflict}) WHERE {conflict.split(", ")[1]} IS NOT NULL
+        DO UPDATE SET
+            email = COALESCE(EXCLUDED.email, profiles_profile.email),
+            traits = {traits},
+            last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+        {where}
+        RETURNING {_RETURNING}, (xmax = 0) AS created
+    """
+
+
+def _insert(
+    cursor: Any,
+    *,
+    environment_id: int,
+    ident: _Identity,
+    traits: dict,
+    mode: str,
+    seen_at: datetime,
+) -> tuple[Profile, bool]:
+    params = [
+        environment_id,
+        ident.user_id,
+        ident.email,
+        ident.anonymous_id,
+        json.dumps(traits),
+        seen_at,
+        seen_at,
+    ]
+    if ident.user_id:
+        sql = _upsert_sql("environment_id, user_id", mode)
+    elif ident.anonymous_id and not ident.email:
+        sql = _upsert_sql("environment_id, anonymous_id", mode)
+    else:
+        # Email only (or email and a new device): email is not unique, a plain insert.
+        sql = f"""
+            INSERT INTO profiles_profile
+                (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
+                 last_seen_at)
+            VALUES (gen_random_uuid(), %s, %s, %s, %s, %s::jsonb, %s, %s)
+            RETURNING {_RETURNING}, true
+        """
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    return _profile_from_row(row[:-1]), bool(row[-1])
+
+
+def _update(
+    cursor: Any,
+    *,
+    target: Profile,
+    ident: _Identity,
+    traits: dict,
+    mode: str,
+    seen_at: datetime,
+    merged: Profile | None,
+) -> Profile:
+    # Traits: the merged anonymous profile's values fill gaps, the identified profile's values
+    # win over them, and the incoming ones win over both (unless replacing everything).
+    if mode == "replace":
+        traits_sql, traits_params = "%s::jsonb", [json.dumps(traits)]
+    else:
+        traits_sql = "%s::jsonb || traits || %s::jsonb"
+        traits_params = [json.dumps(merged.traits if merged else {}), json.dumps(traits)]
+    first_seen = merged.first_seen_at if merged else target.first_seen_at
+    cursor.execute(
+        f"""
+        UPDATE profiles_profile SET
+            user_id = COALESCE(%s, user_id),
+            email = COALESCE(%s, email),
+            anonymous_id = COALESCE(%s, anonymous_id),
+            traits = {traits_sql},
+            first_seen_at = LEAST(first_seen_at, %s),
+            last_seen_at = GREATEST(last_seen_at, %s)
+        WHERE id = %s
+        RETURNING {_RETURNING}
+        """,
+        [
+            ident.user_id,
+            ident.email,
+            ident.anonymous_id,
+            *traits_params,
+            first_seen,
+            seen_at,
+            target.pk,
+        ],
+    )
+    return _profile_from_row(cursor.fetchone())
+
+
+def _merge_children(*, source: Profile, target: Profile) -> None:
+    """Move everything the anonymous `source` profile owns to `target`, set-based, then delete it.
+
+    These tables belong to other apps (events, surveys, segments); moving rows between two
+    profiles of the same environment is a profile-level operation, so it lives here as a few
+    UPDATE statements rather than a call per row. Rows that would duplicate one the target
+    already has (a segment membership, a month of activity) are left behind and deleted with
+    the source.
+    """
+    from events.models import Event
+    from segments.models import SegmentMembership, SegmentMembershipChange
+    from surveys.models import Response
+
+    Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    SegmentMembership.objects.filter(profile_id=source.pk).exclude(
+        segment_id__in=SegmentMembership.objects.filter(profile_id=target.pk).values("segment_id")
+    ).update(profile_id=target.pk)
+    SegmentMembershipChange.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    MonthlyActivity.objects.filter(profile_id=source.pk).exclude(
+        month__in=MonthlyActivity.objects.filter(profile_id=target.pk).values("month")
+    ).update(profile_id=target.pk)
+    Profile.objects.filter(pk=source.pk).delete()
+
+
+def _is_mergeable(source: Profile, ident: _Identity) -> bool:
+    """An anonymous profile (no user id; no email, or the same one) merges into the identified."""
+    return source.user_id is None and (source.email is None or source.email == ident.email)
+
+
+def _identify(
+    *,
+    environment_id: int,
+    ident: _Identity,
+    traits: dict,
+    mode: str,
+    seen_at: datetime,
+) -> tuple[Profile, bool]:
+    with connection.cursor() as cursor:
+        if not ident.email and bool(ident.user_id) != bool(ident.anonymous_id):
+            # The common calls (a user id alone, a device id alone): one upsert, no lookup.
+            profile, created = _insert(
+                cursor,
+                environment_id=environment_id,
+                ident=ident,
+                traits=traits,
+                mode=mode,
+                seen_at=seen_at,
+            )
+            return profile, created
+
+        cursor.execute(
+            f"""
+            SELECT {_RETURNING} FROM profiles_profile
+            WHERE environment_id = %s AND (user_id = %s OR anonymous_id = %s OR email = %s)
+            ORDER BY (user_id IS NULL), last_seen_at DESC
+            LIMIT 20
+            """,
+            [environment_id, ident.user_id, ident.anonymous_id, ident.email],
+        )
+        rows = [_profile_from_row(r) for r in cursor.fetchall()]
+
+    by_user = next((p for p in rows if ident.user_id and p.user_id == ident.user_id), None)
+    by_device = next(
+        (p for p in rows if ident.anonymous_id and p.anonymous_id == ident.anonymous_id), None
+    )
+    by_email = [p for p in rows if ident.email and p.email == ident.email]
+
+    target: Profile | None
+    if ident.user_id:
+        # The user's profile, else a profile known by this email alone (adopts the user id).
+        target = by_user or next((p for p in by_email if p.user_id is None), None)
+    elif ident.email:
+        target = by_email[0] if by_email else None
+    else:
+        target = by_device
+    if target is None and by_device is not None and _is_mergeable(by_device, ident):
+        target = by_device  # the device becomes identified: nothing to merge
+
+    source = None
+    if by_device is not None and (target is None or by_device.pk != target.pk):
+        if target is not None and _is_mergeable(by_device, ident):
+            source = by_device
+        else:
+            # This device id belongs to another identified person: leave it with them.
+            ident = _Identity(ident.user_id, ident.email, None)
+
+    if target is None:
+        with connection.cursor() as cursor:
+            profile, created = _insert(
+                cursor,
+                environment_id=environment_id,
+                ident=ident,
+                traits=traits,
+                mode=mode,
+                seen_at=seen_at,
+            )
+        return profile, created
+
+    if source is not None:
+        _merge_children(source=source, target=target)
+    with connection.cursor() as cursor:
+        profile = _update(
+            cursor,
+            target=target,
+            ident=ident,
+            traits=traits,
+            mode=mode,
+            seen_at=seen_at,
+            merged=source,
+        )
+    return profile, False
+
+
+def profile_identify(
+    *,
+    environment: Any,
+    user_id: str | None = None,
+    email: str | None = None,
+    anonymous_id: str | None = None,
+    traits: Mapping[str, Any] | None = None,
+    mode: str = "merge",
+    seen_at: datetime | None = None,
+) -> Profile:
+    """Find or create the profile (by user_id, else email, else anonymous_id) and write traits.
+
+    - `anonymous_id` of another, anonymous profile: that profile is merged into this one in the
+      same transaction (events, responses, segment memberships and monthly activity move; its
+      traits fill gaps; the earlier first_seen_at is kept).
+    - `mode="merge"` adds/overwrites the given traits; `"replace"` replaces all traits.
+    - Records profile-scope trait definitions, advances last_seen_at, marks MAU, and after
+      commit tells segments the profile changed.
+    Raises ValidationError naming the field for bad input. The returned profile has
+    `created` set (True when it was new).
+    """
+    ident = _Identity(
+        clean_identifier(user_id, field="id"),
+        clean_identifier(email, field="email", max_length=EMAIL_MAX_LENGTH),
+        clean_identifier(anonymous_id, field="anonymous_id"),
+    )
+    if mode not in WRITE_MODES:
+        raise ValidationError({"mode": "must be 'merge' or 'replace'"})
+    cleaned = traits_clean(traits)
+    if ident.email is None and isinstance(cleaned.get("email"), str):
+        # Segment's convention: the email travels as a trait.
+        ident.email = clean_identifier(
+            cleaned["email"], field="traits.email", max_length=EMAIL_MAX_LENGTH
+        )
+    if not (ident.user_id or ident.email or ident.anonymous_id):
+        raise ValidationError({"id": "an id, an email or an anonymous_id is required"})
+    now = timezone.now()
+    seen_at = min(seen_at, now) if seen_at else now
+
+    for attempt in range(_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                profile, created = _identify(
+                    environment_id=environment.pk,
+                    ident=_Identity(ident.user_id, ident.email, ident.anonymous_id),
+                    traits=cleaned,
+                    mode=mode,
+                    seen_at=seen_at,
+                )
+                if cleaned:
+                    trait_definitions_record(
+                        environment_id=environment.pk,
+                        values=cleaned,
+                        scope=Scope.PROFILE,
+                        seen_at=seen_at,
+                    )
+                profile_mark_active(
+                    environment_id=environment.pk, profile_id=profile.pk, at=seen_at
+                )
+                _notify_segments(environment.pk, [profile.pk])
+            break
+        except IntegrityError:
+            # A concurrent call created the same user or device first: look again.
+            if attempt == _ATTEMPTS - 1:
+                raise
+    profile.created = created  # type: ignore[attr-defined]
+    profile.environment = environment
+    return profile
+
+
+def profile_delete(*, profile: Profile) -> None:
+    """Delete a profile with its events, responses, segment memberships and activity."""
+    from events.models import Event
+
+    with transaction.atomic():
+        # The events table is the largest: delete its rows with one statement up front rather
+        # than letting the collector look at them.
+        Event.objects.filter(profile_id=profile.pk).delete()
+        Profile.objects.filter(pk=profile.pk).delete()

@@ -1,0 +1,188 @@
+"""Writes for trait definitions, and the rules every incoming trait value goes through."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import DataType
+
+# --- Limits on incoming data -----------------------------------------------------------------
+
+TRAIT_KEY_MAX_LENGTH = 100
+TRAIT_STRING_MAX_LENGTH = 10_000
+TRAITS_MAX_PER_CALL = 200
+# Letters, digits, "_", "-", "." and "$" (Mixpanel-style "$email"); the first is not "-" or ".".
+TRAIT_KEY_RE = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_$.\-]*$")
+# Profile fields that are not the caller's to set: dropped from traits wherever they come from.
+PROTECTED_TRAITS = frozenset(
+    {
+        "uuid",
+        "contact_uuid",
+        "environment",
+        "environment_id",
+        "first_seen_at",
+        "last_seen_at",
+        "user_id",
+        "anonymous_id",
+    }
+)
+# Nested objects and lists are stored as they come, up to this depth.
+MAX_NESTING = 20
+
+
+def clean_text(value: str) -> str:
+    """PostgreSQL refuses NUL in text and jsonb, and a lone surrogate cannot be encoded as UTF-8:
+    drop the first, replace the second, so odd input is stored instead of raising."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_json(value: Any, *, field: str, depth: int = 0) -> Any:
+    """A JSON value made safe for jsonb: NUL-free strings of bounded length, finite numbers."""
+    if depth > MAX_NESTING:
+        raise ValidationError({field: f"is nested deeper than {MAX_NESTING} levels"})
+    if isinstance(value, str):
+        value = clean_text(value)
+        if len(value) > TRAIT_STRING_MAX_LENGTH:
+            raise ValidationError({field: f"is longer than {TRAIT_STRING_MAX_LENGTH:,} characters"})
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {
+            clean_text(str(k)): clean_json(v, field=f"{field}.{k}", depth=depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [clean_json(v, field=f"{field}[{i}]", depth=depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return clean_text(str(value))
+
+
+def traits_clean(values: Mapping[str, Any] | None, *, field: str = "traits") -> dict[str, Any]:
+    """Validate and normalise incoming traits; raises ValidationError naming the offending key.
+
+    Protected keys (uuid, environment, first seen time...) are silently dropped: they are the
+    profile's own fields, which a caller never sets through traits.
+    """
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ValidationError({field: "must be an object"})
+    if len(values) > TRAITS_MAX_PER_CALL:
+        raise ValidationError({field: f"has more than {TRAITS_MAX_PER_CALL} traits"})
+    cleaned: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = clean_text(str(raw_key))
+        if key in PROTECTED_TRAITS:
+            continue
+        name = f"{field}.{key}" if field else key
+        if not key or len(key) > TRAIT_KEY_MAX_LENGTH:
+            raise ValidationError(
+                {name: f"trait keys are 1 to {TRAIT_KEY_MAX_LENGTH} characters long"}
+            )
+        if not TRAIT_KEY_RE.match(key):
+            raise ValidationError(
+                {name: "trait keys may contain letters, digits, '_', '-', '.' and '$' only"}
+            )
+        cleaned[key] = clean_json(value, field=name)
+    return cleaned
+
+
+# --- Type inference ----------------------------------------------------------------------------
+
+
+def _looks_like_date(value: str) -> bool:
+    if not (10 <= len(value) <= 40) or not value[:4].isdigit() or value[4] != "-":
+        return False
+    try:
+        return bool(parse_datetime(value) or parse_date(value))
+    except ValueError:
+        return False
+
+
+def infer_data_type(key: str, value: Any) -> str:
+    """The type a trait gets on first sight: booleans, numbers, ISO-8601 dates (and any key
+    ending in `_at`) as dates, everything else string."""
+    if isinstance(value, bool):
+        return DataType.BOOLEAN
+    if key.endswith("_at"):
+        return DataType.DATE
+    if isinstance(value, int | float):
+        return DataType.NUMBER
+    if isinstance(value, datetime | date):
+        return DataType.DATE
+    if isinstance(value, str) and _looks_like_date(value):
+        return DataType.DATE
+    return DataType.STRING
+
+
+# --- Definitions -----------------------------------------------------------------------------
+
+# How stale a definition's last_seen_at may get before ingestion touches it again. Rows seen
+# more recently are filtered out before the upsert, so a hot trait key is not locked (and
+# rewritten) by every concurrent identify: steady-state ingestion only reads the unique index.
+LAST_SEEN_RESOLUTION_SECONDS = 60
+
+_RECORD_SQL = """
+INSERT INTO traits_trait (environment_id, scope, key, label, description, data_type, hidden,
+                          first_seen_at, last_seen_at)
+SELECT %s, %s, v.key, '', '', v.data_type, false, %s, %s
+FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS v(key, data_type, n)
+WHERE NOT EXISTS (
+    SELECT 1 FROM traits_trait t
+    WHERE t.environment_id = %s AND t.scope = %s AND t.key = v.key
+      AND t.last_seen_at >= %s::timestamptz - make_interval(secs => %s)
+)
+ORDER BY v.key
+ON CONFLICT (environment_id, scope, key)
+DO UPDATE SET last_seen_at = GREATEST(traits_trait.last_seen_at, EXCLUDED.last_seen_at)
+"""
+
+
+def trait_definitions_record(
+    *, environment_id: int, values: Mapping[str, Any], scope: str, seen_at: datetime
+) -> None:
+    """Create the definitions of keys seen for the first time (type inferred from the value) and
+    advance last_seen_at of known ones: one statement whatever the number of keys.
+
+    Keys are sorted so concurrent callers lock rows in the same order (no deadlock). None values
+    carry no type information and are skipped until a real value arrives.
+    """
+    items = sorted((k, infer_data_type(k, v)) for k, v in values.items() if v is not None)
+    if not items:
+        return
+    keys = [k for k, _ in items]
+    types = [str(t) for _, t in items]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            [
+                environment_id,
+                scope,
+                seen_at,
+                seen_at,
+                keys,
+                types,
+                environment_id,
+                scope,
+                seen_at,
+                LAST_SEEN_RESOLUTION_SECONDS,
+            ],
+        )
