@@ -1,0 +1,596 @@
+"""Writes for surveys: the builder (surveys and their questions) and responses (views, answers,
+dismissals, imports). The only module that changes survey state.
+
+Responses: every interaction counts the profile as active this month (MAU) and, after commit,
+asks segments to re-evaluate the profile (survey interactions are segment conditions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from traits.models import Scope
+
+from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
+from .logic import END, OPERATORS, VALUELESS_OPERATORS
+from .models import Channel, Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
+
+# Opening the same survey again within this window continues the same response; later, a new
+# response starts.
+RESPONSE_REUSE_WINDOW = timedelta(hours=3)
+CONTEXT_MAX_KEYS = 50
+QUESTION_KEY_MAX_LENGTH = 100
+
+
+# --- Responses --------------------------------------------------------------------------------
+
+
+def _after_interaction(response: Response, at: datetime) -> None:
+    """MAU and the segment seam, shared by every response write."""
+    from profiles.services import profile_mark_active
+    from segments.services import segment_profiles_changed
+
+    profile_mark_active(
+        environment_id=response.environment_id, profile_id=response.profile_id, at=at
+    )
+    environment_id, profile_id = response.environment_id, response.profile_id
+    transaction.on_commit(
+        lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=[profile_id])
+    )
+
+
+def _check_same_environment(survey: Survey, profile: Any) -> None:
+    if survey.environment_id != profile.environment_id:
+        raise ValueError("the survey and the profile belong to different environments")
+
+
+def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    from traits.services import clean_json
+
+    if not context:
+        return {}
+    if not isinstance(context, Mapping):
+        raise ValidationError({"context": ["must be an object"]})
+    if len(context) > CONTEXT_MAX_KEYS:
+        raise ValidationError({"context": [f"has more than {CONTEXT_MAX_KEYS} keys"]})
+    return {str(k)[:100]: clean_json(v, field=f"context.{k}") for k, v in context.items()}
+
+
+def questions_by_key(survey: Survey) -> dict[str, Question]:
+    cached = getattr(survey, "_questions_by_key", None)
+    if cached is None:
+        cached = {q.key: q for q in survey.questions.all()}
+        survey._questions_by_key = cached  # type: ignore[attr-defined]
+    return cached
+
+
+@transaction.atomic
+def response_record_view(
+    *,
+    survey: Survey,
+    profile: Any,
+    channel: str,
+    at: datetime | None = None,
+    context: dict | None = None,
+    locale: str = "",
+) -> Response:
+    """Count that `profile` was shown `survey`. Within RESPONSE_REUSE_WINDOW of the start of
+    its latest response to this survey, that response is continued (show count +1, context
+    merged); otherwise a new response (a survey view until answers arrive) starts."""
+    _check_same_environment(survey, profile)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": [f"must be one of {', '.join(Channel.values)}"]})
+    at = at or timezone.now()
+    context = _clean_context(context)
+    response = (
+        Response.objects.select_for_update()
+        .filter(profile=profile, survey=survey, created_at__gt=at - RESPONSE_REUSE_WINDOW)
+        .order_by("-created_at")
+        .first()
+    )
+    if response is None:
+        response = Response.objects.create(
+            environment_id=survey.environment_id,
+            survey=survey,
+            profile=profile,
+            channel=channel,
+            first_shown_at=at,
+            last_shown_at=at,
+            show_count=1,
+            context=context,
+            locale=locale[:20],
+            created_at=at,
+            updated_at=at,
+        )
+    else:
+        response.show_count += 1
+        response.first_shown_at = response.first_shown_at or at
+        response.last_shown_at = max(at, response.last_shown_at or at)
+        response.updated_at = at
+        fields = ["show_count", "first_shown_at", "last_shown_at", "updated_at"]
+        if context and {**response.context, **context} != response.context:
+            response.context = {**response.context, **context}
+            fields.append("context")
+        if locale and locale != response.locale:
+            response.locale = locale[:20]
+            fields.append("locale")
+        response.save(update_fields=fields)
+    _after_interaction(response, at)
+    return response
+
+
+def _record_answer_traits(response: Response, answers: Mapping[str, Any], at: datetime) -> None:
+    from traits.services import trait_definitions_record
+
+    trait_definitions_record(
+        environment_id=response.environment_id, values=answers, scope=Scope.RESPONSE, seen_at=at
+    )
+
+
+@transaction.atomic
+def response_save_answers(
+    *,
+    response: Response,
+    answers: Mapping[str, Any],
+    at: datetime | None = None,
+    complete: bool = False,
+) -> Response:
+    """Validate `answers` against the survey's questions (ValidationError naming the key) and
+    merge them into the response's data. `complete` marks the response completed (the first
+    completion time is kept when a respondent submits again)."""
+    at = at or timezone.now()
+    cleaned = answers_clean(questions_by_key(response.survey), answers)
+    fields = ["updated_at"]
+    if cleaned:
+        response.data = {**response.data, **cleaned}
+        response.first_data_at = response.first_data_at or at
+        response.last_data_at = at
+        fields += ["data", "first_data_at", "last_data_at"]
+    if complete and response.completed_at is None:
+        response.completed_at = at
+        fields.append("completed_at")
+    if len(fields) == 1:
+        return response
+    response.updated_at = at
+    response.save(update_fields=fields)
+    if cleaned:
+        _record_answer_traits(response, cleaned, at)
+    _after_interaction(response, at)
+    return response
+
+
+@transaction.atomic
+def response_dismiss(*, response: Response, at: datetime | None = None) -> Response:
+    """The respondent closed the survey explicitly. The first dismissal time is kept."""
+    at = at or timezone.now()
+    if response.dismissed_at is None:
+        response.dismissed_at = at
+        response.updated_at = at
+        response.save(update_fields=["dismissed_at", "updated_at"])
+        _after_interaction(response, at)
+    return response
+
+
+def response_import(
+    *,
+    survey: Survey,
+    profile: Any,
+    answers: Mapping[str, Any],
+    completed_at: datetime | None = None,
+    external_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    channel: str = Channel.API,
+) -> tuple[Response, bool]:
+    """Store a response collected elsewhere (the REST API). With an `external_id` already
+    stored in the environment, nothing is written and (that response, False) is returned."""
+    _check_same_environment(survey, profile)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": [f"must be one of {', '.join(Channel.values)}"]})
+    if external_id is not None:
+        external_id = str(external_id).replace("\x00", "").strip()[:255] or None
+    if external_id:
+        existing = Response.objects.filter(
+            environment_id=survey.environment_id, external_id=external_id
+        ).first()
+        if existing is not None:
+            return existing, False
+    cleaned = answers_clean(questions_by_key(survey), answers)
+    clean_context = _clean_context(context)
+    now = timezone.now()
+    at = completed_at or now
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                environment_id=survey.environment_id,
+                survey=survey,
+                profile=profile,
+                channel=channel,
+                data=cleaned,
+                context=clean_context,
+                first_data_at=at if cleaned else None,
+                last_data_at=at if cleaned else None,
+                completed_at=completed_at,
+                external_id=external_id,
+                created_at=at,
+                updated_at=now,
+            )
+            if cleaned:
+                _record_answer_traits(response, cleaned, now)
+            _after_interaction(response, at)
+    except IntegrityError:
+        # A concurrent import of the same external id won the race.
+        existing = Response.objects.filter(
+            environment_id=survey.environment_id, external_id=external_id
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+    return response, True
+
+
+# --- Surveys (the builder) ----------------------------------------------------------------
+
+
+def survey_create(
+    *,
+    environment: Any,
+    name: str,
+    mode: str = SurveyMode.IDENTIFIED,
+    channels: Sequence[str] | None = None,
+    created_by: Any = None,
+) -> Survey:
+    return Survey.objects.create(
+        environment=environment,
+        name=name.strip()[:200] or "Untitled survey",
+        mode=mode,
+        channels=list(channels if channels is not None else [Channel.LINK]),
+        created_by=created_by,
+        thank_you={"title": "Thank you!", "message": "Your feedback helps us improve."},
+    )
+
+
+def survey_update(
+    *,
+    survey: Survey,
+    name: str | None = None,
+    mode: str | None = None,
+    channels: Sequence[str] | None = None,
+    thank_you: Mapping[str, str] | None = None,
+) -> Survey:
+    fields: list[str] = []
+    if name is not None and name.strip() and name.strip() != survey.name:
+        survey.name = name.strip()[:200]
+        fields.append("name")
+    if mode is not None and mode != survey.mode:
+        if mode not in SurveyMode.values:
+            raise ValidationError({"mode": ["unknown mode"]})
+        survey.mode = mode
+        fields.append("mode")
+    if channels is not None:
+        picked = [c for c in Channel.values if c in set(channels)]
+        if picked != survey.channels:
+            survey.channels = picked
+            fields.append("channels")
+    if thank_you is not None:
+        value = {
+            k: str(thank_you.get(k) or "").strip()
+            for k in ("title", "message", "button_label", "button_url")
+        }
+        if value != survey.thank_you:
+            survey.thank_you = value
+            fields.append("thank_you")
+    if fields:
+        survey.save(update_fields=[*fields, "updated_at"])
+    return survey
+
+
+def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
+    """Publishing (going live) records who and when, the first time and on every relaunch."""
+    if status not in SurveyStatus.values:
+        raise ValidationError({"status": ["unknown status"]})
+    if status == survey.status:
+        return survey
+    if status == SurveyStatus.LIVE and not survey.questions.exists():
+        raise ValidationError({"status": ["add at least one question before publishing"]})
+    survey.status = status
+    fields = ["status", "updated_at"]
+    if status == SurveyStatus.LIVE:
+        survey.published_at = timezone.now()
+        survey.published_by = by
+        fields += ["published_at", "published_by"]
+    survey.save(update_fields=fields)
+    return survey
+
+
+@transaction.atomic
+def survey_duplicate(*, survey: Survey, by: Any = None) -> Survey:
+    """A draft copy with the same questions (responses are not copied)."""
+    copy = Survey.objects.create(
+        environment_id=survey.environment_id,
+        name=f"{survey.name} (copy)"[:200],
+        mode=survey.mode,
+        channels=list(survey.channels),
+        targeting=dict(survey.targeting),
+        thank_you=dict(survey.thank_you),
+        created_by=by,
+    )
+    Question.objects.bulk_create(
+        Question(
+            survey=copy,
+            position=q.position,
+            kind=q.kind,
+            key=q.key,
+            title=q.title,
+            description=q.description,
+            required=q.required,
+            config=q.config,
+            logic=q.logic,
+        )
+        for q in survey.questions.all()
+    )
+    return copy
+
+
+# --- Questions -----------------------------------------------------------------------------
+
+DEFAULT_TITLES = {
+    QuestionKind.NPS: "How likely are you to recommend us to a friend or colleague?",
+    QuestionKind.CSAT: "How satisfied are you with our product?",
+    QuestionKind.CES: "How easy was it to get what you needed?",
+    QuestionKind.RATING: "How would you rate your experience?",
+    QuestionKind.SINGLE_CHOICE: "Which option fits best?",
+    QuestionKind.MULTIPLE_CHOICE: "Which of these apply?",
+    QuestionKind.TEXT: "Anything else you would like to tell us?",
+    QuestionKind.EMAIL: "What is your email address?",
+    QuestionKind.CTA: "Want to tell us more?",
+}
+DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
+    QuestionKind.NPS: {"low_label": "Not likely", "high_label": "Very likely"},
+    QuestionKind.CSAT: {"points": 5},
+    QuestionKind.CES: {"low_label": "Very difficult", "high_label": "Very easy"},
+    QuestionKind.RATING: {"scale": 5, "style": "stars"},
+    QuestionKind.SINGLE_CHOICE: {"choices": ["Option A", "Option B", "Option C"]},
+    QuestionKind.MULTIPLE_CHOICE: {"choices": ["Option A", "Option B", "Option C"]},
+    QuestionKind.TEXT: {"placeholder": "Type your answer"},
+    QuestionKind.EMAIL: {"placeholder": "you@example.com"},
+    QuestionKind.CTA: {"button_label": "Book a call", "url": "https://example.com/"},
+}
+
+
+def question_key_default(*, survey: Survey, title: str, exclude_id: int | None = None) -> str:
+    """A key from the title (slugified with underscores), made unique within the survey."""
+    base = slugify(title).replace("-", "_")[:60].strip("_") or "question"
+    taken = set(survey.questions.exclude(pk=exclude_id).values_list("key", flat=True))
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
+def _clean_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    config = dict(config or {})
+    if kind == QuestionKind.CSAT:
+        points = int(config.get("points") or 5)
+        if points not in CSAT_POINTS:
+            raise ValidationError({"points": ["a CSAT scale has 2 to 5 points"]})
+        return {"points": points}
+    if kind == QuestionKind.RATING:
+        scale = int(config.get("scale") or 5)
+        if scale not in RATING_SCALES:
+            raise ValidationError({"scale": ["a rating scale goes from 2 to 10"]})
+        style = config.get("style") if config.get("style") in ("stars", "numbers") else "stars"
+        return {"scale": scale, "style": style}
+    if kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+        raw = config.get("choices") or []
+        if isinstance(raw, str):
+            raw = raw.splitlines()
+        picked: list[str] = []
+        for item in raw:
+            text = str(item).strip()[:200]
+            if text and text not in picked:
+                picked.append(text)
+        if len(picked) < 2:
+            raise ValidationError({"choices": ["give at least two different choices"]})
+        return {"choices": picked}
+    if kind == QuestionKind.CTA:
+        url = str(config.get("url") or "").strip()
+        if url and not url.startswith(("https://", "http://", "/")):
+            raise ValidationError({"url": ["a link starts with https:// or http://"]})
+        label = str(config.get("button_label") or "").strip()[:100] or "Continue"
+        return {"button_label": label, "url": url}
+    if kind in (QuestionKind.NPS, QuestionKind.CES):
+        return {
+            "low_label": str(config.get("low_label") or "").strip()[:60],
+            "high_label": str(config.get("high_label") or "").strip()[:60],
+        }
+    if kind in (QuestionKind.TEXT, QuestionKind.EMAIL):
+        return {"placeholder": str(config.get("placeholder") or "").strip()[:200]}
+    return {}
+
+
+def _clean_logic(question: Question, logic: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    later = set(
+        question.survey.questions.filter(position__gt=question.position).values_list(
+            "key", flat=True
+        )
+    )
+    rules: list[dict[str, Any]] = []
+    for raw in logic or []:
+        operator = raw.get("operator")
+        goto = raw.get("goto")
+        if not operator or not goto:
+            continue
+        if operator not in OPERATORS:
+            raise ValidationError({"logic": [f"unknown condition {operator!r}"]})
+        if goto != END and goto not in later:
+            raise ValidationError({"logic": ["a jump goes to a later question or to the end"]})
+        value = raw.get("value")
+        if operator in VALUELESS_OPERATORS:
+            value = None
+        elif value is None or str(value).strip() == "":
+            raise ValidationError(
+                {"logic": [f"the condition '{OPERATORS[operator]}' needs a value"]}
+            )
+        rules.append({"operator": operator, "value": value, "goto": goto})
+    return rules
+
+
+@transaction.atomic
+def question_add(
+    *,
+    survey: Survey,
+    kind: str,
+    title: str | None = None,
+    key: str | None = None,
+    required: bool = True,
+    config: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> Question:
+    if kind not in QuestionKind.values:
+        raise ValidationError({"kind": ["unknown question kind"]})
+    Survey.objects.select_for_update().filter(pk=survey.pk).first()
+    title = (title or DEFAULT_TITLES[QuestionKind(kind)]).strip()[:500]
+    position = (survey.questions.aggregate(m=Max("position"))["m"] or 0) + 1
+    if key:
+        key = _check_key(survey=survey, key=key)
+    return Question.objects.create(
+        survey=survey,
+        position=position,
+        kind=kind,
+        title=title,
+        description=description,
+        key=key or question_key_default(survey=survey, title=title),
+        required=required if kind != QuestionKind.CTA else False,
+        config=_clean_config(kind, config if config is not None else DEFAULT_CONFIG[kind]),
+    )
+
+
+def _check_key(*, survey: Survey, key: str, exclude_id: int | None = None) -> str:
+    from traits.services import TRAIT_KEY_RE
+
+    key = key.strip()
+    if not key or len(key) > QUESTION_KEY_MAX_LENGTH or not TRAIT_KEY_RE.match(key):
+        raise ValidationError(
+            {"key": ["a key is 1 to 100 letters, digits, '_', '-' or '.' (no spaces)"]}
+        )
+    if key == END:
+        raise ValidationError({"key": ["'end' is reserved for logic jumps"]})
+    if survey.questions.exclude(pk=exclude_id).filter(key=key).exists():
+        raise ValidationError({"key": ["another question of this survey uses this key"]})
+    return key
+
+
+@transaction.atomic
+def question_update(
+    *,
+    question: Question,
+    title: str,
+    key: str = "",
+    description: str = "",
+    required: bool = True,
+    config: Mapping[str, Any] | None = None,
+    logic: Sequence[Mapping[str, Any]] | None = None,
+) -> Question:
+    """Edit a question. An empty key is derived from the title. Renaming a key does not
+    rewrite answers already stored under the old key."""
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = ["a question needs a title"]
+    try:
+        key = (
+            _check_key(survey=question.survey, key=key, exclude_id=question.pk)
+            if key.strip()
+            else question_key_default(survey=question.survey, title=title, exclude_id=question.pk)
+        )
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        clean_config = _clean_config(question.kind, config or {})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        clean_logic = _clean_logic(question, logic or [])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    old_key = question.key
+    question.title = title[:500]
+    question.key = key
+    question.description = description.strip()
+    question.required = required if question.kind != QuestionKind.CTA else False
+    question.config = clean_config
+    question.logic = clean_logic
+    question.save()
+    if old_key != key:
+        # Jumps of earlier questions that pointed at the old key follow the rename.
+        for other in question.survey.questions.filter(position__lt=question.position):
+            if any(r.get("goto") == old_key for r in other.logic or []):
+                other.logic = [
+                    {**r, "goto": key} if r.get("goto") == old_key else r for r in other.logic
+                ]
+                other.save(update_fields=["logic"])
+    return question
+
+
+def _drop_invalid_jumps(survey: Survey) -> None:
+    """After a reorder or removal, jumps that no longer go forward are removed."""
+    questions = list(survey.questions.all())
+    for index, question in enumerate(questions):
+        later = {q.key for q in questions[index + 1 :]}
+        kept = [r for r in question.logic or [] if r.get("goto") == END or r.get("goto") in later]
+        if kept != (question.logic or []):
+            question.logic = kept
+            question.save(update_fields=["logic"])
+
+
+@transaction.atomic
+def questions_reorder(*, survey: Survey, ordered_ids: Sequence[int]) -> None:
+    """Set the order of the survey's questions (ids not given keep their relative order after)."""
+    questions = list(survey.questions.select_for_update())
+    by_id = {q.pk: q for q in questions}
+    ordered = [by_id[i] for i in dict.fromkeys(ordered_ids) if i in by_id]
+    ordered += [q for q in questions if q not in ordered]
+    changed = []
+    for position, question in enumerate(ordered, start=1):
+        if question.position != position:
+            question.position = position
+            changed.append(question)
+    if changed:
+        Question.objects.bulk_update(changed, ["position"])
+        _drop_invalid_jumps(survey)
+
+
+def question_move(*, question: Question, direction: str) -> None:
+    """Move a question one place up or down."""
+    ids = list(question.survey.questions.values_list("pk", flat=True))
+    index = ids.index(question.pk)
+    target = index - 1 if direction == "up" else index + 1
+    if direction not in ("up", "down") or not 0 <= target < len(ids):
+        return
+    ids[index], ids[target] = ids[target], ids[index]
+    questions_reorder(survey=question.survey, ordered_ids=ids)
+
+
+@transaction.atomic
+def question_delete(*, question: Question) -> None:
+    survey = question.survey
+    key = question.key
+    question.delete()
+    changed = []
+    for position, other in enumerate(survey.questions.all(), start=1):
+        if any(r.get("goto") == key for r in other.logic or []):
+            other.logic = [r for r in other.logic if r.get("goto") != key]
+        other.position = position
+        changed.append(other)
+    Question.objects.bulk_update(changed, ["position", "logic"])
