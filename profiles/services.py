@@ -8,7 +8,7 @@ definitions, one for the MAU row). Only merging an anonymous profile costs more,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -97,6 +97,96 @@ def profiles_mark_active(*, environment_id: int, activity: Iterable[tuple[int, d
             "ON CONFLICT (profile_id, month) DO NOTHING",
             [environment_id, [r[0] for r in rows], [r[1] for r in rows]],
         )
+
+
+# --- Touch (tracking) ---------------------------------------------------------------------
+
+_TOUCH_SQL = """
+INSERT INTO profiles_profile (uuid, environment_id, {col}, traits, first_seen_at, last_seen_at)
+SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.t, v.t
+FROM unnest(%s::text[], %s::timestamptz[]) AS v(k, t)
+ORDER BY v.k
+ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
+DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+RETURNING id, uuid, {col}
+"""
+
+
+def _latest(pairs: Iterable[tuple[str, datetime]]) -> dict[str, datetime]:
+    latest: dict[str, datetime] = {}
+    for key, at in pairs:
+        if key not in latest or at > latest[key]:
+            latest[key] = at
+    return latest
+
+
+def profiles_touch(
+    *,
+    environment_id: int,
+    keys: Sequence[tuple[str | None, str | None, str | None, datetime]],
+) -> list[tuple[int, Any]]:
+    """The (id, uuid) of the profile for each (user_id, anonymous_id, email, seen_at) key, by
+    user id, else device id, else email; missing profiles are created and last_seen_at
+    advanced. One upsert per kind of key, whatever the number of keys (keys sorted, so
+    concurrent batches lock rows in the same order). Tracking never merges profiles: that is
+    identify's job.
+    """
+    users = _latest((u, at) for u, _, _, at in keys if u)
+    devices = _latest((a, at) for u, a, _, at in keys if not u and a)
+    emails = _latest((e, at) for u, a, e, at in keys if not u and not a and e)
+    found: dict[tuple[str, str], tuple[int, Any]] = {}
+    with connection.cursor() as cursor:
+        for col, latest in (("user_id", users), ("anonymous_id", devices)):
+            if not latest:
+                continue
+            names = sorted(latest)
+            cursor.execute(
+                _TOUCH_SQL.format(col=col),
+                [environment_id, names, [latest[n] for n in names]],
+            )
+            for pk, uuid, key in cursor.fetchall():
+                found[(col, key)] = (pk, uuid)
+        if emails:
+            # Email is not unique: the best existing match (identified, most recent), else new.
+            cursor.execute(
+                "SELECT DISTINCT ON (email) id, uuid, email FROM profiles_profile "
+                "WHERE environment_id = %s AND email = ANY(%s) "
+                "ORDER BY email, (user_id IS NULL), last_seen_at DESC",
+                [environment_id, sorted(emails)],
+            )
+            for pk, uuid, key in cursor.fetchall():
+                found[("email", key)] = (pk, uuid)
+            existing = [found[("email", e)][0] for e in sorted(emails) if ("email", e) in found]
+            if existing:
+                cursor.execute(
+                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t) "
+                    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, t) WHERE p.id = v.id",
+                    [
+                        existing,
+                        [emails[e] for e in sorted(emails) if ("email", e) in found],
+                    ],
+                )
+            missing = [e for e in sorted(emails) if ("email", e) not in found]
+            if missing:
+                cursor.execute(
+                    "INSERT INTO profiles_profile "
+                    "(uuid, environment_id, email, traits, first_seen_at, last_seen_at) "
+                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.t, v.t "
+                    "FROM unnest(%s::text[], %s::timestamptz[]) AS v(e, t) "
+                    "RETURNING id, uuid, email",
+                    [environment_id, missing, [emails[e] for e in missing]],
+                )
+                for pk, uuid, key in cursor.fetchall():
+                    found[("email", key)] = (pk, uuid)
+    result = []
+    for user_id, anonymous_id, email, _ in keys:
+        if user_id:
+            result.append(found[("user_id", user_id)])
+        elif anonymous_id:
+            result.append(found[("anonymous_id", anonymous_id)])
+        else:
+            result.append(found[("email", email)])
+    return result
 
 
 # --- Identify --------------------------------------------------------------------------------
