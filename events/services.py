@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -192,3 +192,74 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
             lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
         )
     return list(items)
+
+
+# --- Counters ----------------------------------------------------------------------------------
+
+ROLLUP_WATERMARK = "events"
+# Events younger than this are left for the next run: an insert that took an id earlier may
+# still be uncommitted, and the watermark must never pass an id that will appear later.
+ROLLUP_SAFETY_SECONDS = 30
+# Bound one run's work; the next run (every minute) continues from the watermark.
+ROLLUP_MAX_EVENTS = 2_000_000
+
+_ROLLUP_SQL = """
+WITH agg AS (
+    SELECT definition_id, (timestamp AT TIME ZONE 'UTC')::date AS day, count(*) AS n,
+           min(timestamp) AS first, max(timestamp) AS last
+    FROM events_event WHERE id > %s AND id <= %s
+    GROUP BY 1, 2
+),
+daily AS (
+    INSERT INTO events_eventdailycount (definition_id, day, count)
+    SELECT definition_id, day, n FROM agg ORDER BY definition_id, day
+    ON CONFLICT (definition_id, day)
+    DO UPDATE SET count = events_eventdailycount.count + EXCLUDED.count
+),
+totals AS (
+    SELECT definition_id, sum(n) AS n, min(first) AS first, max(last) AS last
+    FROM agg GROUP BY 1
+)
+UPDATE events_eventdefinition d SET
+    total_count = d.total_count + t.n,
+    first_seen_at = LEAST(d.first_seen_at, t.first),
+    last_seen_at = GREATEST(d.last_seen_at, t.last)
+FROM totals t WHERE d.id = t.definition_id
+RETURNING t.n
+"""
+
+
+def event_counts_rollup(*, now: datetime | None = None) -> int:
+    """Add events stored since the last run to EventDailyCount and EventDefinition's
+    total_count / first_seen_at / last_seen_at. Returns the number of events rolled up.
+
+    Set-based and idempotent: the counts and the watermark (last Event.id read) commit in one
+    transaction, and the watermark row is locked, so overlapping runs never count an event twice.
+    """
+    from .models import RollupWatermark
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO events_rollupwatermark (name, last_event_id, updated_at) "
+                "VALUES (%s, 0, now()) ON CONFLICT (name) DO NOTHING",
+                [ROLLUP_WATERMARK],
+            )
+        watermark = RollupWatermark.objects.select_for_update().get(name=ROLLUP_WATERMARK)
+        low = watermark.last_event_id
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT max(id) FROM ("
+                "  SELECT id, received_at FROM events_event WHERE id > %s AND id <= %s"
+                ") e WHERE received_at < %s",
+                [low, low + ROLLUP_MAX_EVENTS, now - timedelta(seconds=ROLLUP_SAFETY_SECONDS)],
+            )
+            (high,) = cursor.fetchone()
+            if high is None:
+                return 0
+            cursor.execute(_ROLLUP_SQL, [low, high])
+            count = int(sum(n for (n,) in cursor.fetchall()))
+        watermark.last_event_id = high
+        watermark.save(update_fields=["last_event_id", "updated_at"])
+    return count
