@@ -1,14 +1,708 @@
-"""Writes for segments: rules, membership, recomputes. (The segments issue fills this module.)"""
+"""Writes for segments: rules, membership, recomputes, and the re-evaluation seam.
+
+Full recompute (segment_recompute) is set-based and transactional: the matching ids are staged
+into a temporary table (ANALYZEd, so the planner knows its size), then one INSERT adds the
+profiles that entered and one DELETE removes those that left, each also writing the history
+(SegmentMembershipChange). A run that changes nothing writes no membership or history row.
+Runs are versioned: segment_recompute_request bumps Segment.version and queues a task with that
+version; a run whose version is older than the segment's exits (superseded) and its final
+UPDATE is guarded by the version, so it can never overwrite a newer run's result.
+
+Incremental evaluation (segment_profiles_evaluate) checks a few profiles against every dynamic
+segment of an environment in ONE query; segment_profiles_changed batches calls through Redis
+(a set of dirty profile ids per environment and one delayed task), so a burst of calls for a
+profile costs one evaluation.
+"""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import logging
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import rules as R
+from .compiler import CompileContext, membership_flags, profiles_matching
+from .models import (
+    RecomputeStatus,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+    SegmentMembershipChange,
+)
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run per segment
+STAGE_TABLE = "hark_segment_stage"
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+
+def segment_validate_rules(
+    *, environment_id: int, rules: Any, segment: Segment | None = None
+) -> R.RulesInfo:
+    """Validate a rule tree for a segment of the environment: shape, types and values, that
+    referenced segments exist here, and that no reference leads back to `segment` (a cycle).
+    Raises ValidationError keyed by the path of the condition at fault."""
+    info = R.validate_rules(rules, environment_id=environment_id)
+    errors: dict[str, list[str]] = {}
+    references = [
+        (path, str(c["segment"]))
+        for path, c in R.iter_conditions(rules)
+        if c.get("type") == "segment" and c.get("segment")
+    ]
+    if not references:
+        return info
+    own = str(segment.uuid) if segment is not None else None
+    by_uuid: dict[str, Segment] = {}
+
+    def load(uuids: set[str]) -> None:
+        wanted = {u for u in uuids if u not in by_uuid}
+        if wanted:
+            for seg in Segment.objects.filter(environment_id=environment_id, uuid__in=wanted).only(
+                "id", "uuid", "kind", "rules", "has_time_window", "name"
+            ):
+                by_uuid[str(seg.uuid)] = seg
+
+    load({u for _, u in references})
+    for path, key in references:
+        where = f"{path}.segment"
+        if key == own:
+            errors.setdefault(where, []).append("A segment cannot contain itself.")
+            continue
+        target = by_uuid.get(key)
+        if target is None:
+            errors.setdefault(where, []).append("No such segment in this environment.")
+            continue
+        # Walk what the referenced segment references: reaching `own` is a cycle.
+        seen: set[str] = set()
+        frontier = [target]
+        while frontier:
+            current = frontier.pop()
+            key_current = str(current.uuid)
+            if key_current in seen:
+                continue
+            seen.add(key_current)
+            if current.kind == SegmentKind.DYNAMIC and current.has_time_window:
+                info.has_time_window = True
+            nested = (
+                R.referenced_segment_uuids(current.rules) if current.kind == "dynamic" else set()
+            )
+            if own is not None and own in nested:
+                errors.setdefault(where, []).append(
+                    f"Cycle: “{target.name}” already depends on this segment."
+                )
+                break
+            load(nested)
+            frontier.extend(by_uuid[u] for u in nested if u in by_uuid)
+    if errors:
+        raise ValidationError(errors)
+    return info
+
+
+def segment_create(
+    *,
+    environment: Any,
+    name: str,
+    kind: str = SegmentKind.DYNAMIC,
+    rules: Any = None,
+    description: str = "",
+    created_by: Any = None,
+) -> Segment:
+    """Create a segment; a dynamic one gets its rules validated and its first recompute queued."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": ["Enter a name."]})
+    if kind not in SegmentKind.values:
+        raise ValidationError({"kind": ["Choose dynamic or manual."]})
+    if Segment.objects.filter(environment=environment, name=name).exists():
+        raise ValidationError({"name": ["A segment with this name already exists."]})
+    if kind == SegmentKind.MANUAL:
+        rules = {}
+        info = R.RulesInfo()
+    else:
+        rules = rules or R.empty_rules()
+        info = segment_validate_rules(environment_id=environment.pk, rules=rules)
+    try:
+        with transaction.atomic():
+            segment = Segment.objects.create(
+                environment=environment,
+                name=name,
+                kind=kind,
+                rules=rules,
+                description=description,
+                created_by=created_by,
+                has_time_window=info.has_time_window,
+                computed_at=timezone.now() if kind == SegmentKind.MANUAL else None,
+            )
+    except IntegrityError:
+        raise ValidationError({"name": ["A segment with this name already exists."]}) from None
+    if kind == SegmentKind.DYNAMIC:
+        segment_recompute_request(segment=segment)
+    return segment
+
+
+def segment_update(
+    *,
+    segment: Segment,
+    name: str | None = None,
+    description: str | None = None,
+    rules: Any = None,
+) -> Segment:
+    """Rename / redescribe, or replace the rules (validated; a recompute is queued only when the
+    rules changed). Skips the write when nothing changed."""
+    fields: list[str] = []
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"name": ["Enter a name."]})
+        if name != segment.name:
+            if (
+                Segment.objects.filter(environment_id=segment.environment_id, name=name)
+                .exclude(pk=segment.pk)
+                .exists()
+            ):
+                raise ValidationError({"name": ["A segment with this name already exists."]})
+            segment.name = name
+            fields.append("name")
+    if description is not None and description != segment.description:
+        segment.description = description
+        fields.append("description")
+    rules_changed = False
+    if rules is not None and segment.kind == SegmentKind.DYNAMIC and rules != segment.rules:
+        info = segment_validate_rules(
+            environment_id=segment.environment_id, rules=rules, segment=segment
+        )
+        segment.rules = rules
+        segment.has_time_window = info.has_time_window
+        fields += ["rules", "has_time_window"]
+        rules_changed = True
+    if fields:
+        segment.save(update_fields=[*fields, "updated_at"])
+    if rules_changed:
+        segment_recompute_request(segment=segment)
+        _request_dependents(segment)
+    return segment
+
+
+def segment_dependents(segment: Segment) -> list[Segment]:
+    """Dynamic segments of the environment whose rules reference `segment` directly."""
+    key = str(segment.uuid)
+    candidates = Segment.objects.filter(
+        environment_id=segment.environment_id, kind=SegmentKind.DYNAMIC
+    ).exclude(pk=segment.pk)
+    # A segment's rules are small; this reads the segments of one environment, never profiles.
+    return [s for s in candidates if key in R.referenced_segment_uuids(s.rules)]
+
+
+def segment_delete(*, segment: Segment) -> None:
+    users = segment_dependents(segment)
+    if users:
+        names = ", ".join(s.name for s in users)
+        raise ValidationError(f"Used by other segments ({names}): change them first.")
+    segment.delete()
+
+
+# --- Recompute ------------------------------------------------------------------------------
+
+
+@dataclass
+class RecomputeResult:
+    segment_id: int
+    version: int
+    superseded: bool = False
+    member_count: int = 0
+    entered: int = 0
+    left: int = 0
+    wrote: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Superseded(Exception):
+    """Raised inside the recompute transaction to roll it back."""
+
+
+def segment_recompute_request(*, segment: Segment) -> int:
+    """Ask for a full recompute: bump the version, mark queued, queue the task after commit."""
+    from . import tasks
+
+    now = timezone.now()
+    Segment.objects.filter(pk=segment.pk).update(
+        version=F("version") + 1, status=RecomputeStatus.QUEUED, status_changed_at=now, error=""
+    )
+    segment.refresh_from_db(fields=["version", "status", "status_changed_at", "error"])
+    version = segment.version
+    transaction.on_commit(lambda: tasks.recompute_segment.delay(segment.pk, version))
+    return version
+
+
+def _request_refresh(segment_ids: Iterable[int]) -> None:
+    from . import tasks
+
+    ids = list(segment_ids)
+    if ids:
+        transaction.on_commit(lambda: [tasks.recompute_segment.delay(i, None) for i in ids])
+
+
+def _request_dependents(segment: Segment) -> None:
+    _request_refresh(s.pk for s in segment_dependents(segment))
+
+
+def _set_local(cursor: Any) -> None:
+    timeout = int(_setting("HARK_SEGMENT_STATEMENT_TIMEOUT", 600))
+    work_mem = str(_setting("HARK_SEGMENT_WORK_MEM", "64MB"))
+    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}s"])
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+
+
+def matching_ids_sql(segment: Segment, *, now: dt.datetime) -> tuple[str, tuple]:
+    """SQL (and params) selecting the ids of the profiles matching the segment's rules."""
+    qs = profiles_matching(
+        segment.rules,
+        environment_id=segment.environment_id,
+        now=now,
+        self_uuid=str(segment.uuid),
+    ).values("id")
+    sql, params = qs.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def segment_recompute(
+    *, segment_id: int, version: int | None = None, now: dt.datetime | None = None
+) -> RecomputeResult | None:
+    """Full, set-based recompute of one dynamic segment (see the module docstring).
+
+    `version`: the version this run was queued for; None for a refresh (periodic, dependents)
+    that computes the current version without touching the status shown to users.
+    """
+    import time
+
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None or segment.kind != SegmentKind.DYNAMIC:
+        return None
+    now = now or timezone.now()
+    requested = version is not None
+    run_version = segment.version if version is None else version
+    result = RecomputeResult(segment_id=segment_id, version=run_version)
+    if segment.version > run_version:
+        result.superseded = True
+        return result
+    if requested and segment.status != RecomputeStatus.RUNNING:
+        # Committed at once (outside the run's transaction) so the page can show it.
+        Segment.objects.filter(pk=segment_id, version=run_version).update(
+            status=RecomputeStatus.RUNNING, status_changed_at=timezone.now()
+        )
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, segment_id]
+            )
+            segment = Segment.objects.filter(pk=segment_id).first()
+            if segment is None:
+                return None
+            if segment.version > run_version:
+                raise Superseded
+            _set_local(cursor)
+            started = time.perf_counter()
+            sql, params = matching_ids_sql(segment, now=now)
+            cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+            cursor.execute(
+                f"CREATE TEMP TABLE {STAGE_TABLE} (profile_id bigint NOT NULL) ON COMMIT DROP"
+            )
+            cursor.execute(f"INSERT INTO {STAGE_TABLE} (profile_id) {sql}", params)
+            result.member_count = cursor.rowcount
+            cursor.execute(f"ANALYZE {STAGE_TABLE}")
+            result.timings["stage"] = time.perf_counter() - started
+            started = time.perf_counter()
+            cursor.execute(
+                f"""
+                WITH entered AS (
+                    INSERT INTO segments_segmentmembership (segment_id, profile_id, since)
+                    SELECT %s, s.profile_id, %s FROM {STAGE_TABLE} s
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM segments_segmentmembership m
+                        WHERE m.segment_id = %s AND m.profile_id = s.profile_id
+                    )
+                    ON CONFLICT DO NOTHING
+                    RETURNING profile_id
+                )
+                INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+                SELECT %s, profile_id, 'entered', %s FROM entered
+                """,
+                [segment_id, now, segment_id, segment_id, now],
+            )
+            result.entered = cursor.rowcount
+            cursor.execute(
+                f"""
+                WITH left_ AS (
+                    DELETE FROM segments_segmentmembership m
+                    WHERE m.segment_id = %s AND NOT EXISTS (
+                        SELECT 1 FROM {STAGE_TABLE} s WHERE s.profile_id = m.profile_id
+                    )
+                    RETURNING profile_id
+                )
+                INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+                SELECT %s, profile_id, 'left', %s FROM left_
+                """,
+                [segment_id, segment_id, now],
+            )
+            result.left = cursor.rowcount
+            result.timings["apply"] = time.perf_counter() - started
+            changed_row = (
+                result.entered
+                or result.left
+                or segment.member_count != result.member_count
+                or (requested and segment.computed_version != run_version)
+                or (requested and segment.status != RecomputeStatus.IDLE)
+                or segment.computed_at is None
+            )
+            if changed_row:
+                updates: dict[str, Any] = {
+                    "member_count": result.member_count,
+                    "computed_at": now,
+                    "computed_version": run_version,
+                }
+                if requested:
+                    updates.update(
+                        status=RecomputeStatus.IDLE, status_changed_at=timezone.now(), error=""
+                    )
+                updated = Segment.objects.filter(pk=segment_id, version=run_version).update(
+                    **updates
+                )
+                if not updated:
+                    raise Superseded
+                result.wrote = True
+    except Superseded:
+        result.superseded = True
+        result.entered = result.left = 0
+        result.wrote = False
+        return result
+    if result.entered or result.left:
+        _request_dependents(segment)
+    return result
+
+
+def segment_mark_failed(*, segment_id: int, version: int | None, error: str) -> None:
+    qs = Segment.objects.filter(pk=segment_id)
+    if version is not None:
+        qs = qs.filter(version=version)
+    qs.update(status=RecomputeStatus.FAILED, status_changed_at=timezone.now(), error=error[:2000])
+
+
+def segments_refresh_time_windows() -> list[int]:
+    """Queue a refresh of every dynamic segment whose rules depend on the clock."""
+    from . import tasks
+
+    ids = list(
+        Segment.objects.filter(kind=SegmentKind.DYNAMIC, has_time_window=True).values_list(
+            "pk", flat=True
+        )
+    )
+    for segment_id in ids:
+        tasks.recompute_segment.delay(segment_id, None)
+    return ids
+
+
+def segments_reset_stuck(*, older_than: dt.timedelta | None = None) -> list[int]:
+    """Runs queued or running for longer than the limit (a worker died, a message was lost):
+    bump their version (so a late finisher is superseded) and queue them again."""
+    limit = older_than or dt.timedelta(seconds=int(_setting("HARK_SEGMENT_STUCK_SECONDS", 3600)))
+    cutoff = timezone.now() - limit
+    stuck = list(
+        Segment.objects.filter(
+            status__in=[RecomputeStatus.QUEUED, RecomputeStatus.RUNNING],
+            status_changed_at__lt=cutoff,
+        )
+    )
+    for segment in stuck:
+        logger.warning(
+            "segment %s: run stuck since %s, queued again", segment.pk, segment.status_changed_at
+        )
+        segment_recompute_request(segment=segment)
+    return [s.pk for s in stuck]
+
+
+# --- Incremental evaluation -------------------------------------------------------------------
+
+
+@dataclass
+class EvaluationResult:
+    entered: list[tuple[int, int]] = field(default_factory=list)  # (segment id, profile id)
+    left: list[tuple[int, int]] = field(default_factory=list)
+
+
+def segment_profiles_evaluate(
+    *, environment_id: int, profile_ids: Iterable[int], now: dt.datetime | None = None
+) -> EvaluationResult:
+    """Re-evaluate a few profiles against every dynamic segment of the environment: one query
+    for all segments, then writes only for what changed."""
+    ids = sorted({int(i) for i in profile_ids})
+    result = EvaluationResult()
+    if not ids:
+        return result
+    segments = list(
+        Segment.objects.filter(environment_id=environment_id, kind=SegmentKind.DYNAMIC).only(
+            "id", "uuid", "kind", "rules"
+        )
+    )
+    if not segments:
+        return result
+    flags = membership_flags(segments, environment_id=environment_id, profile_ids=ids, now=now)
+    segment_ids = [s.pk for s in segments]
+    current: set[tuple[int, int]] = set(
+        SegmentMembership.objects.filter(
+            profile_id__in=list(flags), segment_id__in=segment_ids
+        ).values_list("segment_id", "profile_id")
+    )
+    wanted = {(sid, pid) for pid, sids in flags.items() for sid in sids}
+    # Memberships of profiles that no longer exist (merged, deleted) cascade away by themselves.
+    result.entered = sorted(wanted - current)
+    result.left = sorted(current - wanted)
+    if not result.entered and not result.left:
+        return result
+    _apply_incremental(result, now or timezone.now())
+    return result
+
+
+def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
+    touched = sorted({sid for sid, _ in result.entered} | {sid for sid, _ in result.left})
+    with transaction.atomic(), connection.cursor() as cursor:
+        for segment_id in touched:  # sorted: no deadlock between two evaluations
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, segment_id]
+            )
+        delta: dict[int, int] = dict.fromkeys(touched, 0)
+        if result.entered:
+            created = SegmentMembership.objects.bulk_create(
+                [
+                    SegmentMembership(segment_id=s, profile_id=p, since=now)
+                    for s, p in result.entered
+                ],
+                ignore_conflicts=True,
+            )
+            del created
+            for s, _ in result.entered:
+                delta[s] += 1
+        if result.left:
+            condition = Q()
+            for s, p in result.left:
+                condition |= Q(segment_id=s, profile_id=p)
+            SegmentMembership.objects.filter(condition).delete()
+            for s, _ in result.left:
+                delta[s] -= 1
+        SegmentMembershipChange.objects.bulk_create(
+            [
+                SegmentMembershipChange(segment_id=s, profile_id=p, change="entered", at=now)
+                for s, p in result.entered
+            ]
+            + [
+                SegmentMembershipChange(segment_id=s, profile_id=p, change="left", at=now)
+                for s, p in result.left
+            ]
+        )
+        for segment_id, change in delta.items():
+            if change:
+                Segment.objects.filter(pk=segment_id).update(
+                    member_count=F("member_count") + change
+                )
+
+
+def _redis() -> Any:
+    import redis
+
+    client = getattr(_redis, "_client", None)
+    if client is None:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        _redis._client = client  # type: ignore[attr-defined]
+    return client
+
+
+def dirty_key(environment_id: int) -> str:
+    return f"hark:segments:dirty:{environment_id}"
+
+
+def scheduled_key(environment_id: int) -> str:
+    return f"hark:segments:scheduled:{environment_id}"
 
 
 def segment_profiles_changed(*, environment_id: int, profile_ids: Iterable[int]) -> None:
     """The seam ingestion and surveys call after a profile's data changed (after commit):
     re-evaluate those profiles against the environment's dynamic segments, batched.
 
-    Placeholder until the segments issue lands its evaluator: nothing to re-evaluate yet.
+    With Redis, the ids join a per-environment set and one task is scheduled
+    HARK_SEGMENT_DEBOUNCE_SECONDS later (SET NX guards the schedule); the task drains the set.
+    A burst of calls for one profile costs one evaluation. Without Redis (tasks run inline),
+    the profiles are evaluated at once.
     """
-    return None
+    ids = sorted({int(i) for i in profile_ids})
+    if not ids:
+        return
+    if not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER:
+        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
+        return
+    from . import tasks
+
+    delay = int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2))
+    try:
+        pipe = _redis().pipeline()
+        pipe.sadd(dirty_key(environment_id), *ids)
+        pipe.set(scheduled_key(environment_id), "1", nx=True, ex=max(60, delay * 10))
+        _, scheduled = pipe.execute()
+        if scheduled:
+            tasks.evaluate_dirty_profiles.apply_async((environment_id,), countdown=delay)
+    except Exception:  # Redis or broker down: never lose the evaluation, never fail ingestion.
+        logger.exception("segments: could not queue re-evaluation; evaluating inline")
+        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
+
+
+def segment_dirty_profiles_drain(*, environment_id: int, batch: int = 500) -> int:
+    """Evaluate every profile marked dirty for the environment (the debounced task's body).
+    The schedule flag is cleared first, so ids added meanwhile schedule a new task."""
+    client = _redis()
+    client.delete(scheduled_key(environment_id))
+    total = 0
+    while True:
+        raw = client.spop(dirty_key(environment_id), batch)
+        if not raw:
+            return total
+        ids = [int(v) for v in raw]
+        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
+        total += len(ids)
+
+
+# --- Manual segments ------------------------------------------------------------------------
+
+
+def _require_manual(segment: Segment) -> None:
+    if segment.kind != SegmentKind.MANUAL:
+        raise ValidationError("Only manual segments take members by hand.")
+
+
+def segment_member_add(*, segment: Segment, profile: Any, at: dt.datetime | None = None) -> bool:
+    """Add a profile to a manual segment; True if it was not a member yet."""
+    _require_manual(segment)
+    if profile.environment_id != segment.environment_id:
+        raise ValidationError("The profile belongs to another environment.")
+    return segment_members_add(segment=segment, profile_ids=[profile.pk], at=at) == 1
+
+
+def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | None = None) -> bool:
+    """Remove a profile from a manual segment; True if it was a member."""
+    _require_manual(segment)
+    at = at or timezone.now()
+    with transaction.atomic():
+        deleted, _ = SegmentMembership.objects.filter(
+            segment=segment, profile_id=profile.pk
+        ).delete()
+        if not deleted:
+            return False
+        SegmentMembershipChange.objects.create(
+            segment=segment, profile_id=profile.pk, change="left", at=at
+        )
+        Segment.objects.filter(pk=segment.pk).update(
+            member_count=F("member_count") - 1, computed_at=at
+        )
+    _request_dependents(segment)
+    return True
+
+
+def segment_members_add(
+    *, segment: Segment, profile_ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """Add profiles (of the segment's environment) to a manual segment, set-based.
+    Returns how many were added."""
+    _require_manual(segment)
+    ids = sorted({int(i) for i in profile_ids})
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH entered AS (
+                INSERT INTO segments_segmentmembership (segment_id, profile_id, since)
+                SELECT %s, p.id, %s FROM profiles_profile p
+                WHERE p.id = ANY(%s) AND p.environment_id = %s
+                ON CONFLICT DO NOTHING
+                RETURNING profile_id
+            )
+            INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+            SELECT %s, profile_id, 'entered', %s FROM entered
+            """,
+            [segment.pk, at, ids, segment.environment_id, segment.pk, at],
+        )
+        added = cursor.rowcount
+        if added:
+            Segment.objects.filter(pk=segment.pk).update(
+                member_count=F("member_count") + added, computed_at=at
+            )
+    if added:
+        _request_dependents(segment)
+    return added
+
+
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[str]]:
+    """Import members into a manual segment from CSV (or any list) of user ids or emails:
+    every cell is tried as a user id and as an email. Returns (added, values not found)."""
+    from profiles.models import Profile
+
+    _require_manual(segment)
+    values: list[str] = []
+    for row in csv.reader(io.StringIO(data)):
+        for cell in row:
+            values += [v for v in _SPLIT.split(cell.strip()) if v]
+    values = list(dict.fromkeys(values))[:100_000]
+    if not values:
+        return 0, []
+    lowered = [v.lower() for v in values]
+    found = Profile.objects.filter(environment_id=segment.environment_id).filter(
+        Q(user_id__in=values) | Q(email__in=values) | Q(email__in=lowered)
+    )
+    matched_ids: list[int] = []
+    seen: set[str] = set()
+    for pk, user_id, email in found.values_list("pk", "user_id", "email").iterator():
+        matched_ids.append(pk)
+        seen.add(user_id or "")
+        seen.add((email or "").lower())
+    missing = [v for v in values if v not in seen and v.lower() not in seen]
+    added = segment_members_add(segment=segment, profile_ids=matched_ids)
+    return added, missing
+
+
+def segment_preview(
+    *, environment_id: int, rules: Any, limit: int = 10, segment: Segment | None = None
+) -> tuple[int, list[Any]]:
+    """Live count and a sample of the profiles matching unsaved rules (the builder)."""
+    segment_validate_rules(environment_id=environment_id, rules=rules, segment=segment)
+    timeout = int(_setting("HARK_SEGMENT_PREVIEW_TIMEOUT", 15))
+    ctx = CompileContext(environment_id=environment_id)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}s"])
+        qs = profiles_matching(
+            rules,
+            environment_id=environment_id,
+            context=ctx,
+            self_uuid=str(segment.uuid) if segment else None,
+        )
+        count = qs.count()
+        sample = list(qs.order_by("-last_seen_at", "-id")[:limit]) if count else []
+    return count, sample

@@ -1,0 +1,534 @@
+"""Compile a segment's rules (see segments.rules) to ONE queryset over Profile.
+
+Every condition becomes a boolean SQL expression: trait and profile conditions read the profile
+row (JSONB traits cast safely by declared type: a value of the wrong JSON type is "not set",
+never a cast error); event, survey and segment conditions are EXISTS or IN subqueries, which
+PostgreSQL runs as hash semi/anti-joins over the whole table, or as index probes when the
+evaluation is restricted to a few profiles (`profile_ids`, pushed into every subquery).
+Nothing is filtered in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    In,
+    IsNull,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+    Regex,
+)
+from django.utils import timezone
+
+from . import rules as R
+
+NUMERIC_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+MATCH_ALL = Q(pk__isnull=False)
+MATCH_NONE = Q(pk__isnull=True)
+
+
+class JsonbTypeof(Func):
+    function = "jsonb_typeof"
+    output_field = CharField()
+
+
+class SafeTimestamp(Func):
+    """hark_safe_timestamptz(text): NULL for anything that is not a valid ISO 8601 date/time
+    (created by migration 0002; never raises)."""
+
+    function = "hark_safe_timestamptz"
+    output_field = DateTimeField()
+
+
+@dataclass
+class CompileContext:
+    """Lookups shared by every condition of one evaluation (a few queries, done once)."""
+
+    environment_id: int
+    now: dt.datetime = field(default_factory=timezone.now)
+    profile_ids: list[int] | None = None
+    _types: R.TypeResolver | None = None
+    _events: dict[str, int | None] = field(default_factory=dict)
+    _surveys: dict[str, int | None] = field(default_factory=dict)
+    _segments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def types(self) -> R.TypeResolver:
+        if self._types is None:
+            self._types = R.TypeResolver(self.environment_id)
+        return self._types
+
+    def preload(self, trees: Iterable[Any]) -> None:
+        """Resolve the names and ids used by these rule trees in one query per kind."""
+        from events.models import EventDefinition
+        from surveys.models import Survey
+
+        events: set[str] = set()
+        surveys: set[str] = set()
+        segments: set[str] = set()
+        pending = list(trees)
+        seen_segments: set[str] = set()
+        while pending:
+            tree = pending.pop()
+            for _, c in R.iter_conditions(tree):
+                kind = c.get("type")
+                if kind == "event" and isinstance(c.get("event"), str):
+                    events.add(c["event"])
+                elif kind in ("survey", "answer") and c.get("survey"):
+                    surveys.add(str(c["survey"]))
+                elif kind == "segment" and c.get("segment"):
+                    segments.add(str(c["segment"]))
+            new = segments - seen_segments - set(self._segments)
+            if new:
+                seen_segments |= new
+                for seg in self._load_segments(new):
+                    if seg.kind == "dynamic":
+                        pending.append(seg.rules)
+        events -= set(self._events)
+        if events:
+            found = dict(
+                EventDefinition.objects.filter(
+                    environment_id=self.environment_id, name__in=events
+                ).values_list("name", "id")
+            )
+            for name in events:
+                self._events[name] = found.get(name)
+        surveys -= set(self._surveys)
+        if surveys:
+            valid = {s for s in surveys if _is_uuid(s)}
+            found = {
+                str(u): i
+                for u, i in Survey.objects.filter(
+                    environment_id=self.environment_id, uuid__in=valid
+                ).values_list("uuid", "id")
+            }
+            for key in surveys:
+                self._surveys[key] = found.get(key)
+
+    def _load_segments(self, uuids: set[str]) -> list[Any]:
+        from .models import Segment
+
+        valid = {u for u in uuids if _is_uuid(u)}
+        rows = list(
+            Segment.objects.filter(environment_id=self.environment_id, uuid__in=valid).only(
+                "id", "uuid", "kind", "rules"
+            )
+        )
+        for u in uuids:
+            self._segments[u] = None
+        for seg in rows:
+            self._segments[str(seg.uuid)] = seg
+        return rows
+
+    def add_segments(self, segments: Iterable[Any]) -> None:
+        for seg in segments:
+            self._segments[str(seg.uuid)] = seg
+
+    def event_id(self, name: str) -> int | None:
+        if name not in self._events:
+            self.preload([{"op": "and", "conditions": [{"type": "event", "event": name}]}])
+        return self._events.get(name)
+
+    def survey_id(self, key: str) -> int | None:
+        if key not in self._surveys:
+            self.preload([{"op": "and", "conditions": [{"type": "survey", "survey": key}]}])
+        return self._surveys.get(key)
+
+    def segment(self, key: str) -> Any:
+        if key not in self._segments:
+            self._load_segments({key})
+        return self._segments.get(key)
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- Typed values ------------------------------------------------------------------------------
+
+
+def typed_value(json_field: str, key: str, data_type: str) -> Any:
+    """The value under `key` of a JSONB column, as SQL of `data_type`, or NULL when it is missing
+    or of another JSON type. Never raises on bad data."""
+    node = KeyTransform(key, json_field)
+    text = KeyTextTransform(key, json_field)
+    typeof = JsonbTypeof(node)
+    if data_type == R.STRING:
+        return Case(
+            When(Exact(typeof, "string"), then=text), default=None, output_field=CharField()
+        )
+    if data_type == R.NUMBER:
+        number = Func(text, template="(%(expressions)s)::numeric", output_field=DecimalField())
+        return Case(
+            When(Exact(typeof, "number"), then=number),
+            When(Q(Exact(typeof, "string")) & Q(Regex(text, NUMERIC_PATTERN)), then=number),
+            default=None,
+            output_field=DecimalField(),
+        )
+    if data_type == R.BOOLEAN:
+        boolean = Func(text, template="(%(expressions)s)::boolean", output_field=BooleanField())
+        return Case(
+            When(Exact(typeof, "boolean"), then=boolean), default=None, output_field=BooleanField()
+        )
+    return Case(
+        When(Exact(typeof, "string"), then=SafeTimestamp(text)),
+        default=None,
+        output_field=DateTimeField(),
+    )
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def date_q(expr: Any, operator: str, value: Any, now: dt.datetime) -> Q:
+    """A date operator (other than set/not set) over a timestamp expression."""
+    if operator == "within_last_days":
+        since = now - dt.timedelta(days=int(value))
+        return Q(GreaterThanOrEqual(expr, since)) & Q(LessThanOrEqual(expr, now))
+    if operator == "more_than_days_ago":
+        return Q(LessThan(expr, now - dt.timedelta(days=int(value))))
+    if operator == "between":
+        low, high = R.parse_day(value[0]), R.parse_day(value[1])
+        return Q(GreaterThanOrEqual(expr, day_start(low))) & Q(
+            LessThan(expr, day_start(high + dt.timedelta(days=1)))
+        )
+    day = R.parse_day(value)
+    start, end = day_start(day), day_start(day + dt.timedelta(days=1))
+    if operator == "before":
+        return Q(LessThan(expr, start))
+    if operator == "after":
+        return Q(GreaterThanOrEqual(expr, end))
+    return Q(GreaterThanOrEqual(expr, start)) & Q(LessThan(expr, end))  # "on"
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+
+    return Decimal(str(value))
+
+
+def positive_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.datetime) -> Q:
+    """The operator's test over a typed value expression (NULL-safe: NULL is no match)."""
+    if data_type == R.STRING:
+        if operator in ("equals", "not_equals"):
+            return Q(Exact(expr, value))
+        if operator in ("contains", "not_contains"):
+            return Q(IContains(expr, value))
+        if operator == "starts_with":
+            return Q(IStartsWith(expr, value))
+        if operator == "ends_with":
+            return Q(IEndsWith(expr, value))
+        if operator == "in":
+            return Q(In(expr, list(value)))
+    elif data_type == R.NUMBER:
+        if operator == "between":
+            return Q(GreaterThanOrEqual(expr, _decimal(value[0]))) & Q(
+                LessThanOrEqual(expr, _decimal(value[1]))
+            )
+        lookup = {
+            "eq": Exact,
+            "neq": Exact,
+            "lt": LessThan,
+            "lte": LessThanOrEqual,
+            "gt": GreaterThan,
+            "gte": GreaterThanOrEqual,
+        }[operator]
+        return Q(lookup(expr, _decimal(value)))
+    elif data_type == R.BOOLEAN:
+        return Q(Exact(expr, operator == "is_true"))
+    else:
+        return date_q(expr, operator, value, now)
+    raise ValueError(f"unknown operator {operator!r} for {data_type}")
+
+
+def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.datetime) -> Q:
+    """Full semantics on one typed value: set/not set, and negative operators also match
+    when the value is not set."""
+    if operator == "is_set":
+        return Q(IsNull(expr, False))
+    if operator == "is_not_set":
+        return Q(IsNull(expr, True))
+    if operator in R.NEGATIVE_OPERATORS:
+        return Q(IsNull(expr, True)) | ~positive_q(expr, data_type, operator, value, now)
+    return positive_q(expr, data_type, operator, value, now)
+
+
+# --- Conditions --------------------------------------------------------------------------------
+
+
+def _restrict(qs: QuerySet, ctx: CompileContext, column: str = "profile_id") -> QuerySet:
+    if ctx.profile_ids is not None:
+        return qs.filter(**{f"{column}__in": ctx.profile_ids})
+    return qs
+
+
+def _trait_q(c: Mapping, ctx: CompileContext) -> Q:
+    data_type = ctx.types.resolve("profile", c["key"], c.get("data_type"))
+    expr = typed_value("traits", c["key"], data_type)
+    return typed_q(expr, data_type, c["operator"], c.get("value"), ctx.now)
+
+
+def _profile_q(c: Mapping, ctx: CompileContext) -> Q:
+    fld, operator = c["field"], c["operator"]
+    if fld in R.PROFILE_DATE_FIELDS:
+        return date_q(F(fld), operator, c.get("value"), ctx.now)
+    has_email = Q(email__isnull=False) & ~Q(email="")
+    if fld == "identified":
+        flag = (Q(user_id__isnull=False) & ~Q(user_id="")) | has_email
+    else:
+        flag = has_email
+    return flag if operator == "is_true" else ~flag
+
+
+def _event_q(c: Mapping, ctx: CompileContext) -> Q:
+    from events.models import Event
+
+    definition_id = ctx.event_id(c["event"])
+    operator = c["operator"]
+    days = c.get("within_days")
+    since = ctx.now - dt.timedelta(days=days) if days is not None else None
+
+    def events() -> QuerySet:
+        qs = Event.objects.filter(definition_id=definition_id)
+        if since is not None and operator in ("at_least", "at_most", "exactly", "not_performed"):
+            qs = qs.filter(timestamp__gte=since, timestamp__lte=ctx.now)
+        return _restrict(qs, ctx)
+
+    def performed() -> Q:
+        return Q(Exists(events().filter(profile_id=OuterRef("pk"))))
+
+    def count_in(lookup: str, n: int) -> Q:
+        grouped = (
+            events()
+            .values("profile_id")
+            .annotate(n=Count("id"))
+            .filter(**{f"n__{lookup}": n})
+            .values("profile_id")
+        )
+        return Q(pk__in=grouped)
+
+    if definition_id is None:
+        # An event never tracked: nobody performed it.
+        if operator == "not_performed":
+            return MATCH_ALL
+        if operator == "at_most" or (operator == "exactly" and c.get("count") == 0):
+            return MATCH_ALL
+        if operator == "at_least" and c.get("count") == 0:
+            return MATCH_ALL
+        return MATCH_NONE
+    if operator == "not_performed":
+        return ~performed()
+    if operator in ("first_performed", "last_performed"):
+        agg = Min("timestamp") if operator == "first_performed" else Max("timestamp")
+        grouped = _restrict(Event.objects.filter(definition_id=definition_id), ctx)
+        grouped = grouped.values("profile_id").annotate(at=agg)
+        cond = date_q(F("at"), c["date_operator"], c.get("value"), ctx.now)
+        return Q(pk__in=grouped.filter(cond).values("profile_id"))
+    count = int(c["count"])
+    if operator == "at_least":
+        if count <= 0:
+            return MATCH_ALL
+        return performed() if count == 1 else count_in("gte", count)
+    if operator == "exactly":
+        return ~performed() if count == 0 else count_in("exact", count)
+    # at_most: never performed, or performed between 1 and N times.
+    if count <= 0:
+        return ~performed()
+    return ~performed() | count_in("lte", count)
+
+
+SURVEY_ACTION_FILTERS = {
+    "viewed": (Q(), Coalesce("last_shown_at", "created_at")),
+    "dismissed": (Q(dismissed_at__isnull=False), F("dismissed_at")),
+    "completed": (Q(completed_at__isnull=False), F("completed_at")),
+    "partial": (
+        Q(completed_at__isnull=True) & ~Q(data={}),
+        Coalesce("last_data_at", "created_at"),
+    ),
+}
+
+
+def _responses(c: Mapping, ctx: CompileContext) -> QuerySet | None:
+    from surveys.models import Response
+
+    qs = Response.objects.filter(environment_id=ctx.environment_id)
+    if c.get("survey"):
+        survey_id = ctx.survey_id(str(c["survey"]))
+        if survey_id is None:
+            return None
+        qs = qs.filter(survey_id=survey_id)
+    return _restrict(qs, ctx)
+
+
+def _survey_q(c: Mapping, ctx: CompileContext) -> Q:
+    qs = _responses(c, ctx)
+    negate = c["operator"] == "has_not"
+    if qs is None:
+        return MATCH_ALL if negate else MATCH_NONE
+    action_filter, time_expr = SURVEY_ACTION_FILTERS[c["action"]]
+    qs = qs.filter(action_filter)
+    if c.get("within_days") is not None:
+        since = ctx.now - dt.timedelta(days=c["within_days"])
+        qs = qs.alias(t=time_expr).filter(t__gte=since, t__lte=ctx.now)
+    found = Q(Exists(qs.filter(profile_id=OuterRef("pk"))))
+    return ~found if negate else found
+
+
+def _answer_q(c: Mapping, ctx: CompileContext) -> Q:
+    qs = _responses(c, ctx)
+    operator = c["operator"]
+    if qs is None:
+        return MATCH_ALL if operator == "is_not_set" else MATCH_NONE
+    data_type = ctx.types.resolve("response", c["question"], c.get("data_type"))
+    expr = typed_value("data", c["question"], data_type)
+    answered = Q(IsNull(expr, False))
+    if operator in ("is_set", "is_not_set"):
+        cond = answered
+    elif operator in R.NEGATIVE_OPERATORS:
+        cond = answered & ~positive_q(expr, data_type, operator, c.get("value"), ctx.now)
+    else:
+        cond = positive_q(expr, data_type, operator, c.get("value"), ctx.now)
+    found = Q(Exists(qs.filter(cond).filter(profile_id=OuterRef("pk"))))
+    return ~found if operator == "is_not_set" else found
+
+
+def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
+    from .models import SegmentMembership
+
+    key = str(c["segment"])
+    segment = ctx.segment(key)
+    negate = c["operator"] == "not_in"
+    if segment is None or key in stack:
+        # Deleted segment (or a cycle, refused when saving): it has no members.
+        return MATCH_ALL if negate else MATCH_NONE
+    if segment.kind == "dynamic":
+        inner = group_q(segment.rules, ctx, (*stack, key))
+    else:
+        members = _restrict(SegmentMembership.objects.filter(segment_id=segment.id), ctx)
+        inner = Q(Exists(members.filter(profile_id=OuterRef("pk"))))
+    return ~inner if negate else inner
+
+
+def condition_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
+    if "op" in c or "conditions" in c:
+        return group_q(c, ctx, stack)
+    kind = c.get("type")
+    if kind == "trait":
+        return _trait_q(c, ctx)
+    if kind == "profile":
+        return _profile_q(c, ctx)
+    if kind == "event":
+        return _event_q(c, ctx)
+    if kind == "survey":
+        return _survey_q(c, ctx)
+    if kind == "answer":
+        return _answer_q(c, ctx)
+    if kind == "segment":
+        return _segment_q(c, ctx, stack)
+    raise ValueError(f"unknown condition type {kind!r}")
+
+
+def group_q(rules: Any, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
+    if not rules:
+        return MATCH_ALL
+    parts = [condition_q(c, ctx, stack) for c in rules.get("conditions") or []]
+    if not parts:
+        return MATCH_ALL
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = (combined | part) if rules.get("op") == "or" else (combined & part)
+    return combined
+
+
+def profiles_matching(
+    rules: Any,
+    *,
+    environment_id: int,
+    profile_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
+    context: CompileContext | None = None,
+    self_uuid: str | None = None,
+) -> QuerySet:
+    """The profiles of the environment that match `rules`: one queryset."""
+    from profiles.models import Profile
+
+    ctx = context or CompileContext(environment_id=environment_id, now=now or timezone.now())
+    if profile_ids is not None:
+        ctx.profile_ids = list(profile_ids)
+    ctx.preload([rules])
+    qs = Profile.objects.filter(environment_id=environment_id)
+    if ctx.profile_ids is not None:
+        qs = qs.filter(pk__in=ctx.profile_ids)
+    stack = (self_uuid,) if self_uuid else ()
+    return qs.filter(group_q(rules, ctx, stack))
+
+
+def membership_flags(
+    segments: list[Any],
+    *,
+    environment_id: int,
+    profile_ids: list[int],
+    now: dt.datetime | None = None,
+) -> dict[int, set[int]]:
+    """Evaluate several dynamic segments for a few profiles in ONE query:
+    {profile_id: {segment ids it matches}}."""
+    from profiles.models import Profile
+
+    ctx = CompileContext(environment_id=environment_id, now=now or timezone.now())
+    ctx.profile_ids = list(profile_ids)
+    ctx.add_segments(segments)
+    ctx.preload([s.rules for s in segments])
+    annotations = {
+        f"s{seg.id}": ExpressionWrapper(
+            group_q(seg.rules, ctx, (str(seg.uuid),)), output_field=BooleanField()
+        )
+        for seg in segments
+    }
+    result: dict[int, set[int]] = {pid: set() for pid in profile_ids}
+    if not segments:
+        return result
+    rows = (
+        Profile.objects.filter(environment_id=environment_id, pk__in=ctx.profile_ids)
+        .annotate(**annotations)
+        .values_list("pk", *annotations)
+    )
+    for pk, *flags in rows:
+        result[pk] = {seg.id for seg, flag in zip(segments, flags, strict=True) if flag}
+    return result

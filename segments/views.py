@@ -1,0 +1,410 @@
+"""Segment pages: list, builder, detail with members, recompute; and the panel fragment."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import trigger_client_event
+
+from core.http import HarkRequest
+from core.urls import env_reverse
+from environments.permissions import editor_required
+from profiles.models import Profile
+
+from . import selectors, services
+from .compiler import _is_uuid
+from .models import Segment, SegmentKind
+
+
+def _error_text(error: ValidationError) -> str:
+    if hasattr(error, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
+    """The "Segments" block of the User Detail Panel (hx-get, hx-trigger="load"): the profile's
+    segments, with add/remove for manual ones. POST action=add|remove, segment=<uuid>."""
+    profile = get_object_or_404(Profile, uuid=profile_uuid, environment=request.environment)
+    error = ""
+    if request.method == "POST":
+        segment = get_object_or_404(
+            Segment,
+            uuid=request.POST.get("segment") or None,
+            environment=request.environment,
+            kind=SegmentKind.MANUAL,
+        )
+        action = request.POST.get("action")
+        try:
+            if action == "add":
+                services.segment_member_add(segment=segment, profile=profile)
+            elif action == "remove":
+                services.segment_member_remove(segment=segment, profile=profile)
+            else:
+                error = "Unknown action."
+        except ValidationError as exc:
+            error = _error_text(exc)
+        if not request.htmx and not error:
+            return redirect(request.POST.get("next") or env_reverse(request, "segments:list"))
+    context = {
+        "profile": profile,
+        "memberships": list(selectors.profile_memberships(profile=profile)),
+        "addable": list(
+            selectors.manual_segments_without(environment=request.environment, profile=profile)
+        )
+        if request.membership.can_edit
+        else [],
+        "can_edit": request.membership.can_edit,
+        "error": error,
+    }
+    response = render(request, "segments/_profile_segments.html", context)
+    if request.method == "POST" and not error:
+        trigger_client_event(response, "segmentMembershipChanged", {"profile": str(profile.uuid)})
+    return response
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+def _builder_data(request: HarkRequest, segment: Segment | None) -> dict:
+    """Everything the builder's JavaScript needs to offer fields, operators and values."""
+    from events.models import EventDefinition
+    from surveys.models import Survey
+    from traits.models import Trait
+
+    from . import rules as R
+
+    traits = Trait.objects.filter(environment=request.environment, hidden=False).values(
+        "key", "label", "data_type", "scope"
+    )
+    others = selectors.segment_options(environment=request.environment)
+    if segment is not None:
+        others = others.exclude(pk=segment.pk)
+    return {
+        "traits": [
+            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
+            for t in traits
+            if t["scope"] == "profile"
+        ],
+        "answers": [
+            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
+            for t in traits
+            if t["scope"] == "response"
+        ],
+        "events": list(
+            EventDefinition.objects.filter(environment=request.environment)
+            .order_by("name")
+            .values_list("name", flat=True)[:1000]
+        ),
+        "surveys": [
+            {"uuid": str(u), "name": n}
+            for u, n in Survey.objects.filter(environment=request.environment)
+            .order_by("name")
+            .values_list("uuid", "name")[:500]
+        ],
+        "segments": [{"uuid": str(s.uuid), "name": s.name} for s in others],
+        "operators": R.OPERATORS,
+        "event_operators": R.EVENT_OPERATORS,
+        "survey_actions": R.SURVEY_ACTIONS,
+        "rules": (segment.rules if segment is not None else None) or R.empty_rules(),
+    }
+
+
+def _parse_rules(raw: str | None) -> object:
+    import json
+
+    if not raw:
+        return {"op": "and", "conditions": []}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValidationError({"rules": ["Rules are not valid JSON."]}) from None
+
+
+@require_http_methods(["GET"])
+def segment_list(request: HarkRequest) -> HttpResponse:
+    segments = list(selectors.segment_list(environment=request.environment))
+    return render(
+        request,
+        "segments/list.html",
+        {"segments": segments, "can_edit": request.membership.can_edit},
+    )
+
+
+def _save_form(request: HarkRequest, segment: Segment | None) -> tuple[Segment | None, dict]:
+    errors: dict = {}
+    name = request.POST.get("name", "")
+    description = request.POST.get("description", "")
+    kind = request.POST.get("kind") or (segment.kind if segment else SegmentKind.DYNAMIC)
+    try:
+        rules = _parse_rules(request.POST.get("rules")) if kind == SegmentKind.DYNAMIC else None
+        if segment is None:
+            segment = services.segment_create(
+                environment=request.environment,
+                name=name,
+                kind=kind,
+                rules=rules,
+                description=description,
+                created_by=request.user,
+            )
+        else:
+            services.segment_update(
+                segment=segment, name=name, description=description, rules=rules
+            )
+        return segment, errors
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+    return None, errors
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def segment_new(request: HarkRequest) -> HttpResponse:
+    return _builder(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def segment_edit(request: HarkRequest, uuid: str) -> HttpResponse:
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    return _builder(request, segment)
+
+
+def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
+    import json
+
+    errors: dict = {}
+    form = {
+        "name": segment.name if segment else "",
+        "description": segment.description if segment else "",
+        "kind": segment.kind if segment else SegmentKind.DYNAMIC,
+        "rules": json.dumps(segment.rules if segment else {"op": "and", "conditions": []}),
+    }
+    if request.method == "POST":
+        saved, errors = _save_form(request, segment)
+        if saved is not None:
+            messages.success(request, f"Segment “{saved.name}” saved.")
+            url = env_reverse(request, "segments:detail", uuid=saved.uuid)
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+        form.update({k: request.POST.get(k, form[k]) for k in form})
+    data = _builder_data(request, segment)
+    if request.method == "POST":
+        with contextlib.suppress(ValueError):
+            data["rules"] = json.loads(form["rules"])
+    return render(
+        request,
+        "segments/builder.html",
+        {
+            "segment": segment,
+            "form": form,
+            "errors": errors,
+            "builder_data": data,
+            "kinds": SegmentKind.choices,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@require_http_methods(["POST"])
+@editor_required
+def segment_preview(request: HarkRequest) -> HttpResponse:
+    """Live count and sample for the builder's unsaved rules."""
+    from django.db import OperationalError
+
+    segment = None
+    if request.POST.get("segment"):
+        segment = selectors.segment_get(
+            environment=request.environment, uuid=request.POST["segment"]
+        )
+    context: dict = {"errors": {}, "count": None, "sample": []}
+    try:
+        rules = _parse_rules(request.POST.get("rules"))
+        context["count"], context["sample"] = services.segment_preview(
+            environment_id=request.environment.pk, rules=rules, segment=segment
+        )
+    except ValidationError as exc:
+        context["errors"] = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+    except OperationalError:
+        context["timeout"] = True
+    return render(request, "segments/builder.html#preview", context)
+
+
+def _members_page(request: HarkRequest, segment: Segment) -> dict:
+    import datetime as dt
+
+    qs = selectors.segment_members(segment=segment)
+    cursor = request.GET.get("after", "")
+    if cursor:
+        try:
+            since_raw, id_raw = cursor.rsplit("_", 1)
+            since = dt.datetime.fromisoformat(since_raw)
+            from django.db.models import Q
+
+            qs = qs.filter(Q(since__lt=since) | Q(since=since, id__lt=int(id_raw)))
+        except ValueError:
+            pass
+    rows = list(qs[: PAGE_SIZE + 1])
+    next_cursor = ""
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        last = rows[-1]
+        next_cursor = f"{last.since.isoformat()}_{last.pk}"
+    return {"members": rows, "next_cursor": next_cursor, "cursor": cursor}
+
+
+def _names(request: HarkRequest, rules: object) -> dict[str, str]:
+    """uuid -> name of the surveys and segments a rule tree mentions (two small queries)."""
+    from surveys.models import Survey
+
+    from . import rules as R
+
+    uuids = {
+        str(c.get("survey") or c.get("segment"))
+        for _, c in R.iter_conditions(rules)
+        if c.get("survey") or c.get("segment")
+    }
+    valid = [u for u in uuids if _is_uuid(u)]
+    if not valid:
+        return {}
+    names = {
+        str(u): n
+        for u, n in Segment.objects.filter(
+            environment=request.environment, uuid__in=valid
+        ).values_list("uuid", "name")
+    }
+    names.update(
+        (str(u), n)
+        for u, n in Survey.objects.filter(
+            environment=request.environment, uuid__in=valid
+        ).values_list("uuid", "name")
+    )
+    return names
+
+
+@require_http_methods(["GET"])
+def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
+    from . import rules as R
+
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    context = {
+        "segment": segment,
+        "can_edit": request.membership.can_edit,
+        "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
+        **_members_page(request, segment),
+    }
+    if request.htmx and request.htmx.target == "members":
+        return render(request, "segments/detail.html#members", context)
+    return render(request, "segments/detail.html", context)
+
+
+@require_http_methods(["GET"])
+def segment_status(request: HarkRequest, uuid: str) -> HttpResponse:
+    """The status block (polled while a run is queued or running)."""
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    response = render(
+        request,
+        "segments/detail.html#status",
+        {"segment": segment, "can_edit": request.membership.can_edit},
+    )
+    if request.GET.get("was") in ("queued", "running") and segment.status in ("idle", "failed"):
+        # The run finished: let the member list (and anything else) reload itself.
+        trigger_client_event(response, "segmentRecomputed", {"segment": str(segment.uuid)})
+    return response
+
+
+@require_http_methods(["POST"])
+@editor_required
+def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    if segment.kind == SegmentKind.DYNAMIC:
+        services.segment_recompute_request(segment=segment)
+        # Without Redis the task ran inline (after commit): the re-read shows its result.
+    if not request.htmx:
+        return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
+    segment.refresh_from_db()
+    response = render(
+        request, "segments/detail.html#status", {"segment": segment, "can_edit": True}
+    )
+    if segment.status in ("idle", "failed"):
+        trigger_client_event(response, "segmentRecomputed", {"segment": str(segment.uuid)})
+    return response
+
+
+@require_http_methods(["POST"])
+@editor_required
+def segment_delete(request: HarkRequest, uuid: str) -> HttpResponse:
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    try:
+        services.segment_delete(segment=segment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
+    messages.success(request, f"Segment “{segment.name}” deleted.")
+    return redirect(env_reverse(request, "segments:list"))
+
+
+@require_http_methods(["POST"])
+@editor_required
+def segment_import(request: HarkRequest, uuid: str) -> HttpResponse:
+    """Import members of a manual segment from a CSV file or pasted ids / emails."""
+    segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    data = request.POST.get("ids", "")
+    upload = request.FILES.get("file")
+    if upload is not None:
+        if upload.size and upload.size > 20 * 1024 * 1024:
+            messages.error(request, "The file is larger than 20 MB.")
+            return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
+        data += "\n" + upload.read().decode("utf-8-sig", errors="replace")
+    try:
+        added, missing = services.segment_members_import(segment=segment, data=data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        text = f"{added} added."
+        if missing:
+            shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+            text += f" {len(missing)} not found: {shown}"
+        messages.success(request, text)
+    return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
+
+
+@require_http_methods(["POST"])
+@editor_required
+def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
+    """Add or remove profiles (POST profile=<uuid>..., action=add|remove) to a manual segment:
+    the Users list's bulk action posts here."""
+    segment = get_object_or_404(
+        Segment, uuid=uuid, environment=request.environment, kind=SegmentKind.MANUAL
+    )
+    uuids = request.POST.getlist("profile")
+    profiles = list(
+        Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
+    )
+    action = request.POST.get("action", "add")
+    if action == "remove":
+        changed = sum(services.segment_member_remove(segment=segment, profile=p) for p in profiles)
+    else:
+        changed = services.segment_members_add(
+            segment=segment, profile_ids=[p.pk for p in profiles]
+        )
+    verb = "removed from" if action == "remove" else "added to"
+    text = f"{changed} user{'s' if changed != 1 else ''} {verb} “{segment.name}”."
+    if request.htmx:
+        response = HttpResponse(text)
+        trigger_client_event(response, "segmentMembershipChanged", {"segment": str(segment.uuid)})
+        return response
+    messages.success(request, text)
+    return redirect(request.POST.get("next") or env_reverse(request, "segments:detail", uuid=uuid))
