@@ -96,3 +96,79 @@ def member_add(
         membership.role = role
         membership.save(update_fields=["role"])
     return membership
+
+
+# --- Settings page (environment name, identity verification, team roles) ---------------------
+
+
+class LastAdminError(ValueError):
+    """Raised when a change would leave an environment without any admin."""
+
+
+def environment_update(*, environment: Environment, name: str) -> Environment:
+    name = name.strip()
+    if name and name != environment.name:
+        environment.name = name
+        environment.save(update_fields=["name"])
+    return environment
+
+
+def identity_verification_set(*, environment: Environment, enabled: bool) -> Environment:
+    if environment.identity_verification != enabled:
+        environment.identity_verification = enabled
+        environment.save(update_fields=["identity_verification"])
+    return environment
+
+
+def identity_secret_regenerate(*, environment: Environment) -> Environment:
+    """A new HMAC secret: signatures made with the old one stop verifying at once."""
+    environment.identity_secret = secrets.token_hex(32)
+    environment.save(update_fields=["identity_secret"])
+    return environment
+
+
+def _lock_admins(environment: Environment) -> list[int]:
+    # Lock the environment's admin rows so two concurrent demotions cannot both pass the
+    # "another admin remains" check.
+    return list(
+        Membership.objects.select_for_update()
+        .filter(environment=environment, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def member_role_change(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValueError(f"role must be one of {', '.join(Role.values)}")
+    if membership.role == role:
+        return membership
+    if membership.role == Role.ADMIN:
+        admins = _lock_admins(membership.environment)
+        if admins == [membership.pk]:
+            raise LastAdminError("An environment needs at least one admin.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership) -> None:
+    if membership.role == Role.ADMIN:
+        admins = _lock_admins(membership.environment)
+        if admins == [membership.pk]:
+            raise LastAdminError("An environment needs at least one admin.")
+    membership.delete()
+
+
+def member_add_or_update(*, environment: Environment, email: str, role: str) -> Membership:
+    """The Settings page's "add member": adds a new member, or changes an existing member's role
+    through member_role_change (so the last admin cannot be demoted this way either)."""
+    existing = (
+        Membership.objects.select_related("user", "environment")
+        .filter(environment=environment, user__email__iexact=email.strip())
+        .first()
+    )
+    if existing is not None:
+        return member_role_change(membership=existing, role=role)
+    return member_add(environment=environment, email=email, role=role)

@@ -263,3 +263,29 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
         watermark.last_event_id = high
         watermark.save(update_fields=["last_event_id", "updated_at"])
     return count
+
+
+# --- The Events page (H3b): describe and delete definitions -----------------------------------
+
+
+def event_definition_update(*, definition: Any, description: str) -> Any:
+    description = description.strip()
+    if definition.description != description:
+        definition.description = description
+        definition.save(update_fields=["description"])
+    return definition
+
+
+def event_definition_delete(*, definition: Any) -> int:
+    """Delete a definition with all its events and daily counts; returns the events deleted.
+
+    Events have no dependants and no signals, so Django deletes them with one set-based DELETE
+    on the (definition, time) index instead of collecting rows in Python; in one transaction
+    with the definition, so the rollup never sees events of a missing definition.
+    """
+    from .models import Event
+
+    with transaction.atomic():
+        deleted, _ = Event.objects.filter(definition=definition).delete()
+        definition.delete()  # daily counts go with it (cascade, also a single DELETE)
+    return deleted

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .models import DataType
@@ -186,3 +186,100 @@ def trait_definitions_record(
                 LAST_SEEN_RESOLUTION_SECONDS,
             ],
         )
+
+
+# --- The Traits page (H3b): edit, delete, background profile counts ---------------------------
+
+
+def trait_update(
+    *,
+    trait: Any,
+    label: str,
+    description: str,
+    data_type: str,
+    hidden: bool,
+) -> Any:
+    """Change what the team may edit on a definition; writes only the fields that changed.
+    Changing the type changes how values are shown and compared; stored values stay as sent."""
+    if data_type not in DataType.values:
+        raise ValidationError({"data_type": f"must be one of {', '.join(DataType.values)}"})
+    changes = {
+        "label": label.strip(),
+        "description": description.strip(),
+        "data_type": data_type,
+        "hidden": hidden,
+    }
+    changed = [name for name, value in changes.items() if getattr(trait, name) != value]
+    for name in changed:
+        setattr(trait, name, changes[name])
+    if changed:
+        trait.save(update_fields=changed)
+    return trait
+
+
+def trait_delete(*, trait: Any) -> int:
+    """Delete a definition and every stored value of its key; returns how many rows lost it.
+
+    The values live in other apps' tables (profiles' `traits`, surveys' `Response.data`). Going
+    through those apps' services would mean loading and saving every row in Python; instead one
+    set-based UPDATE per table removes the key (`jsonb - key`), in the same transaction as the
+    definition, so the page never shows a definition without values or the reverse. `data ? key`
+    cannot use the jsonb_path_ops GIN index, so this scans the environment's rows once: an admin
+    action, rare, and bounded by one environment.
+    """
+    from .models import Scope
+
+    if trait.scope == Scope.PROFILE:
+        sql = (
+            "UPDATE profiles_profile SET traits = traits - %s "
+            "WHERE environment_id = %s AND traits ? %s"
+        )
+    else:
+        sql = "UPDATE surveys_response SET data = data - %s WHERE environment_id = %s AND data ? %s"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [trait.key, trait.environment_id, trait.key])
+            touched = cursor.rowcount
+        trait.delete()
+    return touched
+
+
+_COUNT_PROFILE_SQL = """
+WITH counts AS (
+    SELECT k.key, count(*) AS n
+    FROM profiles_profile p, jsonb_object_keys(p.traits) AS k(key)
+    WHERE p.environment_id = %(env)s AND jsonb_typeof(p.traits) = 'object'
+    GROUP BY k.key
+)
+UPDATE traits_trait t
+SET profile_count = COALESCE(c.n, 0), profile_count_at = %(now)s
+FROM traits_trait t2 LEFT JOIN counts c ON c.key = t2.key
+WHERE t.id = t2.id AND t.environment_id = %(env)s AND t.scope = 'profile'
+"""
+
+_COUNT_RESPONSE_SQL = """
+WITH counts AS (
+    SELECT k.key, count(DISTINCT r.profile_id) AS n
+    FROM surveys_response r, jsonb_object_keys(r.data) AS k(key)
+    WHERE r.environment_id = %(env)s AND jsonb_typeof(r.data) = 'object'
+    GROUP BY k.key
+)
+UPDATE traits_trait t
+SET profile_count = COALESCE(c.n, 0), profile_count_at = %(now)s
+FROM traits_trait t2 LEFT JOIN counts c ON c.key = t2.key
+WHERE t.id = t2.id AND t.environment_id = %(env)s AND t.scope = 'response'
+"""
+
+
+def trait_profile_counts_refresh(*, environment_id: int, now: datetime | None = None) -> None:
+    """How many profiles have each trait (for response traits: how many profiles answered it).
+
+    Two set-based statements per environment, run by a periodic task, never on page load: one
+    pass over the environment's profiles and one over its responses.
+    """
+    from django.utils import timezone
+
+    params = {"env": environment_id, "now": now or timezone.now()}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_COUNT_PROFILE_SQL, params)
+        cursor.execute(_COUNT_RESPONSE_SQL, params)
