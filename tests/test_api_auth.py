@@ -4,8 +4,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 
-from environments.services import api_key_revoke
 from environments.models import ApiKey
+from environments.services import api_key_revoke
 from tests.api_helpers import new_key
 
 URL = "/api/v1/"

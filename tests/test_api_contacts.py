@@ -71,7 +71,7 @@ def test_contacts_order_by_first_seen(api, environment):
 
 
 def test_contacts_search_segment_and_survey_filters(api, environment):
-    a, b, c = _profiles(environment, 3)
+    _a, b, c = _profiles(environment, 3)
     segment = ManualSegmentFactory(environment=environment)
     SegmentMembershipFactory(segment=segment, profile=b)
     survey = SurveyFactory(environment=environment)
