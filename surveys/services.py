@@ -588,7 +588,9 @@ def question_delete(*, question: Question) -> None:
     key = question.key
     question.delete()
     changed = []
-    for position, other in enumerate(survey.questions.all(), start=1):
+    for position, other in enumerate(
+        Question.objects.filter(survey_id=survey.pk).order_by("position", "id"), start=1
+    ):
         if any(r.get("goto") == key for r in other.logic or []):
             other.logic = [r for r in other.logic if r.get("goto") != key]
         other.position = position

@@ -1,0 +1,397 @@
+"""Public survey pages (no login): the survey link, its call-to-action redirect and the
+answer links of email surveys.
+
+One question per step. Every step is a plain form post (answer buttons submit the form), so
+the page works without JavaScript; htmx (hx-boost) swaps only the step when it is there. The
+response travels as its uuid in the page (`r`): unguessable, and checked to belong to the
+survey of the URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import answers as answer_rules
+from .link import (
+    ANONYMOUS_COOKIE,
+    ANONYMOUS_ID_RE,
+    LinkError,
+    LinkParams,
+    parse_link_params,
+)
+from .logic import next_question, resume_question
+from .models import Channel, Question, QuestionKind, Response, Survey, SurveyStatus
+from .selectors import response_for_link, survey_for_link
+from .services import response_dismiss, response_record_view, response_save_answers
+
+COOKIE_MAX_AGE = 365 * 24 * 3600
+DONE = "done"
+
+
+def _message(
+    request: HttpRequest, title: str, message: str, status: int, survey: Survey | None = None
+) -> HttpResponse:
+    response = render(
+        request,
+        "surveys/link_message.html",
+        {"title": title, "message": message, "survey": survey},
+        status=status,
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+def _unavailable(request: HttpRequest, survey: Survey | None) -> HttpResponse | None:
+    if survey is None:
+        return _message(
+            request,
+            "Survey not found",
+            "This link does not lead to a survey. Check that it was copied completely.",
+            404,
+        )
+    if survey.status == SurveyStatus.LIVE:
+        return None
+    if survey.status == SurveyStatus.ARCHIVED:
+        return _message(
+            request, "This survey has closed", "It no longer accepts answers. Thank you!", 410
+        )
+    return _message(
+        request,
+        "This survey is not open",
+        "It does not accept answers right now. Please try again later.",
+        403,
+        survey,
+    )
+
+
+def _anonymous_id(request: HttpRequest) -> tuple[str, bool]:
+    """The device id from the cookie, or a new one (True when it must be set)."""
+    current = request.COOKIES.get(ANONYMOUS_COOKIE, "")
+    if ANONYMOUS_ID_RE.match(current):
+        return current, False
+    return secrets.token_urlsafe(18), True
+
+
+def _identify(request: HttpRequest, survey: Survey, params: LinkParams) -> tuple[Any, str | None]:
+    """The respondent's profile (and a device id to store in the cookie, if new)."""
+    from profiles.services import profile_identify
+
+    anonymous_id, is_new = _anonymous_id(request)
+    try:
+        profile = profile_identify(
+            environment=survey.environment,
+            user_id=params.user_id,
+            email=params.email,
+            anonymous_id=anonymous_id,
+            traits=params.traits,
+        )
+    except ValidationError as exc:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise LinkError("This link is not valid", f"A parameter is not valid ({detail}).") from None
+    return profile, anonymous_id if is_new else None
+
+
+def _with_cookie(response: HttpResponse, anonymous_id: str | None, request: HttpRequest) -> None:
+    add_never_cache_headers(response)
+    if anonymous_id:
+        response.set_cookie(
+            ANONYMOUS_COOKIE,
+            anonymous_id,
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+
+
+def step_url(survey: Survey, response: Response, step: str) -> str:
+    base = reverse("surveys:link", kwargs={"public_id": survey.public_id})
+    return f"{base}?{urlencode({'r': str(response.uuid), 'q': step})}"
+
+
+def _path(questions: list[Question], data: dict, upto: Question) -> list[Question]:
+    """The questions the respondent's answers lead through, up to `upto`."""
+    path: list[Question] = []
+    question: Question | None = questions[0] if questions else None
+    while question is not None and len(path) <= len(questions):
+        path.append(question)
+        if question.key == upto.key:
+            return path
+        question = next_question(questions, question, data.get(question.key))
+    # `upto` is off the path (reached through an old link): step back in plain order.
+    index = [q.key for q in questions].index(upto.key)
+    return [*questions[:index], upto]
+
+
+def _render_step(
+    request: HttpRequest,
+    survey: Survey,
+    response: Response,
+    question: Question,
+    *,
+    error: str = "",
+    value: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    questions = list(survey.questions.all())
+    path = _path(questions, response.data, question)
+    previous = path[-2] if len(path) > 1 else None
+    current_value = value if value is not None else response.data.get(question.key)
+    context = {
+        "survey": survey,
+        "response": response,
+        "question": question,
+        "value": current_value,
+        "error": error,
+        "step_number": len(path),
+        "step_total": len(questions),
+        "progress": int(100 * (len(path) - 1) / max(len(questions), 1)),
+        "back_url": step_url(survey, response, previous.key) if previous else "",
+        "action": reverse("surveys:link", kwargs={"public_id": survey.public_id}),
+        "cta_url": (
+            reverse("surveys:link_cta", kwargs={"public_id": survey.public_id})
+            + "?"
+            + urlencode({"r": str(response.uuid), "q": question.key})
+        ),
+        **question_context(question, current_value),
+    }
+    return render(request, "surveys/link.html", context, status=status)
+
+
+def question_context(question: Question, value: Any) -> dict[str, Any]:
+    """What the question partial needs to draw a question of any kind (used by the builder's
+    preview too)."""
+    options: list[dict[str, Any]] = []
+    allowed = answer_rules.allowed_values(question)
+    selected = value if isinstance(value, list) else [value]
+    if allowed is not None:
+        for option in allowed:
+            label = str(option)
+            if question.kind == QuestionKind.CSAT:
+                label = answer_rules.CSAT_EMOJI.get(option, label)
+            options.append(
+                {
+                    "value": option,
+                    "label": label,
+                    "title": answer_rules.value_label(question, option),
+                    "selected": option in selected,
+                }
+            )
+    elif question.kind == QuestionKind.MULTIPLE_CHOICE:
+        options = [
+            {"value": c, "label": c, "title": c, "selected": c in selected}
+            for c in answer_rules.choices(question)
+        ]
+    config = question.config or {}
+    return {
+        "options": options,
+        "stars": question.kind == QuestionKind.RATING and config.get("style") != "numbers",
+        "scale_labels": (config.get("low_label", ""), config.get("high_label", "")),
+    }
+
+
+def _render_done(request: HttpRequest, survey: Survey) -> HttpResponse:
+    return render(request, "surveys/link.html", {"survey": survey, "done": True})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
+    """`/s/<public_id>/`: the survey link."""
+    survey = survey_for_link(public_id=public_id)
+    unavailable = _unavailable(request, survey)
+    if unavailable is not None:
+        return unavailable
+    assert survey is not None
+    questions = list(survey.questions.all())
+    if not questions:
+        return _message(request, "This survey is empty", "It has no questions yet.", 404, survey)
+    if request.method == "POST":
+        return _link_post(request, survey, questions)
+
+    token = request.GET.get("r")
+    if token is not None:
+        response = response_for_link(survey=survey, token=token)
+        if response is None:
+            return _message(
+                request,
+                "This link is not valid",
+                "The response it continues does not exist. Open the survey link again.",
+                400,
+                survey,
+            )
+        step = request.GET.get("q", "")
+        if step == DONE and response.completed_at:
+            page = _render_done(request, survey)
+        else:
+            by_key = {q.key: q for q in questions}
+            question = by_key.get(step) or resume_question(questions, response.data) or questions[0]
+            page = _render_step(request, survey, response, question)
+        _with_cookie(page, None, request)
+        return page
+
+    try:
+        params = parse_link_params(request.GET, environment=survey.environment)
+        profile, new_cookie = _identify(request, survey, params)
+    except LinkError as exc:
+        return _message(request, exc.title, exc.message, exc.status, survey)
+    response = response_record_view(
+        survey=survey,
+        profile=profile,
+        channel=Channel.LINK,
+        context=params.context,
+        locale=params.locale,
+    )
+    # A returning respondent continues where they left off; a completed response within the
+    # reuse window is shown again from the start (submitting updates it).
+    question = resume_question(questions, response.data) or questions[0]
+    page = _render_step(request, survey, response, question)
+    _with_cookie(page, new_cookie, request)
+    return page
+
+
+def _link_post(request: HttpRequest, survey: Survey, questions: list[Question]) -> HttpResponse:
+    response = response_for_link(survey=survey, token=request.POST.get("r", ""))
+    if response is None:
+        return _message(
+            request,
+            "This form is out of date",
+            "The response it belongs to does not exist. Open the survey link again.",
+            400,
+            survey,
+        )
+    by_key = {q.key: q for q in questions}
+    question = by_key.get(request.POST.get("q", ""))
+    if question is None:
+        return _message(
+            request,
+            "This question no longer exists",
+            "The survey changed while you were answering. Open the survey link again.",
+            400,
+            survey,
+        )
+    action = request.POST.get("action", "answer")
+    if action == "dismiss":
+        response_dismiss(response=response)
+        page = render(request, "surveys/link.html", {"survey": survey, "closed": True})
+        _with_cookie(page, None, request)
+        return page
+
+    raw = request.POST.getlist("answer")
+    if action == "skip":
+        raw = []
+    value: Any = raw if question.kind == QuestionKind.MULTIPLE_CHOICE else (raw[0] if raw else None)
+    try:
+        cleaned = answer_rules.answer_clean(question, value)
+        if cleaned is None and question.required and question.kind != QuestionKind.CTA:
+            raise ValidationError({question.key: ["Please answer this question to continue."]})
+        following = next_question(questions, question, cleaned)
+        response_save_answers(
+            response=response,
+            answers={question.key: cleaned} if cleaned is not None else {},
+            complete=following is None,
+        )
+    except ValidationError as exc:
+        messages = exc.message_dict.get(question.key) or exc.messages
+        error = " ".join(messages)
+        if not error.endswith("."):
+            error = f"This answer {error}."
+        return _render_step(request, survey, response, question, error=error, value=value)
+    target = step_url(survey, response, following.key if following else DONE)
+    return HttpResponseRedirect(target)
+
+
+@require_GET
+def survey_link_cta(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A call to action's button: record the click, then go to its address."""
+    survey = survey_for_link(public_id=public_id)
+    unavailable = _unavailable(request, survey)
+    if unavailable is not None:
+        return unavailable
+    assert survey is not None
+    response = response_for_link(survey=survey, token=request.GET.get("r", ""))
+    question = next(
+        (
+            q
+            for q in survey.questions.all()
+            if q.key == request.GET.get("q") and q.kind == QuestionKind.CTA
+        ),
+        None,
+    )
+    if response is None or question is None:
+        return _message(
+            request,
+            "This link is not valid",
+            "It does not belong to a call to action of this survey.",
+            400,
+            survey,
+        )
+    response_save_answers(response=response, answers={question.key: True})
+    url = (question.config or {}).get("url") or step_url(survey, response, question.key)
+    return HttpResponseRedirect(url)
+
+
+@require_GET
+def survey_email_answer(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An answer link of an email survey: record the answer to the first question at once (a
+    partial response on the email channel), then continue on the survey link."""
+    survey = survey_for_link(public_id=public_id)
+    unavailable = _unavailable(request, survey)
+    if unavailable is not None:
+        return unavailable
+    assert survey is not None
+    questions = list(survey.questions.all())
+    first = questions[0] if questions else None
+    if first is None or first.kind not in answer_rules.ONE_CLICK_KINDS:
+        return _message(
+            request,
+            "This link is not valid",
+            "The survey's first question cannot be answered from an email any more.",
+            400,
+            survey,
+        )
+    try:
+        cleaned = answer_rules.answer_clean(first, request.GET.get("answer"))
+    except ValidationError:
+        cleaned = None
+    if cleaned is None:
+        return _message(
+            request,
+            "This answer is not valid",
+            "The link carries an answer the survey does not accept. Open the survey instead.",
+            400,
+            survey,
+        )
+    try:
+        params = parse_link_params(request.GET, environment=survey.environment)
+        profile, new_cookie = _identify(request, survey, params)
+    except LinkError as exc:
+        return _message(request, exc.title, exc.message, exc.status, survey)
+    response = response_record_view(
+        survey=survey,
+        profile=profile,
+        channel=Channel.EMAIL,
+        context=params.context,
+        locale=params.locale,
+    )
+    following = next_question(questions, first, cleaned)
+    response_save_answers(
+        response=response, answers={first.key: cleaned}, complete=following is None
+    )
+    redirect = HttpResponseRedirect(
+        step_url(survey, response, following.key if following else DONE)
+    )
+    _with_cookie(redirect, new_cookie, request)
+    return redirect
+
+
+def survey_link_not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    return _unavailable(request, None) or HttpResponse(status=404)

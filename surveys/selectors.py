@@ -1,0 +1,71 @@
+"""Reads for the builder and the survey link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Question, Response, Survey, SurveyStatus
+
+
+def survey_list(*, environment: Any, status: str = "", search: str = "") -> QuerySet[Survey]:
+    """The environment's surveys, newest first, with their question count (one query: surveys
+    are few per environment, so a count of questions per row is cheap; responses are not
+    counted here, the Overview does that)."""
+    qs = (
+        Survey.objects.filter(environment=environment)
+        .select_related("published_by")
+        .annotate(question_count=Count("questions"))
+        .order_by("-created_at", "-id")
+    )
+    if status in SurveyStatus.values:
+        qs = qs.filter(status=status)
+    else:
+        qs = qs.exclude(status=SurveyStatus.ARCHIVED)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs
+
+
+def survey_for_builder(*, environment: Any, uuid: Any) -> Survey:
+    """A survey of this environment (404 otherwise) with its questions loaded in order."""
+    return get_object_or_404(
+        Survey.objects.select_related("published_by", "created_by").prefetch_related(
+            Prefetch("questions", queryset=Question.objects.order_by("position", "id"))
+        ),
+        uuid=uuid,
+        environment=environment,
+    )
+
+
+def survey_for_link(*, public_id: str) -> Survey | None:
+    """The survey behind a public link, with its environment and ordered questions."""
+    if not public_id or len(public_id) > 32:
+        return None
+    return (
+        Survey.objects.select_related("environment")
+        .prefetch_related(
+            Prefetch("questions", queryset=Question.objects.order_by("position", "id"))
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def response_for_link(*, survey: Survey, token: str) -> Response | None:
+    """The response a survey page continues: its uuid travels in the page, and it must belong
+    to this very survey (never another survey's or environment's)."""
+    import uuid
+
+    try:
+        value = uuid.UUID(str(token))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    response = Response.objects.filter(
+        uuid=value, survey=survey, environment_id=survey.environment_id
+    ).first()
+    if response is not None:
+        response.survey = survey  # shares the survey's loaded questions
+    return response

@@ -1,0 +1,321 @@
+"""The builder pages: access by role, htmx fragments, query counts, the email generator."""
+
+import pytest
+from django.urls import reverse
+
+from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from surveys.models import Question, Survey
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(environment, name, **kwargs):
+    return reverse(f"surveys:{name}", kwargs={"env": environment.slug, **kwargs})
+
+
+@pytest.fixture
+def survey(environment):
+    survey = SurveyFactory(environment=environment, name="Onboarding NPS")
+    QuestionFactory(survey=survey, kind="nps", key="nps")
+    QuestionFactory(survey=survey, kind="single_choice", key="plan", choices=["Free", "Pro"])
+    return survey
+
+
+def test_list_requires_login_and_membership(client, outsider_client, environment, survey):
+    list_url = url(environment, "list")
+    assert client.get(list_url).status_code == 302
+    assert outsider_client.get(list_url).status_code == 404
+
+
+def test_list_shows_surveys_with_constant_queries(
+    owner_client, environment, survey, django_assert_max_num_queries
+):
+    for _ in range(5):
+        extra = SurveyFactory(environment=environment)
+        QuestionFactory(survey=extra)
+    with django_assert_max_num_queries(8):
+        page = owner_client.get(url(environment, "list"))
+    assert page.status_code == 200
+    assert b"Onboarding NPS" in page.content
+    with django_assert_max_num_queries(8):
+        fragment = owner_client.get(url(environment, "list"), {"q": "onboard"}, **HTMX)
+    assert b'id="results"' in fragment.content and b"<html" not in fragment.content
+    assert fragment.content.count(b"<tr>") == 2  # header + the match
+
+
+def test_list_of_one_environment_never_shows_another(outsider_client, other_environment, survey):
+    page = outsider_client.get(url(other_environment, "list"))
+    assert b"Onboarding NPS" not in page.content
+
+
+def test_detail_of_another_environment_is_404(outsider_client, other_environment, survey):
+    assert (
+        outsider_client.get(url(other_environment, "detail", uuid=survey.uuid)).status_code == 404
+    )
+    q = survey.questions.first()
+    for name in ("question", "question_preview"):
+        page = outsider_client.get(url(other_environment, name, uuid=survey.uuid, question_id=q.pk))
+        assert page.status_code == 404
+    moved = outsider_client.post(
+        url(other_environment, "question_move", uuid=survey.uuid, question_id=q.pk),
+        {"direction": "down"},
+    )
+    assert moved.status_code == 404
+
+
+def test_question_of_another_survey_is_404(owner_client, environment, survey):
+    other = SurveyFactory(environment=environment)
+    foreign = QuestionFactory(survey=other)
+    page = owner_client.get(url(environment, "question", uuid=survey.uuid, question_id=foreign.pk))
+    assert page.status_code == 404
+
+
+def test_detail_constant_queries(owner_client, environment, survey, django_assert_max_num_queries):
+    for _ in range(6):
+        QuestionFactory(survey=survey, kind="text")
+    with django_assert_max_num_queries(9):
+        page = owner_client.get(url(environment, "detail", uuid=survey.uuid))
+    assert page.status_code == 200
+    assert b"Add a question" in page.content
+
+
+def test_analyst_sees_no_edit_controls_and_gets_403_on_posts(analyst_client, environment, survey):
+    page = analyst_client.get(url(environment, "detail", uuid=survey.uuid))
+    assert page.status_code == 200
+    assert b"Add a question" not in page.content and b"Publish" not in page.content
+    q = survey.questions.first()
+    posts = [
+        url(environment, "new"),
+        url(environment, "settings", uuid=survey.uuid),
+        url(environment, "status", uuid=survey.uuid),
+        url(environment, "duplicate", uuid=survey.uuid),
+        url(environment, "thank_you", uuid=survey.uuid),
+        url(environment, "question_add", uuid=survey.uuid),
+        url(environment, "question_reorder", uuid=survey.uuid),
+        url(environment, "question", uuid=survey.uuid, question_id=q.pk),
+        url(environment, "question_move", uuid=survey.uuid, question_id=q.pk),
+        url(environment, "question_delete", uuid=survey.uuid, question_id=q.pk),
+    ]
+    for post_url in posts:
+        assert analyst_client.post(post_url, {"kind": "nps", "status": "live"}).status_code == 403
+    survey.refresh_from_db()
+    assert survey.status == "draft" and survey.questions.count() == 2
+
+
+def test_create_survey_then_add_questions_with_htmx(owner_client, owner, environment):
+    created = owner_client.post(
+        url(environment, "new"), {"name": "Churn", "mode": "anonymous", "channels": ["link"]}
+    )
+    survey = Survey.objects.get(name="Churn")
+    assert created.status_code == 302 and survey.created_by == owner.user
+    fragment = owner_client.post(
+        url(environment, "question_add", uuid=survey.uuid), {"kind": "nps"}, **HTMX
+    )
+    assert fragment.status_code == 200
+    assert b'id="questions"' in fragment.content and b"<html" not in fragment.content
+    question = survey.questions.get()
+    assert b"Save question" in fragment.content  # opens in edit mode
+    saved = owner_client.post(
+        url(environment, "question", uuid=survey.uuid, question_id=question.pk),
+        {
+            "title": "Would you recommend us?",
+            "key": "",
+            "required": "on",
+            "low_label": "No",
+            "high_label": "Yes",
+        },
+        **HTMX,
+    )
+    assert saved.status_code == 200 and saved["HX-Retarget"] == "#questions"
+    question.refresh_from_db()
+    assert question.key == "would_you_recommend_us" and question.config["high_label"] == "Yes"
+
+
+def test_question_edit_errors_are_shown(owner_client, environment, survey):
+    plan = survey.questions.get(key="plan")
+    page = owner_client.post(
+        url(environment, "question", uuid=survey.uuid, question_id=plan.pk),
+        {"title": "Plan", "key": "nps", "choices": "Only one"},
+        **HTMX,
+    )
+    assert page.status_code == 422
+    assert b"another question of this survey uses this key" in page.content
+    assert b"at least two different choices" in page.content
+    plan.refresh_from_db()
+    assert plan.key == "plan"
+
+
+def test_logic_jump_saved_from_the_form(owner_client, environment, survey):
+    nps = survey.questions.get(key="nps")
+    QuestionFactory(survey=survey, kind="text", key="why")
+    owner_client.post(
+        url(environment, "question", uuid=survey.uuid, question_id=nps.pk),
+        {
+            "title": "NPS",
+            "key": "nps",
+            "required": "on",
+            "logic_0_operator": "gte",
+            "logic_0_value": "9",
+            "logic_0_goto": "end",
+            "logic_1_operator": "lte",
+            "logic_1_value": "6",
+            "logic_1_goto": "why",
+        },
+    )
+    nps.refresh_from_db()
+    assert nps.logic == [
+        {"operator": "gte", "value": 9, "goto": "end"},
+        {"operator": "lte", "value": 6, "goto": "why"},
+    ]
+
+
+def test_move_without_js_redirects_and_reorders(owner_client, environment, survey):
+    plan = survey.questions.get(key="plan")
+    page = owner_client.post(
+        url(environment, "question_move", uuid=survey.uuid, question_id=plan.pk),
+        {"direction": "up"},
+    )
+    assert page.status_code == 302
+    assert list(survey.questions.values_list("key", flat=True)) == ["plan", "nps"]
+
+
+def test_reorder_by_drag(owner_client, environment, survey):
+    ids = list(survey.questions.values_list("pk", flat=True))
+    page = owner_client.post(
+        url(environment, "question_reorder", uuid=survey.uuid), {"order": [ids[1], ids[0]]}, **HTMX
+    )
+    assert page.status_code == 200
+    assert list(survey.questions.values_list("key", flat=True)) == ["plan", "nps"]
+
+
+def test_delete_question(owner_client, environment, survey):
+    plan = survey.questions.get(key="plan")
+    owner_client.post(
+        url(environment, "question_delete", uuid=survey.uuid, question_id=plan.pk), **HTMX
+    )
+    assert not Question.objects.filter(pk=plan.pk).exists()
+
+
+def test_publish_records_who_and_when_then_archive_and_duplicate(
+    owner_client, owner, environment, survey
+):
+    owner_client.post(url(environment, "status", uuid=survey.uuid), {"status": "live"})
+    survey.refresh_from_db()
+    assert survey.status == "live" and survey.published_by == owner.user and survey.published_at
+    owner_client.post(url(environment, "status", uuid=survey.uuid), {"status": "archived"})
+    survey.refresh_from_db()
+    assert survey.status == "archived"
+    copy_page = owner_client.post(url(environment, "duplicate", uuid=survey.uuid))
+    copy = Survey.objects.exclude(pk=survey.pk).get()
+    assert copy_page.status_code == 302 and copy.status == "draft" and copy.questions.count() == 2
+
+
+def test_settings_and_thank_you_fragments(owner_client, environment, survey):
+    page = owner_client.post(
+        url(environment, "settings", uuid=survey.uuid),
+        {"name": "Renamed", "mode": "anonymous", "channels": ["email"]},
+        **HTMX,
+    )
+    assert page.status_code == 200 and b'id="settings"' in page.content
+    survey.refresh_from_db()
+    assert survey.name == "Renamed" and survey.mode == "anonymous" and survey.channels == ["email"]
+    page = owner_client.post(
+        url(environment, "thank_you", uuid=survey.uuid),
+        {
+            "title": "Merci",
+            "message": "Bye",
+            "button_label": "Home",
+            "button_url": "https://acme.test/",
+        },
+        **HTMX,
+    )
+    assert page.status_code == 200 and b'id="thank_you"' in page.content
+    survey.refresh_from_db()
+    assert survey.thank_you["title"] == "Merci"
+
+
+def test_live_preview_renders_unsaved_values_without_writing(owner_client, environment, survey):
+    plan = survey.questions.get(key="plan")
+    page = owner_client.get(
+        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk),
+        {"title": "Pick one", "choices": "Red\nBlue"},
+        **HTMX,
+    )
+    assert page.status_code == 200 and b'id="preview"' in page.content
+    assert b"Pick one" in page.content and b"Blue" in page.content
+    plan.refresh_from_db()
+    assert plan.title != "Pick one"
+    full = owner_client.get(
+        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk)
+    )
+    assert b"<html" in full.content
+
+
+def test_email_page_needs_a_live_survey(owner_client, environment, survey):
+    page = owner_client.get(url(environment, "email", uuid=survey.uuid))
+    assert b"Publish the survey first" in page.content
+
+
+@pytest.mark.parametrize(
+    ("provider", "identify_by", "tag"),
+    [
+        ("mailchimp", "email", "email=*|EMAIL|*"),
+        ("hubspot", "email", "email={{ contact.email }}"),
+        ("customerio", "user_id", "id={{ customer.id }}"),
+        ("intercom", "email", "email={{ email }}"),
+        ("sendgrid", "email", "email={{email}}"),
+        ("sendgrid_legacy", "email", "email=-email-"),
+        ("braze", "user_id", "id={{${user_id}}}"),
+        ("klaviyo", "email", "email={{ email }}"),
+    ],
+)
+def test_email_block_carries_the_providers_merge_tag(
+    owner_client, environment, survey, provider, identify_by, tag
+):
+    survey.status = "live"
+    survey.save()
+    page = owner_client.get(
+        url(environment, "email", uuid=survey.uuid),
+        {"provider": provider, "identify_by": identify_by},
+    )
+    html = page.context["html"]
+    assert html.count("<a ") == 11  # NPS 0..10
+    assert f"answer=10&amp;{tag}" in html
+    assert "<script" not in html and "<table" in html
+
+
+def test_email_block_without_provider_is_anonymous(owner_client, environment, survey):
+    survey.status = "live"
+    survey.save()
+    page = owner_client.get(url(environment, "email", uuid=survey.uuid), **HTMX)
+    assert b'id="generated"' in page.content
+    assert b"answer=0&quot;" in page.content  # the HTML as text in the textarea
+    assert b"email=" not in page.content
+
+
+def test_email_provider_without_user_id_tag_explains(owner_client, environment, survey):
+    survey.status = "live"
+    survey.save()
+    page = owner_client.get(
+        url(environment, "email", uuid=survey.uuid),
+        {"provider": "mailchimp", "identify_by": "user_id"},
+    )
+    assert b"no merge tag for the user id" in page.content
+
+
+def test_email_block_link_records_the_answer(owner_client, client, environment, survey):
+    survey.status = "live"
+    survey.save()
+    page = owner_client.get(url(environment, "email", uuid=survey.uuid), {"provider": "none"})
+    href = page.context["html"].split('href="')[8].split('"')[0].replace("&amp;", "&")
+    reply = client.get(href)
+    assert reply.status_code == 302
+    response = survey.responses.get()
+    assert response.data == {"nps": 7} and response.channel == "email"
+
+
+def test_responses_untouched_by_builder_pages(owner_client, environment, survey):
+    ResponseFactory(survey=survey, data={"nps": 3})
+    assert owner_client.get(url(environment, "detail", uuid=survey.uuid)).status_code == 200
