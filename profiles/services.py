@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from traits.models import Scope
@@ -488,6 +489,43 @@ def profile_identify(
     profile.created = created  # type: ignore[attr-defined]
     profile.environment = environment
     return profile
+
+
+def profile_alias(
+    *,
+    environment: Any,
+    user_id: Any,
+    previous_id: Any,
+    seen_at: datetime | None = None,
+) -> Profile:
+    """Segment's alias: `previous_id` (a device id, or a former user id) is now `user_id`.
+
+    A profile known by the former user id is renamed when the new id is free; otherwise the
+    previous id is treated as a device id: its anonymous profile merges into the user's.
+    """
+    new_id = clean_identifier(user_id, field="userId")
+    old_id = clean_identifier(previous_id, field="previousId")
+    if not new_id:
+        raise ValidationError({"userId": "is required"})
+    if not old_id:
+        raise ValidationError({"previousId": "is required"})
+    if old_id != new_id:
+        renamed = (
+            Profile.objects.filter(environment=environment, user_id=old_id)
+            .exclude(
+                Exists(
+                    Profile.objects.filter(environment=environment, user_id=new_id).exclude(
+                        pk=OuterRef("pk")
+                    )
+                )
+            )
+            .update(user_id=new_id)
+        )
+        if renamed:
+            return profile_identify(environment=environment, user_id=new_id, seen_at=seen_at)
+    return profile_identify(
+        environment=environment, user_id=new_id, anonymous_id=old_id, seen_at=seen_at
+    )
 
 
 def profile_delete(*, profile: Profile) -> None:
