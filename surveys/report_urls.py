@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+"""The reports: Project Overview, Response List and its CSV export (surveys/report_views.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import report_views
+
+urlpatterns: list = [
+    path("e/<slug:env>/overview/", report_views.overview, name="overview"),
+    path("e/<slug:env>/responses/", report_views.responses, name="responses"),
+    path(
+        "e/<slug:env>/responses/export.csv", report_views.responses_export, name="responses_export"
+    ),
+]

@@ -1,0 +1,360 @@
+"""Filters of the reports: the Project Overview (survey, segment, period) and the Response List
+(those plus status, an answer condition, a trait value and free-text search).
+
+Every choice list is scoped to the request's environment, and a value from another environment
+is simply not a valid choice (the form ignores it), so a URL can never reach another
+environment's data. All filters compose into one SQL query on the responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from profiles.models import Profile
+from segments.models import Segment, SegmentMembership
+from traits.models import Scope, Trait
+
+from .models import Question, Response, Survey
+from .scores import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, answer_number
+
+PERIODS = [
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("365d", "Last 12 months"),
+    ("all", "All time"),
+    ("custom", "Custom range"),
+]
+PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
+
+STATUSES = [
+    ("completed", "Completed"),
+    ("partial", "Partial"),
+    ("view", "View only"),
+    ("dismissed", "Dismissed"),
+]
+
+ANSWER_OPERATORS = [
+    ("eq", "is"),
+    ("ne", "is not"),
+    ("contains", "contains"),
+    ("gte", "≥"),
+    ("lte", "≤"),
+    ("gt", ">"),
+    ("lt", "<"),
+    ("set", "is answered"),
+    ("notset", "is not answered"),
+    ("promoters", "NPS promoters (9-10)"),
+    ("passives", "NPS passives (7-8)"),
+    ("detractors", "NPS detractors (0-6)"),
+]
+NUMERIC_OPERATORS = {"gte", "lte", "gt", "lt"}
+VALUELESS_OPERATORS = {"set", "notset", "promoters", "passives", "detractors"}
+NPS_GROUPS = {
+    "promoters": (NPS_PROMOTER_MIN, 10),
+    "passives": (NPS_DETRACTOR_MAX + 1, NPS_PROMOTER_MIN - 1),
+    "detractors": (0, NPS_DETRACTOR_MAX),
+}
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """[start, end) in aware datetimes; None on a side means open."""
+
+    start: datetime | None
+    end: datetime | None
+    period: str
+
+    @property
+    def start_date(self) -> date | None:
+        return timezone.localtime(self.start).date() if self.start else None
+
+    @property
+    def end_date(self) -> date | None:
+        """The last day included."""
+        return timezone.localtime(self.end - timedelta(days=1)).date() if self.end else None
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def date_range(period: str | None, start: date | None, end: date | None) -> DateRange:
+    """The range a period preset or a custom start/end (inclusive days) stands for. A preset
+    wins over dates (the form keeps the last custom dates around); no period with dates is a
+    custom range."""
+    if period == "custom" or (not period and (start or end)):
+        return DateRange(
+            start=_day_start(start) if start else None,
+            end=_day_start(end + timedelta(days=1)) if end else None,
+            period="custom",
+        )
+    days = PERIOD_DAYS.get(period or "")
+    if days is None:
+        return DateRange(start=None, end=None, period="all")
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return DateRange(start=_day_start(tomorrow - timedelta(days=days)), end=None, period=period)
+
+
+def typed_values(text: str) -> list[Any]:
+    """The JSON values a typed-in text may stand for: "5" -> ["5", 5], "true" -> ["true", True]."""
+    values: list[Any] = [text]
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        values.append(lowered == "true")
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return values
+    if number.is_finite():
+        values.append(int(number) if number == number.to_integral_value() else float(number))
+    return values
+
+
+def _number_or_none(text: str) -> float | None:
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return float(number) if number.is_finite() else None
+
+
+def answer_condition(key: str, operator: str, value: str) -> Q | None:
+    """A condition on the answer under `key`, or None when it cannot apply (no value given)."""
+    if operator in NPS_GROUPS:
+        low, high = NPS_GROUPS[operator]
+        return Q(_answer_number__gte=low, _answer_number__lte=high)
+    if operator == "set":
+        return Q(data__has_key=key)
+    if operator == "notset":
+        return ~Q(data__has_key=key)
+    if value == "":
+        return None
+    if operator in NUMERIC_OPERATORS:
+        number = _number_or_none(value)
+        if number is None:
+            return Q(pk__in=[])
+        return Q(**{f"_answer_number__{operator}": number})
+    if operator == "contains":
+        return Q(_answer_text__icontains=value)
+    # eq / ne: the value as text, as a number or a boolean, or picked among a list's choices.
+    equal = Q()
+    for candidate in typed_values(value):
+        equal |= Q(data__contains={key: candidate})
+    equal |= Q(data__contains={key: [value]})
+    if operator == "ne":
+        return Q(data__has_key=key) & ~equal
+    return equal
+
+
+class ReportFilter(django_filters.FilterSet):
+    """Survey, segment and period: what the Overview and the Response List share."""
+
+    survey = django_filters.ModelChoiceFilter(
+        queryset=Survey.objects.none(), to_field_name="uuid", empty_label="All surveys"
+    )
+    segment = django_filters.ModelChoiceFilter(
+        queryset=Segment.objects.none(),
+        to_field_name="uuid",
+        empty_label="All users",
+        method="filter_segment",
+    )
+    period = django_filters.ChoiceFilter(
+        choices=PERIODS, empty_label=None, method="filter_nothing", label="Period"
+    )
+    start = django_filters.DateFilter(
+        method="filter_nothing", label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = django_filters.DateFilter(
+        method="filter_nothing", label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    default_period = "all"
+
+    class Meta:
+        model = Response
+        fields: list[str] = []
+
+    def __init__(self, data: Any = None, *, environment: Any, **kwargs: Any) -> None:
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        if not data.get("period"):
+            custom = data.get("start") or data.get("end")
+            data["period"] = "custom" if custom else self.default_period
+        kwargs.setdefault("queryset", Response.objects.filter(environment=environment).order_by())
+        super().__init__(data, **kwargs)
+        self.environment = environment
+        # Only this environment's surveys and segments are valid choices (one query each to
+        # render the options, one to validate a chosen value).
+        self.filters["survey"].queryset = Survey.objects.filter(environment=environment).only(
+            "pk", "uuid", "name"
+        )
+        self.filters["segment"].queryset = Segment.objects.filter(environment=environment).only(
+            "pk", "uuid", "name"
+        )
+
+    def filter_nothing(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset  # period/start/end are applied together in filter_queryset
+
+    def filter_segment(self, queryset: QuerySet, name: str, value: Segment | None) -> QuerySet:
+        if value is None:
+            return queryset
+        members = SegmentMembership.objects.filter(segment=value)
+        return queryset.filter(profile_id__in=members.values("profile_id"))
+
+    @property
+    def date_range(self) -> DateRange:
+        self.form.errors  # noqa: B018 (validates; invalid fields are left out of cleaned_data)
+        data = getattr(self.form, "cleaned_data", {})
+        return date_range(data.get("period"), data.get("start"), data.get("end"))
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        span = self.date_range
+        if span.start:
+            queryset = queryset.filter(created_at__gte=span.start)
+        if span.end:
+            queryset = queryset.filter(created_at__lt=span.end)
+        return queryset
+
+
+class OverviewFilter(ReportFilter):
+    default_period = "30d"
+
+
+class ResponseFilter(ReportFilter):
+    """The Response List: every filter composes into one query over the responses."""
+
+    status = django_filters.ChoiceFilter(
+        choices=STATUSES, empty_label="Any status", method="filter_status"
+    )
+    # Question and trait keys are free text (a key of a deleted question still filters);
+    # the page offers the known ones in a select (`answer_keys`, `trait_keys`).
+    answer = django_filters.CharFilter(method="filter_nothing", label="Question")
+    op = django_filters.ChoiceFilter(
+        choices=ANSWER_OPERATORS, empty_label=None, method="filter_nothing", label="Condition"
+    )
+    value = django_filters.CharFilter(method="filter_nothing", label="Answer value")
+    trait = django_filters.CharFilter(method="filter_nothing", label="Trait")
+    trait_value = django_filters.CharFilter(method="filter_nothing", label="Trait value")
+    q = django_filters.CharFilter(method="filter_search", label="Search")
+
+    def __init__(self, data: Any = None, *, environment: Any, **kwargs: Any) -> None:
+        super().__init__(data, environment=environment, **kwargs)
+
+    def _with_current(self, choices: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+        current = (self.data.get(name) or "").strip()
+        if current and current not in {value for value, _ in choices}:
+            choices.append((current, current))
+        return choices
+
+    @cached_property
+    def trait_keys(self) -> list[tuple[str, str]]:
+        """The profile traits to offer (one query, only when the page renders the form)."""
+        keys = (
+            Trait.objects.filter(environment=self.environment, scope=Scope.PROFILE, hidden=False)
+            .order_by("key")
+            .values_list("key", flat=True)
+        )
+        return self._with_current([(key, key) for key in keys], "trait")
+
+    @cached_property
+    def answer_keys(self) -> list[tuple[str, str]]:
+        """The question keys to offer, with the kinds of question using each (one query)."""
+        rows = (
+            Question.objects.filter(survey__environment=self.environment)
+            .values_list("key", "kind")
+            .distinct()
+            .order_by("key", "kind")
+        )
+        kinds: dict[str, list[str]] = {}
+        for key, kind in rows:
+            kinds.setdefault(key, []).append(kind.replace("_", " "))
+        choices = [(key, f"{key} ({', '.join(k)})") for key, k in kinds.items()]
+        return self._with_current(choices, "answer")
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        open_ = Q(completed_at__isnull=True, dismissed_at__isnull=True)
+        conditions = {
+            "completed": Q(completed_at__isnull=False),
+            "dismissed": Q(completed_at__isnull=True, dismissed_at__isnull=False),
+            "partial": open_ & ~Q(data={}),
+            "view": open_ & Q(data={}),
+        }
+        return queryset.filter(conditions[value]) if value in conditions else queryset
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        text = value.strip()
+        if not text:
+            return queryset
+        # The respondent by id or email (the trigram indexes on profiles), or any answer text.
+        profiles = Profile.objects.filter(environment=self.environment).filter(
+            Q(user_id__icontains=text) | Q(email__icontains=text)
+        )
+        # Answer values only (not the keys: searching "nps" must not match every response).
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        in_answers = RawSQL(
+            "EXISTS (SELECT 1 FROM jsonb_each_text(surveys_response.data) AS answer"
+            " WHERE answer.value ILIKE %s)",
+            [f"%{escaped}%"],
+            output_field=BooleanField(),
+        )
+        return queryset.filter(Q(profile_id__in=profiles.values("pk")) | Q(in_answers))
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        key, operator, value = data.get("answer"), data.get("op") or "eq", data.get("value") or ""
+        if key:
+            condition = answer_condition(key, operator, value.strip())
+            if condition is not None:
+                queryset = queryset.alias(
+                    _answer_number=answer_number(key),
+                    _answer_text=KeyTextTransform(key, "data"),
+                ).filter(condition)
+        trait, trait_value = data.get("trait"), (data.get("trait_value") or "").strip()
+        if trait:
+            profiles = Profile.objects.filter(pk=OuterRef("profile_id"))
+            if trait_value:
+                matches = Q()
+                for candidate in typed_values(trait_value):
+                    matches |= Q(traits__contains={trait: candidate})
+                profiles = profiles.filter(matches)
+            else:
+                profiles = profiles.filter(traits__has_key=trait)
+            queryset = queryset.filter(Exists(profiles))
+        return queryset
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter beyond the defaults is set (for the 'clear filters' link)."""
+        self.form.errors  # noqa: B018
+        data = getattr(self.form, "cleaned_data", {})
+        return any(
+            data.get(name)
+            for name in ("survey", "segment", "status", "answer", "trait", "q", "start", "end")
+        ) or data.get("period") not in (None, "", self.default_period)
+
+
+__all__ = [
+    "ANSWER_OPERATORS",
+    "PERIODS",
+    "STATUSES",
+    "VALUELESS_OPERATORS",
+    "DateRange",
+    "OverviewFilter",
+    "ResponseFilter",
+    "answer_condition",
+    "date_range",
+]

@@ -1,0 +1,375 @@
+"""Reads for the reports: the Project Overview's figures and charts, the Response List's keyset
+pages and the CSV export's rows. A fixed number of queries per page, whatever the data size.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from profiles.models import MonthlyActivity
+from segments.models import SegmentMembership
+
+from . import scores
+from .answers import value_label
+from .charts import Point, bar_chart, line_chart
+from .filters import OverviewFilter
+from .models import Question, QuestionKind, Response
+
+LATEST_RESPONSES = 10
+TIMELINE_MAX_WEEKS = 52
+PAGE_SIZES = (25, 50, 100)
+EXPORT_CHUNK = 2000
+
+ANSWERED = ~Q(data={})
+
+# What a row of the lists needs: the survey's name, the respondent's name (from traits, email,
+# user id or uuid) and the response's own columns; the rest of both tables stays on disk.
+ROW_FIELDS = (
+    "uuid",
+    "survey_id",
+    "profile_id",
+    "channel",
+    "data",
+    "created_at",
+    "completed_at",
+    "dismissed_at",
+    "survey__uuid",
+    "survey__name",
+    "profile__uuid",
+    "profile__user_id",
+    "profile__email",
+    "profile__anonymous_id",
+    "profile__traits",
+)
+
+
+# --- Answers as people read them ---------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    key: str
+    title: str
+    text: str
+
+
+def questions_for(survey_ids: Iterable[int]) -> dict[int, dict[str, Question]]:
+    """{survey_id: {key: question}} in one query (for labels and the CSV columns)."""
+    by_survey: dict[int, dict[str, Question]] = {}
+    ids = set(survey_ids)
+    if not ids:
+        return by_survey
+    for question in Question.objects.filter(survey_id__in=ids).only(
+        "survey_id", "key", "kind", "title", "position"
+    ):
+        by_survey.setdefault(question.survey_id, {})[question.key] = question
+    return by_survey
+
+
+def attach_answers(responses: Sequence[Response]) -> None:
+    """Set `response.answers` ([Answer] in question order) on each response: one query."""
+    questions = questions_for(r.survey_id for r in responses if r.data)
+    for response in responses:
+        survey_questions = questions.get(response.survey_id, {})
+        order = {key: i for i, key in enumerate(survey_questions)}
+        answers = []
+        for key, value in (response.data or {}).items():
+            question = survey_questions.get(key)
+            text = value_label(question, value) if question else _plain(value)
+            answers.append(Answer(key=key, title=question.title if question else key, text=text))
+        answers.sort(key=lambda a: order.get(a.key, len(order)))
+        response.answers = answers  # type: ignore[attr-defined]
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if value is True:
+        return "Yes"
+    if value is False:
+        return "No"
+    return "" if value is None else str(value)
+
+
+# --- Keyset pagination --------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(response: Response) -> str:
+    micros = (response.created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{response.pk}"
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
+    if not value:
+        return None
+    micros, _, pk = value.partition("-")
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+@dataclass
+class Page:
+    items: list[Response]
+    newer: str | None = None  # cursor for the previous (newer) page
+    older: str | None = None  # cursor for the next (older) page
+    size: int = PAGE_SIZES[0]
+    first: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def response_page(
+    qs: QuerySet, *, after: str | None = None, before: str | None = None, size: int = 25
+) -> Page:
+    """Newest first, keyset on (created_at, id): one indexed query per page, however deep, and
+    no COUNT. `after` is the cursor of the last row seen (older page), `before` the first row
+    seen (newer page). The filter is written `created_at <= t AND NOT (created_at = t AND id >= n)`
+    so the first half is an index range condition (an OR of the two would not be)."""
+    qs = qs.select_related("survey", "profile").only(*ROW_FIELDS)
+    older_than, newer_than = decode_cursor(after), decode_cursor(before)
+    if newer_than is not None:
+        at, pk = newer_than
+        rows = list(
+            qs.filter(created_at__gte=at)
+            .exclude(created_at=at, pk__lte=pk)
+            .order_by("created_at", "id")[: size + 1]
+        )
+        more_newer = len(rows) > size
+        items = list(reversed(rows[:size]))
+        page = Page(items=items, size=size, first=not more_newer)
+        page.newer = encode_cursor(items[0]) if more_newer and items else None
+        page.older = encode_cursor(items[-1]) if items else None
+    else:
+        if older_than is not None:
+            at, pk = older_than
+            qs = qs.filter(created_at__lte=at).exclude(created_at=at, pk__gte=pk)
+        rows = list(qs.order_by("-created_at", "-id")[: size + 1])
+        items = rows[:size]
+        page = Page(items=items, size=size, first=older_than is None)
+        page.older = encode_cursor(items[-1]) if len(rows) > size else None
+        page.newer = encode_cursor(items[0]) if older_than is not None and items else None
+    attach_answers(page.items)
+    return page
+
+
+# --- Project Overview ---------------------------------------------------------------------------
+
+
+def score_keys(environment_id: int, survey_id: int | None = None) -> dict[str, dict[int, str]]:
+    """{kind: {survey_id: key}} of the NPS, CSAT and CES questions (the first of each kind per
+    survey): every response is scored on its own survey's question. One query."""
+    questions = Question.objects.filter(
+        survey__environment_id=environment_id,
+        kind__in=[QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES],
+    )
+    if survey_id is not None:
+        questions = questions.filter(survey_id=survey_id)
+    keys: dict[str, dict[int, str]] = {"nps": {}, "csat": {}, "ces": {}}
+    for survey, kind, key in questions.order_by("survey_id", "position", "id").values_list(
+        "survey_id", "kind", "key"
+    ):
+        keys[kind].setdefault(survey, key)
+    return keys
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _week_label(week: datetime) -> str:
+    return f"{week:%b} {week.day}"
+
+
+def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
+    """Cards, charts and the latest responses for the Overview: six queries, whatever the range
+    or the data size (each an index range scan on (environment, created_at) plus aggregates)."""
+    environment = filterset.environment
+    qs = filterset.qs
+    survey = filterset.form.cleaned_data.get("survey")
+    segment = filterset.form.cleaned_data.get("segment")
+    span = filterset.date_range
+    keys = score_keys(environment.pk, survey.pk if survey else None)
+
+    # 1. Counts and scores in one aggregate.
+    figures = scores.report_scores(
+        qs,
+        nps=keys["nps"] or None,
+        csat=keys["csat"] or None,
+        ces=keys["ces"] or None,
+        extra={
+            "views": Count("pk"),
+            "responses": Count("pk", filter=ANSWERED),
+            "completed": Count("pk", filter=Q(completed_at__isnull=False)),
+            "dismissed": Count(
+                "pk", filter=Q(completed_at__isnull=True, dismissed_at__isnull=False)
+            ),
+        },
+    )
+    views = figures["views"]
+    figures["completion_rate"] = round(figures["completed"] * 100 / views, 1) if views else None
+
+    # 2. MAU: profiles active in the month the range ends in (stored rows, an index range).
+    month = _month_start(span.end_date or timezone.localdate())
+    active = MonthlyActivity.objects.filter(environment=environment, month=month)
+    if segment is not None:
+        active = active.filter(
+            profile_id__in=SegmentMembership.objects.filter(segment=segment).values("profile_id")
+        )
+    mau = active.count()
+
+    # 3. Weekly NPS and volume in one grouped query.
+    series = scores.nps_weekly(qs, keys["nps"] or None, answered=ANSWERED)[-TIMELINE_MAX_WEEKS:]
+    nps_points = [
+        Point(
+            label=_week_label(row["week"]),
+            value=row["nps"]["score"] if row["nps"] else None,
+            title=(
+                f"Week of {_week_label(row['week'])}: NPS {row['nps']['score']:.0f} "
+                f"({row['nps']['total']} answers)"
+                if row["nps"] and row["nps"]["score"] is not None
+                else ""
+            ),
+        )
+        for row in series
+    ]
+    volume_points = [
+        Point(
+            label=_week_label(row["week"]),
+            value=row["responses"],
+            title=(
+                f"Week of {_week_label(row['week'])}: {row['responses']} responses, "
+                f"{row['views']} views"
+            ),
+        )
+        for row in series
+    ]
+    has_nps_points = any(p.value is not None for p in nps_points)
+
+    # 4-5. The latest responses with their answers (one query for the rows, one for labels).
+    latest = list(
+        qs.filter(ANSWERED)
+        .select_related("survey", "profile")
+        .only(*ROW_FIELDS)
+        .order_by("-created_at", "-id")[:LATEST_RESPONSES]
+    )
+    attach_answers(latest)
+
+    return {
+        "figures": figures,
+        "has_nps": bool(keys["nps"]),
+        "has_csat": bool(keys["csat"]),
+        "has_ces": bool(keys["ces"]),
+        "mau": mau,
+        "mau_month": month,
+        "span": span,
+        "nps_chart": line_chart(
+            nps_points,
+            low=-100,
+            high=100,
+            ticks=[-100, -50, 0, 50, 100],
+            aria_label="NPS by week",
+            zero_line=True,
+        )
+        if has_nps_points
+        else "",
+        "volume_chart": bar_chart(volume_points, aria_label="Responses by week") if series else "",
+        "latest": latest,
+    }
+
+
+# --- CSV export ---------------------------------------------------------------------------------
+
+BASE_COLUMNS = [
+    "response_id",
+    "created_at",
+    "survey",
+    "status",
+    "channel",
+    "user_id",
+    "email",
+    "anonymous_id",
+    "completed_at",
+    "dismissed_at",
+]
+
+
+def export_question_keys(environment_id: int, survey_id: int | None) -> list[str]:
+    """One column per question key of the selected survey (or of every survey), in question
+    order; a key shared by several surveys is one column."""
+    questions = Question.objects.filter(survey__environment_id=environment_id)
+    if survey_id is not None:
+        questions = questions.filter(survey_id=survey_id)
+    keys: list[str] = []
+    seen: set[str] = set()
+    for key in questions.order_by("survey__created_at", "survey_id", "position", "id").values_list(
+        "key", flat=True
+    ):
+        if key not in seen:
+            seen.add(key)
+            keys.append(key)
+    return keys
+
+
+class _Echo:
+    """A file-like object whose write() returns the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # Spreadsheets run cells starting with these as formulas: answers are user-supplied.
+        return "'" + value
+    return value
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value else ""
+
+
+def export_csv_lines(qs: QuerySet, question_keys: Sequence[str]) -> Iterator[str]:
+    """The CSV, line by line: the header, then the filtered responses newest first, read with
+    a server-side cursor in chunks (memory stays flat whatever the row count)."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(BASE_COLUMNS + list(question_keys))
+    rows = (
+        qs.select_related("survey", "profile")
+        .only(*ROW_FIELDS)
+        .order_by("-created_at", "-id")
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+    for response in rows:
+        profile = response.profile
+        data = response.data or {}
+        yield writer.writerow(
+            [
+                str(response.uuid),
+                _when(response.created_at),
+                _cell(response.survey.name),
+                response.status,
+                response.channel,
+                _cell(profile.user_id),
+                _cell(profile.email),
+                _cell(profile.anonymous_id),
+                _when(response.completed_at),
+                _when(response.dismissed_at),
+                *[_cell(data.get(key)) for key in question_keys],
+            ]
+        )

@@ -1,0 +1,416 @@
+"""The reports: Project Overview, Response List and CSV export (access, filters, pagination,
+query counts, escaping)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from profiles.factories import MonthlyActivityFactory, ProfileFactory
+from segments.models import Segment, SegmentMembership
+from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from surveys.models import Response
+from surveys.report_selectors import decode_cursor, encode_cursor
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def url(environment, name):
+    return reverse(name, kwargs={"env": environment.slug})
+
+
+@pytest.fixture
+def survey(environment):
+    survey = SurveyFactory(environment=environment, name="Product NPS", live=True)
+    QuestionFactory(survey=survey, kind="nps", key="nps", position=1)
+    QuestionFactory(survey=survey, kind="csat", key="csat", position=2)
+    QuestionFactory(survey=survey, kind="ces", key="effort", position=3)
+    QuestionFactory(
+        survey=survey, kind="multiple_choice", key="features", position=4,
+        choices=["Reports", "Export", "Alerts"],
+    )
+    QuestionFactory(survey=survey, kind="text", key="why", position=5, required=False)
+    return survey
+
+
+@pytest.fixture
+def alice(environment):
+    return ProfileFactory(
+        environment=environment, user_id="alice", email="alice@acme.test",
+        traits={"name": "Alice Liddell", "plan": "pro", "seats": 5},
+    )
+
+
+@pytest.fixture
+def bob(environment):
+    return ProfileFactory(
+        environment=environment, user_id="bob", email="bob@acme.test",
+        traits={"name": "Bob", "plan": "free"},
+    )
+
+
+@pytest.fixture
+def responses(survey, alice, bob):
+    now = timezone.now()
+    return {
+        "promoter": ResponseFactory(
+            survey=survey, profile=alice, completed=True, created_at=now - timedelta(hours=1),
+            data={"nps": 10, "csat": 2, "effort": 2, "features": ["Reports", "Export"],
+                  "why": "Love the export"},
+        ),
+        "detractor": ResponseFactory(
+            survey=survey, profile=bob, completed=True, created_at=now - timedelta(hours=2),
+            data={"nps": 3, "csat": -1, "effort": 6, "features": ["Alerts"], "why": "Too slow"},
+        ),
+        "passive": ResponseFactory(
+            survey=survey, profile=bob, created_at=now - timedelta(hours=3), data={"nps": 7}
+        ),
+        "view": ResponseFactory(survey=survey, profile=alice, created_at=now - timedelta(hours=4)),
+        "dismissed": ResponseFactory(
+            survey=survey, profile=bob, created_at=now - timedelta(hours=5),
+            dismissed_at=now - timedelta(hours=5),
+        ),
+        "old": ResponseFactory(
+            survey=survey, profile=alice, completed=True, created_at=now - timedelta(days=60),
+            data={"nps": 0},
+        ),
+    }
+
+
+def listed(response) -> list[str]:
+    """The uuids of the responses a Response List page shows, in order."""
+    return [str(r.uuid) for r in response.context["page"].items]
+
+
+# --- Access -------------------------------------------------------------------------------------
+
+PAGES = ["surveys:overview", "surveys:responses", "surveys:responses_export"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_is_sent_to_login(client, environment, name):
+    response = client.get(url(environment, name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("environments:login"))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_outsider_gets_404(outsider_client, environment, name):
+    assert outsider_client.get(url(environment, name)).status_code == 404
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_analyst_can_read_reports(analyst_client, environment, responses, name):
+    assert analyst_client.get(url(environment, name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_reports_are_read_only(owner_client, environment, name):
+    assert owner_client.post(url(environment, name)).status_code == 405
+
+
+def test_reports_are_in_the_navigation(owner_client, environment):
+    page = owner_client.get(url(environment, "surveys:overview")).content.decode()
+    assert url(environment, "surveys:responses") in page
+    assert 'aria-current="page">Overview' in page
+
+
+# --- Overview -----------------------------------------------------------------------------------
+
+
+def test_overview_cards_for_the_last_30_days(owner_client, environment, responses, alice, bob):
+    MonthlyActivityFactory(profile=alice, month=timezone.localdate().replace(day=1))
+    MonthlyActivityFactory(profile=bob, month=timezone.localdate().replace(day=1))
+    response = owner_client.get(url(environment, "surveys:overview"))
+    assert response.status_code == 200
+    figures = response.context["figures"]
+    # The 60-day-old response is outside the default range.
+    assert figures["views"] == 5
+    assert figures["responses"] == 3
+    assert figures["completed"] == 2
+    assert figures["dismissed"] == 1
+    assert figures["completion_rate"] == 40.0
+    assert figures["nps"]["score"] == 0.0  # 1 promoter, 1 passive, 1 detractor
+    assert (figures["nps"]["promoters"], figures["nps"]["detractors"]) == (1, 1)
+    assert figures["csat"] == {"score": 50.0, "satisfied": 1, "total": 2}
+    assert figures["ces"]["average"] == 4.0
+    assert response.context["mau"] == 2
+    html = response.content.decode()
+    assert "<svg" in html and "NPS by week" in html
+    assert "Alice Liddell" in html  # the latest responses name their respondent
+    assert reverse("profiles:detail", kwargs={"env": environment.slug, "uuid": alice.uuid}) in html
+
+
+def test_overview_all_time_includes_old_responses(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:overview"), {"period": "all"})
+    assert response.context["figures"]["views"] == 6
+    assert response.context["figures"]["nps"]["detractors"] == 2
+
+
+def test_overview_custom_range(owner_client, environment, responses):
+    day = (timezone.localtime(responses["old"].created_at)).date()
+    response = owner_client.get(
+        url(environment, "surveys:overview"), {"start": day.isoformat(), "end": day.isoformat()}
+    )
+    assert response.context["span"].period == "custom"
+    assert response.context["figures"]["views"] == 1
+
+
+def test_overview_segment_filter(owner_client, environment, responses, alice):
+    segment = Segment.objects.create(environment=environment, name="Pro", kind="manual")
+    SegmentMembership.objects.create(segment=segment, profile=alice)
+    response = owner_client.get(url(environment, "surveys:overview"), {"segment": segment.uuid})
+    figures = response.context["figures"]
+    assert figures["views"] == 2  # alice's promoter response and view
+    assert figures["nps"]["score"] == 100.0
+
+
+def test_overview_survey_filter_ignores_other_environments(
+    owner_client, environment, other_environment, responses
+):
+    foreign = SurveyFactory(environment=other_environment)
+    ResponseFactory(survey=foreign, data={"nps": 0})
+    response = owner_client.get(url(environment, "surveys:overview"), {"survey": foreign.uuid})
+    assert response.context["filter"].errors  # not a valid choice here
+    assert response.context["figures"]["views"] == 5  # this environment's data only
+
+
+def test_overview_fragment(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:overview"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="report"')
+    assert "<html" not in html
+
+
+def test_overview_without_data(owner_client, environment):
+    response = owner_client.get(url(environment, "surveys:overview"))
+    assert response.status_code == 200
+    assert "No NPS question" in response.content.decode()
+
+
+def test_overview_query_count_is_constant(
+    owner_client, environment, survey, django_assert_max_num_queries
+):
+    for i in range(30):
+        ResponseFactory(survey=survey, data={"nps": i % 11, "csat": 1})
+    with django_assert_max_num_queries(16) as few:
+        owner_client.get(url(environment, "surveys:overview"))
+    for i in range(30):
+        ResponseFactory(survey=survey, data={"nps": i % 11, "effort": 3})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        owner_client.get(url(environment, "surveys:overview"))
+
+
+# --- Response List ------------------------------------------------------------------------------
+
+
+def test_response_list_newest_first(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:responses"))
+    order = ["promoter", "detractor", "passive", "view", "dismissed", "old"]
+    assert listed(response) == [str(responses[name].uuid) for name in order]
+    html = response.content.decode()
+    assert "Alice Liddell" in html
+    assert "Love the export" in html
+    assert "Reports, Export" in html
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "completed"}, ["promoter", "detractor", "old"]),
+        ({"status": "partial"}, ["passive"]),
+        ({"status": "view"}, ["view"]),
+        ({"status": "dismissed"}, ["dismissed"]),
+        ({"period": "30d"}, ["promoter", "detractor", "passive", "view", "dismissed"]),
+        ({"answer": "nps", "op": "detractors"}, ["detractor", "old"]),
+        ({"answer": "nps", "op": "passives"}, ["passive"]),
+        ({"answer": "nps", "op": "promoters"}, ["promoter"]),
+        ({"answer": "nps", "op": "gte", "value": "7"}, ["promoter", "passive"]),
+        ({"answer": "nps", "op": "lt", "value": "3"}, ["old"]),
+        ({"answer": "nps", "op": "eq", "value": "7"}, ["passive"]),
+        ({"answer": "features", "op": "eq", "value": "Alerts"}, ["detractor"]),
+        ({"answer": "features", "op": "ne", "value": "Alerts"}, ["promoter"]),
+        ({"answer": "why", "op": "contains", "value": "SLOW"}, ["detractor"]),
+        ({"answer": "why", "op": "set"}, ["promoter", "detractor"]),
+        ({"answer": "csat", "op": "eq", "value": "-1"}, ["detractor"]),
+        ({"trait": "plan", "trait_value": "pro"}, ["promoter", "view", "old"]),
+        ({"trait": "seats", "trait_value": "5"}, ["promoter", "view", "old"]),
+        ({"trait": "seats"}, ["promoter", "view", "old"]),
+        ({"q": "export"}, ["promoter"]),
+        ({"q": "bob@acme"}, ["detractor", "passive", "dismissed"]),
+        ({"q": "nps"}, []),  # keys are not searched, only answer values
+        ({"q": "100%"}, []),  # LIKE wildcards are literal
+        ({"status": "completed", "answer": "nps", "op": "detractors", "period": "30d"},
+         ["detractor"]),
+    ],
+)
+def test_response_list_filters(owner_client, environment, responses, params, expected):
+    response = owner_client.get(url(environment, "surveys:responses"), params)
+    assert response.status_code == 200
+    assert listed(response) == [str(responses[name].uuid) for name in expected]
+
+
+def test_response_list_survey_and_segment_filters(owner_client, environment, responses, bob):
+    other = SurveyFactory(environment=environment, name="Other")
+    extra = ResponseFactory(survey=other, profile=bob, data={})
+    response = owner_client.get(url(environment, "surveys:responses"), {"survey": other.uuid})
+    assert listed(response) == [str(extra.uuid)]
+    segment = Segment.objects.create(environment=environment, name="Bobs", kind="manual")
+    SegmentMembership.objects.create(segment=segment, profile=bob)
+    response = owner_client.get(
+        url(environment, "surveys:responses"), {"segment": segment.uuid, "status": "dismissed"}
+    )
+    assert listed(response) == [str(responses["dismissed"].uuid)]
+
+
+def test_response_list_fragment_is_the_results_partial(owner_client, environment, responses):
+    response = owner_client.get(
+        url(environment, "surveys:responses"), {"status": "view"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="results"')
+    assert "<html" not in html
+    assert listed(response) == [str(responses["view"].uuid)]
+
+
+def test_history_restore_gets_the_full_page(owner_client, environment, responses):
+    response = owner_client.get(
+        url(environment, "surveys:responses"),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in response.content.decode()
+
+
+def test_keyset_pages_cover_everything_once(owner_client, environment, survey):
+    base = timezone.now()
+    created = [
+        ResponseFactory(survey=survey, created_at=base - timedelta(minutes=i // 2))
+        for i in range(60)  # pairs share a timestamp: the id breaks the tie
+    ]
+    seen: list[str] = []
+    params: dict[str, str] = {"size": "25"}
+    pages = 0
+    while True:
+        response = owner_client.get(url(environment, "surveys:responses"), params)
+        seen += listed(response)
+        pages += 1
+        older = response.context["page"].older
+        if not older:
+            break
+        params = {"size": "25", "after": older}
+    assert pages == 3
+    expected = sorted(created, key=lambda r: (r.created_at, r.pk), reverse=True)
+    assert seen == [str(r.uuid) for r in expected]
+    # Back from the last page with the "newer" cursor gives the middle page again.
+    back = owner_client.get(
+        url(environment, "surveys:responses"),
+        {"size": "25", "before": response.context["page"].newer},
+    )
+    assert listed(back) == seen[25:50]
+    assert back.context["page"].newer  # and there are newer ones still
+
+
+def test_cursor_round_trip_and_garbage():
+    response = Response(pk=42, created_at=timezone.now())
+    at, pk = decode_cursor(encode_cursor(response))
+    assert (at, pk) == (response.created_at, 42)
+    assert decode_cursor("not-a-cursor") is None
+    assert decode_cursor("99999999999999999999999-1") is None
+
+
+def test_response_list_ignores_a_bad_cursor(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:responses"), {"after": "garbage"})
+    assert len(listed(response)) == 6
+
+
+def test_response_list_query_count_does_not_grow_with_page_size(
+    owner_client, environment, survey, django_assert_max_num_queries
+):
+    for i in range(120):
+        ResponseFactory(survey=survey, data={"nps": i % 11, "why": f"answer {i}"})
+    with django_assert_max_num_queries(16) as small:
+        response = owner_client.get(url(environment, "surveys:responses"), {"size": "25"})
+    assert len(listed(response)) == 25
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = owner_client.get(url(environment, "surveys:responses"), {"size": "100"})
+    assert len(listed(response)) == 100
+
+
+def test_user_supplied_values_render_as_text(owner_client, environment, survey):
+    profile = ProfileFactory(environment=environment, traits={"name": XSS})
+    ResponseFactory(survey=survey, profile=profile, data={"why": XSS}, completed=True)
+    for name in ("surveys:responses", "surveys:overview"):
+        html = owner_client.get(url(environment, name)).content.decode()
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+# --- CSV export ---------------------------------------------------------------------------------
+
+
+def export(client, environment, params=None):
+    response = client.get(url(environment, "surveys:responses_export"), params or {})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_export_has_a_column_per_question(owner_client, environment, responses):
+    rows = export(owner_client, environment, {"status": "completed"})
+    assert [row["response_id"] for row in rows] == [
+        str(responses[name].uuid) for name in ("promoter", "detractor", "old")
+    ]
+    first = rows[0]
+    assert list(first)[-5:] == ["nps", "csat", "effort", "features", "why"]
+    assert first["nps"] == "10"
+    assert first["features"] == "Reports; Export"
+    assert first["user_id"] == "alice"
+    assert first["status"] == "completed"
+    assert first["survey"] == "Product NPS"
+
+
+def test_export_columns_of_the_selected_survey(owner_client, environment, responses):
+    other = SurveyFactory(environment=environment)
+    QuestionFactory(survey=other, kind="text", key="comment")
+    rows = export(owner_client, environment, {"survey": other.uuid})
+    assert rows == []
+    response = owner_client.get(
+        url(environment, "surveys:responses_export"), {"survey": other.uuid}
+    )
+    header = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()[0]
+    assert header.endswith(",comment")
+    assert "nps" not in header
+
+
+def test_export_defuses_spreadsheet_formulas(owner_client, environment, survey):
+    ResponseFactory(survey=survey, data={"why": "=HYPERLINK(\"http://evil\")", "csat": -2})
+    rows = export(owner_client, environment)
+    assert rows[0]["why"].startswith("'=")
+    assert rows[0]["csat"] == "-2"
+
+
+def test_export_never_includes_other_environments(
+    owner_client, environment, other_environment, responses
+):
+    foreign = SurveyFactory(environment=other_environment)
+    ResponseFactory(survey=foreign, data={"nps": 1})
+    assert len(export(owner_client, environment)) == 6
+
+
+def test_export_query_count_is_constant(
+    owner_client, environment, survey, django_assert_max_num_queries
+):
+    for i in range(50):
+        ResponseFactory(survey=survey, data={"nps": i % 11})
+    with django_assert_max_num_queries(12):
+        assert len(export(owner_client, environment)) == 50
