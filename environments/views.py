@@ -1,15 +1,31 @@
-"""Login landing, environment home and switcher."""
+"""Login landing, environment home and switcher, and the Settings page."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.contrib.auth.tokens import default_token_generator
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.views.decorators.http import require_GET, require_POST
 
 from core.http import HarkRequest
+from core.urls import env_reverse
 
+from . import services
 from .context_processors import available_pages
+from .forms import (
+    ApiKeyCreateForm,
+    EnvironmentNameForm,
+    IdentityVerificationForm,
+    MemberAddForm,
+    MemberRoleForm,
+)
+from .models import ApiKey, Membership, Role
+from .permissions import admin_required
 
 
 @require_GET
@@ -35,3 +51,191 @@ def environment_home(request: HarkRequest) -> HttpResponse:
     if not pages:
         return render(request, "environments/welcome.html")
     return redirect(pages[0][2])
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+def _settings_context(request: HarkRequest, **extra: object) -> dict:
+    environment = request.environment
+    context = {
+        "name_form": EnvironmentNameForm(initial={"name": environment.name}),
+        "key_form": ApiKeyCreateForm(),
+        "member_form": MemberAddForm(),
+        "api_keys": list(
+            ApiKey.objects.filter(environment=environment)
+            .select_related("created_by")
+            .only(
+                "name",
+                "prefix",
+                "created_at",
+                "last_used_at",
+                "revoked_at",
+                "created_by__email",
+                "created_by__username",
+            )
+            .order_by("revoked_at", "-created_at")
+        ),
+        "members": list(
+            Membership.objects.filter(environment=environment)
+            .select_related("user")
+            .only("role", "created_at", "user__email", "user__username")
+            .order_by("user__email", "user__username")
+        ),
+        "roles": Role.choices,
+        "is_admin": request.membership.is_admin,
+        "client_script_url": request.build_absolute_uri("/static/hark/client.js"),
+    }
+    context.update(extra)
+    return context
+
+
+def _settings_redirect(request: HarkRequest, anchor: str = "") -> HttpResponseRedirect:
+    url = env_reverse(request, "environments:settings")
+    return HttpResponseRedirect(url + (f"#{anchor}" if anchor else ""))
+
+
+@admin_required
+def settings_page(request: HarkRequest) -> HttpResponse:
+    """GET: every member sees the settings (analysts without controls). POST: rename."""
+    if request.method == "POST":
+        form = EnvironmentNameForm(request.POST)
+        if form.is_valid():
+            services.environment_update(
+                environment=request.environment, name=form.cleaned_data["name"]
+            )
+            messages.success(request, "Environment renamed.")
+            return _settings_redirect(request)
+        return render(
+            request, "environments/settings.html", _settings_context(request, name_form=form)
+        )
+    return render(request, "environments/settings.html", _settings_context(request))
+
+
+@require_POST
+@admin_required
+def api_key_create(request: HarkRequest) -> HttpResponse:
+    form = ApiKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "environments/settings.html", _settings_context(request, key_form=form)
+        )
+    key, secret = services.api_key_create(
+        environment=request.environment, name=form.cleaned_data["name"], created_by=request.user
+    )
+    # The secret is rendered in this response only (never stored, never in a redirect URL or
+    # the session): reloading the page does not show it again.
+    response = render(
+        request,
+        "environments/settings.html",
+        _settings_context(request, new_key=key, new_secret=secret),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@admin_required
+def api_key_revoke(request: HarkRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=pk, environment=request.environment)
+    services.api_key_revoke(api_key=key)
+    messages.success(request, f"Key {key.prefix}… revoked.")
+    return _settings_redirect(request, "api-keys")
+
+
+@require_POST
+@admin_required
+def identity_verification(request: HarkRequest) -> HttpResponse:
+    form = IdentityVerificationForm(request.POST)
+    form.is_valid()
+    enabled = bool(form.cleaned_data.get("enabled"))
+    services.identity_verification_set(environment=request.environment, enabled=enabled)
+    messages.success(request, f"Identity verification {'on' if enabled else 'off'}.")
+    return _settings_redirect(request, "identity")
+
+
+@require_POST
+@admin_required
+def identity_secret_regenerate(request: HarkRequest) -> HttpResponse:
+    services.identity_secret_regenerate(environment=request.environment)
+    messages.success(request, "A new identity secret was generated; update your servers.")
+    return _settings_redirect(request, "identity")
+
+
+@require_POST
+@admin_required
+def member_add(request: HarkRequest) -> HttpResponse:
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "environments/settings.html", _settings_context(request, member_form=form)
+        )
+    try:
+        membership = services.member_add_or_update(
+            environment=request.environment,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+        )
+    except services.LastAdminError as error:
+        messages.error(request, str(error))
+        return _settings_redirect(request, "team")
+    user = membership.user
+    if not user.has_usable_password():
+        # No email is sent from here: the admin passes this one-time link on. It is the
+        # standard password-reset token, valid until used or PASSWORD_RESET_TIMEOUT.
+        link = request.build_absolute_uri(
+            reverse(
+                "environments:password_set",
+                kwargs={
+                    "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                    "token": default_token_generator.make_token(user),
+                },
+            )
+        )
+        response = render(
+            request,
+            "environments/settings.html",
+            _settings_context(request, invite_member=membership, invite_link=link),
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    messages.success(request, f"{user.email} is now {membership.get_role_display().lower()}.")
+    return _settings_redirect(request, "team")
+
+
+@require_POST
+@admin_required
+def member_role(request: HarkRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "environment"),
+        pk=pk,
+        environment=request.environment,
+    )
+    form = MemberRoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.member_role_change(membership=membership, role=form.cleaned_data["role"])
+        except services.LastAdminError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"{membership.user.email or membership.user} updated.")
+    else:
+        messages.error(request, "Unknown role.")
+    return _settings_redirect(request, "team")
+
+
+@require_POST
+@admin_required
+def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "environment"),
+        pk=pk,
+        environment=request.environment,
+    )
+    try:
+        services.member_remove(membership=membership)
+    except services.LastAdminError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{membership.user.email or membership.user} removed.")
+    return _settings_redirect(request, "team")

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "profiles"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("e/<slug:env>/users/", views.user_list, name="list"),
+    path("e/<slug:env>/users/<uuid:uuid>/", views.user_detail, name="detail"),
+    path("e/<slug:env>/users/<uuid:uuid>/events/", views.user_events, name="events"),
+]

@@ -41,3 +41,54 @@
     }
   }, true);
 })();
+
+// --- Users, Traits, Events, Settings (H3b) ------------------------------------------------------
+(function () {
+  "use strict";
+
+  // Confirmation dialogs: [data-dialog-open="<dialog id>"] opens it (its href is the no-JS
+  // fallback: a confirmation page); [data-dialog-close] closes the enclosing dialog.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog-open]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-dialog-open"));
+      if (dialog && typeof dialog.showModal === "function") {
+        event.preventDefault();
+        dialog.showModal();
+        var cancel = dialog.querySelector("[data-dialog-close]");
+        if (cancel) cancel.focus();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-dialog-close]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open && open.id !== "panel") {
+        event.preventDefault();
+        open.close();
+      }
+    }
+  });
+
+  // Copy buttons: [data-copy-target="<element id>"] copies that element's text.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+
+  // Escape in an inline edit row cancels it (clicks its Cancel link).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var row = event.target.closest && event.target.closest("tr.editing");
+    if (!row) return;
+    var cancel = row.querySelector(".form-actions a[hx-get]");
+    if (cancel) { event.preventDefault(); cancel.click(); }
+  });
+})();

@@ -1,0 +1,84 @@
+"""The Events page: every event definition with its counts; describe or delete one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.http import HarkRequest
+from core.urls import env_reverse
+from environments.permissions import editor_required
+
+from .forms import EventDefinitionForm
+from .models import EventDefinition
+from .selectors import RECENT_DAYS, event_definition_list
+from .services import event_definition_delete, event_definition_update
+
+
+def _is_fragment(request: HarkRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _definition(request: HarkRequest, pk: int) -> EventDefinition:
+    return get_object_or_404(event_definition_list(environment_id=request.environment.pk), pk=pk)
+
+
+@require_GET
+def event_list(request: HarkRequest) -> HttpResponse:
+    context = {
+        "definitions": list(event_definition_list(environment_id=request.environment.pk)),
+        "recent_days": RECENT_DAYS,
+        "can_edit": request.membership.can_edit,
+    }
+    return render(request, "events/list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def event_edit(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: the edit row (htmx) or an edit page. POST: save; the row (htmx) or the list."""
+    definition = _definition(request, pk)
+    if request.method == "POST":
+        form = EventDefinitionForm(request.POST)
+        if form.is_valid():
+            event_definition_update(
+                definition=definition, description=form.cleaned_data["description"]
+            )
+            if _is_fragment(request):
+                return render(
+                    request,
+                    "events/list.html#event-row",
+                    {"definition": definition, "can_edit": True},
+                )
+            messages.success(request, f"Event “{definition.name}” saved.")
+            return HttpResponseRedirect(env_reverse(request, "events:list"))
+    else:
+        form = EventDefinitionForm(initial={"description": definition.description})
+    context = {"definition": definition, "form": form, "can_edit": True}
+    if _is_fragment(request):
+        return render(request, "events/list.html#event-edit-row", context)
+    return render(request, "events/edit.html", context)
+
+
+@require_GET
+def event_row(request: HarkRequest, pk: int) -> HttpResponse:
+    """The display row again (the edit row's Cancel)."""
+    return render(
+        request,
+        "events/list.html#event-row",
+        {"definition": _definition(request, pk), "can_edit": request.membership.can_edit},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def event_delete(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: a confirmation page (the <dialog>'s fallback). POST: delete with its events."""
+    definition = get_object_or_404(EventDefinition, pk=pk, environment=request.environment)
+    if request.method == "POST":
+        deleted = event_definition_delete(definition=definition)
+        messages.success(request, f"Event “{definition.name}” and its {deleted:,} events deleted.")
+        return HttpResponseRedirect(env_reverse(request, "events:list"))
+    return render(request, "events/delete.html", {"definition": definition})

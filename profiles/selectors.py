@@ -1,0 +1,371 @@
+"""Reads for profiles: the Users list (search, filters, keyset pages) and the User Detail Panel.
+
+Every read is scoped by environment and bounded: a page costs a fixed number of queries whatever
+the size of the table or of the page, and nothing counts the whole table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid as uuid_lib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import Profile
+
+USERS_PAGE_SIZE = 50
+PANEL_EVENTS_PAGE_SIZE = 20
+PANEL_RESPONSES_LIMIT = 20
+# Free-text search also looks for profiles whose trait equals the text exactly, through the
+# jsonb_path_ops GIN index (`traits @> {"key": "text"}`, one indexed probe per key). The probes
+# are OR-ed, so their number is capped.
+SEARCH_TRAIT_KEYS_MAX = 40
+# Below this length a trigram index cannot help (pg_trgm needs 3 characters): the search then
+# matches identifiers by prefix while walking the sort index, which stops after one page.
+TRIGRAM_MIN_LENGTH = 3
+
+SORTS = {
+    # name: (field, label). Each has an index (environment, -field, -id) for the keyset walk.
+    "last_seen": ("last_seen_at", "Last seen"),
+    "first_seen": ("first_seen_at", "First seen"),
+}
+DEFAULT_SORT = "last_seen"
+
+_KEY_VALUE_RE = re.compile(r"^\s*([A-Za-z0-9_$][A-Za-z0-9_$.\-]*)\s*[:=]\s*(.+?)\s*$")
+
+
+# --- Keyset cursors ---------------------------------------------------------------------------
+
+
+def encode_cursor(at: datetime, pk: int) -> str:
+    """A page boundary as `<microseconds since epoch>.<id>`: short, URL-safe, exact."""
+    micros = int(at.timestamp()) * 1_000_000 + at.microsecond
+    return f"{micros}.{pk}"
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """The (time, id) of a cursor, or None for a missing or malformed one (first page)."""
+    if not value:
+        return None
+    try:
+        micros_text, pk_text = value.split(".", 1)
+        micros, pk = int(micros_text), int(pk_text)
+        at = datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
+            microsecond=micros % 1_000_000
+        )
+    except (ValueError, OverflowError, OSError):
+        return None
+    return at, pk
+
+
+def keyset_before(qs: QuerySet, field: str, cursor: tuple[datetime, int] | None) -> QuerySet:
+    """Rows strictly after `cursor` in `ORDER BY field DESC, id DESC`.
+
+    Written as `field <= t AND (field < t OR id < i)`: the first conjunct is a plain range the
+    (…, -field, -id) index starts its scan at, so a deep page costs the same as the first one.
+    """
+    if cursor is None:
+        return qs
+    at, pk = cursor
+    return qs.filter(Q(**{f"{field}__lte": at}) & (Q(**{f"{field}__lt": at}) | Q(pk__lt=pk)))
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def keyset_page(qs: QuerySet, field: str, cursor: str | None, size: int) -> Page:
+    """One page of `qs` newest first by `field`: fetches size + 1 rows to know if more follow."""
+    rows = list(
+        keyset_before(qs, field, decode_cursor(cursor)).order_by(f"-{field}", "-id")[: size + 1]
+    )
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = encode_cursor(getattr(last, field), last.pk)
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+# --- Users list -------------------------------------------------------------------------------
+
+
+def _typed_variants(text: str) -> list[Any]:
+    """The JSON values a typed-in trait value may stand for: "42" is the string or the number."""
+    variants: list[Any] = [text]
+    lowered = text.lower()
+    if lowered in ("true", "yes"):
+        variants.append(True)
+    elif lowered in ("false", "no"):
+        variants.append(False)
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            if number.is_integer() and "." not in text and "e" not in lowered:
+                variants.append(int(number))
+            else:
+                variants.append(number)
+    return variants
+
+
+def profile_search_q(*, environment_id: int, text: str) -> Q:
+    """The condition for the Users list search box.
+
+    - `key:value` (or `key=value`): profiles whose trait `key` equals value (as text, number or
+      boolean), by containment `traits @> {"key": value}` on the GIN index.
+    - anything else: user id, email or anonymous id containing the text (case-insensitive; trigram
+      GIN indexes from migration profiles 0002 serve it from 3 characters on), or the profile's
+      uuid, or any string trait (of the first keys by name) equal to the text exactly.
+    """
+    from traits.models import DataType, Scope, Trait
+
+    text = text.strip()
+    if not text:
+        return Q()
+    match = _KEY_VALUE_RE.match(text)
+    if match and "@" not in match.group(1):
+        key, value = match.groups()
+        condition = Q()
+        for variant in _typed_variants(value):
+            condition |= Q(traits__contains={key: variant})
+        return condition
+
+    if len(text) >= TRIGRAM_MIN_LENGTH:
+        condition = (
+            Q(user_id__icontains=text) | Q(email__icontains=text) | Q(anonymous_id__icontains=text)
+        )
+    else:
+        condition = (
+            Q(user_id__istartswith=text)
+            | Q(email__istartswith=text)
+            | Q(anonymous_id__istartswith=text)
+        )
+    with contextlib.suppress(ValueError):
+        condition |= Q(uuid=uuid_lib.UUID(text))
+    keys = (
+        Trait.objects.filter(
+            environment_id=environment_id,
+            scope=Scope.PROFILE,
+            data_type=DataType.STRING,
+            hidden=False,
+        )
+        .order_by("key")
+        .values_list("key", flat=True)[:SEARCH_TRAIT_KEYS_MAX]
+    )
+    for key in keys:
+        condition |= Q(traits__contains={key: text})
+    return condition
+
+
+def profile_list_queryset(*, environment_id: int) -> QuerySet[Profile]:
+    # The list shows names (from a few traits), ids and dates: the whole traits document is
+    # read because names come from it; it is one row per visible line.
+    return Profile.objects.filter(environment_id=environment_id).only(
+        "uuid",
+        "user_id",
+        "email",
+        "anonymous_id",
+        "traits",
+        "first_seen_at",
+        "last_seen_at",
+    )
+
+
+def profile_page(
+    qs: QuerySet[Profile], *, sort: str, cursor: str | None, size: int = USERS_PAGE_SIZE
+) -> Page:
+    field = SORTS.get(sort, SORTS[DEFAULT_SORT])[0]
+    return keyset_page(qs, field, cursor, size)
+
+
+# --- User Detail Panel ------------------------------------------------------------------------
+
+
+@dataclass
+class TraitRow:
+    key: str
+    label: str
+    data_type: str
+    value: Any
+    display: str
+
+
+def _as_datetime(value: Any) -> datetime | date | None:
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Unix timestamps, in seconds or milliseconds.
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value) or parse_date(value)
+        except ValueError:
+            return None
+    return None
+
+
+def format_trait_value(value: Any, data_type: str) -> str:
+    """A trait value as text for its declared type: dates as dates, booleans as yes/no, numbers
+    with thousands separators. A value that does not fit its type is shown as it is."""
+    if value is None:
+        return "—"
+    if data_type == "boolean":
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return "yes" if value.lower() in ("true", "yes", "1") else "no"
+    elif data_type == "number":
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            if float(number).is_integer() and abs(number) < 1e15:
+                return f"{int(number):,}"
+            return f"{number:,.4f}".rstrip("0").rstrip(".")
+    elif data_type == "date":
+        moment = _as_datetime(value)
+        if isinstance(moment, datetime):
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment, UTC)
+            moment = timezone.localtime(moment)
+            if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+                return moment.strftime("%b %-d, %Y")
+            return moment.strftime("%b %-d, %Y %H:%M")
+        if isinstance(moment, date):
+            return moment.strftime("%b %-d, %Y")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def profile_trait_rows(*, profile: Profile) -> list[TraitRow]:
+    """Every trait of the profile with its definition's label and type (one query)."""
+    from traits.models import Scope, Trait
+    from traits.services import infer_data_type
+
+    traits = profile.traits or {}
+    definitions = {
+        t.key: t
+        for t in Trait.objects.filter(
+            environment_id=profile.environment_id, scope=Scope.PROFILE, key__in=list(traits)
+        ).only("key", "label", "data_type", "hidden")
+    }
+    rows = []
+    for key, value in traits.items():
+        definition = definitions.get(key)
+        if definition is not None and definition.hidden:
+            continue
+        data_type = definition.data_type if definition else str(infer_data_type(key, value))
+        label = definition.display_label if definition else key.replace("_", " ").capitalize()
+        rows.append(
+            TraitRow(
+                key=key,
+                label=label,
+                data_type=data_type,
+                value=value,
+                display=format_trait_value(value, data_type),
+            )
+        )
+    rows.sort(key=lambda r: r.label.lower())
+    return rows
+
+
+@dataclass
+class AnswerRow:
+    label: str
+    display: str
+
+
+def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -> list:
+    """The profile's newest survey responses with their survey, and answers labelled by question
+    title (two queries whatever the number of responses)."""
+    from surveys.models import Question, Response
+
+    responses = list(
+        Response.objects.filter(profile=profile, environment_id=profile.environment_id)
+        .select_related("survey")
+        .only(
+            "uuid",
+            "survey__uuid",
+            "survey__name",
+            "channel",
+            "data",
+            "first_shown_at",
+            "completed_at",
+            "dismissed_at",
+            "created_at",
+            "last_data_at",
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+    survey_ids = {r.survey_id for r in responses}
+    titles: dict[tuple[int, str], str] = {}
+    if any(r.data for r in responses):
+        for survey_id, key, title in Question.objects.filter(survey_id__in=survey_ids).values_list(
+            "survey_id", "key", "title"
+        ):
+            titles[(survey_id, key)] = title
+    for response in responses:
+        response.answer_rows = [
+            AnswerRow(
+                label=titles.get((response.survey_id, key), key),
+                display=format_trait_value(value, "string"),
+            )
+            for key, value in (response.data or {}).items()
+        ]
+    return responses
+
+
+def profile_events_page(
+    *, profile: Profile, cursor: str | None, size: int = PANEL_EVENTS_PAGE_SIZE
+) -> Page:
+    """Tracked events newest first, keyset on (timestamp, id) over the (profile, -timestamp, -id)
+    index: one query per page whatever the depth."""
+    from events.models import Event
+
+    qs = (
+        Event.objects.filter(profile=profile, environment_id=profile.environment_id)
+        .select_related("definition")
+        .only("timestamp", "properties", "definition__name")
+    )
+    page = keyset_page(qs, "timestamp", cursor, size)
+    for event in page.items:
+        event.properties_display = (
+            json.dumps(event.properties, ensure_ascii=False, sort_keys=True)[:300]
+            if event.properties
+            else ""
+        )
+    return page
+
+
+def profile_segment_memberships(*, profile: Profile) -> list:
+    """Read-only list of the profile's segments (used when the segments fragment is absent)."""
+    from segments.models import SegmentMembership
+
+    return list(
+        SegmentMembership.objects.filter(profile=profile)
+        .select_related("segment")
+        .only("since", "segment__uuid", "segment__name", "segment__kind")
+        .order_by("segment__name")
+    )

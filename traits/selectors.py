@@ -1,0 +1,16 @@
+"""Reads for the Traits page."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Scope, Trait
+
+
+def trait_list(*, environment_id: int, scope: str | None = None) -> QuerySet[Trait]:
+    """Every definition of the environment, profile traits first. Definitions are a few hundred
+    rows at most (one per key), so the page lists them all; profile counts are precomputed."""
+    qs = Trait.objects.filter(environment_id=environment_id).order_by("scope", "key")
+    if scope in Scope.values:
+        qs = qs.filter(scope=scope)
+    return qs

@@ -1,0 +1,90 @@
+"""The Traits page: every definition, inline edit (label, description, type, hidden), delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.http import HarkRequest
+from core.urls import env_reverse
+from environments.permissions import editor_required
+
+from .forms import TraitForm
+from .models import Scope, Trait
+from .selectors import trait_list
+from .services import trait_delete, trait_update
+
+
+def _is_fragment(request: HarkRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@require_GET
+def trait_list_view(request: HarkRequest) -> HttpResponse:
+    scope = request.GET.get("scope") or None
+    context = {
+        "traits": list(trait_list(environment_id=request.environment.pk, scope=scope)),
+        "scope": scope if scope in Scope.values else "",
+        "scopes": Scope.choices,
+        "can_edit": request.membership.can_edit,
+    }
+    return render(request, "traits/list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: the edit row (htmx) or an edit page. POST: save; the row (htmx) or back to the list."""
+    trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
+    if request.method == "POST":
+        form = TraitForm(request.POST)
+        if form.is_valid():
+            trait_update(trait=trait, **form.cleaned_data)
+            if _is_fragment(request):
+                return render(
+                    request, "traits/list.html#trait-row", {"trait": trait, "can_edit": True}
+                )
+            messages.success(request, f"Trait “{trait.display_label}” saved.")
+            return HttpResponseRedirect(env_reverse(request, "traits:list"))
+    else:
+        form = TraitForm(
+            initial={
+                "label": trait.label,
+                "description": trait.description,
+                "data_type": trait.data_type,
+                "hidden": trait.hidden,
+            }
+        )
+    context = {"trait": trait, "form": form, "can_edit": True}
+    if _is_fragment(request):
+        return render(request, "traits/list.html#trait-edit-row", context)
+    return render(request, "traits/edit.html", context)
+
+
+@require_GET
+def trait_row(request: HarkRequest, pk: int) -> HttpResponse:
+    """The display row again (the edit row's Cancel)."""
+    trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
+    return render(
+        request,
+        "traits/list.html#trait-row",
+        {"trait": trait, "can_edit": request.membership.can_edit},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def trait_delete_view(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: a confirmation page (the fallback of the <dialog>). POST: delete with the values."""
+    trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
+    if request.method == "POST":
+        touched = trait_delete(trait=trait)
+        holder = "profiles" if trait.scope == Scope.PROFILE else "responses"
+        messages.success(
+            request,
+            f"Trait “{trait.key}” deleted, and its value removed from {touched:,} {holder}.",
+        )
+        return HttpResponseRedirect(env_reverse(request, "traits:list"))
+    return render(request, "traits/delete.html", {"trait": trait})
