@@ -1,0 +1,177 @@
+"""The Settings page: roles (admins change, everyone else reads), API keys shown once, identity
+verification, team members, and the last admin guard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from environments.models import ApiKey, Membership, Role
+from environments.services import api_key_authenticate, api_key_create, member_add
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, environment, **kwargs) -> str:
+    return reverse(f"environments:{name}", kwargs={"env": environment.slug, **kwargs})
+
+
+def post_urls(environment, owner) -> list[tuple[str, dict]]:
+    key, _ = api_key_create(environment=environment, name="k")
+    return [
+        (url("settings", environment), {"name": "Renamed"}),
+        (url("api_key_create", environment), {"name": "x"}),
+        (url("api_key_revoke", environment, pk=key.pk), {}),
+        (url("identity_verification", environment), {"enabled": "on"}),
+        (url("identity_secret_regenerate", environment), {}),
+        (url("member_add", environment), {"email": "new@acme.test", "role": "admin"}),
+        (url("member_role", environment, pk=owner.pk), {"role": "analyst"}),
+        (url("member_remove", environment, pk=owner.pk), {}),
+    ]
+
+
+def test_settings_anonymous_and_outsider(client, outsider_client, environment):
+    assert client.get(url("settings", environment))["Location"].startswith("/login/")
+    assert outsider_client.get(url("settings", environment)).status_code == 404
+
+
+def test_analyst_sees_settings_without_controls_and_gets_403_everywhere(
+    analyst_client, environment, owner
+):
+    response = analyst_client.get(url("settings", environment))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert environment.public_key in html
+    assert '<form method="post"' not in html.split('id="general"')[1]
+    assert environment.identity_secret not in html
+    for target, data in post_urls(environment, owner):
+        assert analyst_client.post(target, data).status_code == 403, target
+    environment.refresh_from_db()
+    assert environment.name == "Acme" and not environment.identity_verification
+
+
+def test_non_admin_editors_cannot_change_settings(environment, owner):
+    manager = member_add(environment=environment, email="m@acme.test", role=Role.MANAGER)
+    client = Client()
+    client.force_login(manager.user)
+    assert client.get(url("settings", environment)).status_code == 200
+    for target, data in post_urls(environment, owner):
+        assert client.post(target, data).status_code == 403, target
+
+
+def test_admin_renames_the_environment(owner_client, environment):
+    response = owner_client.post(url("settings", environment), {"name": "Acme EU"})
+    assert response.status_code == 302
+    environment.refresh_from_db()
+    assert environment.name == "Acme EU"
+
+
+def test_api_key_is_shown_once_then_revoked(owner_client, environment):
+    response = owner_client.post(url("api_key_create", environment), {"name": "backend"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    secret = re.search(r'id="new-api-key"[^>]*>([^<]+)<', response.content.decode()).group(1)
+    key = api_key_authenticate(secret=secret)
+    assert key is not None and key.name == "backend" and key.environment == environment
+    again = owner_client.get(url("settings", environment)).content.decode()
+    assert secret not in again and key.prefix in again
+    owner_client.post(url("api_key_revoke", environment, pk=key.pk))
+    assert api_key_authenticate(secret=secret) is None
+
+
+def test_key_of_another_environment_cannot_be_revoked(owner_client, environment, other_environment):
+    key, secret = api_key_create(environment=other_environment)
+    assert owner_client.post(url("api_key_revoke", environment, pk=key.pk)).status_code == 404
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
+def test_identity_verification_toggle_and_secret_regeneration(owner_client, environment):
+    page = owner_client.get(url("settings", environment)).content.decode()
+    assert environment.identity_secret in page
+    owner_client.post(url("identity_verification", environment), {"enabled": "on"})
+    environment.refresh_from_db()
+    assert environment.identity_verification
+    owner_client.post(url("identity_verification", environment), {})
+    environment.refresh_from_db()
+    assert not environment.identity_verification
+    old = environment.identity_secret
+    owner_client.post(url("identity_secret_regenerate", environment))
+    environment.refresh_from_db()
+    assert environment.identity_secret != old and len(environment.identity_secret) == 64
+
+
+def test_install_snippet_shows_the_public_key(owner_client, environment):
+    html = owner_client.get(url("settings", environment)).content.decode()
+    assert html.count(environment.public_key) >= 2
+    assert "identifyUser" in html
+
+
+def test_admin_adds_a_member_who_sets_a_password_with_the_one_time_link(owner_client, environment):
+    response = owner_client.post(
+        url("member_add", environment), {"email": "New@Acme.test", "role": "analyst"}
+    )
+    assert response.status_code == 200
+    link = re.search(r'id="invite-link"[^>]*>([^<]+)<', response.content.decode()).group(1)
+    membership = Membership.objects.get(environment=environment, user__email="new@acme.test")
+    assert membership.role == Role.ANALYST
+    invited = Client()
+    path = link.split("testserver", 1)[1]
+    form_page = invited.get(path, follow=True)
+    assert form_page.status_code == 200 and b"new_password1" in form_page.content
+    done = invited.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else path,
+        {"new_password1": "a-Long-passphrase-42", "new_password2": "a-Long-passphrase-42"},
+    )
+    assert done.status_code == 302
+    user = get_user_model().objects.get(email="new@acme.test")
+    assert user.check_password("a-Long-passphrase-42")
+
+
+def test_adding_an_existing_member_changes_their_role(owner_client, environment, analyst):
+    owner_client.post(
+        url("member_add", environment), {"email": analyst.user.email, "role": "manager"}
+    )
+    analyst.refresh_from_db()
+    assert analyst.role == Role.MANAGER
+
+
+def test_change_role_and_remove_member(owner_client, environment, analyst):
+    owner_client.post(url("member_role", environment, pk=analyst.pk), {"role": "contributor"})
+    analyst.refresh_from_db()
+    assert analyst.role == Role.CONTRIBUTOR
+    owner_client.post(url("member_remove", environment, pk=analyst.pk))
+    assert not Membership.objects.filter(pk=analyst.pk).exists()
+
+
+def test_the_last_admin_cannot_be_removed_or_demoted(owner_client, environment, owner):
+    owner_client.post(url("member_role", environment, pk=owner.pk), {"role": "analyst"})
+    owner_client.post(url("member_remove", environment, pk=owner.pk))
+    owner_client.post(
+        url("member_add", environment), {"email": owner.user.email, "role": "analyst"}
+    )
+    owner.refresh_from_db()
+    assert owner.role == Role.ADMIN
+    page = owner_client.get(url("settings", environment)).content.decode()
+    assert "at least one admin" in page
+    # With a second admin, the first may step down.
+    member_add(environment=environment, email="second@acme.test", role=Role.ADMIN)
+    owner_client.post(url("member_role", environment, pk=owner.pk), {"role": "manager"})
+    owner.refresh_from_db()
+    assert owner.role == Role.MANAGER
+
+
+def test_member_of_another_environment_is_404(owner_client, environment, outsider):
+    assert owner_client.post(url("member_remove", environment, pk=outsider.pk)).status_code == 404
+    assert Membership.objects.filter(pk=outsider.pk).exists()
+
+
+def test_settings_values_render_as_text(owner_client, environment):
+    payload = "<script>window.__pwned=1</script>"
+    owner_client.post(url("settings", environment), {"name": payload})
+    api_key_create(environment=environment, name=payload)
+    html = owner_client.get(url("settings", environment)).content.decode()
+    assert "<script>window" not in html and "&lt;script&gt;window" in html
