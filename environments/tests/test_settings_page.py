@@ -84,7 +84,7 @@ def test_api_key_is_shown_once_then_revoked(owner_client, environment):
 
 
 def test_key_of_another_environment_cannot_be_revoked(owner_client, environment, other_environment):
-    key, secret = api_key_create(environment=other_environment)
+    key, _secret = api_key_create(environment=other_environment)
     assert owner_client.post(url("api_key_revoke", environment, pk=key.pk)).status_code == 404
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
 
