@@ -125,9 +125,10 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
 
     - `key:value` (or `key=value`): profiles whose trait `key` equals value (as text, number or
       boolean), by containment `traits @> {"key": value}` on the GIN index.
-    - anything else: user id, email or anonymous id containing the text (case-insensitive; trigram
-      GIN indexes from migration profiles 0002 serve it from 3 characters on), or the profile's
-      uuid, or any string trait (of the first keys by name) equal to the text exactly.
+    - anything else: user id, email, anonymous id or the `name` trait containing the text
+      (case-insensitive; trigram GIN indexes from migrations profiles 0002/0003 serve it from 3
+      characters on), or the profile's uuid, or any string trait (of the first keys by name)
+      equal to the text exactly.
     """
     from traits.models import DataType, Scope, Trait
 
@@ -144,13 +145,17 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
 
     if len(text) >= TRIGRAM_MIN_LENGTH:
         condition = (
-            Q(user_id__icontains=text) | Q(email__icontains=text) | Q(anonymous_id__icontains=text)
+            Q(user_id__icontains=text)
+            | Q(email__icontains=text)
+            | Q(anonymous_id__icontains=text)
+            | Q(traits__name__icontains=text)
         )
     else:
         condition = (
             Q(user_id__istartswith=text)
             | Q(email__istartswith=text)
             | Q(anonymous_id__istartswith=text)
+            | Q(traits__name__istartswith=text)
         )
     with contextlib.suppress(ValueError):
         condition |= Q(uuid=uuid_lib.UUID(text))
