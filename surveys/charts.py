@@ -28,11 +28,10 @@ class Point:
 
 
 def _x_positions(count: int) -> list[float]:
+    """The centre of each of `count` equal bands (labels never reach the edges)."""
     inner = WIDTH - PAD_LEFT - PAD_RIGHT
-    if count == 1:
-        return [PAD_LEFT + inner / 2]
-    step = inner / (count - 1)
-    return [PAD_LEFT + i * step for i in range(count)]
+    band = inner / max(count, 1)
+    return [PAD_LEFT + band * (i + 0.5) for i in range(count)]
 
 
 def _y(value: float, low: float, high: float) -> float:

@@ -220,6 +220,11 @@ class ReportFilter(django_filters.FilterSet):
         return date_range(data.get("period"), data.get("start"), data.get("end"))
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.form.errors:
+            # A filter that does not validate (a survey of another environment, a bad date)
+            # matches nothing rather than silently widening to everything; the page says
+            # which filter was not understood.
+            return queryset.none()
         queryset = super().filter_queryset(queryset)
         span = self.date_range
         if span.start:

@@ -70,7 +70,7 @@ class QuestionForm(forms.Form):
         self, *args: Any, question: Question, later_keys: list[tuple[str, str]], **kwargs: Any
     ):
         self.question = question
-        if "initial" not in kwargs and not args:
+        if "initial" not in kwargs and (not args or args[0] is None):
             kwargs["initial"] = self.initial_for(question)
         super().__init__(*args, **kwargs)
         goto_choices = [("", "—"), *later_keys, (END, "End of survey")]

@@ -7,6 +7,7 @@ asks segments to re-evaluate the profile (survey interactions are segment condit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -367,7 +368,7 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
 
 def question_key_default(*, survey: Survey, title: str, exclude_id: int | None = None) -> str:
     """A key from the title (slugified with underscores), made unique within the survey."""
-    base = slugify(title).replace("-", "_")[:60].strip("_") or "question"
+    base = _title_slug(title)
     taken = set(survey.questions.exclude(pk=exclude_id).values_list("key", flat=True))
     candidate, n = base, 1
     while candidate in taken:
@@ -474,6 +475,15 @@ def question_add(
     )
 
 
+def _title_slug(title: str) -> str:
+    return slugify(title).replace("-", "_")[:60].strip("_") or "question"
+
+
+def _key_follows_title(question: Question) -> bool:
+    base = _title_slug(question.title)
+    return bool(re.fullmatch(rf"{re.escape(base)}(_\d+)?", question.key))
+
+
 def _check_key(*, survey: Survey, key: str, exclude_id: int | None = None) -> str:
     from traits.services import TRAIT_KEY_RE
 
@@ -506,6 +516,15 @@ def question_update(
     title = (title or "").strip()
     if not title:
         errors["title"] = ["a question needs a title"]
+    elif (
+        key.strip() == question.key
+        and title != question.title
+        and _key_follows_title(question)
+        and not question.survey.responses.exists()
+    ):
+        # The key was derived from the old title and no answer is stored under it yet: it
+        # follows the new title.
+        key = ""
     try:
         key = (
             _check_key(survey=question.survey, key=key, exclude_id=question.pk)

@@ -319,3 +319,18 @@ def test_email_block_link_records_the_answer(owner_client, client, environment, 
 def test_responses_untouched_by_builder_pages(owner_client, environment, survey):
     ResponseFactory(survey=survey, data={"nps": 3})
     assert owner_client.get(url(environment, "detail", uuid=survey.uuid)).status_code == 200
+
+
+def test_edit_form_shows_the_saved_settings(owner_client, environment, survey):
+    plan = survey.questions.get(key="plan")
+    page = owner_client.get(
+        url(environment, "question", uuid=survey.uuid, question_id=plan.pk),
+        {"mode": "edit"},
+        **HTMX,
+    )
+    assert page.status_code == 200
+    assert b'value="plan"' in page.content
+    assert b"Free\nPro</textarea>" in page.content
+    assert b'name="required" checked' in page.content
+    full = owner_client.get(url(environment, "detail", uuid=survey.uuid), {"edit": plan.pk})
+    assert b"Save question" in full.content and b'value="plan"' in full.content

@@ -31,7 +31,10 @@ def survey(environment):
     QuestionFactory(survey=survey, kind="csat", key="csat", position=2)
     QuestionFactory(survey=survey, kind="ces", key="effort", position=3)
     QuestionFactory(
-        survey=survey, kind="multiple_choice", key="features", position=4,
+        survey=survey,
+        kind="multiple_choice",
+        key="features",
+        position=4,
         choices=["Reports", "Export", "Alerts"],
     )
     QuestionFactory(survey=survey, kind="text", key="why", position=5, required=False)
@@ -41,7 +44,9 @@ def survey(environment):
 @pytest.fixture
 def alice(environment):
     return ProfileFactory(
-        environment=environment, user_id="alice", email="alice@acme.test",
+        environment=environment,
+        user_id="alice",
+        email="alice@acme.test",
         traits={"name": "Alice Liddell", "plan": "pro", "seats": 5},
     )
 
@@ -49,7 +54,9 @@ def alice(environment):
 @pytest.fixture
 def bob(environment):
     return ProfileFactory(
-        environment=environment, user_id="bob", email="bob@acme.test",
+        environment=environment,
+        user_id="bob",
+        email="bob@acme.test",
         traits={"name": "Bob", "plan": "free"},
     )
 
@@ -59,12 +66,23 @@ def responses(survey, alice, bob):
     now = timezone.now()
     return {
         "promoter": ResponseFactory(
-            survey=survey, profile=alice, completed=True, created_at=now - timedelta(hours=1),
-            data={"nps": 10, "csat": 2, "effort": 2, "features": ["Reports", "Export"],
-                  "why": "Love the export"},
+            survey=survey,
+            profile=alice,
+            completed=True,
+            created_at=now - timedelta(hours=1),
+            data={
+                "nps": 10,
+                "csat": 2,
+                "effort": 2,
+                "features": ["Reports", "Export"],
+                "why": "Love the export",
+            },
         ),
         "detractor": ResponseFactory(
-            survey=survey, profile=bob, completed=True, created_at=now - timedelta(hours=2),
+            survey=survey,
+            profile=bob,
+            completed=True,
+            created_at=now - timedelta(hours=2),
             data={"nps": 3, "csat": -1, "effort": 6, "features": ["Alerts"], "why": "Too slow"},
         ),
         "passive": ResponseFactory(
@@ -72,11 +90,16 @@ def responses(survey, alice, bob):
         ),
         "view": ResponseFactory(survey=survey, profile=alice, created_at=now - timedelta(hours=4)),
         "dismissed": ResponseFactory(
-            survey=survey, profile=bob, created_at=now - timedelta(hours=5),
+            survey=survey,
+            profile=bob,
+            created_at=now - timedelta(hours=5),
             dismissed_at=now - timedelta(hours=5),
         ),
         "old": ResponseFactory(
-            survey=survey, profile=alice, completed=True, created_at=now - timedelta(days=60),
+            survey=survey,
+            profile=alice,
+            completed=True,
+            created_at=now - timedelta(days=60),
             data={"nps": 0},
         ),
     }
@@ -177,7 +200,8 @@ def test_overview_survey_filter_ignores_other_environments(
     ResponseFactory(survey=foreign, data={"nps": 0})
     response = owner_client.get(url(environment, "surveys:overview"), {"survey": foreign.uuid})
     assert response.context["filter"].errors  # not a valid choice here
-    assert response.context["figures"]["views"] == 5  # this environment's data only
+    assert response.context["figures"]["views"] == 0  # matches nothing, leaks nothing
+    assert "were not understood" in response.content.decode()
 
 
 def test_overview_fragment(owner_client, environment, responses):
@@ -245,8 +269,10 @@ def test_response_list_newest_first(owner_client, environment, responses):
         ({"q": "bob@acme"}, ["detractor", "passive", "dismissed"]),
         ({"q": "nps"}, []),  # keys are not searched, only answer values
         ({"q": "100%"}, []),  # LIKE wildcards are literal
-        ({"status": "completed", "answer": "nps", "op": "detractors", "period": "30d"},
-         ["detractor"]),
+        (
+            {"status": "completed", "answer": "nps", "op": "detractors", "period": "30d"},
+            ["detractor"],
+        ),
     ],
 )
 def test_response_list_filters(owner_client, environment, responses, params, expected):
@@ -324,6 +350,12 @@ def test_cursor_round_trip_and_garbage():
     assert decode_cursor("99999999999999999999999-1") is None
 
 
+def test_response_list_invalid_filter_lists_nothing(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:responses"), {"start": "31/02/2026"})
+    assert listed(response) == []
+    assert "were not understood" in response.content.decode()
+
+
 def test_response_list_ignores_a_bad_cursor(owner_client, environment, responses):
     response = owner_client.get(url(environment, "surveys:responses"), {"after": "garbage"})
     assert len(listed(response)) == 6
@@ -393,7 +425,7 @@ def test_export_columns_of_the_selected_survey(owner_client, environment, respon
 
 
 def test_export_defuses_spreadsheet_formulas(owner_client, environment, survey):
-    ResponseFactory(survey=survey, data={"why": "=HYPERLINK(\"http://evil\")", "csat": -2})
+    ResponseFactory(survey=survey, data={"why": '=HYPERLINK("http://evil")', "csat": -2})
     rows = export(owner_client, environment)
     assert rows[0]["why"].startswith("'=")
     assert rows[0]["csat"] == "-2"

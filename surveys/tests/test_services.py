@@ -236,3 +236,18 @@ def test_builder_services_add_move_update_delete(environment, owner):
     copy = survey_duplicate(survey=survey, by=owner.user)
     assert copy.status == "draft" and copy.questions.count() == 2
     assert Question.objects.filter(survey=survey).count() == 2
+
+
+def test_derived_key_follows_the_title_until_answers_exist(environment):
+    survey = SurveyFactory(environment=environment)
+    question = question_add(survey=survey, kind="text", title="Why?")
+    assert question.key == "why"
+    question_update(question=question, title="What for?", key="why")
+    assert question.key == "what_for"
+    question_update(question=question, title="Custom", key="my_key")
+    question_update(question=question, title="Other title", key="my_key")
+    assert question.key == "my_key"  # chosen by hand: kept
+    question_update(question=question, title="Reason", key="")
+    ResponseFactory(survey=survey, data={"reason": "x"})
+    question_update(question=question, title="Motive", key="reason")
+    assert question.key == "reason"  # answers are stored under it: kept
