@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from events.factories import EventDefinitionFactory, EventFactory
 from profiles.factories import ProfileFactory
