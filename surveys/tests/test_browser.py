@@ -126,3 +126,20 @@ def test_builder_add_nps_and_choice_reorder_and_publish(
     assert survey.questions.get(key="main_reason").config == {
         "choices": ["Price", "Speed", "Support"]
     }
+
+
+def test_builder_shows_question_errors_in_place(logged_in_page, live_server, environment):
+    survey = SurveyFactory(environment=environment, name="Errors")
+    QuestionFactory(survey=survey, kind="nps", key="nps")
+    choice = QuestionFactory(survey=survey, kind="single_choice", key="pick", choices=["A", "B"])
+    page = logged_in_page
+    page.goto(f"{live_server.url}/e/{environment.slug}/surveys/{survey.uuid}/")
+    page.locator(f"#question-{choice.pk}").get_by_role("link", name="Edit").click()
+    page.wait_for_selector(f"#question-{choice.pk} .bq-form")
+    page.fill(f"#question-{choice.pk} input[name=key]", "nps")
+    page.get_by_role("button", name="Save question").click()
+    page.wait_for_selector(
+        f"#question-{choice.pk} :text('another question of this survey uses this key')"
+    )
+    choice.refresh_from_db()
+    assert choice.key == "pick"

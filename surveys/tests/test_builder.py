@@ -334,3 +334,11 @@ def test_edit_form_shows_the_saved_settings(owner_client, environment, survey):
     assert b'name="required" checked' in page.content
     full = owner_client.get(url(environment, "detail", uuid=survey.uuid), {"edit": plan.pk})
     assert b"Save question" in full.content and b'value="plan"' in full.content
+
+
+@pytest.mark.parametrize("name", ["detail", "email", "settings", "question_add"])
+def test_anonymous_visitors_are_sent_to_login(client, environment, survey, name):
+    target = url(environment, name, uuid=survey.uuid)
+    assert client.get(target).status_code == 302
+    assert client.post(target, {"kind": "nps"}).status_code == 302
+    assert survey.questions.count() == 2
