@@ -11,7 +11,7 @@ import json
 import re
 import zlib
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import RequestDataTooBig
@@ -25,7 +25,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyQuery, HttpBasicAuth, HttpBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt, StrictStr
 
 from environments.models import ApiKey, Environment
 from events.services import events_track, track_item
@@ -212,6 +212,21 @@ class NotFound(Http404):
     pass
 
 
+def _iso_only(value: Any) -> Any:
+    """Dates and times as ISO-8601 strings, as documented (pydantic would also take numbers)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_START.match(value.strip()):
+        raise ValueError("must be an ISO-8601 date or date-time (YYYY-MM-DD...)")
+    return value
+
+
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+# A user id is a string or an integer (not a boolean or a float, which pydantic would coerce).
+UserId = StrictStr | StrictInt
+
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 413: Error, 429: Error}
 ERRORS_404: dict[int, Any] = {**ERRORS, 404: Error}
 
@@ -219,10 +234,16 @@ ERRORS_404: dict[int, Any] = {**ERRORS, 404: Error}
 # --- Helpers ------------------------------------------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _aware(value: datetime | None, field: str = "timestamp") -> datetime | None:
+    """In UTC (naive means UTC). PostgreSQL refuses offsets beyond ±15:59 that ISO-8601 allows."""
     if value is None:
         return None
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    if not timezone.is_aware(value):
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise DjangoValidationError({field: "is out of range"}) from exc
 
 
 def _contact(profile: Profile) -> dict[str, Any]:
@@ -279,7 +300,7 @@ def _day_bound(value: date | datetime | None, *, end: bool) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return _aware(value)
+        return _aware(value, "date_to" if end else "date_from")
     return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
 
 
@@ -309,7 +330,7 @@ class IdentifyIn(BaseModel):
     # A plain pydantic model: ninja's Schema reads attributes and would drop the extra keys.
     model_config = ConfigDict(extra="allow")
 
-    id: str | int | None = Field(None, description="Your id for the user")
+    id: UserId | None = Field(None, description="Your id for the user")
     email: str | None = None
     anonymous_id: str | None = Field(
         None, description="A device id: its anonymous profile is merged into this user"
@@ -354,10 +375,10 @@ def identify_user(request: HttpRequest, payload: IdentifyIn) -> Status:
 
 class TrackIn(Schema):
     event: str
-    id: str | int | None = None
+    id: UserId | None = None
     email: str | None = None
     anonymous_id: str | None = None
-    timestamp: datetime | None = Field(None, description="When it happened (default: now)")
+    timestamp: IsoDateTime | None = Field(None, description="When it happened (default: now)")
     properties: dict[str, Any] | None = None
     message_id: str | None = Field(
         None, description="Your id for this call: a retried call with the same id is stored once"
@@ -521,8 +542,8 @@ class ResponsePage(Schema):
 class ResponseFilters(Schema):
     survey: UUID | None = None
     segment: UUID | None = Field(None, description="Responses of this segment's members")
-    date_from: date | datetime | None = Field(None, description="Received on or after")
-    date_to: date | datetime | None = Field(None, description="Received on or before")
+    date_from: IsoDate | IsoDateTime | None = Field(None, description="Received on or after")
+    date_to: IsoDate | IsoDateTime | None = Field(None, description="Received on or before")
     include: Literal["completed", "partials", "all"] = "completed"
     page_length: int = Field(PAGE_LENGTH_DEFAULT, ge=1, le=PAGE_LENGTH_MAX)
     cursor: str | None = None
@@ -584,12 +605,12 @@ def responses(request: HttpRequest, filters: Query[ResponseFilters]) -> dict[str
 
 class ResponseIn(Schema):
     survey: UUID
-    id: str | int | None = Field(None, description="The respondent's user id")
+    id: UserId | None = Field(None, description="The respondent's user id")
     email: str | None = None
     anonymous_id: str | None = None
     answers: dict[str, Any] = Field(description="Answers keyed by question key")
     completed: bool = Field(True, description="Mark the response completed")
-    completed_at: datetime | None = None
+    completed_at: IsoDateTime | None = None
     external_id: str | None = Field(
         None, description="Your id for the response: sending it again stores nothing new"
     )
@@ -618,7 +639,7 @@ def response_create(request: HttpRequest, payload: ResponseIn) -> Status:
         email=payload.email,
         anonymous_id=payload.anonymous_id,
     )
-    completed_at = _aware(payload.completed_at)
+    completed_at = _aware(payload.completed_at, "completed_at")
     if payload.completed and completed_at is None:
         completed_at = timezone.now()
     response, created = response_import(
@@ -739,7 +760,7 @@ def segments(request: HttpRequest) -> list[dict[str, Any]]:
 
 class SyncSegmentIn(Schema):
     segment: UUID
-    id: str | int | None = Field(None, description="The user's id (created if new)")
+    id: UserId | None = Field(None, description="The user's id (created if new)")
     email: str | None = None
     uuid: UUID | None = Field(None, description="The contact's uuid")
 

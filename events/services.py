@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from profiles.services import clean_identifier, profiles_mark_active, profiles_touch
+from profiles.services import clean_identifier, profiles_mark_active, profiles_touch, utc
 from traits.services import clean_json, clean_text
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -69,7 +69,7 @@ def track_item(
         raise ValidationError({"properties": f"has more than {PROPERTIES_MAX_KEYS} keys"})
     now = now or timezone.now()
     # A clock ahead of ours does not put events in the future.
-    ts = min(timestamp, now) if timestamp else now
+    ts = min(utc(timestamp, field="timestamp"), now) if timestamp else now
     return TrackItem(
         event=name,
         timestamp=ts,

@@ -72,6 +72,17 @@ def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH)
     return text
 
 
+def utc(at: datetime, *, field: str) -> datetime:
+    """A time in UTC (naive means UTC); ValidationError naming `field` when out of range.
+    PostgreSQL refuses some offsets ISO-8601 allows (beyond +-15:59), so offsets go first."""
+    if not timezone.is_aware(at):
+        return at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValidationError({field: "is out of range"}) from exc
+
+
 # --- MAU -------------------------------------------------------------------------------------
 
 
@@ -458,7 +469,7 @@ def profile_identify(
     if not (ident.user_id or ident.email or ident.anonymous_id):
         raise ValidationError({"id": "an id, an email or an anonymous_id is required"})
     now = timezone.now()
-    seen_at = min(seen_at, now) if seen_at else now
+    seen_at = min(utc(seen_at, field="timestamp"), now) if seen_at else now
 
     for attempt in range(_ATTEMPTS):
         try:

@@ -162,3 +162,9 @@ def test_delete_contact_removes_events_responses_memberships(api, environment):
     assert Event.objects.count() == 1
     assert not Response.objects.exists()
     assert not SegmentMembership.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["plan:nan", "plan:inf", "plan:1e999", "a\x00b", "%_", "x" * 3000])
+def test_contacts_odd_search_never_500(api, environment, text):
+    ProfileFactory(environment=environment, traits={"plan": "pro"})
+    assert api.get("/api/v1/contacts", {"search": text}).status_code == 200
