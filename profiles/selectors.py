@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import uuid as uuid_lib
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ def _typed_variants(text: str) -> list[Any]:
         except ValueError:
             pass
         else:
-            if number.is_integer() and "." not in text and "e" not in lowered:
+            if not math.isfinite(number):
+                pass  # "nan", "inf", "1e999": jsonb has no such number (the API fuzzer found it)
+            elif number.is_integer() and "." not in text and "e" not in lowered:
                 variants.append(int(number))
             else:
                 variants.append(number)
