@@ -280,14 +280,16 @@ def positive_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dat
 
 def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.datetime) -> Q:
     """Full semantics on one typed value: set/not set, and negative operators also match
-    when the value is not set."""
+    when the value is not set. The result is TRUE or FALSE, never NULL."""
     if operator == "is_set":
         return Q(IsNull(expr, False))
     if operator == "is_not_set":
         return Q(IsNull(expr, True))
     if operator in R.NEGATIVE_OPERATORS:
         return Q(IsNull(expr, True)) | ~positive_q(expr, data_type, operator, value, now)
-    return positive_q(expr, data_type, operator, value, now)
+    # "IS NOT NULL AND ..." keeps the result two-valued (never NULL): a NULL would turn the
+    # NOT of an enclosing "not in segment" into NULL too, and drop the row.
+    return Q(IsNull(expr, False)) & positive_q(expr, data_type, operator, value, now)
 
 
 # --- Conditions --------------------------------------------------------------------------------

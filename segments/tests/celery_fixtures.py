@@ -1,0 +1,183 @@
+"""A real Redis and a real Celery worker for wiring tests.
+
+Redis: the server on 127.0.0.1:6379 if one answers; otherwise a `redis-server` binary is started
+on a free port for the session; with neither, the test fails with a message saying what to
+install (never a skip). A dedicated database number (HARK_TEST_REDIS_DB, default 11) is flushed
+first. The worker is `celery -A config worker` as a subprocess whose DATABASE_URL points at the
+test database, so tests using it must use `django_db(transaction=True)` (it sees only committed
+rows).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _answers_ping(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """(host, port) of a running Redis: the local one, or one started from redis-server."""
+    if _answers_ping("127.0.0.1", 6379):
+        yield "127.0.0.1", 6379
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "The Celery wiring test needs Redis: nothing answers on 127.0.0.1:6379 and no "
+            "redis-server binary is installed (apt-get install redis-server)."
+        )
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="hark-redis-")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers_ping("127.0.0.1", port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"redis-server ({binary}) did not start on port {port}")
+            time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    import redis
+
+    host, port = redis_server
+    url = f"redis://{host}:{port}/{int(os.environ.get('HARK_TEST_REDIS_DB', '11'))}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def database_url_for_tests() -> str:
+    """A URL for the database pytest-django created (test_<name>), for another process."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    host = s.get("HOST") or "127.0.0.1"
+    if host.startswith("/"):
+        host = quote(host, safe="")
+    auth = quote(s.get("USER") or "postgres", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+
+
+def _reset_pools(app) -> None:
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_worker_process(redis_url, transactional_db, settings):
+    """A `celery -A config worker` subprocess on `redis_url`, and this process's Celery app
+    switched from eager mode to that broker for the test."""
+    from config.celery import app
+    from segments import services
+
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url_for_tests(),
+        "HARK_TESTING": "1",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret"),
+        "HARK_SEGMENT_DEBOUNCE_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (the worker writes to it while we read)
+        prefix="hark-worker-", suffix=".log", delete=False
+    )
+    celery = str(Path(sys.executable).with_name("celery"))
+    process = subprocess.Popen(
+        [
+            celery,
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log_path = Path(log.name)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("Celery worker did not start:\n" + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+        # This process publishes to the same broker instead of running tasks inline.
+        # (Keys carry the CELERY_ namespace: the app reads its config from Django settings.)
+        previous = {
+            "CELERY_BROKER_URL": app.conf.broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager,
+        }
+        settings.REDIS_URL = redis_url
+        settings.CELERY_TASK_ALWAYS_EAGER = False
+        app.conf.update(CELERY_BROKER_URL=redis_url, CELERY_TASK_ALWAYS_EAGER=False)
+        _reset_pools(app)
+        services._redis.__dict__.pop("_client", None)
+        yield log_path
+    finally:
+        if "previous" in locals():
+            app.conf.update(**previous)
+        _reset_pools(app)
+        services._redis.__dict__.pop("_client", None)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,0 +1,152 @@
+"""The SQL compiler against a plain-Python evaluation of the same rules (hypothesis)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segments import rules as R
+from segments.compiler import membership_flags, profiles_matching
+from segments.models import Segment
+
+from . import pyeval
+from .strategies import (
+    NOW,
+    answer_conditions,
+    event_conditions,
+    profile_conditions,
+    rule_trees,
+    segment_conditions,
+    survey_conditions,
+    trait_conditions,
+    worlds,
+    write_world,
+)
+
+pytestmark = pytest.mark.django_db
+
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+PER_OPERATOR = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def check(environment, world, rules) -> None:
+    """Write the world, compare SQL with Python, roll back."""
+    with transaction.atomic():
+        write_world(world, environment)
+        R.validate_rules(rules, environment_id=environment.pk)
+        sql = set(
+            profiles_matching(rules, environment_id=environment.pk, now=NOW).values_list(
+                "pk", flat=True
+            )
+        )
+        expected = pyeval.matching(rules, world)
+        assert sql == expected, (rules, world)
+        transaction.set_rollback(True)
+
+
+def one(condition: dict) -> dict:
+    return {"op": "and", "conditions": [condition]}
+
+
+@PROPERTY
+@given(world=worlds(), rules=rule_trees)
+def test_sql_matches_python_for_random_rule_trees(environment, world, rules):
+    check(environment, world, rules)
+
+
+TRAIT_CASES = [(t, op) for t in R.DATA_TYPES for op in R.OPERATORS[t]]
+
+
+@pytest.mark.parametrize(("data_type", "operator"), TRAIT_CASES)
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_every_trait_operator(environment, data_type, operator, world, data):
+    key = {"string": "s", "number": "n", "boolean": "b", "date": "d"}[data_type]
+    # Declared key, and an undeclared key typed by the condition.
+    chosen = data.draw(st.sampled_from([key, "u"]))
+    condition = data.draw(trait_conditions(key=chosen, operator=operator))
+    if chosen == "u":
+        condition = (
+            data.draw(trait_conditions(key="u", operator=None))
+            if (condition.get("data_type") != data_type)
+            else condition
+        )
+    check(environment, world, one(condition))
+
+
+@pytest.mark.parametrize(("data_type", "operator"), TRAIT_CASES)
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_every_answer_operator(environment, data_type, operator, world, data):
+    condition = data.draw(answer_conditions(operator=operator, data_type=data_type))
+    check(environment, world, one(condition))
+
+
+@pytest.mark.parametrize(
+    ("field", "operator"),
+    [(f, op) for f in R.PROFILE_DATE_FIELDS for op in R.DATE_VALUE_OPERATORS]
+    + [(f, op) for f in R.PROFILE_FLAG_FIELDS for op in ("is_true", "is_false")],
+)
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_every_profile_operator(environment, field, operator, world, data):
+    check(environment, world, one(data.draw(profile_conditions(field=field, operator=operator))))
+
+
+@pytest.mark.parametrize("operator", list(R.EVENT_OPERATORS))
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_every_event_operator(environment, operator, world, data):
+    check(environment, world, one(data.draw(event_conditions(operator=operator))))
+
+
+@pytest.mark.parametrize(
+    ("action", "operator"), [(a, op) for a in R.SURVEY_ACTIONS for op in ("has", "has_not")]
+)
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_every_survey_action(environment, action, operator, world, data):
+    check(environment, world, one(data.draw(survey_conditions(action=action, operator=operator))))
+
+
+@pytest.mark.parametrize("operator", ["in", "not_in"])
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_segment_conditions(environment, operator, world, data):
+    check(environment, world, one(data.draw(segment_conditions(operator=operator))))
+
+
+@settings(PROPERTY, max_examples=60)
+@given(world=worlds(), trees=st.lists(rule_trees, min_size=1, max_size=4))
+def test_incremental_flags_agree_with_full_query(environment, world, trees):
+    """One query for many segments over a few profiles == each segment's own full query."""
+    with transaction.atomic():
+        write_world(world, environment)
+        segments = [
+            Segment.objects.create(environment=environment, name=f"T{i}", rules=rules)
+            for i, rules in enumerate(trees)
+        ]
+        ids = [p.id for p in world.profiles]
+        flags = membership_flags(segments, environment_id=environment.pk, profile_ids=ids, now=NOW)
+        for segment in segments:
+            full = set(
+                profiles_matching(
+                    segment.rules,
+                    environment_id=environment.pk,
+                    now=NOW,
+                    self_uuid=str(segment.uuid),
+                ).values_list("pk", flat=True)
+            )
+            assert {pid for pid, sids in flags.items() if segment.pk in sids} == full
+            assert full == pyeval.matching(segment.rules, world)
+        transaction.set_rollback(True)
