@@ -28,6 +28,12 @@ PAGE_SIZES = (25, 50, 100)
 EXPORT_CHUNK = 2000
 
 ANSWERED = ~Q(data={})
+STATUS_LABELS = {
+    "completed": "Completed",
+    "partial": "Partial",
+    "view": "View only",
+    "dismissed": "Dismissed",
+}
 
 # What a row of the lists needs: the survey's name, the respondent's name (from traits, email,
 # user id or uuid) and the response's own columns; the rest of both tables stays on disk.
@@ -74,9 +80,15 @@ def questions_for(survey_ids: Iterable[int]) -> dict[int, dict[str, Question]]:
 
 
 def attach_answers(responses: Sequence[Response]) -> None:
-    """Set `response.answers` ([Answer] in question order) on each response: one query."""
+    """Set on each response `answers` ([Answer] in question order), `when_iso` and `when`
+    (its local time, formatted here once: Django's date filter costs ~0.1 ms a call, which a
+    100-row page would pay several times a row). One query."""
     questions = questions_for(r.survey_id for r in responses if r.data)
     for response in responses:
+        local = timezone.localtime(response.created_at)
+        response.when_iso = local.isoformat(timespec="seconds")  # type: ignore[attr-defined]
+        response.when = f"{local:%b} {local.day}, {local:%Y %H:%M}"  # type: ignore[attr-defined]
+        response.status_label = STATUS_LABELS.get(response.status, "")  # type: ignore[attr-defined]
         survey_questions = questions.get(response.survey_id, {})
         order = {key: i for i, key in enumerate(survey_questions)}
         answers = []
