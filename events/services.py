@@ -12,7 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from profiles.services import clean_identifier, profiles_mark_active, profiles_touch, utc
+from profiles.services import (
+    clean_identifier,
+    ingest_transaction_setup,
+    profiles_mark_active,
+    profiles_touch,
+    utc,
+)
 from traits.services import clean_json, clean_text
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -125,9 +131,9 @@ def event_definitions_ensure(*, environment_id: int, names: Sequence[str], at: d
 _EVENTS_SQL = """
 INSERT INTO events_event
     (environment_id, profile_id, definition_id, timestamp, received_at, properties, message_id)
-SELECT %s, v.p, v.d, v.t, %s, v.props::jsonb, v.m
-FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[], %s::text[], %s::int[])
-    AS v(p, d, t, props, m, n)
+SELECT %s, v.p, v.d, v.t, %s, v.props, v.m
+FROM jsonb_to_recordset(%s::jsonb)
+    AS v(p bigint, d bigint, t timestamptz, props jsonb, m text, n int)
 ORDER BY v.n
 ON CONFLICT (environment_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
 RETURNING message_id
@@ -145,6 +151,8 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
         return []
     received = timezone.now()
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            ingest_transaction_setup(cursor)
         profiles = profiles_touch(
             environment_id=environment_id,
             keys=[(i.user_id, i.anonymous_id, i.email, i.timestamp) for i in items],
@@ -169,12 +177,19 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 [
                     environment_id,
                     received,
-                    [i.profile_id for _, i in rows],
-                    [definitions[i.event] for _, i in rows],
-                    [i.timestamp for _, i in rows],
-                    [json.dumps(i.properties) for _, i in rows],
-                    [i.message_id for _, i in rows],
-                    [n for n, _ in rows],
+                    json.dumps(
+                        [
+                            {
+                                "p": i.profile_id,
+                                "d": definitions[i.event],
+                                "t": i.timestamp.isoformat(),
+                                "props": i.properties,
+                                "m": i.message_id,
+                                "n": n,
+                            }
+                            for n, i in rows
+                        ]
+                    ),
                 ],
             )
             stored_ids = [r[0] for r in cursor.fetchall()]

@@ -186,8 +186,8 @@ def test_identify_runs_constant_queries(environment, django_assert_max_num_queri
     profile_identify(environment=environment, **kwargs)
     for n in (1, 150):
         traits = {f"trait_{n}_{i}": i for i in range(n)}
-        # savepoint + (lookup) + upsert + trait definitions + MAU + release
-        with django_assert_max_num_queries(6):
+        # savepoint, commit mode, (lookup,) upsert, trait definitions, MAU, release
+        with django_assert_max_num_queries(7):
             profile_identify(environment=environment, traits=traits, **kwargs)
 
 

@@ -1,0 +1,344 @@
+"""Ingestion throughput and latency, against the server as it runs in production.
+
+Starts gunicorn (several workers, DEBUG off, a SECRET_KEY, DATABASE_URL, REDIS_URL when given)
+on a loopback port, creates an environment and an API key, then drives each case with
+concurrent keep-alive HTTP clients (processes x threads, stdlib http.client) for a fixed time,
+and prints requests per second and p50/p99 latency per case:
+
+    trivial   GET /api/v1/                 (key check: the same stack, no ingestion work)
+    identify  POST /api/v1/identify-user   (5 traits, users drawn from a pool: create + update)
+    track     POST /api/v1/track-event     (3 properties, a message_id, 20 event names)
+    batch     POST /segment/v1/batch       (N track messages per request; events/s reported)
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hark_bench .venv/bin/python benchmarks/ingest.py
+    .venv/bin/python benchmarks/ingest.py --duration 10 --cases trivial,identify   # quick run
+
+With --fresh-db NAME (the default: hark_bench) the database is dropped, created and migrated
+first, on the server of DATABASE_URL (or postgres://postgres@127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+EVENT_NAMES = [f"Feature {i} Used" for i in range(20)]
+PLANS = ["free", "starter", "pro", "enterprise"]
+
+
+# --- Setup ---------------------------------------------------------------------------------------
+
+
+def database_url(args: argparse.Namespace) -> str:
+    base = (
+        args.database_url
+        or os.environ.get("DATABASE_URL")
+        or ("postgres://postgres@127.0.0.1:5432/postgres")
+    )
+    if not args.fresh_db:
+        return base
+    parsed = urlparse(base)
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{args.fresh_db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{args.fresh_db}"')
+    return urlunparse(parsed._replace(path="/" + args.fresh_db))
+
+
+def server_env(args: argparse.Namespace, db_url: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "HARK_API_RATE_LIMIT": str(10**9),
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def prepare(env: dict[str, str]) -> str:
+    """Migrate, then create an environment and an API key; returns the key."""
+    subprocess.run(
+        [str(PYTHON), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    code = (
+        "import django; django.setup()\n"
+        "from environments.services import environment_create, api_key_create\n"
+        "env = environment_create(name='Benchmark')\n"
+        "print(api_key_create(environment=env, name='bench')[1])\n"
+    )
+    out = subprocess.run(
+        [str(PYTHON), "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    cmd = [
+        str(GUNICORN),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.workers),
+        # gthread keeps client connections alive (the sync worker closes each one).
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", args.port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("gunicorn exited at start") from None
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start listening")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- Requests ------------------------------------------------------------------------------------
+
+
+def build_request(case: str, rng: random.Random, batch_size: int) -> tuple[str, str, bytes | None]:
+    user = f"user-{rng.randrange(200_000)}"
+    if case == "trivial":
+        return "GET", "/api/v1/", None
+    if case == "identify":
+        body = {
+            "id": user,
+            "email": f"{user}@example.test",
+            "plan": rng.choice(PLANS),
+            "seats": rng.randrange(1, 50),
+            "beta": rng.random() < 0.3,
+            "company": f"Company {rng.randrange(5000)}",
+            "signed_up_at": "2024-05-01T10:00:00Z",
+        }
+        return "POST", "/api/v1/identify-user", json.dumps(body).encode()
+    if case == "track":
+        body = {
+            "event": rng.choice(EVENT_NAMES),
+            "id": user,
+            "properties": {"path": "/app", "count": rng.randrange(100), "ok": True},
+            "message_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+        }
+        return "POST", "/api/v1/track-event", json.dumps(body).encode()
+    if case == "batch":
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        batch = [
+            {
+                "type": "track",
+                "userId": f"user-{rng.randrange(200_000)}",
+                "event": rng.choice(EVENT_NAMES),
+                "properties": {"path": "/app", "count": i},
+                "timestamp": now,
+                "messageId": uuid.UUID(int=rng.getrandbits(128)).hex,
+                "context": {"library": {"name": "analytics-python", "version": "2.3.3"}},
+            }
+            for i in range(batch_size)
+        ]
+        body = {"batch": batch, "sentAt": now}
+        return "POST", "/segment/v1/batch", json.dumps(body).encode()
+    raise ValueError(case)
+
+
+def _client_thread(
+    port: int, key: str, case: str, stop_at: float, batch_size: int, seed: int, out: list
+) -> None:
+    rng = random.Random(seed)
+    basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    headers = {"Authorization": basic, "Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.perf_counter() < stop_at:
+        method, path, body = build_request(case, rng, batch_size)
+        start = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            ok = 200 <= response.status < 300
+            if response.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies.append(time.perf_counter() - start)
+        if not ok:
+            errors += 1
+    conn.close()
+    out.append((latencies, errors))
+
+
+def _client_process(args: tuple) -> tuple[list[float], int]:
+    port, key, case, duration, threads, batch_size, seed = args
+    stop_at = time.perf_counter() + duration
+    out: list = []
+    workers = [
+        threading.Thread(
+            target=_client_thread,
+            args=(port, key, case, stop_at, batch_size, seed * 1000 + t, out),
+        )
+        for t in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    latencies = [x for lat, _ in out for x in lat]
+    return latencies, sum(e for _, e in out)
+
+
+def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
+    if args.warmup:
+        with mp.Pool(args.clients) as pool:
+            pool.map(
+                _client_process,
+                [
+                    (
+                        args.port,
+                        key,
+                        case,
+                        args.warmup,
+                        args.client_threads,
+                        args.batch_size,
+                        99 + i,
+                    )
+                    for i in range(args.clients)
+                ],
+            )
+    started = time.perf_counter()
+    with mp.Pool(args.clients) as pool:
+        results = pool.map(
+            _client_process,
+            [
+                (args.port, key, case, args.duration, args.client_threads, args.batch_size, i)
+                for i in range(args.clients)
+            ],
+        )
+    elapsed = time.perf_counter() - started
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+    n = len(latencies)
+    per_request = args.batch_size if case == "batch" else 1
+    return {
+        "case": case,
+        "requests": n,
+        "errors": errors,
+        "rps": n / elapsed,
+        "events_per_s": n * per_request / elapsed if case == "batch" else None,
+        "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+    }
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    trivial = next((r["rps"] for r in rows if r["case"] == "trivial"), None)
+    print()
+    print(
+        f"gunicorn {args.workers} workers x {args.threads} threads (gthread), "
+        f"clients {args.clients} processes x {args.client_threads} threads, "
+        f"{args.duration:g} s per case, batch of {args.batch_size}, "
+        f"{os.cpu_count()} CPUs, redis={'on' if args.redis_url else 'off'}"
+    )
+    header = f"{'case':<10}{'requests':>10}{'errors':>8}{'req/s':>10}{'events/s':>11}"
+    header += f"{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ratio = f"{r['rps'] / trivial:.0%}" if trivial and r["case"] != "batch" else ""
+        events = f"{r['events_per_s']:,.0f}" if r["events_per_s"] else ""
+        print(
+            f"{r['case']:<10}{r['requests']:>10,}{r['errors']:>8}{r['rps']:>10,.0f}{events:>11}"
+            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per case")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before each case")
+    parser.add_argument("--cases", default="trivial,identify,track,batch")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--client-threads", type=int, default=8, help="threads per client")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL")
+    parser.add_argument(
+        "--fresh-db",
+        default="hark_bench",
+        help="drop, create and migrate this database first ('' to use DATABASE_URL as is)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="REDIS_URL for the server (cache, rate limit, segment queue); '' for none",
+    )
+    args = parser.parse_args()
+
+    db_url = database_url(args)
+    env = server_env(args, db_url)
+    key = prepare(env)
+    server = start_server(args, env)
+    rows = []
+    try:
+        for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
+            print(f"running {case} for {args.duration:g} s ...", file=sys.stderr, flush=True)
+            rows.append(run_case(args, key, case))
+    finally:
+        stop_server(server)
+    print_table(rows, args)
+
+
+if __name__ == "__main__":
+    main()
