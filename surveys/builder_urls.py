@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("e/<slug:env>/surveys/<uuid:uuid>/thank-you/", views.survey_thank_you, name="thank_you"),
     path("e/<slug:env>/surveys/<uuid:uuid>/email/", views.survey_email, name="email"),
+    path("e/<slug:env>/surveys/<uuid:uuid>/preview/", views.survey_preview, name="preview"),
     path("e/<slug:env>/surveys/<uuid:uuid>/questions/", views.question_create, name="question_add"),
     path(
         "e/<slug:env>/surveys/<uuid:uuid>/questions/reorder/",

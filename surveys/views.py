@@ -364,9 +364,35 @@ def question_preview(request: HarkRequest, uuid: Any, question_id: int) -> HttpR
                 required=form.cleaned_data["required"],
                 config=_preview_config(question.kind, form.config()),
             )
+    if not request.htmx:
+        target = env_reverse(request, "surveys:preview", uuid=survey.uuid)
+        return HttpResponseRedirect(f"{target}?q={question.key}")
     context = {"survey": survey, "preview": _preview_context(question)}
-    template = "surveys/detail.html#preview" if request.htmx else "surveys/preview_page.html"
-    return render(request, template, context)
+    return render(request, "surveys/detail.html#preview", context)
+
+
+@require_GET
+def survey_preview(request: HarkRequest, uuid: Any) -> HttpResponse:
+    """The whole survey as respondents see it, step by step, for any status (nothing is
+    recorded: the answer controls are inert; Next/Back walk the questions in order)."""
+    survey = _survey(request, uuid)
+    questions = list(survey.questions.all())
+    keys = [q.key for q in questions]
+    step = request.GET.get("q", keys[0] if keys else "done")
+    base = env_reverse(request, "surveys:preview", uuid=survey.uuid)
+    context: dict[str, Any] = {"survey": survey, "builder_url": _detail_url(request, survey)}
+    if step in keys:
+        index = keys.index(step)
+        context.update(
+            preview=_preview_context(questions[index]),
+            step_number=index + 1,
+            step_total=len(keys),
+            back_url=f"{base}?q={keys[index - 1]}" if index else "",
+            next_url=f"{base}?q={keys[index + 1]}" if index + 1 < len(keys) else f"{base}?q=done",
+        )
+    else:
+        context.update(done=True, back_url=f"{base}?q={keys[-1]}" if keys else "")
+    return render(request, "surveys/preview_page.html", context)
 
 
 def _preview_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:

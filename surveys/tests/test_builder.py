@@ -248,9 +248,21 @@ def test_live_preview_renders_unsaved_values_without_writing(owner_client, envir
     plan.refresh_from_db()
     assert plan.title != "Pick one"
     full = owner_client.get(
-        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk)
+        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk), follow=True
     )
-    assert b"<html" in full.content
+    assert b"<html" in full.content and b"Which option fits best?" in full.content
+
+
+def test_survey_preview_walks_every_step_without_recording(owner_client, environment, survey):
+    preview = url(environment, "preview", uuid=survey.uuid)
+    first = owner_client.get(preview)
+    assert first.status_code == 200 and b"Question 1 of 2" in first.content
+    assert b"?q=plan" in first.content
+    second = owner_client.get(preview, {"q": "plan"})
+    assert b"Question 2 of 2" in second.content and b"?q=done" in second.content
+    done = owner_client.get(preview, {"q": "done"})
+    assert b"Thank you!" in done.content
+    assert not survey.responses.exists()
 
 
 def test_email_page_needs_a_live_survey(owner_client, environment, survey):
