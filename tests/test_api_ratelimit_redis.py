@@ -9,7 +9,6 @@ from django.test import override_settings
 from config.api_auth import RateLimited, rate_limit_check
 from environments.models import ApiKey
 
-
 REDIS_CACHE = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
