@@ -11,6 +11,8 @@ from segments.models import Segment, SegmentMembership
 
 from .selectors import DEFAULT_SORT, SORTS, profile_search_q
 
+SMALL_SEGMENT = 2000
+
 
 class ProfileFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
@@ -50,7 +52,19 @@ class ProfileFilter(django_filters.FilterSet):
     def filter_segment(self, queryset: QuerySet, name: str, value: Segment | None) -> QuerySet:
         if value is None:
             return queryset
-        # Stored membership (segments recompute it in the background): an indexed semi-join.
+        # Stored membership (segments recompute it in the background). A small segment is
+        # read first (one index range) so the page is a primary-key lookup plus a sort of at most
+        # SMALL_SEGMENT rows; walking the last-seen index and probing membership row by row can
+        # read most of the table before it finds a page of a small, unevenly spread segment.
+        if value.member_count <= SMALL_SEGMENT:
+            ids = list(
+                SegmentMembership.objects.filter(segment=value).values_list(
+                    "profile_id", flat=True
+                )[: SMALL_SEGMENT + 1]
+            )
+            if len(ids) <= SMALL_SEGMENT:
+                return queryset.filter(pk__in=ids)
+        # A large segment is dense: the semi-join finds a page after a few probes.
         return queryset.filter(
             Exists(SegmentMembership.objects.filter(segment=value, profile=OuterRef("pk")))
         )
