@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from profiles.models import MonthlyActivity
@@ -20,14 +21,23 @@ from . import scores
 from .answers import value_label
 from .charts import Point, bar_chart, line_chart
 from .filters import OverviewFilter
-from .models import Question, QuestionKind, Response
+from .models import Question, Response
+from .report_rollup import (
+    as_score_keys,
+    day_start,
+    merge_weeks,
+    overview_counts,
+    rolled_up_weeks,
+    rollup_watermark,
+    score_keys,
+)
 
 LATEST_RESPONSES = 10
 TIMELINE_MAX_WEEKS = 52
 PAGE_SIZES = (25, 50, 100)
 EXPORT_CHUNK = 2000
 
-ANSWERED = ~Q(data={})
+ANSWERED = ~Q(data={})  # the same condition as report_rollup's "responses"
 STATUS_LABELS = {
     "completed": "Completed",
     "partial": "Partial",
@@ -177,23 +187,6 @@ def response_page(
 # --- Project Overview ---------------------------------------------------------------------------
 
 
-def score_keys(environment_id: int, survey_id: int | None = None) -> dict[str, dict[int, str]]:
-    """{kind: {survey_id: key}} of the NPS, CSAT and CES questions (the first of each kind per
-    survey): every response is scored on its own survey's question. One query."""
-    questions = Question.objects.filter(
-        survey__environment_id=environment_id,
-        kind__in=[QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES],
-    )
-    if survey_id is not None:
-        questions = questions.filter(survey_id=survey_id)
-    keys: dict[str, dict[int, str]] = {"nps": {}, "csat": {}, "ces": {}}
-    for survey, kind, key in questions.order_by("survey_id", "position", "id").values_list(
-        "survey_id", "kind", "key"
-    ):
-        keys[kind].setdefault(survey, key)
-    return keys
-
-
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -202,31 +195,53 @@ def _week_label(week: datetime) -> str:
     return f"{week:%b} {week.day}"
 
 
+def _overview_figures(
+    filterset: OverviewFilter, keys: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(totals, weeks) for the Overview's cards and charts."""
+    qs = filterset.qs
+    survey = filterset.form.cleaned_data.get("survey")
+    segment = filterset.form.cleaned_data.get("segment")
+    span = filterset.date_range
+    counts = overview_counts()
+    rolled: list[dict[str, Any]] = []
+    if segment is None and not filterset.form.errors:
+        watermark = rollup_watermark(filterset.environment.pk)
+        if watermark is not None and (span.start is None or span.start < day_start(watermark)):
+            end = watermark
+            if span.end is not None:
+                end = min(end, timezone.localtime(span.end).date())
+            rolled = rolled_up_weeks(
+                environment_id=filterset.environment.pk,
+                survey_id=survey.pk if survey else None,
+                start=span.start_date,
+                end=end,
+            )
+            qs = qs.filter(created_at__gte=day_start(watermark))
+    live = scores.grouped_figures(qs, {"week": TruncWeek("created_at")}, keys, counts)
+    weeks = merge_weeks(rolled, live)
+    names = list(scores.score_aggregates(keys, counts)[1])
+    totals = scores.finalize_figures(scores.add_figures(weeks, names), keys, counts)
+    return totals, [{"week": w["week"], **scores.finalize_figures(w, keys, counts)} for w in weeks]
+
+
 def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
-    """Cards, charts and the latest responses for the Overview: six queries, whatever the range
-    or the data size (each an index range scan on (environment, created_at) plus aggregates)."""
+    """Cards, charts and the latest responses for the Overview: five queries whatever the range
+    or the data size: the question keys, one grouped scan of the range (an index range on
+    (environment, created_at)) for every card and both charts, MAU, the latest rows and their
+    question titles."""
     environment = filterset.environment
     qs = filterset.qs
     survey = filterset.form.cleaned_data.get("survey")
     segment = filterset.form.cleaned_data.get("segment")
     span = filterset.date_range
-    keys = score_keys(environment.pk, survey.pk if survey else None)
+    keys = as_score_keys(score_keys(environment.pk, survey.pk if survey else None))
 
-    # 1. Counts and scores in one aggregate.
-    figures = scores.report_scores(
-        qs,
-        nps=keys["nps"] or None,
-        csat=keys["csat"] or None,
-        ces=keys["ces"] or None,
-        extra={
-            "views": Count("pk"),
-            "responses": Count("pk", filter=ANSWERED),
-            "completed": Count("pk", filter=Q(completed_at__isnull=False)),
-            "dismissed": Count(
-                "pk", filter=Q(completed_at__isnull=True, dismissed_at__isnull=False)
-            ),
-        },
-    )
+    # 1. Counts, scores and their weekly series: complete days from the daily rollup (when
+    # no segment is chosen), the rest live from one grouped scan; both give raw figures that
+    # add up.
+    figures, series = _overview_figures(filterset, keys)
+    series = series[-TIMELINE_MAX_WEEKS:]
     views = figures["views"]
     figures["completion_rate"] = round(figures["completed"] * 100 / views, 1) if views else None
 
@@ -239,16 +254,14 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
         )
     mau = active.count()
 
-    # 3. Weekly NPS and volume in one grouped query.
-    series = scores.nps_weekly(qs, keys["nps"] or None, answered=ANSWERED)[-TIMELINE_MAX_WEEKS:]
     nps_points = [
         Point(
             label=_week_label(row["week"]),
-            value=row["nps"]["score"] if row["nps"] else None,
+            value=row["nps"]["score"] if row.get("nps") else None,
             title=(
                 f"Week of {_week_label(row['week'])}: NPS {row['nps']['score']:.0f} "
                 f"({row['nps']['total']} answers)"
-                if row["nps"] and row["nps"]["score"] is not None
+                if row.get("nps") and row["nps"]["score"] is not None
                 else ""
             ),
         )
@@ -267,7 +280,7 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
     ]
     has_nps_points = any(p.value is not None for p in nps_points)
 
-    # 4-5. The latest responses with their answers (one query for the rows, one for labels).
+    # 3-4. The latest responses with their answers (one query for the rows, one for labels).
     latest = list(
         qs.filter(ANSWERED)
         .select_related("survey", "profile")
@@ -278,9 +291,9 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
 
     return {
         "figures": figures,
-        "has_nps": bool(keys["nps"]),
-        "has_csat": bool(keys["csat"]),
-        "has_ces": bool(keys["ces"]),
+        "has_nps": keys["nps"] is not None,
+        "has_csat": keys["csat"] is not None,
+        "has_ces": keys["ces"] is not None,
         "mau": mau,
         "mau_month": month,
         "span": span,

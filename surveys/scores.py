@@ -24,14 +24,13 @@ counted. The definitions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connections
 from django.db.models import (
     Aggregate,
-    Avg,
     Case,
     Count,
     Expression,
@@ -39,6 +38,7 @@ from django.db.models import (
     Func,
     Q,
     QuerySet,
+    Sum,
     TextField,
     Value,
     When,
@@ -147,17 +147,20 @@ def _csat_result(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 def _average_aggregates(low: int, high: int) -> Any:
     def aggregates(alias: str, prefix: str, value: Expression) -> dict[str, Aggregate]:
         in_range = Q(**{f"{alias}__gte": low, f"{alias}__lte": high})
-        # Avg() cannot read an alias (Django only filters on one): it gets the expression.
+        # A sum and a count rather than Avg(), so weekly rows add up to the period's figure.
+        # Sum() cannot read an alias (Django only filters on one): it gets the expression.
         return {
             f"{prefix}total": Count("pk", filter=in_range),
-            f"{prefix}average": Avg(value, filter=in_range),
+            f"{prefix}sum": Sum(value, filter=in_range),
         }
 
     return aggregates
 
 
 def _average_result(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {"average": _round(row[f"{prefix}average"]), "total": row[f"{prefix}total"] or 0}
+    total = row[f"{prefix}total"] or 0
+    average = (row[f"{prefix}sum"] or 0) / total if total else None
+    return {"average": _round(average), "total": total}
 
 
 _ces_aggregates = _average_aggregates(1, 7)
@@ -221,6 +224,96 @@ def ces(qs: QuerySet, key: KeySpec) -> dict[str, Any]:
 def rating_average(qs: QuerySet, key: KeySpec) -> dict[str, Any]:
     """{"average", "total"} over answers 1..10."""
     return report_scores(qs, rating=key)["rating"]
+
+
+SCORE_NAMES = ("nps", "csat", "ces", "rating")
+
+
+def score_aggregates(
+    keys: Mapping[str, KeySpec | None], extra: Mapping[str, Aggregate] | None = None
+) -> tuple[dict[str, Expression], dict[str, Aggregate]]:
+    """(aliases, aggregates) computing the raw figures of the scores whose key is not None
+    ({"nps": ..., "csat": ...}) plus `extra`: the raw columns are named "<score>__total",
+    "nps__promoters", "csat__satisfied", "ces__sum"... and add up across groups."""
+    aliases: dict[str, Expression] = {}
+    aggregates: dict[str, Aggregate] = dict(extra or {})
+    for name, key in keys.items():
+        if key is None:
+            continue
+        alias = f"_score_{name}"
+        aliases[alias] = answer_number(key)
+        aggregates.update(_SCORES[name][0](alias, f"{name}__", aliases[alias]))
+    return aliases, aggregates
+
+
+def grouped_figures(
+    qs: QuerySet,
+    group: Mapping[str, Expression],
+    keys: Mapping[str, KeySpec | None],
+    extra: Mapping[str, Aggregate] | None = None,
+) -> list[dict[str, Any]]:
+    """The raw figures (see score_aggregates) per group, e.g. {"week": TruncWeek(...)}:
+    one grouped query."""
+    aliases, aggregates = score_aggregates(keys, extra)
+    return list(
+        qs.order_by()
+        .alias(**aliases)
+        .annotate(**group)
+        .values(*group)
+        .annotate(**aggregates)
+        .order_by(*group)
+    )
+
+
+def add_figures(rows: Iterable[Mapping[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+    """The sum of raw figure rows, column by column."""
+    names = list(names)
+    total: dict[str, Any] = dict.fromkeys(names, 0)
+    for row in rows:
+        for name in names:
+            total[name] += row.get(name) or 0
+    return total
+
+
+def finalize_figures(
+    row: Mapping[str, Any], keys: Mapping[str, KeySpec | None], extra_names: Iterable[str]
+) -> dict[str, Any]:
+    """Raw figures -> {<extra name>: value, "nps": {...}, "csat": {...}, ...}."""
+    result: dict[str, Any] = {name: row.get(name) or 0 for name in extra_names}
+    for name, key in keys.items():
+        if key is not None:
+            prefix = f"{name}__"
+            raw = {k: v for k, v in row.items() if k.startswith(prefix)}
+            result[name] = _SCORES[name][1](_Zeroes(raw), prefix)
+    return result
+
+
+class _Zeroes(dict):
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def report_weekly(
+    qs: QuerySet,
+    *,
+    nps: KeySpec | None = None,
+    csat: KeySpec | None = None,
+    ces: KeySpec | None = None,
+    rating: KeySpec | None = None,
+    extra: Mapping[str, Aggregate] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The same figures as report_scores, per week and for the whole queryset, from ONE grouped
+    query (the Overview reads its cards and its charts from a single scan of the range).
+
+    Returns (totals, weeks): totals as report_scores returns them; weeks in order, each
+    {"week": Monday (current time zone), <extra names>: ..., <score names>: {...}}. The
+    `extra` aggregates must add up across weeks (counts, sums)."""
+    keys = {"nps": nps, "csat": csat, "ces": ces, "rating": rating}
+    rows = grouped_figures(qs, {"week": TruncWeek("created_at")}, keys, extra)
+    names = score_aggregates(keys, extra)[1].keys()
+    extra_names = list(extra or {})
+    weeks = [{"week": row["week"], **finalize_figures(row, keys, extra_names)} for row in rows]
+    return finalize_figures(add_figures(rows, names), keys, extra_names), weeks
 
 
 def nps_weekly(
@@ -296,4 +389,5 @@ __all__ = [
     "nps_weekly",
     "rating_average",
     "report_scores",
+    "report_weekly",
 ]

@@ -149,3 +149,30 @@ def test_nps_weekly_groups_by_week(survey):
     assert [row["views"] for row in series] == [2, 2]
     assert [row["responses"] for row in series] == [2, 1]
     assert [row["nps"]["score"] for row in series] == [0.0, 100.0]
+
+
+def test_report_weekly_totals_match_report_scores(survey, django_assert_num_queries):
+    from django.db.models import Count
+
+    profile = ProfileFactory(environment=survey.environment)
+    monday = timezone.make_aware(datetime(2026, 3, 2, 12, 0))
+    answers = [(0, 10, 2, 1), (1, 0, -2, 7), (7, 9, 1, 4), (8, 6, None, None), (15, None, 0, 2)]
+    for days, nps_value, csat_value, ces_value in answers:
+        data = {
+            k: v
+            for k, v in {"nps": nps_value, "csat": csat_value, "ces": ces_value}.items()
+            if v is not None
+        }
+        ResponseFactory(
+            survey=survey, profile=profile, data=data, created_at=monday + timedelta(days=days)
+        )
+    qs = Response.objects.filter(survey=survey)
+    keys = {"nps": "nps", "csat": "csat", "ces": "ces"}
+    with django_assert_num_queries(1):
+        totals, weeks = scores.report_weekly(qs, **keys, extra={"views": Count("pk")})
+    expected = scores.report_scores(qs, **keys, extra={"views": Count("pk")})
+    assert totals == expected
+    assert totals["ces"] == {"average": 3.5, "total": 4}  # (1 + 7 + 4 + 2) / 4
+    assert [w["views"] for w in weeks] == [2, 2, 1]
+    assert [w["nps"]["score"] for w in weeks] == [0.0, 0.0, None]
+    assert [w["csat"]["score"] for w in weeks] == [50.0, 100.0, 0.0]

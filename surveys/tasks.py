@@ -1,0 +1,17 @@
+"""Celery tasks of the surveys app. Thin: they call services.
+
+Reports (H3a): the Project Overview's daily rollup (surveys/report_rollup.py).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="surveys.tasks.rollup_response_stats")
+def rollup_response_stats(full: bool = False) -> int:
+    """Recompute the Overview's daily figures: the last few days (every few minutes), or all
+    days (daily, so responses deleted with their profile leave the figures)."""
+    from .report_rollup import response_stats_rollup_all
+
+    return response_stats_rollup_all(full=full)
