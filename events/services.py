@@ -15,7 +15,6 @@ from django.utils import timezone
 from profiles.services import (
     clean_identifier,
     ingest_transaction_setup,
-    profiles_mark_active,
     profiles_touch,
     utc,
 )
@@ -87,126 +86,154 @@ def track_item(
     )
 
 
-_DEFINITIONS_SQL = """
-WITH names AS (SELECT DISTINCT unnest(%s::text[]) AS name),
-inserted AS (
+_TRACK_SQL = """
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
+        n int, u text, a text, pid bigint, e text, t timestamptz, props jsonb, m text, dup bool
+    )
+),
+users AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, user_id, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), %(env)s, u, '{}'::jsonb, max(t), max(t)
+    FROM input WHERE u IS NOT NULL GROUP BY u ORDER BY u
+    ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL
+    DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+    RETURNING id, uuid, user_id
+),
+devices AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, anonymous_id, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), %(env)s, a, '{}'::jsonb, max(t), max(t)
+    FROM input WHERE u IS NULL AND a IS NOT NULL GROUP BY a ORDER BY a
+    ON CONFLICT (environment_id, anonymous_id) WHERE anonymous_id IS NOT NULL
+    DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+    RETURNING id, uuid, anonymous_id
+),
+names AS (SELECT DISTINCT e AS name FROM input),
+new_definitions AS (
     INSERT INTO events_eventdefinition
         (environment_id, name, description, first_seen_at, last_seen_at, total_count)
-    SELECT %s, n.name, '', %s, %s, 0 FROM names n
+    SELECT %(env)s, names.name, '', %(received)s, %(received)s, 0 FROM names
     WHERE NOT EXISTS (
-        SELECT 1 FROM events_eventdefinition d WHERE d.environment_id = %s AND d.name = n.name
+        SELECT 1 FROM events_eventdefinition d
+        WHERE d.environment_id = %(env)s AND d.name = names.name
     )
-    ORDER BY n.name
+    ORDER BY names.name
     ON CONFLICT (environment_id, name) DO NOTHING
     RETURNING id, name
+),
+definitions AS (
+    SELECT id, name FROM new_definitions
+    UNION ALL
+    SELECT d.id, d.name FROM events_eventdefinition d JOIN names ON d.name = names.name
+    WHERE d.environment_id = %(env)s
+),
+resolved AS (
+    SELECT i.n, COALESCE(i.pid, us.id, dv.id) AS profile_id, COALESCE(us.uuid, dv.uuid) AS uuid,
+           df.id AS definition_id, i.t, i.props, i.m, i.dup
+    FROM input i
+    LEFT JOIN users us ON us.user_id = i.u
+    LEFT JOIN devices dv ON i.u IS NULL AND dv.anonymous_id = i.a
+    LEFT JOIN definitions df ON df.name = i.e
+),
+stored AS (
+    INSERT INTO events_event
+        (environment_id, profile_id, definition_id, timestamp, received_at, properties, message_id)
+    SELECT %(env)s, profile_id, definition_id, t, %(received)s, props, m
+    FROM resolved WHERE NOT dup ORDER BY n
+    ON CONFLICT (environment_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+    RETURNING message_id
+),
+activity AS (
+    INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
+    SELECT %(env)s, profile_id, month FROM (
+        SELECT DISTINCT profile_id, date_trunc('month', t AT TIME ZONE 'UTC')::date AS month
+        FROM resolved
+    ) m ORDER BY profile_id, month
+    ON CONFLICT (profile_id, month) DO NOTHING
 )
-SELECT id, name FROM inserted
-UNION ALL
-SELECT d.id, d.name FROM events_eventdefinition d JOIN names n ON d.name = n.name
-WHERE d.environment_id = %s
-"""
-
-
-def event_definitions_ensure(*, environment_id: int, names: Sequence[str], at: datetime) -> dict:
-    """Ids of the definitions for `names`, creating missing ones: one statement.
-
-    Known definitions are only read, never updated, so a popular event's row is not a lock hot
-    spot: last_seen_at and counts come from the periodic rollup (events.tasks).
-    """
-    wanted = sorted(set(names))
-    ids: dict[str, int] = {}
-    with connection.cursor() as cursor:
-        for _ in range(3):
-            cursor.execute(
-                _DEFINITIONS_SQL, [wanted, environment_id, at, at, environment_id, environment_id]
-            )
-            ids.update({name: pk for pk, name in cursor.fetchall()})
-            if len(ids) == len(wanted):
-                return ids
-            # Created by a concurrent call after this statement's snapshot: read again.
-            wanted = [n for n in wanted if n not in ids]
-    raise IntegrityError("event definitions could not be created")
-
-
-_EVENTS_SQL = """
-INSERT INTO events_event
-    (environment_id, profile_id, definition_id, timestamp, received_at, properties, message_id)
-SELECT %s, v.p, v.d, v.t, %s, v.props, v.m
-FROM jsonb_to_recordset(%s::jsonb)
-    AS v(p bigint, d bigint, t timestamptz, props jsonb, m text, n int)
-ORDER BY v.n
-ON CONFLICT (environment_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
-RETURNING message_id
+SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL)
+FROM resolved r LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
 """
 
 
 def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[TrackItem]:
-    """Store events set-based: a few statements for one event or a thousand.
+    """Store events set-based: one statement for one event or a thousand.
 
     Profiles are created when missing (and their last_seen_at advanced), definitions created on
-    first sight, a message_id already stored in the environment is skipped, and every profile
-    is marked active for the month. After commit, segments hear which profiles changed.
+    first sight, a message_id already stored in the environment (or repeated in the call) is
+    skipped, and every profile is marked active for the month, all in one statement of
+    data-modifying CTEs (profile rows are locked in key order, so concurrent batches do not
+    deadlock). After commit, segments hear which profiles changed.
     """
     if not items:
         return []
     received = timezone.now()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            ingest_transaction_setup(cursor)
-        profiles = profiles_touch(
-            environment_id=environment_id,
-            keys=[(i.user_id, i.anonymous_id, i.email, i.timestamp) for i in items],
+    # Email-only events (REST track-event) find their profile first: email is not unique, so
+    # it cannot be upserted inside the statement.
+    by_email = [i for i in items if not i.user_id and not i.anonymous_id]
+    seen: set[str] = set()
+    rows = []
+    for n, item in enumerate(items):
+        dup = item.message_id is not None and item.message_id in seen
+        if item.message_id is not None:
+            seen.add(item.message_id)
+        rows.append(
+            {
+                "n": n,
+                "u": item.user_id,
+                "a": item.anonymous_id,
+                "e": item.event,
+                "t": item.timestamp.isoformat(),
+                "props": item.properties,
+                "m": item.message_id,
+                "dup": dup,
+            }
         )
-        for item, (pid, puuid) in zip(items, profiles, strict=True):
-            item.profile_id, item.profile_uuid = pid, puuid
-        definitions = event_definitions_ensure(
-            environment_id=environment_id, names=[i.event for i in items], at=received
-        )
-        # A message id repeated inside one call is stored once, as a retry across calls is.
-        seen: set[str] = set()
-        rows = []
-        for n, item in enumerate(items):
-            if item.message_id is not None:
-                if item.message_id in seen:
-                    continue
-                seen.add(item.message_id)
-            rows.append((n, item))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _EVENTS_SQL,
-                [
-                    environment_id,
-                    received,
-                    json.dumps(
-                        [
-                            {
-                                "p": i.profile_id,
-                                "d": definitions[i.event],
-                                "t": i.timestamp.isoformat(),
-                                "props": i.properties,
-                                "m": i.message_id,
-                                "n": n,
-                            }
-                            for n, i in rows
-                        ]
-                    ),
-                ],
-            )
-            stored_ids = [r[0] for r in cursor.fetchall()]
-        stored_ids_set = set(stored_ids)
-        for _, item in rows:
-            item.stored = item.message_id is None or item.message_id in stored_ids_set
-        profiles_mark_active(
-            environment_id=environment_id, activity=[(i.profile_id, i.timestamp) for i in items]
-        )
-        profile_ids = sorted({i.profile_id for i in items})
-
-        from segments.services import segment_profiles_changed
-
-        transaction.on_commit(
-            lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
-        )
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    ingest_transaction_setup(cursor)
+                if by_email:
+                    found = profiles_touch(
+                        environment_id=environment_id,
+                        keys=[(None, None, i.email, i.timestamp) for i in by_email],
+                    )
+                    for item, (pid, puuid) in zip(by_email, found, strict=True):
+                        item.profile_id, item.profile_uuid = pid, puuid
+                    email_items = {id(i) for i in by_email}
+                    for row, item in zip(rows, items, strict=True):
+                        row["pid"] = item.profile_id if id(item) in email_items else None
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        _TRACK_SQL,
+                        {"env": environment_id, "received": received, "rows": json.dumps(rows)},
+                    )
+                    result = cursor.fetchall()
+                profile_ids = sorted({pid for _, pid, _, _ in result})
+                _notify_segments(environment_id, profile_ids)
+            break
+        except IntegrityError:
+            # An event name created by a concurrent call after this statement's snapshot
+            # leaves its definition id null: the next attempt sees the definition.
+            if attempt == 2:
+                raise
+    for n, pid, puuid, stored in result:
+        item = items[n]
+        item.profile_id = pid
+        item.profile_uuid = puuid or item.profile_uuid
+        item.stored = stored
     return list(items)
+
+
+def _notify_segments(environment_id: int, profile_ids: list[int]) -> None:
+    from segments.services import segment_profiles_changed
+
+    transaction.on_commit(
+        lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
+    )
 
 
 # --- Counters ----------------------------------------------------------------------------------
