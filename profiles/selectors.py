@@ -27,7 +27,7 @@ PANEL_RESPONSES_LIMIT = 20
 # Free-text search also looks for profiles whose trait equals the text exactly, through the
 # jsonb_path_ops GIN index (`traits @> {"key": "text"}`, one indexed probe per key). The probes
 # are OR-ed, so their number is capped.
-SEARCH_TRAIT_KEYS_MAX = 40
+SEARCH_TRAIT_KEYS_MAX = 30
 # Below this length a trigram index cannot help (pg_trgm needs 3 characters): the search then
 # matches identifiers by prefix while walking the sort index, which stops after one page.
 TRIGRAM_MIN_LENGTH = 3
@@ -131,7 +131,7 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
     - anything else: user id, email, anonymous id or the `name` trait containing the text
       (case-insensitive; trigram GIN indexes from migrations profiles 0002/0003 serve it from 3
       characters on), or the profile's uuid, or any string trait (of the first keys by name)
-      equal to the text exactly.
+      equal to the text (as typed, lower case or title case).
     """
     from traits.models import DataType, Scope, Trait
 
@@ -172,8 +172,11 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
         .order_by("key")
         .values_list("key", flat=True)[:SEARCH_TRAIT_KEYS_MAX]
     )
+    # Exact values, in the spellings people type them ("germany" finds "Germany").
+    spellings = dict.fromkeys([text, text.lower(), text.title()])
     for key in keys:
-        condition |= Q(traits__contains={key: text})
+        for spelling in spellings:
+            condition |= Q(traits__contains={key: spelling})
     return condition
 
 
@@ -260,6 +263,10 @@ def format_trait_value(value: Any, data_type: str) -> str:
             return moment.strftime("%b %-d, %Y %H:%M")
         if isinstance(moment, date):
             return moment.strftime("%b %-d, %Y")
+    if isinstance(value, list) and all(
+        isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+    ):
+        return ", ".join(str(item) for item in value)  # a multiple-choice answer, a tag list
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):

@@ -396,4 +396,5 @@ def test_format_trait_value_per_type():
     assert format_trait_value("2024-01-02", "date") == "Jan 2, 2024"
     assert format_trait_value("not a date", "date") == "not a date"
     assert format_trait_value({"a": 1}, "string") == '{"a": 1}'
+    assert format_trait_value(["Red", "Blue"], "string") == "Red, Blue"
     assert format_trait_value(None, "string") == "—"
