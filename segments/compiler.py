@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
@@ -26,15 +28,17 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    JSONField,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
+    TextField,
+    Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -183,11 +187,49 @@ def _is_uuid(value: str) -> bool:
 # --- Typed values ------------------------------------------------------------------------------
 
 
+class JsonGet(Func):
+    """jsonb -> 'key' (the key always as text: Django's KeyTransform reads "123" as an index)."""
+
+    arg_joiner = " -> "
+    template = "(%(expressions)s)"
+
+    def __init__(self, field_name: str, key: str, output_field: Any = None) -> None:
+        super().__init__(
+            F(field_name), Cast(Value(key), TextField()), output_field=output_field or JSONField()
+        )
+
+
+class JsonGetText(JsonGet):
+    arg_joiner = " ->> "
+
+    def __init__(self, field_name: str, key: str) -> None:
+        super().__init__(field_name, key, output_field=TextField())
+
+
+class InIds(Func):
+    """column = ANY(%s::bigint[]): one array parameter for a list of ids, so the SQL text does
+    not depend on how many there are (and a compiled statement can be reused)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, ids: Any) -> None:
+        super().__init__(F(column), Value(ids, output_field=ArrayField(BigIntegerField())))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple]:
+        column_sql, column_params = compiler.compile(self.source_expressions[0])
+        ids_sql, ids_params = compiler.compile(self.source_expressions[1])
+        return f"({column_sql} = ANY({ids_sql}::bigint[]))", (*column_params, *ids_params)
+
+
+def in_ids(column: str, ids: Any) -> Q:
+    return Q(InIds(column, ids))
+
+
 def typed_value(json_field: str, key: str, data_type: str) -> Any:
     """The value under `key` of a JSONB column, as SQL of `data_type`, or NULL when it is missing
     or of another JSON type. Never raises on bad data."""
-    node = KeyTransform(key, json_field)
-    text = KeyTextTransform(key, json_field)
+    node = JsonGet(json_field, key)
+    text = JsonGetText(json_field, key)
     typeof = JsonbTypeof(node)
     if data_type == R.STRING:
         return Case(
@@ -297,7 +339,7 @@ def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dateti
 
 def _restrict(qs: QuerySet, ctx: CompileContext, column: str = "profile_id") -> QuerySet:
     if ctx.profile_ids is not None:
-        return qs.filter(**{f"{column}__in": ctx.profile_ids})
+        return qs.filter(in_ids(column, ctx.profile_ids))
     return qs
 
 
@@ -497,9 +539,141 @@ def profiles_matching(
     ctx.preload([rules])
     qs = Profile.objects.filter(environment_id=environment_id)
     if ctx.profile_ids is not None:
-        qs = qs.filter(pk__in=ctx.profile_ids)
+        qs = qs.filter(in_ids("id", ctx.profile_ids))
     stack = (self_uuid,) if self_uuid else ()
     return qs.filter(group_q(rules, ctx, stack))
+
+
+# --- Many segments, few profiles (incremental evaluation) ---------------------------------------
+
+# Compiling 50 rule trees through the ORM costs far more than running them for one profile, so
+# the compiled statement is kept per environment and reused while nothing it depends on changed
+# (see `evaluation_fingerprint`). It is compiled with sentinels in place of the clock and the
+# profile ids, which are swapped for the real values at each execution.
+SENTINEL_NOW = dt.datetime(1900, 1, 1, 0, 0, 0, 123457, tzinfo=dt.UTC)
+SENTINEL_IDS = [-424242]
+
+
+@dataclass
+class CompiledEvaluation:
+    fingerprint: tuple
+    segment_ids: list[int]
+    sql: str
+    params: tuple
+
+
+_EVALUATIONS: dict[int, CompiledEvaluation] = {}
+
+
+FINGERPRINT_SQL = """
+SELECT
+  (SELECT count(*) || '/' || coalesce(max(id), 0) || '/' || coalesce(max(updated_at)::text, '')
+     FROM segments_segment WHERE environment_id = %s AND kind = 'dynamic') AS segments,
+  (SELECT coalesce(max(id), 0) FROM events_eventdefinition WHERE environment_id = %s) AS events,
+  (SELECT coalesce(max(id), 0) FROM surveys_survey WHERE environment_id = %s) AS surveys,
+  (SELECT md5(coalesce(string_agg(scope || ':' || key || ':' || data_type, ',' ORDER BY id), ''))
+     FROM traits_trait WHERE environment_id = %s) AS traits
+"""
+
+
+def evaluation_fingerprint(environment_id: int) -> tuple:
+    """What a compiled evaluation depends on: the dynamic segments (count, last change, last id),
+    event definitions and surveys (names/uuids resolved to ids), trait types."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(FINGERPRINT_SQL, [environment_id] * 4)
+        return tuple(cursor.fetchone())
+
+
+def _compile_evaluation(
+    segments: list[Any], environment_id: int, fingerprint: tuple
+) -> CompiledEvaluation:
+    """One statement: the fingerprint, and per profile its current dynamic memberships and one
+    boolean per segment. The fingerprint comes back even when no profile matched."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    from profiles.models import Profile
+
+    from .models import SegmentMembership
+
+    ctx = CompileContext(environment_id=environment_id, now=SENTINEL_NOW)
+    ctx.profile_ids = SENTINEL_IDS
+    ctx.add_segments(segments)
+    ctx.preload([s.rules for s in segments])
+    annotations = {
+        f"s{seg.id}": ExpressionWrapper(
+            group_q(seg.rules, ctx, (str(seg.uuid),)), output_field=BooleanField()
+        )
+        for seg in segments
+    }
+    current = ArraySubquery(
+        SegmentMembership.objects.filter(profile_id=OuterRef("pk"), segment__kind="dynamic").values(
+            "segment_id"
+        )
+    )
+    qs = (
+        Profile.objects.filter(environment_id=environment_id)
+        .filter(in_ids("id", SENTINEL_IDS))
+        .annotate(current_segments=current, **annotations)
+        .values_list("pk", "current_segments", *annotations)
+    )
+    inner, params = qs.query.sql_with_params()
+    sql = f"SELECT fp.*, t.* FROM ({FINGERPRINT_SQL}) fp LEFT JOIN ({inner}) t ON true"
+    return CompiledEvaluation(
+        fingerprint=fingerprint,
+        segment_ids=[s.id for s in segments],
+        sql=sql,
+        params=(environment_id,) * 4 + tuple(params),
+    )
+
+
+def _bind(params: tuple, now: dt.datetime, profile_ids: list[int]) -> list[Any]:
+    bound = []
+    for p in params:
+        if (
+            isinstance(p, dt.datetime)
+            and p.microsecond == SENTINEL_NOW.microsecond
+            and (p.year <= SENTINEL_NOW.year)
+        ):
+            bound.append(now - (SENTINEL_NOW - p))
+        elif isinstance(p, list) and p == SENTINEL_IDS:
+            bound.append(profile_ids)
+        else:
+            bound.append(p)
+    return bound
+
+
+@dataclass
+class Evaluation:
+    segment_ids: list[int]
+    flags: dict[int, set[int]]  # profile id -> dynamic segments it matches now
+    current: dict[int, set[int]]  # profile id -> dynamic segments it is a member of
+
+
+def _run(
+    compiled: CompiledEvaluation, now: dt.datetime, ids: list[int]
+) -> tuple[tuple, Evaluation]:
+    from django.db import connection
+
+    evaluation = Evaluation(
+        segment_ids=compiled.segment_ids,
+        flags={pid: set() for pid in ids},
+        current={pid: set() for pid in ids},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
+        rows = cursor.fetchall()
+    fingerprint = tuple(rows[0][:4]) if rows else ()
+    for row in rows:
+        pk, current, *flags = row[4:]
+        if pk is None:
+            continue
+        evaluation.current[pk] = set(current or ())
+        evaluation.flags[pk] = {
+            sid for sid, flag in zip(compiled.segment_ids, flags, strict=True) if flag
+        }
+    return fingerprint, evaluation
 
 
 def membership_flags(
@@ -509,28 +683,34 @@ def membership_flags(
     profile_ids: list[int],
     now: dt.datetime | None = None,
 ) -> dict[int, set[int]]:
-    """Evaluate several dynamic segments for a few profiles in ONE query:
-    {profile_id: {segment ids it matches}}."""
-    from profiles.models import Profile
+    """Evaluate `segments` for a few profiles in ONE query: {profile_id: {segment ids}}."""
+    compiled = _compile_evaluation(segments, environment_id, ())
+    _, evaluation = _run(compiled, now or timezone.now(), [int(i) for i in profile_ids])
+    return evaluation.flags
 
-    ctx = CompileContext(environment_id=environment_id, now=now or timezone.now())
-    ctx.profile_ids = list(profile_ids)
-    ctx.add_segments(segments)
-    ctx.preload([s.rules for s in segments])
-    annotations = {
-        f"s{seg.id}": ExpressionWrapper(
-            group_q(seg.rules, ctx, (str(seg.uuid),)), output_field=BooleanField()
+
+def environment_evaluation(
+    *, environment_id: int, profile_ids: list[int], now: dt.datetime | None = None
+) -> Evaluation:
+    """Every dynamic segment of the environment for a few profiles, with their current
+    memberships: ONE query while the compiled statement is current (its fingerprint is read by
+    the same statement; on a mismatch the statement is compiled again and re-run)."""
+    from .models import Segment
+
+    now = now or timezone.now()
+    ids = [int(i) for i in profile_ids]
+    compiled = _EVALUATIONS.get(environment_id)
+    if compiled is not None:
+        fingerprint, evaluation = _run(compiled, now, ids)
+        if fingerprint == compiled.fingerprint:
+            return evaluation
+    fingerprint = evaluation_fingerprint(environment_id)
+    segments = list(
+        Segment.objects.filter(environment_id=environment_id, kind="dynamic").only(
+            "id", "uuid", "kind", "rules"
         )
-        for seg in segments
-    }
-    result: dict[int, set[int]] = {pid: set() for pid in profile_ids}
-    if not segments:
-        return result
-    rows = (
-        Profile.objects.filter(environment_id=environment_id, pk__in=ctx.profile_ids)
-        .annotate(**annotations)
-        .values_list("pk", *annotations)
     )
-    for pk, *flags in rows:
-        result[pk] = {seg.id for seg, flag in zip(segments, flags, strict=True) if flag}
-    return result
+    compiled = _compile_evaluation(segments, environment_id, fingerprint)
+    _EVALUATIONS[environment_id] = compiled
+    _, evaluation = _run(compiled, now, ids)
+    return evaluation

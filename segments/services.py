@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import rules as R
-from .compiler import CompileContext, membership_flags, profiles_matching
+from .compiler import CompileContext, environment_evaluation, profiles_matching
 from .models import (
     RecomputeStatus,
     Segment,
@@ -456,20 +456,11 @@ def segment_profiles_evaluate(
     result = EvaluationResult()
     if not ids:
         return result
-    segments = list(
-        Segment.objects.filter(environment_id=environment_id, kind=SegmentKind.DYNAMIC).only(
-            "id", "uuid", "kind", "rules"
-        )
-    )
-    if not segments:
+    evaluation = environment_evaluation(environment_id=environment_id, profile_ids=ids, now=now)
+    if not evaluation.segment_ids:
         return result
-    flags = membership_flags(segments, environment_id=environment_id, profile_ids=ids, now=now)
-    segment_ids = [s.pk for s in segments]
-    current: set[tuple[int, int]] = set(
-        SegmentMembership.objects.filter(
-            profile_id__in=list(flags), segment_id__in=segment_ids
-        ).values_list("segment_id", "profile_id")
-    )
+    flags = evaluation.flags
+    current = {(sid, pid) for pid, sids in evaluation.current.items() for sid in sids}
     wanted = {(sid, pid) for pid, sids in flags.items() for sid in sids}
     # Memberships of profiles that no longer exist (merged, deleted) cascade away by themselves.
     result.entered = sorted(wanted - current)
@@ -480,47 +471,59 @@ def segment_profiles_evaluate(
     return result
 
 
+APPLY_INCREMENTAL_SQL = """
+WITH
+  entering AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS e(segment_id, profile_id)),
+  leaving AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS l(segment_id, profile_id)),
+  ins AS (
+    INSERT INTO segments_segmentmembership (segment_id, profile_id, since)
+    SELECT segment_id, profile_id, %s FROM entering
+    ON CONFLICT DO NOTHING
+    RETURNING segment_id, profile_id
+  ),
+  del AS (
+    DELETE FROM segments_segmentmembership m USING leaving l
+    WHERE m.segment_id = l.segment_id AND m.profile_id = l.profile_id
+    RETURNING m.segment_id, m.profile_id
+  ),
+  history AS (
+    INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+    SELECT segment_id, profile_id, 'entered', %s FROM ins
+    UNION ALL
+    SELECT segment_id, profile_id, 'left', %s FROM del
+    RETURNING segment_id, change
+  )
+UPDATE segments_segment s SET member_count = s.member_count + d.delta
+FROM (
+  SELECT segment_id, sum(CASE WHEN change = 'entered' THEN 1 ELSE -1 END) AS delta
+  FROM history GROUP BY segment_id
+) d
+WHERE s.id = d.segment_id
+"""
+
+
 def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
+    """Write what an incremental evaluation found, in one statement (memberships, history,
+    counts) after taking the touched segments' locks in a fixed order (no deadlock with another
+    evaluation; a full recompute of one of them finishes first)."""
     touched = sorted({sid for sid, _ in result.entered} | {sid for sid, _ in result.left})
     with transaction.atomic(), connection.cursor() as cursor:
-        for segment_id in touched:  # sorted: no deadlock between two evaluations
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, segment_id]
-            )
-        delta: dict[int, int] = dict.fromkeys(touched, 0)
-        if result.entered:
-            created = SegmentMembership.objects.bulk_create(
-                [
-                    SegmentMembership(segment_id=s, profile_id=p, since=now)
-                    for s, p in result.entered
-                ],
-                ignore_conflicts=True,
-            )
-            del created
-            for s, _ in result.entered:
-                delta[s] += 1
-        if result.left:
-            condition = Q()
-            for s, p in result.left:
-                condition |= Q(segment_id=s, profile_id=p)
-            SegmentMembership.objects.filter(condition).delete()
-            for s, _ in result.left:
-                delta[s] -= 1
-        SegmentMembershipChange.objects.bulk_create(
-            [
-                SegmentMembershipChange(segment_id=s, profile_id=p, change="entered", at=now)
-                for s, p in result.entered
-            ]
-            + [
-                SegmentMembershipChange(segment_id=s, profile_id=p, change="left", at=now)
-                for s, p in result.left
-            ]
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, s) FROM (SELECT unnest(%s::int[]) AS s ORDER BY 1) x",
+            [ADVISORY_LOCK_CLASS, touched],
         )
-        for segment_id, change in delta.items():
-            if change:
-                Segment.objects.filter(pk=segment_id).update(
-                    member_count=F("member_count") + change
-                )
+        cursor.execute(
+            APPLY_INCREMENTAL_SQL,
+            [
+                [s for s, _ in result.entered],
+                [p for _, p in result.entered],
+                [s for s, _ in result.left],
+                [p for _, p in result.left],
+                now,
+                now,
+                now,
+            ],
+        )
 
 
 def _redis() -> Any:
