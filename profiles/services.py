@@ -20,7 +20,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from traits.models import Scope
-from traits.services import clean_text, trait_definitions_record, traits_clean
+from traits.services import (
+    clean_text,
+    trait_definitions_record,
+    trait_definitions_sql,
+    traits_clean,
+)
 
 from .models import MonthlyActivity, Profile
 
@@ -251,6 +256,63 @@ def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
     """
 
 
+def _identify_fast(
+    cursor: Any,
+    *,
+    environment_id: int,
+    ident: _Identity,
+    traits: dict,
+    mode: str,
+    seen_at: datetime,
+) -> tuple[Profile, bool]:
+    """A user id alone or a device id alone (the common calls): the upsert, the trait
+    definitions and the MAU row in one statement of data-modifying CTEs."""
+    col = "user_id" if ident.user_id else "anonymous_id"
+    merged = (
+        "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
+    )
+    definitions = trait_definitions_sql(
+        environment_id=environment_id, values=traits, scope=Scope.PROFILE, seen_at=seen_at
+    )
+    params: dict[str, Any] = {
+        "env": environment_id,
+        "user_id": ident.user_id,
+        "anonymous_id": ident.anonymous_id,
+        "traits": json.dumps(traits),
+        "seen": seen_at,
+        "month": month_start(seen_at),
+    }
+    extra = ""
+    if definitions is not None:
+        extra = f", definitions AS ({definitions[0]})"
+        params.update(definitions[1])
+    cursor.execute(
+        f"""
+        WITH p AS (
+            INSERT INTO profiles_profile
+                (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
+                 last_seen_at)
+            VALUES (gen_random_uuid(), %(env)s, %(user_id)s, NULL, %(anonymous_id)s,
+                    %(traits)s::jsonb, %(seen)s, %(seen)s)
+            ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
+            DO UPDATE SET
+                traits = {merged},
+                last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+            RETURNING {_RETURNING}, (xmax = 0) AS created
+        ),
+        activity AS (
+            INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
+            SELECT %(env)s, id, %(month)s FROM p
+            ON CONFLICT (profile_id, month) DO NOTHING
+        ){extra}
+        SELECT * FROM p
+        """,
+        params,
+    )
+    row = cursor.fetchone()
+    return _profile_from_row(row[:-1]), bool(row[-1])
+
+
 def _insert(
     cursor: Any,
     *,
@@ -367,11 +429,12 @@ def _identify(
     traits: dict,
     mode: str,
     seen_at: datetime,
-) -> tuple[Profile, bool]:
+) -> tuple[Profile, bool, bool]:
+    """(profile, created, recorded): `recorded` when trait definitions and MAU are written."""
     with connection.cursor() as cursor:
         if not ident.email and bool(ident.user_id) != bool(ident.anonymous_id):
-            # The common calls (a user id alone, a device id alone): one upsert, no lookup.
-            profile, created = _insert(
+            # The common calls (a user id alone, a device id alone): one statement, no lookup.
+            profile, created = _identify_fast(
                 cursor,
                 environment_id=environment_id,
                 ident=ident,
@@ -379,7 +442,7 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
-            return profile, created
+            return profile, created, True
 
         cursor.execute(
             f"""
@@ -427,7 +490,7 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
-        return profile, created
+        return profile, created, False
 
     if source is not None:
         _merge_children(source=source, target=target)
@@ -441,7 +504,7 @@ def _identify(
             seen_at=seen_at,
             merged=source,
         )
-    return profile, False
+    return profile, False, False
 
 
 def profile_identify(
@@ -488,23 +551,24 @@ def profile_identify(
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     ingest_transaction_setup(cursor)
-                profile, created = _identify(
+                profile, created, recorded = _identify(
                     environment_id=environment.pk,
                     ident=_Identity(ident.user_id, ident.email, ident.anonymous_id),
                     traits=cleaned,
                     mode=mode,
                     seen_at=seen_at,
                 )
-                if cleaned:
-                    trait_definitions_record(
-                        environment_id=environment.pk,
-                        values=cleaned,
-                        scope=Scope.PROFILE,
-                        seen_at=seen_at,
+                if not recorded:
+                    if cleaned:
+                        trait_definitions_record(
+                            environment_id=environment.pk,
+                            values=cleaned,
+                            scope=Scope.PROFILE,
+                            seen_at=seen_at,
+                        )
+                    profile_mark_active(
+                        environment_id=environment.pk, profile_id=profile.pk, at=seen_at
                     )
-                profile_mark_active(
-                    environment_id=environment.pk, profile_id=profile.pk, at=seen_at
-                )
                 _notify_segments(environment.pk, [profile.pk])
             break
         except IntegrityError:

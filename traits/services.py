@@ -143,17 +143,35 @@ LAST_SEEN_RESOLUTION_SECONDS = 60
 _RECORD_SQL = """
 INSERT INTO traits_trait (environment_id, scope, key, label, description, data_type, hidden,
                           first_seen_at, last_seen_at)
-SELECT %s, %s, v.key, '', '', v.data_type, false, %s, %s
-FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS v(key, data_type, n)
+SELECT %(td_env)s, %(td_scope)s, v.key, '', '', v.data_type, false, %(td_at)s, %(td_at)s
+FROM unnest(%(td_keys)s::text[], %(td_types)s::text[]) AS v(key, data_type)
 WHERE NOT EXISTS (
     SELECT 1 FROM traits_trait t
-    WHERE t.environment_id = %s AND t.scope = %s AND t.key = v.key
-      AND t.last_seen_at >= %s::timestamptz - make_interval(secs => %s)
+    WHERE t.environment_id = %(td_env)s AND t.scope = %(td_scope)s AND t.key = v.key
+      AND t.last_seen_at >= %(td_at)s::timestamptz - make_interval(secs => %(td_resolution)s)
 )
 ORDER BY v.key
 ON CONFLICT (environment_id, scope, key)
 DO UPDATE SET last_seen_at = GREATEST(traits_trait.last_seen_at, EXCLUDED.last_seen_at)
 """
+
+
+def trait_definitions_sql(
+    *, environment_id: int, values: Mapping[str, Any], scope: str, seen_at: datetime
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement of trait_definitions_record and its named parameters (prefixed `td_`), for
+    callers that run it as a CTE of a larger statement; None when there is nothing to record."""
+    items = sorted((k, infer_data_type(k, v)) for k, v in values.items() if v is not None)
+    if not items:
+        return None
+    return _RECORD_SQL, {
+        "td_env": environment_id,
+        "td_scope": scope,
+        "td_at": seen_at,
+        "td_keys": [k for k, _ in items],
+        "td_types": [str(t) for _, t in items],
+        "td_resolution": LAST_SEEN_RESOLUTION_SECONDS,
+    }
 
 
 def trait_definitions_record(
@@ -165,27 +183,12 @@ def trait_definitions_record(
     Keys are sorted so concurrent callers lock rows in the same order (no deadlock). None values
     carry no type information and are skipped until a real value arrives.
     """
-    items = sorted((k, infer_data_type(k, v)) for k, v in values.items() if v is not None)
-    if not items:
-        return
-    keys = [k for k, _ in items]
-    types = [str(t) for _, t in items]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_SQL,
-            [
-                environment_id,
-                scope,
-                seen_at,
-                seen_at,
-                keys,
-                types,
-                environment_id,
-                scope,
-                seen_at,
-                LAST_SEEN_RESOLUTION_SECONDS,
-            ],
-        )
+    statement = trait_definitions_sql(
+        environment_id=environment_id, values=values, scope=scope, seen_at=seen_at
+    )
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
 
 
 # --- The Traits page (H3b): edit, delete, background profile counts ---------------------------

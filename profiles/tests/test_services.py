@@ -181,14 +181,25 @@ def test_identify_nul_bytes_are_stored_without_error(environment):
     assert profile.user_id == "u1"
 
 
-@pytest.mark.parametrize("kwargs", [{"user_id": "u1"}, {"user_id": "u1", "email": "a@b.c"}])
-def test_identify_runs_constant_queries(environment, django_assert_max_num_queries, kwargs):
+@pytest.mark.parametrize(
+    ("kwargs", "statements"),
+    [
+        # savepoint, commit mode, one statement (upsert, trait definitions, MAU), release
+        ({"user_id": "u1"}, 4),
+        ({"anonymous_id": "d1"}, 4),
+        # savepoint, commit mode, lookup, update, trait definitions, MAU, release
+        ({"user_id": "u1", "email": "a@b.c"}, 7),
+    ],
+)
+def test_identify_runs_constant_queries(
+    environment, django_assert_max_num_queries, kwargs, statements
+):
     profile_identify(environment=environment, **kwargs)
     for n in (1, 150):
         traits = {f"trait_{n}_{i}": i for i in range(n)}
-        # savepoint, commit mode, (lookup,) upsert, trait definitions, MAU, release
-        with django_assert_max_num_queries(7):
+        with django_assert_max_num_queries(statements):
             profile_identify(environment=environment, traits=traits, **kwargs)
+    assert Trait.objects.filter(environment=environment).count() == 151
 
 
 def test_identify_calls_segment_seam_after_commit(
