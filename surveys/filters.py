@@ -60,6 +60,9 @@ ANSWER_OPERATORS = [
     ("passives", "NPS passives (7-8)"),
     ("detractors", "NPS detractors (0-6)"),
 ]
+# A search matching more respondents than this by id or email keeps the first ones (the list
+# is newest first anyway; a term that broad is refined by typing on).
+SEARCH_MAX_PROFILES = 1000
 NUMERIC_OPERATORS = {"gte", "lte", "gt", "lt"}
 VALUELESS_OPERATORS = {"set", "notset", "promoters", "passives", "detractors"}
 NPS_GROUPS = {
@@ -303,19 +306,29 @@ class ResponseFilter(ReportFilter):
         text = value.strip()
         if not text:
             return queryset
-        # The respondent by id or email (the trigram indexes on profiles), or any answer text.
-        profiles = Profile.objects.filter(environment=self.environment).filter(
-            Q(user_id__icontains=text) | Q(email__icontains=text)
+        # The respondent by id or email (the trigram indexes on profiles, fetched first so the
+        # response side is a plain `profile_id = ANY(...)` an index can answer), or any
+        # answer value (not the keys: searching "nps" must not match every response).
+        profile_ids = list(
+            Profile.objects.filter(environment=self.environment)
+            .filter(Q(user_id__icontains=text) | Q(email__icontains=text))
+            .values_list("pk", flat=True)[:SEARCH_MAX_PROFILES]
         )
-        # Answer values only (not the keys: searching "nps" must not match every response).
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        in_answers = RawSQL(
+        pattern = f"%{escaped}%"
+        in_answers = (
             "EXISTS (SELECT 1 FROM jsonb_each_text(surveys_response.data) AS answer"
-            " WHERE answer.value ILIKE %s)",
-            [f"%{escaped}%"],
-            output_field=BooleanField(),
+            " WHERE answer.value ILIKE %s)"
         )
-        return queryset.filter(Q(profile_id__in=profiles.values("pk")) | Q(in_answers))
+        params = [pattern]
+        if '"' not in text and "\\" not in text:
+            # A prefilter the trigram index on data::text answers (migration
+            # 0003_report_search_index), so a rare word does not scan every response; the
+            # EXISTS then keeps values only. (Skipped for text JSON would escape.)
+            in_answers = f"(surveys_response.data::text ILIKE %s AND {in_answers})"
+            params = [pattern, pattern]
+        answers = RawSQL(in_answers, params, output_field=BooleanField())
+        return queryset.filter(Q(profile_id__in=profile_ids) | Q(answers))
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)

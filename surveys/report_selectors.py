@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -187,6 +188,29 @@ def response_page(
 # --- Project Overview ---------------------------------------------------------------------------
 
 
+MAU_CACHE_SECONDS = 120
+
+
+def monthly_active_users(environment_id: int, month: date, segment_id: int | None) -> int:
+    """Profiles active in `month` (a count over the (environment, month) index: ~80,000 index
+    entries for a large environment, ~20 ms), cached for two minutes: a dashboard figure that
+    may lag a little, not a per-request count."""
+    key = f"hark:mau:{environment_id}:{month.isoformat()}:{segment_id or ''}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    active = MonthlyActivity.objects.filter(environment_id=environment_id, month=month)
+    if segment_id is not None:
+        active = active.filter(
+            profile_id__in=SegmentMembership.objects.filter(segment_id=segment_id).values(
+                "profile_id"
+            )
+        )
+    count = active.count()
+    cache.set(key, count, MAU_CACHE_SECONDS)
+    return count
+
+
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -247,12 +271,7 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
 
     # 2. MAU: profiles active in the month the range ends in (stored rows, an index range).
     month = _month_start(span.end_date or timezone.localdate())
-    active = MonthlyActivity.objects.filter(environment=environment, month=month)
-    if segment is not None:
-        active = active.filter(
-            profile_id__in=SegmentMembership.objects.filter(segment=segment).values("profile_id")
-        )
-    mau = active.count()
+    mau = monthly_active_users(environment.pk, month, segment.pk if segment else None)
 
     nps_points = [
         Point(
