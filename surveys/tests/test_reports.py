@@ -446,3 +446,16 @@ def test_export_query_count_is_constant(
         ResponseFactory(survey=survey, data={"nps": i % 11})
     with django_assert_max_num_queries(12):
         assert len(export(owner_client, environment)) == 50
+
+
+@pytest.mark.parametrize("term", ['say "hi"', "back\\slash", "50%", "a_b"])
+def test_search_finds_answers_with_special_characters(owner_client, environment, survey, term):
+    match = ResponseFactory(survey=survey, data={"why": f"I {term} daily"})
+    ResponseFactory(survey=survey, data={"why": "nothing special"})
+    response = owner_client.get(url(environment, "surveys:responses"), {"q": term})
+    assert listed(response) == [str(match.uuid)]
+
+
+def test_search_by_respondent_id(owner_client, environment, responses):
+    response = owner_client.get(url(environment, "surveys:responses"), {"q": "ALIC"})
+    assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
