@@ -38,7 +38,13 @@ def _page_size(request: HarkRequest) -> int:
 @require_GET
 def overview(request: HarkRequest) -> HttpResponse:
     filterset = OverviewFilter(request.GET, environment=request.environment)
-    context = {"filter": filterset, "periods": PERIODS, **overview_report(filterset)}
+    context = {
+        "filter": filterset,
+        "periods": PERIODS,
+        # The Response List link carries the same survey, segment and (defaulted) period.
+        "responses_query": filterset.data.urlencode(),
+        **overview_report(filterset),
+    }
     template = "surveys/overview.html#report" if _fragment(request) else "surveys/overview.html"
     return render(request, template, context)
 

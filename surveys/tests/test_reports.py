@@ -169,6 +169,11 @@ def test_overview_cards_for_the_last_30_days(owner_client, environment, response
     assert reverse("profiles:detail", kwargs={"env": environment.slug, "uuid": alice.uuid}) in html
 
 
+def test_overview_links_to_the_same_responses(owner_client, environment, responses):
+    html = owner_client.get(url(environment, "surveys:overview")).content.decode()
+    assert f'{url(environment, "surveys:responses")}?period=30d"' in html
+
+
 def test_overview_all_time_includes_old_responses(owner_client, environment, responses):
     response = owner_client.get(url(environment, "surveys:overview"), {"period": "all"})
     assert response.context["figures"]["views"] == 6
