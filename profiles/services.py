@@ -265,8 +265,8 @@ def _identify_fast(
     mode: str,
     seen_at: datetime,
 ) -> tuple[Profile, bool]:
-    """A user id alone or a device id alone (the common calls): the upsert, the trait
-    definitions and the MAU row in one statement of data-modifying CTEs."""
+    """A user id (with or without an email), or a device id alone: the common calls. The
+    upsert, the trait definitions and the MAU row in one statement of data-modifying CTEs."""
     col = "user_id" if ident.user_id else "anonymous_id"
     merged = (
         "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
@@ -277,6 +277,7 @@ def _identify_fast(
     params: dict[str, Any] = {
         "env": environment_id,
         "user_id": ident.user_id,
+        "email": ident.email,
         "anonymous_id": ident.anonymous_id,
         "traits": json.dumps(traits),
         "seen": seen_at,
@@ -292,10 +293,11 @@ def _identify_fast(
             INSERT INTO profiles_profile
                 (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
                  last_seen_at)
-            VALUES (gen_random_uuid(), %(env)s, %(user_id)s, NULL, %(anonymous_id)s,
+            VALUES (gen_random_uuid(), %(env)s, %(user_id)s, %(email)s, %(anonymous_id)s,
                     %(traits)s::jsonb, %(seen)s, %(seen)s)
             ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
             DO UPDATE SET
+                email = COALESCE(EXCLUDED.email, profiles_profile.email),
                 traits = {merged},
                 last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
             RETURNING {_RETURNING}, (xmax = 0) AS created
@@ -432,8 +434,11 @@ def _identify(
 ) -> tuple[Profile, bool, bool]:
     """(profile, created, recorded): `recorded` when trait definitions and MAU are written."""
     with connection.cursor() as cursor:
-        if not ident.email and bool(ident.user_id) != bool(ident.anonymous_id):
-            # The common calls (a user id alone, a device id alone): one statement, no lookup.
+        fast = (ident.user_id and not ident.anonymous_id) or (
+            ident.anonymous_id and not ident.user_id and not ident.email
+        )
+        if fast:
+            # The common calls: one statement, no lookup.
             profile, created = _identify_fast(
                 cursor,
                 environment_id=environment_id,
@@ -442,7 +447,18 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
-            return profile, created, True
+            if not (created and ident.email):
+                return profile, created, True
+            # A new user id with an email: a profile known by that email alone is adopted
+            # (rare: checked only when the user is new), so the new row gives way to it.
+            cursor.execute(
+                "SELECT 1 FROM profiles_profile WHERE environment_id = %s AND email = %s "
+                "AND user_id IS NULL LIMIT 1",
+                [environment_id, ident.email],
+            )
+            if cursor.fetchone() is None:
+                return profile, created, True
+            Profile.objects.filter(pk=profile.pk).delete()
 
         cursor.execute(
             f"""
