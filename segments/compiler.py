@@ -382,7 +382,7 @@ def _event_q(c: Mapping, ctx: CompileContext) -> Q:
         grouped = (
             events()
             .values("profile_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))
             .filter(**{f"n__{lookup}": n})
             .values("profile_id")
         )
