@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import time
 from base64 import b64decode
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,11 +34,20 @@ class AuthFailed(Exception):
         super().__init__(message)
 
 
-def _redis_client():
-    """The redis-py client behind Django's Redis cache, or None (locmem cache)."""
+_clients: dict[int, Any] = {}
+
+
+def _redis_client() -> Any:
+    """The redis-py client behind Django's Redis cache (kept per process: building one per
+    request costs more than the INCR), or None with the locmem cache."""
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
-    return get_client(write=True) if get_client else None
+    if get_client is None:
+        return None
+    client = _clients.get(id(backend))
+    if client is None:
+        client = _clients[id(backend)] = get_client(write=True)
+    return client
 
 
 def rate_limit_check(api_key: ApiKey) -> None:
@@ -80,11 +90,34 @@ def credentials_from_header(value: str) -> str | None:
     return None
 
 
+# Keys found valid are remembered in the process for a few seconds: the lookup (an ORM query
+# with its environment) was a third of a tracking call's CPU. A revoked key stops working
+# within this delay. Unknown secrets are never cached (no memory growth from bad input).
+KEY_CACHE_SECONDS = 5.0
+_KEY_CACHE_MAX = 1000
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
+
+
+def _lookup(secret: str) -> ApiKey | None:
+    now = time.monotonic()
+    cached = _key_cache.get(secret)
+    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1]
+    api_key = api_key_authenticate(secret=secret)
+    if api_key is None:
+        _key_cache.pop(secret, None)
+        return None
+    if len(_key_cache) >= _KEY_CACHE_MAX:
+        _key_cache.clear()
+    _key_cache[secret] = (now, api_key)
+    return api_key
+
+
 def authenticate_secret(request: HttpRequest, secret: str | None) -> ApiKey:
     """The active key for `secret`, rate-limited and recorded; raises AuthFailed / RateLimited."""
     if not secret:
         raise AuthFailed("Missing API key")
-    api_key = api_key_authenticate(secret=secret.strip())
+    api_key = _lookup(secret.strip())
     if api_key is None:
         raise AuthFailed("Unknown or revoked API key")
     rate_limit_check(api_key)

@@ -95,3 +95,18 @@ def test_docs_and_openapi_need_no_key_and_no_cdn(client):
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert Client().get("/static/ninja/swagger-ui-bundle.js").status_code == 200
+
+
+def test_revocation_applies_once_the_process_cache_expires(client, environment, monkeypatch):
+    secret = new_key(environment)
+    assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+    api_key_revoke(api_key=ApiKey.objects.get(environment=environment))
+    monkeypatch.setattr("config.api_auth.KEY_CACHE_SECONDS", 0.0)
+    assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+
+
+def test_valid_key_is_remembered_briefly(client, environment, django_assert_num_queries):
+    secret = new_key(environment)
+    client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    with django_assert_num_queries(0):
+        assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
