@@ -475,7 +475,8 @@ def describe_condition(c: Mapping, names: Mapping[str, str] | None = None) -> st
         op = c.get("operator")
         within = f" in the last {c['within_days']} days" if c.get("within_days") is not None else ""
         if op in EVENT_COUNT_OPERATORS:
-            times = f"{EVENT_COUNT_OPERATORS[op]} {c.get('count')} times"
+            n = c.get("count")
+            times = f"{EVENT_COUNT_OPERATORS[op]} {n} time{'' if n == 1 else 's'}"
             return f"performed {c.get('event')} {times}{within}"
         if op == "not_performed":
             return f"has not performed {c.get('event')}{within}"

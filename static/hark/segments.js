@@ -75,8 +75,8 @@
   function pairs(object) { return Object.keys(object).map(function (k) { return [k, object[k]]; }); }
 
   function changed(rerender) {
+    if (rerender) render();  // first: rendering fills defaults (first trait, operator) in
     textarea.value = JSON.stringify(rules);
-    if (rerender) render();
     document.body.dispatchEvent(new CustomEvent("rulesChanged"));
   }
 
