@@ -28,12 +28,12 @@ from .strategies import (
 pytestmark = pytest.mark.django_db
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 PER_OPERATOR = settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -126,7 +126,7 @@ def test_segment_conditions(environment, operator, world, data):
     check(environment, world, one(data.draw(segment_conditions(operator=operator))))
 
 
-@settings(PROPERTY, max_examples=60)
+@settings(PROPERTY, max_examples=40)
 @given(world=worlds(), trees=st.lists(rule_trees, min_size=1, max_size=4))
 def test_incremental_flags_agree_with_full_query(environment, world, trees):
     """One query for many segments over a few profiles == each segment's own full query."""
