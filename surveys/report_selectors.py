@@ -37,6 +37,7 @@ LATEST_RESPONSES = 10
 TIMELINE_MAX_WEEKS = 52
 PAGE_SIZES = (25, 50, 100)
 EXPORT_CHUNK = 2000
+ANSWER_PREVIEW_CHARS = 280
 
 ANSWERED = ~Q(data={})  # the same condition as report_rollup's "responses"
 STATUS_LABELS = {
@@ -106,6 +107,8 @@ def attach_answers(responses: Sequence[Response]) -> None:
         for key, value in (response.data or {}).items():
             question = survey_questions.get(key)
             text = value_label(question, value) if question else _plain(value)
+            if len(text) > ANSWER_PREVIEW_CHARS:  # the list previews; the panel shows it all
+                text = text[: ANSWER_PREVIEW_CHARS - 1].rstrip() + "…"
             answers.append(Answer(key=key, title=question.title if question else key, text=text))
         answers.sort(key=lambda a: order.get(a.key, len(order)))
         response.answers = answers  # type: ignore[attr-defined]

@@ -25,6 +25,27 @@
     }
   }, true);  // capture: runs before htmx reads the form on the bubbling change
 
+  // Keep shareable URLs short: a report filter request leaves out empty fields (and the
+  // answer condition when no question is chosen). htmx builds the pushed URL from these.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.closest || !elt.closest(".report-filters")) return;
+    var params = event.detail.parameters;
+    var names = [];
+    if (typeof params.keys === "function") {
+      for (var name of params.keys()) names.push(name);
+    } else {
+      names = Object.keys(params);
+    }
+    var noAnswer = !(params.get ? params.get("answer") : params.answer);
+    names.forEach(function (name) {
+      var value = params.get ? params.get(name) : params[name];
+      if (value === "" || value === null || (noAnswer && name === "op")) {
+        if (params.delete) params.delete(name); else delete params[name];
+      }
+    });
+  });
+
   // A condition without a value (is answered, NPS promoters...) greys out the value input.
   function syncOperator(select) {
     var valueless = (select.getAttribute("data-valueless") || "").split(" ");
