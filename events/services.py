@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,8 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from profiles.services import (
+    COMMIT_MODE_CTE,
     clean_identifier,
-    ingest_transaction_setup,
+    commit_mode,
     profiles_touch,
     utc,
 )
@@ -86,7 +88,8 @@ def track_item(
     )
 
 
-_TRACK_SQL = """
+_TRACK_SQL = (
+    """
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
         n int, u text, a text, pid bigint, e text, t timestamptz, props jsonb, m text, dup bool
@@ -152,10 +155,15 @@ activity AS (
         FROM resolved
     ) m ORDER BY profile_id, month
     ON CONFLICT (profile_id, month) DO NOTHING
-)
-SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL)
-FROM resolved r LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
+),
 """
+    + COMMIT_MODE_CTE
+    + """
+SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL)
+FROM resolved r CROSS JOIN commit_mode
+LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
+"""
+)
 
 
 def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[TrackItem]:
@@ -191,11 +199,12 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 "dup": dup,
             }
         )
+    # One statement is its own transaction in autocommit; an atomic block (and its round trips)
+    # only when the email lookups come first or a caller's transaction is open.
+    needs_atomic = bool(by_email) or connection.in_atomic_block
     for attempt in range(3):
         try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    ingest_transaction_setup(cursor)
+            with transaction.atomic() if needs_atomic else nullcontext():
                 if by_email:
                     found = profiles_touch(
                         environment_id=environment_id,
@@ -209,7 +218,12 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 with connection.cursor() as cursor:
                     cursor.execute(
                         _TRACK_SQL,
-                        {"env": environment_id, "received": received, "rows": json.dumps(rows)},
+                        {
+                            "env": environment_id,
+                            "received": received,
+                            "rows": json.dumps(rows),
+                            "synchronous_commit": commit_mode(),
+                        },
                     )
                     result = cursor.fetchall()
                 profile_ids = sorted({pid for _, pid, _, _ in result})

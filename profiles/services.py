@@ -138,6 +138,20 @@ def _latest(pairs: Iterable[tuple[str, datetime]]) -> dict[str, datetime]:
     return latest
 
 
+# A CTE for single-statement writes run in autocommit: SET LOCAL from inside the statement, so
+# its implicit transaction commits without waiting for the WAL flush (see below). The final
+# SELECT must reference `commit_mode` (CROSS JOIN) for PostgreSQL to evaluate it.
+COMMIT_MODE_CTE = (
+    "commit_mode AS (SELECT set_config('synchronous_commit', "
+    "COALESCE(%(synchronous_commit)s, current_setting('synchronous_commit')), true))"
+)
+
+
+def commit_mode() -> str | None:
+    """The value for COMMIT_MODE_CTE's parameter: "off", or None to keep the server's."""
+    return None if getattr(settings, "HARK_INGEST_SYNCHRONOUS_COMMIT", False) else "off"
+
+
 def ingest_transaction_setup(cursor: Any) -> None:
     """Ingestion transactions commit without waiting for the WAL flush (unless
     HARK_INGEST_SYNCHRONOUS_COMMIT is on): a fsync per call would cap throughput at the disk's
@@ -256,6 +270,23 @@ def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
     """
 
 
+def _is_fast(ident: _Identity) -> bool:
+    """A user id (with or without an email), or a device id alone: the common calls."""
+    return bool(
+        (ident.user_id and not ident.anonymous_id)
+        or (ident.anonymous_id and not ident.user_id and not ident.email)
+    )
+
+
+def _email_only_exists(cursor: Any, environment_id: int, email: str | None) -> bool:
+    cursor.execute(
+        "SELECT 1 FROM profiles_profile WHERE environment_id = %s AND email = %s "
+        "AND user_id IS NULL LIMIT 1",
+        [environment_id, email],
+    )
+    return cursor.fetchone() is not None
+
+
 def _identify_fast(
     cursor: Any,
     *,
@@ -282,6 +313,7 @@ def _identify_fast(
         "traits": json.dumps(traits),
         "seen": seen_at,
         "month": month_start(seen_at),
+        "synchronous_commit": commit_mode(),
     }
     extra = ""
     if definitions is not None:
@@ -306,8 +338,9 @@ def _identify_fast(
             INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
             SELECT %(env)s, id, %(month)s FROM p
             ON CONFLICT (profile_id, month) DO NOTHING
-        ){extra}
-        SELECT * FROM p
+        ),
+        {COMMIT_MODE_CTE}{extra}
+        SELECT p.* FROM p CROSS JOIN commit_mode
         """,
         params,
     )
@@ -434,10 +467,7 @@ def _identify(
 ) -> tuple[Profile, bool, bool]:
     """(profile, created, recorded): `recorded` when trait definitions and MAU are written."""
     with connection.cursor() as cursor:
-        fast = (ident.user_id and not ident.anonymous_id) or (
-            ident.anonymous_id and not ident.user_id and not ident.email
-        )
-        if fast:
+        if _is_fast(ident):
             # The common calls: one statement, no lookup.
             profile, created = _identify_fast(
                 cursor,
@@ -451,12 +481,7 @@ def _identify(
                 return profile, created, True
             # A new user id with an email: a profile known by that email alone is adopted
             # (rare: checked only when the user is new), so the new row gives way to it.
-            cursor.execute(
-                "SELECT 1 FROM profiles_profile WHERE environment_id = %s AND email = %s "
-                "AND user_id IS NULL LIMIT 1",
-                [environment_id, ident.email],
-            )
-            if cursor.fetchone() is None:
+            if not _email_only_exists(cursor, environment_id, ident.email):
                 return profile, created, True
             Profile.objects.filter(pk=profile.pk).delete()
 
@@ -561,6 +586,28 @@ def profile_identify(
         raise ValidationError({"id": "an id, an email or an anonymous_id is required"})
     now = timezone.now()
     seen_at = min(utc(seen_at, field="timestamp"), now) if seen_at else now
+
+    if _is_fast(ident) and not connection.in_atomic_block:
+        # The common call is one statement: in autocommit it is its own transaction, without
+        # the BEGIN/COMMIT round trips of an atomic block.
+        with connection.cursor() as cursor:
+            profile, created = _identify_fast(
+                cursor,
+                environment_id=environment.pk,
+                ident=ident,
+                traits=cleaned,
+                mode=mode,
+                seen_at=seen_at,
+            )
+            adopt = (
+                created and ident.email and _email_only_exists(cursor, environment.pk, ident.email)
+            )
+        if not adopt:
+            _notify_segments(environment.pk, [profile.pk])
+            profile.created = created  # type: ignore[attr-defined]
+            profile.environment = environment
+            return profile
+        Profile.objects.filter(pk=profile.pk).delete()  # the email-only profile is adopted below
 
     for attempt in range(_ATTEMPTS):
         try:

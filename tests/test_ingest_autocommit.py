@@ -1,0 +1,60 @@
+"""Outside a caller's transaction, identify and track run as single autocommit statements that
+commit without waiting for the WAL flush; the connection's own setting is left as it was."""
+
+import pytest
+from django.db import connection
+
+from events.models import Event
+from events.services import events_track, track_item
+from profiles.models import MonthlyActivity, Profile
+from profiles.services import profile_identify
+from traits.models import Trait
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_identify_and_track_in_autocommit(environment, django_assert_max_num_queries, monkeypatch):
+    # Count ingestion's own statements: the segment seam (which runs at once in autocommit)
+    # belongs to the segments app.
+    calls = []
+    monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: calls.append(kw))
+    before = _synchronous_commit()
+    assert not connection.in_atomic_block
+    with django_assert_max_num_queries(1):
+        profile = profile_identify(environment=environment, user_id="u1", traits={"plan": "pro"})
+    assert profile.created
+    with django_assert_max_num_queries(1):
+        [item] = events_track(
+            environment_id=environment.pk,
+            items=[track_item(event="Paid", user_id="u1", message_id="m1")],
+        )
+    assert item.stored and item.profile_id == profile.pk
+    assert _synchronous_commit() == before
+    assert calls == [
+        {"environment_id": environment.pk, "profile_ids": [profile.pk]},
+        {"environment_id": environment.pk, "profile_ids": [profile.pk]},
+    ]
+    assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro"}
+    assert Trait.objects.filter(environment=environment, key="plan").exists()
+    assert MonthlyActivity.objects.filter(profile_id=profile.pk).count() == 1
+    assert Event.objects.get().profile_id == profile.pk
+
+
+def test_new_user_with_email_adopts_email_only_profile_in_autocommit(environment):
+    known = profile_identify(environment=environment, email="a@x.test", traits={"a": 1})
+    profile = profile_identify(environment=environment, user_id="u1", email="a@x.test")
+    assert profile.pk == known.pk and profile.user_id == "u1"
+    assert Profile.objects.filter(environment=environment).count() == 1
+
+
+def test_synchronous_commit_setting_keeps_server_value(environment, settings):
+    settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
+    profile_identify(environment=environment, user_id="u2")
+    events_track(environment_id=environment.pk, items=[track_item(event="E", user_id="u2")])
+    assert Event.objects.count() == 1
