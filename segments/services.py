@@ -47,8 +47,31 @@ ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run p
 STAGE_TABLE = "hark_segment_stage"
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
+SETTING_DEFAULTS: dict[str, Any] = {
+    # Seconds a full recompute's statements may run (SET LOCAL statement_timeout).
+    "HARK_SEGMENT_STATEMENT_TIMEOUT": 600,
+    # work_mem for a recompute: room for the hash joins/aggregates of a large environment.
+    "HARK_SEGMENT_WORK_MEM": "64MB",
+    # A run queued or running longer than this is reset by the periodic task.
+    "HARK_SEGMENT_STUCK_SECONDS": 3600,
+    # Delay before the batched re-evaluation of changed profiles runs (Redis only).
+    "HARK_SEGMENT_DEBOUNCE_SECONDS": 2,
+    # Statement timeout of the builder's live count.
+    "HARK_SEGMENT_PREVIEW_TIMEOUT": 15,
+}
+
+
+def _setting(name: str, default: Any = None) -> Any:
+    """A segments setting: Django settings if defined there, else the environment variable of
+    the same name (checked like config.settings does), else the default above."""
+    from core.env import env_int, env_str
+
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    fallback = SETTING_DEFAULTS.get(name, default)
+    if isinstance(fallback, int):
+        return env_int(name, fallback, minimum=0)
+    return env_str(name, fallback) or fallback
 
 
 # --- Rules ----------------------------------------------------------------------------------
@@ -508,8 +531,12 @@ def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
     evaluation; a full recompute of one of them finishes first)."""
     touched = sorted({sid for sid, _ in result.entered} | {sid for sid, _ in result.left})
     with transaction.atomic(), connection.cursor() as cursor:
+        # Memberships are derived data (a recompute rebuilds them), so this small, frequent
+        # transaction does not wait for its WAL flush.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, s) FROM (SELECT unnest(%s::int[]) AS s ORDER BY 1) x",
+            "SELECT (SELECT set_config('synchronous_commit', 'off', true)), "
+            "count(pg_advisory_xact_lock(%s, s)) "
+            "FROM (SELECT unnest(%s::int[]) AS s ORDER BY 1) x",
             [ADVISORY_LOCK_CLASS, touched],
         )
         cursor.execute(
