@@ -23,6 +23,9 @@ from profiles.services import (
 from traits.services import clean_json, clean_text
 
 EVENT_NAME_MAX_LENGTH = 200
+# Tracking moves a profile's last_seen_at only when it advances by more than this: a busy user's
+# row is not rewritten (with all its indexes) for every event. Identify always advances it.
+LAST_SEEN_RESOLUTION_SECONDS = 60
 PROPERTIES_MAX_KEYS = 200
 
 
@@ -101,8 +104,14 @@ users AS (
     SELECT gen_random_uuid(), %(env)s, u, '{}'::jsonb, max(t), max(t)
     FROM input WHERE u IS NOT NULL GROUP BY u ORDER BY u
     ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL
-    DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    WHERE profiles_profile.last_seen_at
+        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
     RETURNING id, uuid, user_id
+),
+known_users AS (
+    SELECT id, uuid, user_id FROM profiles_profile
+    WHERE environment_id = %(env)s AND user_id IN (SELECT u FROM input WHERE u IS NOT NULL)
 ),
 devices AS (
     INSERT INTO profiles_profile
@@ -110,8 +119,15 @@ devices AS (
     SELECT gen_random_uuid(), %(env)s, a, '{}'::jsonb, max(t), max(t)
     FROM input WHERE u IS NULL AND a IS NOT NULL GROUP BY a ORDER BY a
     ON CONFLICT (environment_id, anonymous_id) WHERE anonymous_id IS NOT NULL
-    DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    WHERE profiles_profile.last_seen_at
+        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
     RETURNING id, uuid, anonymous_id
+),
+known_devices AS (
+    SELECT id, uuid, anonymous_id FROM profiles_profile
+    WHERE environment_id = %(env)s
+      AND anonymous_id IN (SELECT a FROM input WHERE u IS NULL AND a IS NOT NULL)
 ),
 names AS (SELECT DISTINCT e AS name FROM input),
 new_definitions AS (
@@ -133,11 +149,14 @@ definitions AS (
     WHERE d.environment_id = %(env)s
 ),
 resolved AS (
-    SELECT i.n, COALESCE(i.pid, us.id, dv.id) AS profile_id, COALESCE(us.uuid, dv.uuid) AS uuid,
+    SELECT i.n, COALESCE(i.pid, us.id, ku.id, dv.id, kd.id) AS profile_id,
+           COALESCE(us.uuid, ku.uuid, dv.uuid, kd.uuid) AS uuid,
            df.id AS definition_id, i.t, i.props, i.m, i.dup
     FROM input i
     LEFT JOIN users us ON us.user_id = i.u
+    LEFT JOIN known_users ku ON ku.user_id = i.u
     LEFT JOIN devices dv ON i.u IS NULL AND dv.anonymous_id = i.a
+    LEFT JOIN known_devices kd ON i.u IS NULL AND kd.anonymous_id = i.a
     LEFT JOIN definitions df ON df.name = i.e
 ),
 stored AS (
@@ -223,6 +242,7 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                             "received": received,
                             "rows": json.dumps(rows),
                             "synchronous_commit": commit_mode(),
+                            "resolution": LAST_SEEN_RESOLUTION_SECONDS,
                         },
                     )
                     result = cursor.fetchall()
