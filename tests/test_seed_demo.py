@@ -14,6 +14,7 @@ from django.db.models import Count, Q, Sum
 from core.management.commands import seed_demo
 from environments.models import Environment, Membership, Role
 from events.models import Event, EventDailyCount, EventDefinition
+from events.services import event_counts_rollup
 from profiles.models import MonthlyActivity, Profile
 from segments.models import Segment, SegmentMembership
 from surveys.answers import answer_clean
@@ -138,6 +139,8 @@ def test_definitions_describe_every_trait_key_and_event_name():
         stored=Count("events")
     ):
         assert definition.total_count == definition.stored
+    # The periodic roll-up has nothing left to add: no event is counted twice.
+    assert event_counts_rollup() == 0
     counted = EventDailyCount.objects.filter(definition__environment=environment).aggregate(
         total=Sum("count")
     )["total"]

@@ -42,11 +42,13 @@ from django.utils.dateparse import parse_datetime
 
 from environments.models import Environment, Role
 from environments.services import environment_create, member_add
-from events.models import Event, EventDailyCount, EventDefinition
+from events.models import Event, EventDefinition
+from events.services import event_counts_rollup
 from profiles.models import MonthlyActivity, Profile
 from segments.models import Segment, SegmentKind
 from segments.services import segment_create, segment_members_add
 from surveys.models import Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
+from surveys.report_rollup import response_stats_rollup
 from surveys.services import question_add, survey_create, survey_set_status
 from traits.models import Scope, Trait
 from traits.services import infer_data_type
@@ -282,7 +284,8 @@ class Command(BaseCommand):
             step("events", seeder.events, events)
             step("surveys", seeder.surveys)
             step("responses", seeder.responses, responses)
-            step("definitions and daily counts", seeder.definitions)
+            step("trait definitions", seeder.definitions)
+            step("event and response roll-ups", seeder.rollups)
             step("monthly activity", seeder.monthly_activity)
             segments = step("segments", seeder.segments)
             began = time.monotonic()
@@ -460,10 +463,14 @@ class _Seeder:
 
     def events(self, count: int) -> None:
         rng = self.rng
-        now = timezone.now()
         for name, _, description, _ in EVENT_KINDS:
+            # First/last seen are moved to the first/last event by the roll-up (LEAST/GREATEST).
             definition = EventDefinition.objects.create(
-                environment=self.env, name=name, description=description, first_seen_at=now
+                environment=self.env,
+                name=name,
+                description=description,
+                first_seen_at=self.anchor,
+                last_seen_at=self.start,
             )
             self.definition_ids[name] = definition.pk
         if not count:
@@ -658,7 +665,7 @@ class _Seeder:
     # --- Derived rows ---------------------------------------------------------------------
 
     def definitions(self) -> None:
-        """Trait and event definitions, daily event counts: computed from the stored rows."""
+        """Trait definitions of every key stored on profiles and responses."""
         env_id = self.env.pk
         q = connection.ops.quote_name
         now = timezone.now()
@@ -699,28 +706,12 @@ class _Seeder:
                 )
         Trait.objects.bulk_create(traits)
 
-        # Events: daily counts, then each definition's totals and first/last seen from them.
-        event_table = q(Event._meta.db_table)
-        daily_table = q(EventDailyCount._meta.db_table)
-        definition_table = q(EventDefinition._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""INSERT INTO {daily_table} (definition_id, day, count)
-                    SELECT definition_id, (timestamp AT TIME ZONE 'UTC')::date, count(*)
-                    FROM {event_table} WHERE environment_id = %s
-                    GROUP BY 1, 2""",
-                [env_id],
-            )
-            cursor.execute(
-                f"""UPDATE {definition_table} AS d
-                    SET total_count = s.total, first_seen_at = s.first, last_seen_at = s.last
-                    FROM (SELECT definition_id, count(*) AS total, min(timestamp) AS first,
-                                 max(timestamp) AS last
-                          FROM {event_table} WHERE environment_id = %s
-                          GROUP BY definition_id) AS s
-                    WHERE d.id = s.definition_id""",
-                [env_id],
-            )
+    def rollups(self) -> None:
+        """The counters the pages read, through the apps' own roll-ups: daily event counts and
+        definition totals (events.services), daily response figures (the Overview's)."""
+        while event_counts_rollup():
+            pass
+        response_stats_rollup(environment_id=self.env.pk)
 
     def monthly_activity(self) -> None:
         """A profile is active in a month when it was seen, tracked or shown a survey."""
