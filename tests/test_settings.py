@@ -183,6 +183,9 @@ def test_dev_secret_key_is_generated_once_and_kept(environ, tmp_path):
 def _process_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The browser fixture allows sync ORM calls under Playwright's event loop in this process;
+    # a production process must not inherit that (check --deploy reports it as async.E001).
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(values)
     return env
 
