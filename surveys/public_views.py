@@ -211,6 +211,9 @@ def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
     if unavailable is not None:
         return unavailable
     assert survey is not None
+    if request.method == "HEAD":
+        # Link checkers and unfurlers: the link exists, and nothing is recorded.
+        return HttpResponse(content_type="text/html; charset=utf-8")
     questions = list(survey.questions.all())
     if not questions:
         return _message(request, "This survey is empty", "It has no questions yet.", 404, survey)

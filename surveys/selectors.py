@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Question, Response, Survey, SurveyStatus
+
+PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def survey_list(*, environment: Any, status: str = "", search: str = "") -> QuerySet[Survey]:
@@ -42,8 +45,8 @@ def survey_for_builder(*, environment: Any, uuid: Any) -> Survey:
 
 def survey_for_link(*, public_id: str) -> Survey | None:
     """The survey behind a public link, with its environment and ordered questions."""
-    if not public_id or len(public_id) > 32:
-        return None
+    if not PUBLIC_ID_RE.match(public_id or ""):
+        return None  # also keeps NUL and other odd bytes away from the database
     return (
         Survey.objects.select_related("environment")
         .prefetch_related(

@@ -210,7 +210,7 @@ def test_only_live_surveys_answer(client, survey, status, code):
     assert not Response.objects.exists()
 
 
-@pytest.mark.parametrize("public_id", ["nope", "x" * 40, "..%2F"])
+@pytest.mark.parametrize("public_id", ["nope", "x" * 40, "..%2F", "%00", "a%00b", "%FF%FE", "a b"])
 def test_unknown_survey_is_a_clear_404(client, public_id):
     page = client.get(f"/s/{public_id}/")
     assert page.status_code == 404
@@ -298,3 +298,10 @@ def test_survey_link_form_posts_need_csrf(survey):
         url, {"r": str(response.uuid), "q": "nps", "answer": "3", "csrfmiddlewaretoken": token}
     )
     assert ok.status_code == 302
+
+
+def test_head_requests_record_nothing(client, survey):
+    url = reverse("surveys:link", kwargs={"public_id": survey.public_id})
+    assert client.head(url, {"id": "u-16"}).status_code == 200
+    assert not Response.objects.exists()
+    assert not Profile.objects.exists()
