@@ -305,3 +305,29 @@ def test_head_requests_record_nothing(client, survey):
     assert client.head(url, {"id": "u-16"}).status_code == 200
     assert not Response.objects.exists()
     assert not Profile.objects.exists()
+
+
+def _count_queries(callable_):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        callable_()
+    return len(ctx.captured_queries)
+
+
+def test_link_steps_cost_the_same_whatever_the_number_of_questions(client, environment):
+    counts = []
+    for size in (2, 12):
+        survey = SurveyFactory(environment=environment, live=True)
+        for i in range(size):
+            QuestionFactory(survey=survey, kind="nps", key=f"q{i}")
+        counts.append(
+            _count_queries(
+                lambda s=survey: open_link(client, s, id=f"size-{s.pk}", contact_plan="x")
+            )
+        )
+        response = Response.objects.get(survey=survey)
+        counts.append(_count_queries(lambda s=survey, r=response: answer(client, s, r, "q0", "5")))
+    assert counts[0] == counts[2] and counts[1] == counts[3]
+    assert max(counts) <= 16  # measured: 14 to open (identify, view, MAU), 8 per answer
