@@ -141,7 +141,9 @@ def parse_link_params(query: QueryDict, *, environment: Any) -> LinkParams:
                 403,
             )
         params.signed = True
-    elif params.identified and environment.identity_verification:
+    elif environment.identity_verification and (params.identified or params.traits):
+        # Unsigned contact traits would land on whatever profile the device cookie points at,
+        # which may be an identified person: under verification they need a signature too.
         raise LinkError(
             "This link could not be verified",
             "This survey only accepts signed links that identify the respondent, and this link "

@@ -331,3 +331,14 @@ def test_link_steps_cost_the_same_whatever_the_number_of_questions(client, envir
         counts.append(_count_queries(lambda s=survey, r=response: answer(client, s, r, "q0", "5")))
     assert counts[0] == counts[2] and counts[1] == counts[3]
     assert max(counts) <= 16  # measured: 14 to open (identify, view, MAU), 8 per answer
+
+
+def test_verification_refuses_unsigned_traits_but_allows_anonymous_links(
+    client, survey, environment
+):
+    environment.identity_verification = True
+    environment.save()
+    assert open_link(client, survey, contact_plan="free").status_code == 403
+    assert open_link(client, survey, response_source="ad").status_code == 200
+    response = Response.objects.get()
+    assert response.profile.user_id is None and response.context == {"source": "ad"}
