@@ -3,14 +3,19 @@
 Every condition becomes a boolean SQL expression: trait and profile conditions read the profile
 row (JSONB traits cast safely by declared type: a value of the wrong JSON type is "not set",
 never a cast error); event, survey and segment conditions are EXISTS or IN subqueries, which
-PostgreSQL runs as hash semi/anti-joins over the whole table, or as index probes when the
-evaluation is restricted to a few profiles (`profile_ids`, pushed into every subquery).
-Nothing is filtered in Python.
+PostgreSQL runs as hash semi/anti-joins over the whole table; when the evaluation is restricted
+to a few profiles (`profile_ids`: incremental re-evaluation) event counts become correlated
+per-profile index probes instead, so one generic plan serves any ids. Nothing is filtered in
+Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
+import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +39,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     Value,
     When,
@@ -55,6 +61,8 @@ from django.db.models.lookups import (
 from django.utils import timezone
 
 from . import rules as R
+
+logger = logging.getLogger(__name__)
 
 NUMERIC_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 MATCH_ALL = Q(pk__isnull=False)
@@ -337,12 +345,6 @@ def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dateti
 # --- Conditions --------------------------------------------------------------------------------
 
 
-def _restrict(qs: QuerySet, ctx: CompileContext, column: str = "profile_id") -> QuerySet:
-    if ctx.profile_ids is not None:
-        return qs.filter(in_ids(column, ctx.profile_ids))
-    return qs
-
-
 def _trait_q(c: Mapping, ctx: CompileContext) -> Q:
     data_type = ctx.types.resolve("profile", c["key"], c.get("data_type"))
     expr = typed_value("traits", c["key"], data_type)
@@ -373,12 +375,27 @@ def _event_q(c: Mapping, ctx: CompileContext) -> Q:
         qs = Event.objects.filter(definition_id=definition_id)
         if since is not None and operator in ("at_least", "at_most", "exactly", "not_performed"):
             qs = qs.filter(timestamp__gte=since, timestamp__lte=ctx.now)
-        return _restrict(qs, ctx)
+        return qs
 
     def performed() -> Q:
         return Q(Exists(events().filter(profile_id=OuterRef("pk"))))
 
     def count_in(lookup: str, n: int) -> Q:
+        if ctx.profile_ids is not None:
+            # A few profiles: count each one's events by index (correlated), which also keeps
+            # the plan good for any number of ids (the statement is prepared once).
+            per_profile = (
+                events()
+                .filter(profile_id=OuterRef("pk"))
+                .order_by()
+                .values("profile_id")
+                .annotate(n=Count("*"))
+                .values("n")
+            )
+            count = Coalesce(Subquery(per_profile), 0)
+            test = {"gte": GreaterThanOrEqual, "lte": LessThanOrEqual, "exact": Exact}[lookup]
+            return Q(test(count, n))
+        # The whole environment: one pass over the event index, grouped (a hash semi-join).
         grouped = (
             events()
             .values("profile_id")
@@ -401,7 +418,16 @@ def _event_q(c: Mapping, ctx: CompileContext) -> Q:
         return ~performed()
     if operator in ("first_performed", "last_performed"):
         agg = Min("timestamp") if operator == "first_performed" else Max("timestamp")
-        grouped = _restrict(Event.objects.filter(definition_id=definition_id), ctx)
+        grouped = Event.objects.filter(definition_id=definition_id)
+        if ctx.profile_ids is not None:
+            at = Subquery(
+                grouped.filter(profile_id=OuterRef("pk"))
+                .order_by()
+                .values("profile_id")
+                .annotate(at=agg)
+                .values("at")
+            )
+            return Q(IsNull(at, False)) & date_q(at, c["date_operator"], c.get("value"), ctx.now)
         grouped = grouped.values("profile_id").annotate(at=agg)
         cond = date_q(F("at"), c["date_operator"], c.get("value"), ctx.now)
         return Q(pk__in=grouped.filter(cond).values("profile_id"))
@@ -438,7 +464,7 @@ def _responses(c: Mapping, ctx: CompileContext) -> QuerySet | None:
         if survey_id is None:
             return None
         qs = qs.filter(survey_id=survey_id)
-    return _restrict(qs, ctx)
+    return qs
 
 
 def _survey_q(c: Mapping, ctx: CompileContext) -> Q:
@@ -485,7 +511,7 @@ def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
     if segment.kind == "dynamic":
         inner = group_q(segment.rules, ctx, (*stack, key))
     else:
-        members = _restrict(SegmentMembership.objects.filter(segment_id=segment.id), ctx)
+        members = SegmentMembership.objects.filter(segment_id=segment.id)
         inner = Q(Exists(members.filter(profile_id=OuterRef("pk"))))
     return ~inner if negate else inner
 
@@ -549,9 +575,15 @@ def profiles_matching(
 # Compiling 50 rule trees through the ORM costs far more than running them for one profile, so
 # the compiled statement is kept per environment and reused while nothing it depends on changed
 # (see `evaluation_fingerprint`). It is compiled with sentinels in place of the clock and the
-# profile ids, which are swapped for the real values at each execution.
+# profile ids, which are swapped for the real values at each execution. For one profile (the
+# common case: a debounced change) the statement is also PREPAREd once per connection, with
+# every constant inlined and only ($1 = now, $2 = profile id) as parameters: it is planned once
+# (a generic plan: the outer row is one primary-key lookup and every subquery is a correlated
+# index probe, so the plan does not depend on the values), and executing it costs neither
+# planning nor quoting hundreds of parameters.
 SENTINEL_NOW = dt.datetime(1900, 1, 1, 0, 0, 0, 123457, tzinfo=dt.UTC)
-SENTINEL_IDS = [-424242]
+SENTINEL_ID = -424242
+SENTINEL_IDS = [SENTINEL_ID]
 
 
 @dataclass
@@ -560,10 +592,15 @@ class CompiledEvaluation:
     segment_ids: list[int]
     sql: str
     params: tuple
+    single: bool = False
+    name: str = ""  # prepared statement name (single-profile statements only)
+    prepared_sql: str = ""
+    preparable: bool = True
 
 
-_EVALUATIONS: dict[int, CompiledEvaluation] = {}
-
+_EVALUATIONS: dict[tuple[int, bool], CompiledEvaluation] = {}
+# Prepared statement names per database connection (a reconnect starts empty).
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 FINGERPRINT_SQL = """
 SELECT
@@ -586,8 +623,46 @@ def evaluation_fingerprint(environment_id: int) -> tuple:
         return tuple(cursor.fetchone())
 
 
+def _is_now_sentinel(p: Any) -> bool:
+    return (
+        isinstance(p, dt.datetime)
+        and p.microsecond == SENTINEL_NOW.microsecond
+        and p.year <= SENTINEL_NOW.year
+    )
+
+
+def _is_ids_sentinel(p: Any) -> bool:
+    return (isinstance(p, list) and p == SENTINEL_IDS) or (
+        isinstance(p, int) and not isinstance(p, bool) and p == SENTINEL_ID
+    )
+
+
+def _prepared_text(sql: str, params: tuple, single: bool) -> str:
+    """The statement for PREPARE: constants inlined as literals (quoted by psycopg, as Django's
+    client-side binding does), the clock as $1 (minus a fixed interval), the ids as $2."""
+    from django.db import connection
+    from psycopg import sql as pgsql
+
+    connection.ensure_connection()
+    raw = connection.connection
+    values = iter(params)
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"  # PREPARE is sent without parameters: no escaping any more
+        p = next(values)
+        if _is_now_sentinel(p):
+            micros = (SENTINEL_NOW - p) // dt.timedelta(microseconds=1)
+            return f"($1::timestamptz - interval '{micros} microseconds')"
+        if _is_ids_sentinel(p):
+            return "$2" if single else "$2::bigint[]"
+        return pgsql.Literal(p).as_string(raw)
+
+    return re.sub(r"%%|%s", replace, sql)
+
+
 def _compile_evaluation(
-    segments: list[Any], environment_id: int, fingerprint: tuple
+    segments: list[Any], environment_id: int, fingerprint: tuple, single: bool = False
 ) -> CompiledEvaluation:
     """One statement: the fingerprint, and per profile its current dynamic memberships and one
     boolean per segment. The fingerprint comes back even when no profile matched."""
@@ -612,36 +687,83 @@ def _compile_evaluation(
             "segment_id"
         )
     )
+    one = Q(Exact(F("id"), Value(SENTINEL_ID))) if single else in_ids("id", SENTINEL_IDS)
     qs = (
         Profile.objects.filter(environment_id=environment_id)
-        .filter(in_ids("id", SENTINEL_IDS))
+        .filter(one)
         .annotate(current_segments=current, **annotations)
         .values_list("pk", "current_segments", *annotations)
     )
     inner, params = qs.query.sql_with_params()
     sql = f"SELECT fp.*, t.* FROM ({FINGERPRINT_SQL}) fp LEFT JOIN ({inner}) t ON true"
-    return CompiledEvaluation(
+    params = (environment_id,) * 4 + tuple(params)
+    compiled = CompiledEvaluation(
         fingerprint=fingerprint,
         segment_ids=[s.id for s in segments],
         sql=sql,
-        params=(environment_id,) * 4 + tuple(params),
+        params=params,
+        single=single,
     )
+    if single and fingerprint:
+        compiled.prepared_sql = _prepared_text(sql, params, single=True)
+        digest = hashlib.sha1(compiled.prepared_sql.encode(), usedforsecurity=False)
+        compiled.name = f"hark_segments_{environment_id}_{digest.hexdigest()[:16]}"
+    return compiled
 
 
 def _bind(params: tuple, now: dt.datetime, profile_ids: list[int]) -> list[Any]:
     bound = []
     for p in params:
-        if (
-            isinstance(p, dt.datetime)
-            and p.microsecond == SENTINEL_NOW.microsecond
-            and (p.year <= SENTINEL_NOW.year)
-        ):
+        if _is_now_sentinel(p):
             bound.append(now - (SENTINEL_NOW - p))
         elif isinstance(p, list) and p == SENTINEL_IDS:
             bound.append(profile_ids)
+        elif _is_ids_sentinel(p):
+            bound.append(profile_ids[0])
         else:
             bound.append(p)
     return bound
+
+
+def _execute(cursor: Any, compiled: CompiledEvaluation, now: dt.datetime, ids: list[int]) -> None:
+    from django.db import DatabaseError, connection, transaction
+
+    if not (compiled.name and compiled.preparable):
+        cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
+        return
+    names = _PREPARED.setdefault(connection.connection, set())
+    if compiled.name not in names:
+        try:
+            with transaction.atomic():
+                # Affects only PREPAREd statements (Django binds parameters client side).
+                cursor.execute("SET plan_cache_mode = force_generic_plan")
+                cursor.execute(
+                    f"PREPARE {compiled.name} (timestamptz, bigint) AS {compiled.prepared_sql}"
+                )
+            names.add(compiled.name)
+        except DatabaseError as exc:
+            logger.warning(
+                "segments: could not prepare the evaluation (%s); running it plainly", exc
+            )
+            compiled.preparable = False
+            cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
+            return
+    cursor.execute(f"EXECUTE {compiled.name}(%s, %s)", [now, ids[0]])
+
+
+def _deallocate(compiled: CompiledEvaluation | None) -> None:
+    from django.db import DatabaseError, connection
+
+    if compiled is None or not compiled.name or connection.connection is None:
+        return
+    names = _PREPARED.get(connection.connection, set())
+    if compiled.name in names:
+        names.discard(compiled.name)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DEALLOCATE {compiled.name}")
+        except DatabaseError:
+            pass
 
 
 @dataclass
@@ -662,7 +784,7 @@ def _run(
         current={pid: set() for pid in ids},
     )
     with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
+        _execute(cursor, compiled, now, ids)
         rows = cursor.fetchall()
     fingerprint = tuple(rows[0][:4]) if rows else ()
     for row in rows:
@@ -699,7 +821,8 @@ def environment_evaluation(
 
     now = now or timezone.now()
     ids = [int(i) for i in profile_ids]
-    compiled = _EVALUATIONS.get(environment_id)
+    key = (environment_id, len(ids) == 1)
+    compiled = _EVALUATIONS.get(key)
     if compiled is not None:
         fingerprint, evaluation = _run(compiled, now, ids)
         if fingerprint == compiled.fingerprint:
@@ -710,7 +833,8 @@ def environment_evaluation(
             "id", "uuid", "kind", "rules"
         )
     )
-    compiled = _compile_evaluation(segments, environment_id, fingerprint)
-    _EVALUATIONS[environment_id] = compiled
+    _deallocate(_EVALUATIONS.get(key))
+    compiled = _compile_evaluation(segments, environment_id, fingerprint, single=key[1])
+    _EVALUATIONS[key] = compiled
     _, evaluation = _run(compiled, now, ids)
     return evaluation

@@ -8,11 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segments import rules as R
-from segments.compiler import membership_flags, profiles_matching
+from segments.compiler import environment_evaluation, membership_flags, profiles_matching
 from segments.models import Segment
 
 from . import pyeval
 from .strategies import (
+    DYNAMIC_UUID,
     NOW,
     answer_conditions,
     event_conditions,
@@ -128,8 +129,9 @@ def test_segment_conditions(environment, operator, world, data):
 
 @settings(PROPERTY, max_examples=40)
 @given(world=worlds(), trees=st.lists(rule_trees, min_size=1, max_size=4))
-def test_incremental_flags_agree_with_full_query(environment, world, trees):
-    """One query for many segments over a few profiles == each segment's own full query."""
+def test_incremental_evaluation_agrees_with_full_query(environment, world, trees):
+    """The incremental path (every dynamic segment of the environment in one prepared
+    statement, for a few profiles) == each segment's own full query == Python."""
     with transaction.atomic():
         write_world(world, environment)
         segments = [
@@ -137,8 +139,11 @@ def test_incremental_flags_agree_with_full_query(environment, world, trees):
             for i, rules in enumerate(trees)
         ]
         ids = [p.id for p in world.profiles]
-        flags = membership_flags(segments, environment_id=environment.pk, profile_ids=ids, now=NOW)
-        for segment in segments:
+        for _ in range(2):  # the second run reuses the prepared statement
+            evaluation = environment_evaluation(
+                environment_id=environment.pk, profile_ids=ids, now=NOW
+            )
+        for segment in [*segments, Segment.objects.get(uuid=DYNAMIC_UUID)]:
             full = set(
                 profiles_matching(
                     segment.rules,
@@ -147,6 +152,20 @@ def test_incremental_flags_agree_with_full_query(environment, world, trees):
                     self_uuid=str(segment.uuid),
                 ).values_list("pk", flat=True)
             )
-            assert {pid for pid, sids in flags.items() if segment.pk in sids} == full
-            assert full == pyeval.matching(segment.rules, world)
+            incremental = {pid for pid, sids in evaluation.flags.items() if segment.pk in sids}
+            assert incremental == full
+            assert full == pyeval.matching(segment.rules, world, self_uuid=str(segment.uuid))
+        for pid in ids:  # one profile at a time: the prepared single-profile statement
+            for _ in range(2):
+                single = environment_evaluation(
+                    environment_id=environment.pk, profile_ids=[pid], now=NOW
+                )
+            assert single.flags == {pid: evaluation.flags[pid]}
+            assert single.current == {pid: evaluation.current[pid]}
+        subset = ids[:2]
+        flags = membership_flags(
+            segments, environment_id=environment.pk, profile_ids=subset, now=NOW
+        )
+        mine = {s.pk for s in segments}
+        assert flags == {pid: evaluation.flags[pid] & mine for pid in subset}
         transaction.set_rollback(True)

@@ -236,12 +236,14 @@ def test_incremental_evaluation_is_one_query_for_all_segments(
     for i in range(10):
         make_dynamic(environment, PRO, name=f"S{i}")
     services.segment_profiles_evaluate(environment_id=environment.pk, profile_ids=[profile.pk])
-    # segments, trait types, one evaluation query, current memberships: nothing changed, no writes
-    with django_assert_max_num_queries(5):
+    # Fingerprint, current memberships and every segment's flag in one statement; no writes.
+    with django_assert_max_num_queries(1) as captured:
         result = services.segment_profiles_evaluate(
             environment_id=environment.pk, profile_ids=[profile.pk]
         )
     assert not result.entered and not result.left
+    # A prepared statement: planned once, not at every evaluation.
+    assert captured.captured_queries[0]["sql"].startswith("EXECUTE hark_segments_")
 
 
 def test_profiles_changed_without_redis_evaluates_at_once(environment, plan_trait, settings):
