@@ -648,7 +648,7 @@ def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | N
         Segment.objects.filter(pk=segment.pk).update(
             member_count=F("member_count") - 1, computed_at=at
         )
-    _request_dependents(segment)
+    _manual_changed(segment, [profile.pk])
     return True
 
 
@@ -683,8 +683,22 @@ def segment_members_add(
                 member_count=F("member_count") + added, computed_at=at
             )
     if added:
-        _request_dependents(segment)
+        _manual_changed(segment, ids)
     return added
+
+
+def _manual_changed(segment: Segment, profile_ids: list[int]) -> None:
+    """Dynamic segments may be defined on this manual one ("in segment Beta"): re-evaluate the
+    changed profiles (a small change), or recompute those segments (a large import)."""
+    if not any(True for _ in segment_dependents(segment)):
+        return
+    if len(profile_ids) <= 1000:
+        environment_id = segment.environment_id
+        transaction.on_commit(
+            lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
+        )
+    else:
+        _request_dependents(segment)
 
 
 _SPLIT = re.compile(r"[\s,;]+")

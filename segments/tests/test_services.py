@@ -351,3 +351,24 @@ def test_bad_trait_data_never_crashes_the_query(environment):
     segment = make_dynamic(environment, rules)
     services.segment_recompute(segment_id=segment.pk, version=segment.version)
     assert members(segment) == {good.pk, odd.pk}
+
+
+def test_dynamic_segment_on_manual_follows_manual_changes(
+    environment, django_capture_on_commit_callbacks
+):
+    beta = services.segment_create(environment=environment, name="Beta", kind="manual")
+    on_beta = make_dynamic(
+        environment,
+        {
+            "op": "and",
+            "conditions": [{"type": "segment", "segment": str(beta.uuid), "operator": "in"}],
+        },
+        name="On beta",
+    )
+    profile = ProfileFactory(environment=environment)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.segment_member_add(segment=beta, profile=profile)
+    assert members(on_beta) == {profile.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        services.segment_member_remove(segment=beta, profile=profile)
+    assert members(on_beta) == set()
