@@ -347,8 +347,17 @@ def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dateti
 
 def _trait_q(c: Mapping, ctx: CompileContext) -> Q:
     data_type = ctx.types.resolve("profile", c["key"], c.get("data_type"))
+    operator = c["operator"]
+    if data_type == R.STRING and operator in ("equals", "not_equals", "in"):
+        # traits @> {"key": "value"} holds exactly when the trait is that string: the same
+        # test, one JSONB operation, and the GIN index on traits can serve it.
+        values = c["value"] if operator == "in" else [c["value"]]
+        found = Q()
+        for value in values:
+            found |= Q(traits__contains={c["key"]: value})
+        return ~found if operator == "not_equals" else found
     expr = typed_value("traits", c["key"], data_type)
-    return typed_q(expr, data_type, c["operator"], c.get("value"), ctx.now)
+    return typed_q(expr, data_type, operator, c.get("value"), ctx.now)
 
 
 def _profile_q(c: Mapping, ctx: CompileContext) -> Q:
