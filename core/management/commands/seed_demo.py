@@ -5,7 +5,7 @@ identified and anonymous profiles with traits of every type, events of several k
 last 90 days, four surveys (NPS, CSAT, CES and a multiple-choice feature poll) with completed,
 partial, dismissed and view-only responses, the trait and event definitions that describe all
 of it (with the daily event counts the Events page reads), monthly activity rows for MAU, and a
-few segments. The same `--seed` and `--anchor` give the same data.
+manual and four dynamic segments. The same `--seed` and `--anchor` give the same data.
 
 Why this command writes other apps' tables directly
 ----------------------------------------------------
@@ -15,12 +15,14 @@ few statements and after-commit hooks; seeding 100,000 profiles and 1,000,000 ev
 them would take hours. A seeding tool is the one place where that trade is right: it runs from
 the command line only, writes only into the demo environment it owns (wiping that environment's
 previous demo data first), and inside one transaction, so it never races real traffic. It builds
-the rows in memory and streams them with COPY (psycopg 3 `cursor.copy`), then derives every
-summary row (trait and event definitions, daily event counts, monthly activity, trait profile
-counts) from the stored rows with set-based SQL, so they match the data exactly as the services
-and roll-up tasks would have made them. Logins go through `environments.services`, surveys through
-the surveys app's builder services, segments through `segments.services` (which validate the
-questions and rules and compute the members). tests/test_seed_demo.py checks that the result is
+the rows in memory and streams them with COPY (psycopg 3 `cursor.copy`); trait definitions and
+monthly activity are then derived from the stored rows with set-based SQL, typed with
+`traits.services.infer_data_type` as ingestion would type them. Everything with rules goes
+through its app: logins through `environments.services`, surveys through the surveys app's
+builder services (which validate each question), segments through `segments.services` (which
+validate the rules and compute the members), and the counters the pages read through the apps'
+own roll-ups (`events.services.event_counts_rollup`, `surveys.report_rollup`), so the periodic
+roll-ups never count seeded rows twice. tests/test_seed_demo.py checks that the result is
 consistent.
 """
 
