@@ -26,6 +26,9 @@ EVENT_NAME_MAX_LENGTH = 200
 # Tracking moves a profile's last_seen_at only when it advances by more than this: a busy user's
 # row is not rewritten (with all its indexes) for every event. Identify always advances it.
 LAST_SEEN_RESOLUTION_SECONDS = 60
+# Statements tried before giving up on rows whose profile or definition a concurrent call was
+# creating at the same moment (each pass sees what the previous one could not).
+_PASSES = 5
 PROPERTIES_MAX_KEYS = 200
 
 
@@ -163,7 +166,9 @@ stored AS (
     INSERT INTO events_event
         (environment_id, profile_id, definition_id, timestamp, received_at, properties, message_id)
     SELECT %(env)s, profile_id, definition_id, t, %(received)s, props, m
-    FROM resolved WHERE NOT dup ORDER BY n
+    FROM resolved
+    WHERE NOT dup AND profile_id IS NOT NULL AND definition_id IS NOT NULL
+    ORDER BY n
     ON CONFLICT (environment_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
     RETURNING message_id
 ),
@@ -171,14 +176,15 @@ activity AS (
     INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
     SELECT %(env)s, profile_id, month FROM (
         SELECT DISTINCT profile_id, date_trunc('month', t AT TIME ZONE 'UTC')::date AS month
-        FROM resolved
+        FROM resolved WHERE profile_id IS NOT NULL
     ) m ORDER BY profile_id, month
     ON CONFLICT (profile_id, month) DO NOTHING
 ),
 """
     + COMMIT_MODE_CTE
     + """
-SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL)
+SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL),
+       r.definition_id
 FROM resolved r CROSS JOIN commit_mode
 LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
 """
@@ -221,40 +227,43 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
     # One statement is its own transaction in autocommit; an atomic block (and its round trips)
     # only when the email lookups come first or a caller's transaction is open.
     needs_atomic = bool(by_email) or connection.in_atomic_block
-    for attempt in range(3):
-        try:
-            with transaction.atomic() if needs_atomic else nullcontext():
-                if by_email:
-                    found = profiles_touch(
-                        environment_id=environment_id,
-                        keys=[(None, None, i.email, i.timestamp) for i in by_email],
-                    )
-                    for item, (pid, puuid) in zip(by_email, found, strict=True):
-                        item.profile_id, item.profile_uuid = pid, puuid
-                    email_items = {id(i) for i in by_email}
-                    for row, item in zip(rows, items, strict=True):
-                        row["pid"] = item.profile_id if id(item) in email_items else None
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        _TRACK_SQL,
-                        {
-                            "env": environment_id,
-                            "received": received,
-                            "rows": json.dumps(rows),
-                            "synchronous_commit": commit_mode(),
-                            "resolution": LAST_SEEN_RESOLUTION_SECONDS,
-                        },
-                    )
-                    result = cursor.fetchall()
-                profile_ids = sorted({pid for _, pid, _, _ in result})
-                _notify_segments(environment_id, profile_ids)
-            break
-        except IntegrityError:
-            # An event name created by a concurrent call after this statement's snapshot
-            # leaves its definition id null: the next attempt sees the definition.
-            if attempt == 2:
-                raise
-    for n, pid, puuid, stored in result:
+    results: dict[int, tuple] = {}
+    with transaction.atomic() if needs_atomic else nullcontext():
+        if by_email:
+            found = profiles_touch(
+                environment_id=environment_id,
+                keys=[(None, None, i.email, i.timestamp) for i in by_email],
+            )
+            for item, (pid, puuid) in zip(by_email, found, strict=True):
+                item.profile_id, item.profile_uuid = pid, puuid
+            email_items = {id(i) for i in by_email}
+            for row, item in zip(rows, items, strict=True):
+                row["pid"] = item.profile_id if id(item) in email_items else None
+        pending = rows
+        for _ in range(_PASSES):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _TRACK_SQL,
+                    {
+                        "env": environment_id,
+                        "received": received,
+                        "rows": json.dumps(pending),
+                        "synchronous_commit": commit_mode(),
+                        "resolution": LAST_SEEN_RESOLUTION_SECONDS,
+                    },
+                )
+                fetched = cursor.fetchall()
+            # A profile or definition created by a concurrent call after this statement's
+            # snapshot is not seen: those rows were left out, the next statement sees them.
+            retry = {n for n, pid, _, _, definition_id in fetched if not (pid and definition_id)}
+            results.update({r[0]: r for r in fetched if r[0] not in retry})
+            pending = [row for row in pending if row["n"] in retry]
+            if not pending:
+                break
+        else:
+            raise IntegrityError("events could not be attached to their profiles")
+        _notify_segments(environment_id, sorted({r[1] for r in results.values()}))
+    for n, pid, puuid, stored, _ in results.values():
         item = items[n]
         item.profile_id = pid
         item.profile_uuid = puuid or item.profile_uuid

@@ -58,3 +58,38 @@ def test_synchronous_commit_setting_keeps_server_value(environment, settings):
     profile_identify(environment=environment, user_id="u2")
     events_track(environment_id=environment.pk, items=[track_item(event="E", user_id="u2")])
     assert Event.objects.count() == 1
+
+
+def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch):
+    """Batches racing to create the same new users and event names all land (regression: a row
+    created by a concurrent call after the statement's snapshot used to leave a null profile)."""
+    import threading
+
+    from django.db import connections
+
+    monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: None)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(seed: int) -> None:
+        try:
+            barrier.wait()
+            for round_ in range(3):
+                items = [
+                    track_item(event=f"New {i % 7} {round_}", user_id=f"race-{i}")
+                    for i in range(seed, seed + 150)
+                ]
+                events_track(environment_id=environment.pk, items=items)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(k * 10,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Event.objects.filter(environment=environment).count() == 4 * 3 * 150
+    assert Profile.objects.filter(environment=environment).count() == 180
