@@ -6,7 +6,7 @@ concurrent keep-alive HTTP clients (processes x threads, stdlib http.client) for
 and prints requests per second and p50/p99 latency per case:
 
     trivial   GET /api/v1/                 (key check: the same stack, no ingestion work)
-    identify  POST /api/v1/identify-user   (5 traits, users drawn from a pool: create + update)
+    identify  POST /api/v1/identify-user   (id, email, 5 traits; users drawn from a pool)
     track     POST /api/v1/track-event     (3 properties, a message_id, 20 event names)
     batch     POST /segment/v1/batch       (N track messages per request; events/s reported)
 
@@ -145,8 +145,10 @@ def stop_server(proc: subprocess.Popen) -> None:
 # --- Requests ------------------------------------------------------------------------------------
 
 
-def build_request(case: str, rng: random.Random, batch_size: int) -> tuple[str, str, bytes | None]:
-    user = f"user-{rng.randrange(200_000)}"
+def build_request(
+    case: str, rng: random.Random, batch_size: int, users: int
+) -> tuple[str, str, bytes | None]:
+    user = f"user-{rng.randrange(users)}"
     if case == "trivial":
         return "GET", "/api/v1/", None
     if case == "identify":
@@ -173,7 +175,7 @@ def build_request(case: str, rng: random.Random, batch_size: int) -> tuple[str, 
         batch = [
             {
                 "type": "track",
-                "userId": f"user-{rng.randrange(200_000)}",
+                "userId": f"user-{rng.randrange(users)}",
                 "event": rng.choice(EVENT_NAMES),
                 "properties": {"path": "/app", "count": i},
                 "timestamp": now,
@@ -188,7 +190,14 @@ def build_request(case: str, rng: random.Random, batch_size: int) -> tuple[str, 
 
 
 def _client_thread(
-    port: int, key: str, case: str, stop_at: float, batch_size: int, seed: int, out: list
+    port: int,
+    key: str,
+    case: str,
+    stop_at: float,
+    batch_size: int,
+    users: int,
+    seed: int,
+    out: list,
 ) -> None:
     rng = random.Random(seed)
     basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
@@ -197,7 +206,7 @@ def _client_thread(
     errors = 0
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.perf_counter() < stop_at:
-        method, path, body = build_request(case, rng, batch_size)
+        method, path, body = build_request(case, rng, batch_size, users)
         start = time.perf_counter()
         try:
             conn.request(method, path, body=body, headers=headers)
@@ -219,13 +228,13 @@ def _client_thread(
 
 
 def _client_process(args: tuple) -> tuple[list[float], int]:
-    port, key, case, duration, threads, batch_size, seed = args
+    port, key, case, duration, threads, batch_size, users, seed = args
     stop_at = time.perf_counter() + duration
     out: list = []
     workers = [
         threading.Thread(
             target=_client_thread,
-            args=(port, key, case, stop_at, batch_size, seed * 1000 + t, out),
+            args=(port, key, case, stop_at, batch_size, users, seed * 1000 + t, out),
         )
         for t in range(threads)
     ]
@@ -260,7 +269,16 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
         results = pool.map(
             _client_process,
             [
-                (args.port, key, case, args.duration, args.client_threads, args.batch_size, i)
+                (
+                    args.port,
+                    key,
+                    case,
+                    args.duration,
+                    args.client_threads,
+                    args.batch_size,
+                    args.users,
+                    i,
+                )
                 for i in range(args.clients)
             ],
         )
@@ -286,7 +304,7 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
     print(
         f"gunicorn {args.workers} workers x {args.threads} threads (gthread), "
         f"clients {args.clients} processes x {args.client_threads} threads, "
-        f"{args.duration:g} s per case, batch of {args.batch_size}, "
+        f"{args.duration:g} s per case, batch of {args.batch_size}, {args.users:,} users, "
         f"{os.cpu_count()} CPUs, redis={'on' if args.redis_url else 'off'}"
     )
     header = f"{'case':<10}{'requests':>10}{'errors':>8}{'req/s':>10}{'events/s':>11}"
@@ -312,6 +330,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--client-threads", type=int, default=8, help="threads per client")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=20_000,
+        help="size of the user pool calls are drawn from (first sight creates the profile)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL")
     parser.add_argument(
