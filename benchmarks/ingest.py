@@ -247,6 +247,7 @@ def _client_process(args: tuple) -> tuple[list[float], int]:
 
 
 def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
+    threads = args.batch_client_threads if case == "batch" else args.client_threads
     if args.warmup:
         with mp.Pool(args.clients) as pool:
             pool.map(
@@ -257,7 +258,7 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
                         key,
                         case,
                         args.warmup,
-                        args.client_threads,
+                        threads,
                         args.batch_size,
                         99 + i,
                     )
@@ -274,7 +275,7 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
                     key,
                     case,
                     args.duration,
-                    args.client_threads,
+                    threads,
                     args.batch_size,
                     args.users,
                     i,
@@ -303,7 +304,8 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
     print()
     print(
         f"gunicorn {args.workers} workers x {args.threads} threads (gthread), "
-        f"clients {args.clients} processes x {args.client_threads} threads, "
+        f"clients {args.clients} processes x {args.client_threads} threads "
+        f"({args.batch_client_threads} for batch), "
         f"{args.duration:g} s per case, batch of {args.batch_size}, {args.users:,} users, "
         f"{os.cpu_count()} CPUs, redis={'on' if args.redis_url else 'off'}"
     )
@@ -330,6 +332,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--client-threads", type=int, default=8, help="threads per client")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--batch-client-threads",
+        type=int,
+        default=2,
+        help="threads per client for batches (libraries send a few batches at a time)",
+    )
     parser.add_argument(
         "--users",
         type=int,
