@@ -260,6 +260,7 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
                         args.warmup,
                         threads,
                         args.batch_size,
+                        args.users,
                         99 + i,
                     )
                     for i in range(args.clients)
