@@ -363,6 +363,8 @@ def main() -> None:
             page.params["after"] = deep
         rows.append(measure(client, environment, page, args.iterations, args.warmup))
     _print_table(rows)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"(load average during the run: {load}; {os.cpu_count()} CPUs)")
 
 
 def _counts(environment: Any) -> dict[str, int]:
