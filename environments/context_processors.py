@@ -31,11 +31,11 @@ def available_pages(slug: str) -> list[tuple[str, str, str]]:
     return pages
 
 
-def _active_name(current: str, names: list[str]) -> str | None:
-    if current in names:
-        return current
-    namespace = current.split(":")[0]
-    return next((name for name in names if name.split(":")[0] == namespace), None)
+def _active_url(path: str, urls: list[str]) -> str | None:
+    """The entry whose URL is the longest prefix of the current path (`/e/x/surveys/<id>/` is
+    under Surveys, `/e/x/users/<id>/` under Users)."""
+    matches = [url for url in urls if path.startswith(url)]
+    return max(matches, key=len) if matches else None
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -43,9 +43,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if environment is None:
         return {}
     pages = available_pages(environment.slug)
-    current = request.resolver_match.view_name if request.resolver_match else ""
-    active = _active_name(current, [name for _, name, _ in pages])
-    items = [{"label": label, "url": url, "active": name == active} for label, name, url in pages]
+    active = _active_url(request.path, [url for _, _, url in pages])
+    items = [{"label": label, "url": url, "active": url == active} for label, _, url in pages]
     memberships = request.user.memberships.select_related("environment").order_by(
         "environment__name"
     )
