@@ -15,6 +15,7 @@ from core.urls import env_reverse
 from .filters import ProfileFilter
 from .models import Profile
 from .selectors import (
+    TRIGRAM_MIN_LENGTH,
     profile_events_page,
     profile_list_queryset,
     profile_page,
@@ -44,6 +45,7 @@ def user_list(request: HarkRequest) -> HttpResponse:
         else filterset.queryset.none()
     )
     page = profile_page(qs, sort=filterset.sort_value, cursor=request.GET.get("after"))
+    query = (request.GET.get("q") or "").strip()
     params = request.GET.copy()
     params.pop("after", None)
     next_url = None
@@ -59,6 +61,7 @@ def user_list(request: HarkRequest) -> HttpResponse:
         "next_url": next_url,
         "first_url": ("?" + params.urlencode()) if request.GET.get("after") else None,
         "is_filtered": any(request.GET.get(k) for k in ("q", "segment", "identity")),
+        "short_query": 0 < len(query) < TRIGRAM_MIN_LENGTH,
     }
     template = "profiles/list.html#results" if _is_fragment(request) else "profiles/list.html"
     return render(request, template, context)
