@@ -249,3 +249,25 @@ def test_deploy_checks_pass_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+# --- Documentation ---------------------------------------------------------------------------
+
+
+def test_readme_documents_every_variable_the_settings_read():
+    import re
+
+    source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
+    assert {"DATABASE_URL", "SECRET_KEY", "REDIS_URL", "DEBUG"} <= read
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1])
+    }
+    assert read <= documented, f"not in the README's Configuration table: {read - documented}"
+    # And every variable the module lists for its tests is a real one.
+    assert read <= set(VARIABLES)
