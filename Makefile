@@ -13,6 +13,7 @@ help:
 	@echo "make run        dashboard with demo data on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test       the whole test suite against real PostgreSQL"
 	@echo "make lint       ruff check and format check"
+	@echo "make seed       refill the demo environment with 100,000 users and 1,000,000 events"
 	@echo "make worker     a Celery worker (needs REDIS_URL)"
 	@echo "make beat       the Celery beat scheduler (needs REDIS_URL)"
 	@echo "make benchmarks the performance runs in benchmarks/ (long)"
@@ -53,7 +54,7 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 seed: install
-	$(BIN)/python manage.py seed_demo --profiles 100000 --events 1000000
+	$(BIN)/python manage.py seed_demo --profiles 100000 --events 1000000 -v 2
 
 benchmarks: install
 	$(BIN)/python benchmarks/ingest.py
