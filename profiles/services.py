@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.env import env_bool
 from traits.models import Scope
 from traits.services import (
     clean_text,
@@ -147,9 +148,18 @@ COMMIT_MODE_CTE = (
 )
 
 
+def synchronous_ingest() -> bool:
+    """HARK_INGEST_SYNCHRONOUS_COMMIT: from settings when the settings module defines it, else
+    from the environment variable (read with the checked helper), default off."""
+    value = getattr(settings, "HARK_INGEST_SYNCHRONOUS_COMMIT", None)
+    if value is None:
+        value = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", False)
+    return bool(value)
+
+
 def commit_mode() -> str | None:
     """The value for COMMIT_MODE_CTE's parameter: "off", or None to keep the server's."""
-    return None if getattr(settings, "HARK_INGEST_SYNCHRONOUS_COMMIT", False) else "off"
+    return None if synchronous_ingest() else "off"
 
 
 def ingest_transaction_setup(cursor: Any) -> None:
@@ -157,7 +167,7 @@ def ingest_transaction_setup(cursor: Any) -> None:
     HARK_INGEST_SYNCHRONOUS_COMMIT is on): a fsync per call would cap throughput at the disk's
     flush rate. A PostgreSQL crash may lose the last fraction of a second of acknowledged
     calls; the database itself stays consistent. Dashboard writes are not affected."""
-    if not getattr(settings, "HARK_INGEST_SYNCHRONOUS_COMMIT", False):
+    if not synchronous_ingest():
         cursor.execute("SET LOCAL synchronous_commit TO off")
 
 

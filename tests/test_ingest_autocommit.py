@@ -93,3 +93,11 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
     assert errors == []
     assert Event.objects.filter(environment=environment).count() == 4 * 3 * 150
     assert Profile.objects.filter(environment=environment).count() == 180
+
+
+def test_synchronous_commit_from_environment_variable(monkeypatch):
+    from profiles.services import commit_mode
+
+    assert commit_mode() == "off"
+    monkeypatch.setenv("HARK_INGEST_SYNCHRONOUS_COMMIT", "true")
+    assert commit_mode() is None
