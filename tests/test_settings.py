@@ -271,3 +271,33 @@ def test_readme_documents_every_variable_the_settings_read():
     assert read <= documented, f"not in the README's Configuration table: {read - documented}"
     # And every variable the module lists for its tests is a real one.
     assert read <= set(VARIABLES)
+
+
+def test_procfile_web_process_loads_with_production_settings(tmp_path):
+    """The Procfile's processes exist, and gunicorn loads the app with its config file."""
+    processes = dict(
+        line.split(":", 1)
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert set(processes) == {"web", "worker", "beat", "release"}
+    assert "celery -A config worker" in processes["worker"]
+    assert "celery -A config beat" in processes["beat"]
+    assert "migrate" in processes["release"]
+    command = processes["web"].split()
+    assert command[0] == "gunicorn"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "--check-config", *command[1:]],
+        cwd=ROOT,
+        env=_process_env(
+            DATABASE_URL=VALID["DATABASE_URL"],
+            SECRET_KEY=secrets.token_urlsafe(50),
+            ALLOWED_HOSTS="hark.example.com",
+            HARK_DATA_DIR=str(tmp_path),
+            WEB_CONCURRENCY="3",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
