@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from core.management.commands import seed_demo
 from environments.models import Environment, Membership, Role
+from environments.services import member_add
 from events.models import Event, EventDailyCount, EventDefinition
 from events.services import event_counts_rollup
 from profiles.models import MonthlyActivity, Profile
@@ -290,8 +291,6 @@ def test_if_empty_seeds_an_empty_demo_environment():
 
 
 def test_bad_sizes_are_refused():
-    from django.core.management import CommandError
-
     with pytest.raises(CommandError, match="--profiles"):
         _seed(profiles=0)
     with pytest.raises(CommandError, match="--anchor"):
@@ -307,3 +306,15 @@ def test_survey_statuses_query_counts_match():
         views=Count("pk", filter=Q(data={}, dismissed_at__isnull=True)),
     )
     assert all(counts.values()), counts
+
+
+def test_an_environment_with_other_members_is_not_replaced_without_force():
+    _seed()
+    environment = _demo()
+    member_add(environment=environment, email="real@acme.test", role=Role.ADMIN)
+    before = _snapshot(environment)
+    with pytest.raises(CommandError, match="members besides the demo logins"):
+        _seed(seed=5)
+    assert _snapshot(environment) == before
+    _seed(seed=5, force=True)
+    assert _snapshot(environment) != before

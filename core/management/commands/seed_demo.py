@@ -246,6 +246,12 @@ class Command(BaseCommand):
             "byte-identical data across runs",
         )
         parser.add_argument(
+            "--force",
+            action="store_true",
+            help="replace the demo environment's data even if people other than the demo "
+            "logins are members of it",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="do nothing when the demo environment already has profiles",
@@ -268,14 +274,23 @@ class Command(BaseCommand):
                 anchor = anchor.replace(tzinfo=UTC)
 
         environment = Environment.objects.filter(slug=DEMO_SLUG).first()
-        if (
-            options["if_empty"]
-            and environment is not None
-            and Profile.objects.filter(environment=environment).exists()
-        ):
+        has_data = (
+            environment is not None and Profile.objects.filter(environment=environment).exists()
+        )
+        if options["if_empty"] and has_data:
             self.stdout.write("The demo environment already has data: not seeding again.")
             self._print_login()
             return
+
+        if has_data and not options["force"]:
+            strangers = environment.memberships.exclude(
+                user__email__in=[DEMO_ADMIN_EMAIL, DEMO_ANALYST_EMAIL]
+            )
+            if strangers.exists():
+                raise CommandError(
+                    f"the environment {DEMO_SLUG!r} has members besides the demo logins, so it "
+                    "may hold real data: not replacing it (--force to replace it anyway)"
+                )
 
         started = time.monotonic()
         timings: list[tuple[str, float]] = []
