@@ -113,8 +113,16 @@ users AS (
     RETURNING id, uuid, user_id
 ),
 known_users AS (
-    SELECT id, uuid, user_id FROM profiles_profile
-    WHERE environment_id = %(env)s AND user_id IN (SELECT u FROM input WHERE u IS NOT NULL)
+    -- LATERAL ... LIMIT 1 (which the planner cannot flatten): one unique-index probe per user
+    -- id. As a join the planner (which cannot know how many rows the JSON holds) chose to read
+    -- the whole environment's profiles instead.
+    SELECT p.id, p.uuid, p.user_id
+    FROM (SELECT DISTINCT u FROM input WHERE u IS NOT NULL) i
+    CROSS JOIN LATERAL (
+        SELECT id, uuid, user_id FROM profiles_profile
+        WHERE environment_id = %(env)s AND user_id = i.u
+        LIMIT 1
+    ) p
 ),
 devices AS (
     INSERT INTO profiles_profile
@@ -128,9 +136,13 @@ devices AS (
     RETURNING id, uuid, anonymous_id
 ),
 known_devices AS (
-    SELECT id, uuid, anonymous_id FROM profiles_profile
-    WHERE environment_id = %(env)s
-      AND anonymous_id IN (SELECT a FROM input WHERE u IS NULL AND a IS NOT NULL)
+    SELECT p.id, p.uuid, p.anonymous_id
+    FROM (SELECT DISTINCT a FROM input WHERE u IS NULL AND a IS NOT NULL) i
+    CROSS JOIN LATERAL (
+        SELECT id, uuid, anonymous_id FROM profiles_profile
+        WHERE environment_id = %(env)s AND anonymous_id = i.a
+        LIMIT 1
+    ) p
 ),
 names AS (SELECT DISTINCT e AS name FROM input),
 new_definitions AS (
