@@ -136,7 +136,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# "memory://localhost/" rather than "memory://": kombu logs a warning for a URL without a host.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Without Redis there is no worker: tasks run inline, in the calling process.
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
