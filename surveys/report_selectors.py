@@ -396,27 +396,46 @@ def export_csv_lines(qs: QuerySet, question_keys: Sequence[str]) -> Iterator[str
     a server-side cursor in chunks (memory stays flat whatever the row count)."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(BASE_COLUMNS + list(question_keys))
+    # Tuples, not model instances: building two models per row was most of the export's time.
     rows = (
-        qs.select_related("survey", "profile")
-        .only(*ROW_FIELDS)
-        .order_by("-created_at", "-id")
+        qs.order_by("-created_at", "-id")
+        .values_list(
+            "uuid",
+            "created_at",
+            "survey__name",
+            "channel",
+            "profile__user_id",
+            "profile__email",
+            "profile__anonymous_id",
+            "completed_at",
+            "dismissed_at",
+            "data",
+        )
         .iterator(chunk_size=EXPORT_CHUNK)
     )
-    for response in rows:
-        profile = response.profile
-        data = response.data or {}
+    for uuid, created, survey, channel, user_id, email, anonymous_id, done, gone, data in rows:
+        data = data or {}
         yield writer.writerow(
             [
-                str(response.uuid),
-                _when(response.created_at),
-                _cell(response.survey.name),
-                response.status,
-                response.channel,
-                _cell(profile.user_id),
-                _cell(profile.email),
-                _cell(profile.anonymous_id),
-                _when(response.completed_at),
-                _when(response.dismissed_at),
+                str(uuid),
+                _when(created),
+                _cell(survey),
+                _status(done, gone, data),
+                channel,
+                _cell(user_id),
+                _cell(email),
+                _cell(anonymous_id),
+                _when(done),
+                _when(gone),
                 *[_cell(data.get(key)) for key in question_keys],
             ]
         )
+
+
+def _status(completed_at: datetime | None, dismissed_at: datetime | None, data: dict) -> str:
+    """Response.status, from the columns (the export reads tuples)."""
+    if completed_at:
+        return "completed"
+    if dismissed_at:
+        return "dismissed"
+    return "partial" if data else "view"

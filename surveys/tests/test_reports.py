@@ -464,3 +464,16 @@ def test_search_finds_answers_with_special_characters(owner_client, environment,
 def test_search_by_respondent_id(owner_client, environment, responses):
     response = owner_client.get(url(environment, "surveys:responses"), {"q": "ALIC"})
     assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
+
+
+def test_export_status_of_every_kind_of_response(owner_client, environment, responses):
+    rows = {row["response_id"]: row for row in export(owner_client, environment)}
+    expected = {
+        "promoter": "completed",
+        "passive": "partial",
+        "view": "view",
+        "dismissed": "dismissed",
+    }
+    for name, status in expected.items():
+        assert rows[str(responses[name].uuid)]["status"] == status
+    assert rows[str(responses["dismissed"].uuid)]["dismissed_at"].endswith("+00:00")
