@@ -45,5 +45,8 @@ class EnvironmentMiddleware:
             raise Http404("No such environment")
         request.environment = membership.environment  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
-        request.session["environment"] = slug
+        # Remember the last environment for "/" (written only when it changes: a session write
+        # is an UPDATE and a commit, which a page view should not pay every time).
+        if request.session.get("environment") != slug:
+            request.session["environment"] = slug
         return None

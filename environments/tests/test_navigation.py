@@ -28,3 +28,14 @@ def test_navigation_lists_only_pages_that_exist(owner_client, environment):
         "Settings",
     ]
     assert _active_labels(response) == ["Users"]
+
+
+def test_remembered_environment_is_not_rewritten_on_every_page(owner_client, environment):
+    url = reverse("profiles:list", kwargs={"env": environment.slug})
+    owner_client.get(url)
+    key = owner_client.session.session_key
+    first = owner_client.cookies["sessionid"].value
+    response = owner_client.get(url)
+    assert owner_client.session.session_key == key == first
+    # No Set-Cookie for the session: nothing was written.
+    assert "sessionid" not in response.cookies
