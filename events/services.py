@@ -346,14 +346,19 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
         watermark = RollupWatermark.objects.select_for_update().get(name=ROLLUP_WATERMARK)
         low = watermark.last_event_id
         with connection.cursor() as cursor:
+            # The next ROLLUP_MAX_EVENTS ids after the watermark, in id order (so a gap in the
+            # ids, left by deleted events or an aborted load, is stepped over), up to but not
+            # including the first event received too recently to be sure its neighbours have
+            # committed.
             cursor.execute(
-                "SELECT max(id) FROM ("
-                "  SELECT id, received_at FROM events_event WHERE id > %s AND id <= %s"
-                ") e WHERE received_at < %s",
-                [low, low + ROLLUP_MAX_EVENTS, now - timedelta(seconds=ROLLUP_SAFETY_SECONDS)],
+                "WITH w AS (SELECT id, received_at FROM events_event WHERE id > %s"
+                "           ORDER BY id LIMIT %s) "
+                "SELECT COALESCE((SELECT min(id) - 1 FROM w WHERE received_at >= %s),"
+                "                (SELECT max(id) FROM w))",
+                [low, ROLLUP_MAX_EVENTS, now - timedelta(seconds=ROLLUP_SAFETY_SECONDS)],
             )
             (high,) = cursor.fetchone()
-            if high is None:
+            if high is None or high <= low:
                 return 0
             cursor.execute(_ROLLUP_SQL, [low, high])
             count = int(sum(n for (n,) in cursor.fetchall()))

@@ -72,3 +72,23 @@ def test_rollup_runs_constant_queries(environment, django_assert_max_num_queries
         _events(environment, EventDefinitionFactory(environment=environment, name=f"E{n}"), 1, 2)
     with django_assert_max_num_queries(7):
         assert event_counts_rollup() == 40
+
+
+def test_rollup_steps_over_a_gap_in_event_ids(environment, monkeypatch):
+    from django.db import connection
+
+    from events import services
+
+    definition = EventDefinitionFactory(environment=environment, name="Clicked")
+    _events(environment, definition, 1)
+    event_counts_rollup()
+    # Ids jump far past the rollup's window, as after a large delete or an aborted load.
+    monkeypatch.setattr(services, "ROLLUP_MAX_EVENTS", 10)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('events_event', 'id'), "
+            "(SELECT max(id) FROM events_event) + 1000)"
+        )
+    _events(environment, definition, 2, 3)
+    assert event_counts_rollup() == 2
+    assert EventDefinition.objects.get(pk=definition.pk).total_count == 3
