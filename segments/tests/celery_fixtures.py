@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -86,12 +87,10 @@ def redis_server():
 
 @pytest.fixture
 def redis_url(redis_server) -> str:
-    import redis
-
+    # Not flushed: other test runs (other checkouts, CI jobs) may share this database; each run
+    # uses its own queue (see celery_worker_process).
     host, port = redis_server
-    url = f"redis://{host}:{port}/{int(os.environ.get('HARK_TEST_REDIS_DB', '11'))}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return f"redis://{host}:{port}/{int(os.environ.get('HARK_TEST_REDIS_DB', '11'))}"
 
 
 def database_url_for_tests() -> str:
@@ -112,6 +111,9 @@ def database_url_for_tests() -> str:
 def _reset_pools(app) -> None:
     app._pool = None
     app.amqp._producer_pool = None
+    app.amqp._rtable = None
+    for cached in ("default_queue", "queues", "router"):
+        app.amqp.__dict__.pop(cached, None)
 
 
 @pytest.fixture
@@ -130,6 +132,9 @@ def celery_worker_process(redis_url, transactional_db, settings):
         "HARK_SEGMENT_DEBOUNCE_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    # A queue of its own: a concurrent test run's worker on the same Redis must not take (and
+    # run against its own database) the tasks of this one.
+    queue = f"hark-test-{uuid.uuid4().hex[:12]}"
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (the worker writes to it while we read)
         prefix="hark-worker-", suffix=".log", delete=False
     )
@@ -145,6 +150,8 @@ def celery_worker_process(redis_url, transactional_db, settings):
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            "--queues",
+            queue,
         ],
         cwd=ROOT,
         env=env,
@@ -163,10 +170,15 @@ def celery_worker_process(redis_url, transactional_db, settings):
         previous = {
             "CELERY_BROKER_URL": app.conf.broker_url,
             "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager,
+            "CELERY_TASK_DEFAULT_QUEUE": app.conf.task_default_queue,
         }
         settings.REDIS_URL = redis_url
         settings.CELERY_TASK_ALWAYS_EAGER = False
-        app.conf.update(CELERY_BROKER_URL=redis_url, CELERY_TASK_ALWAYS_EAGER=False)
+        app.conf.update(
+            CELERY_BROKER_URL=redis_url,
+            CELERY_TASK_ALWAYS_EAGER=False,
+            CELERY_TASK_DEFAULT_QUEUE=queue,
+        )
         _reset_pools(app)
         services._redis.__dict__.pop("_client", None)
         yield log_path
@@ -181,3 +193,6 @@ def celery_worker_process(redis_url, transactional_db, settings):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(queue)
