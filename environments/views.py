@@ -84,7 +84,7 @@ def _settings_context(request: HarkRequest, **extra: object) -> dict:
         ),
         "roles": Role.choices,
         "is_admin": request.membership.is_admin,
-        "client_script_url": request.build_absolute_uri("/static/hark/client.js"),
+        "hark_url": request.build_absolute_uri("/").rstrip("/"),
     }
     context.update(extra)
     return context
