@@ -204,6 +204,26 @@ def _render_done(request: HttpRequest, survey: Survey) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+def _open_response(
+    request: HttpRequest, survey: Survey, channel: str
+) -> tuple[Response, str | None] | HttpResponse:
+    """Read the link's parameters, identify the respondent and count a view: the response and
+    the device id to set as a cookie, or the clear error page for a bad parameter."""
+    try:
+        params = parse_link_params(request.GET, environment=survey.environment)
+        profile, new_cookie = _identify(request, survey, params)
+    except LinkError as exc:
+        return _message(request, exc.title, exc.message, exc.status, survey)
+    response = response_record_view(
+        survey=survey,
+        profile=profile,
+        channel=channel,
+        context=params.context,
+        locale=params.locale,
+    )
+    return response, new_cookie
+
+
 def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
     """`/s/<public_id>/`: the survey link."""
     survey = survey_for_link(public_id=public_id)
@@ -241,18 +261,10 @@ def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
         _with_cookie(page, None, request)
         return page
 
-    try:
-        params = parse_link_params(request.GET, environment=survey.environment)
-        profile, new_cookie = _identify(request, survey, params)
-    except LinkError as exc:
-        return _message(request, exc.title, exc.message, exc.status, survey)
-    response = response_record_view(
-        survey=survey,
-        profile=profile,
-        channel=Channel.LINK,
-        context=params.context,
-        locale=params.locale,
-    )
+    opened = _open_response(request, survey, Channel.LINK)
+    if isinstance(opened, HttpResponse):
+        return opened
+    response, new_cookie = opened
     # A returning respondent continues where they left off; a completed response within the
     # reuse window is shown again from the start (submitting updates it).
     question = resume_question(questions, response.data) or questions[0]
@@ -373,18 +385,10 @@ def survey_email_answer(request: HttpRequest, public_id: str) -> HttpResponse:
             400,
             survey,
         )
-    try:
-        params = parse_link_params(request.GET, environment=survey.environment)
-        profile, new_cookie = _identify(request, survey, params)
-    except LinkError as exc:
-        return _message(request, exc.title, exc.message, exc.status, survey)
-    response = response_record_view(
-        survey=survey,
-        profile=profile,
-        channel=Channel.EMAIL,
-        context=params.context,
-        locale=params.locale,
-    )
+    opened = _open_response(request, survey, Channel.EMAIL)
+    if isinstance(opened, HttpResponse):
+        return opened
+    response, new_cookie = opened
     following = next_question(questions, first, cleaned)
     response_save_answers(
         response=response, answers={first.key: cleaned}, complete=following is None
