@@ -203,14 +203,19 @@ def member_add(request: HarkRequest) -> HttpResponse:
     return _settings_redirect(request, "team")
 
 
-@require_POST
-@admin_required
-def member_role(request: HarkRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(
+def _member(request: HarkRequest, pk: int) -> Membership:
+    """A team membership of this environment (404 for another environment's id)."""
+    return get_object_or_404(
         Membership.objects.select_related("user", "environment"),
         pk=pk,
         environment=request.environment,
     )
+
+
+@require_POST
+@admin_required
+def member_role(request: HarkRequest, pk: int) -> HttpResponse:
+    membership = _member(request, pk)
     form = MemberRoleForm(request.POST)
     if form.is_valid():
         try:
@@ -227,11 +232,7 @@ def member_role(request: HarkRequest, pk: int) -> HttpResponse:
 @require_POST
 @admin_required
 def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(
-        Membership.objects.select_related("user", "environment"),
-        pk=pk,
-        environment=request.environment,
-    )
+    membership = _member(request, pk)
     try:
         services.member_remove(membership=membership)
     except services.LastAdminError as error:
