@@ -1,5 +1,8 @@
 """`make run`: migrate, seed the demo environment on first run, print the demo login, serve."""
 
+import signal
+import sys
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -17,5 +20,9 @@ class Command(BaseCommand):
         self.stdout.write("Database is up to date.")
         call_command("seed_demo", if_empty=True, profiles=profiles, events=profiles * 10)
         self.stdout.write(self.style.SUCCESS(f"\nHark is starting on http://{host}:{port}/"))
-        # One process, no autoreloader: Ctrl-C stops the server and then the embedded database.
+        # One process, no autoreloader: Ctrl-C (even when started in the background, where the
+        # shell ignores SIGINT) and SIGTERM end it through a normal exit, so the embedded
+        # database is stopped by its exit handler instead of being left running.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         call_command("runserver", f"{host}:{port}", use_reloader=False)
