@@ -222,6 +222,9 @@ CONTENT_SECURITY_POLICY = {
 # --- Hark -----------------------------------------------------------------------------
 # Requests per minute allowed for one API key (ingestion and REST API).
 HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
+# Hot ingestion statements are PREPAREd once per database session (see core/prepared.py): turn
+# off behind a pooler in transaction mode, which does not keep sessions.
+HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
 # How often (seconds) the periodic task recomputes segments whose rules have time windows.
 HARK_SEGMENT_REFRESH_SECONDS = env_int("HARK_SEGMENT_REFRESH_SECONDS", 900, minimum=60)
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core import prepared
 from profiles.services import (
     COMMIT_MODE_CTE,
     clean_identifier,
@@ -201,6 +202,17 @@ FROM resolved r CROSS JOIN commit_mode
 LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
 """
 )
+TRACK = prepared.Prepared(
+    "hark_events_track",
+    _TRACK_SQL,
+    {
+        "env": "bigint",
+        "received": "timestamptz",
+        "rows": "jsonb",
+        "synchronous_commit": "text",
+        "resolution": "int",
+    },
+)
 
 
 def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[TrackItem]:
@@ -254,8 +266,9 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
         pending = rows
         for _ in range(_PASSES):
             with connection.cursor() as cursor:
-                cursor.execute(
-                    _TRACK_SQL,
+                prepared.execute(
+                    cursor,
+                    TRACK,
                     {
                         "env": environment_id,
                         "received": received,

@@ -12,8 +12,13 @@ from django.utils import timezone
 
 class Profile(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No index of its own: every composite index below starts with the environment, and each
+    # index is one more write per identify.
     environment = models.ForeignKey(
-        "environments.Environment", on_delete=models.CASCADE, related_name="profiles"
+        "environments.Environment",
+        on_delete=models.CASCADE,
+        related_name="profiles",
+        db_index=False,
     )
     # The team's own id for the user; null for anonymous profiles.
     user_id = models.CharField(max_length=255, null=True, blank=True)
@@ -72,10 +77,13 @@ class Profile(models.Model):
 class MonthlyActivity(models.Model):
     """One row per profile and month in which it was active: MAU is a count of an index range."""
 
+    # Indexed by the constraint (profile, month) and by (environment, month) below.
     environment = models.ForeignKey(
-        "environments.Environment", on_delete=models.CASCADE, related_name="+"
+        "environments.Environment", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="monthly_activity")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="monthly_activity", db_index=False
+    )
     month = models.DateField(help_text="First day of the month (UTC).")
 
     class Meta:

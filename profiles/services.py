@@ -7,6 +7,7 @@ definitions, one for the MAU row). Only merging an anonymous profile costs more,
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core import prepared
 from core.env import env_bool
 from traits.models import Scope
 from traits.services import (
+    TRAIT_DEFINITIONS_SQL,
+    TRAIT_DEFINITIONS_TYPES,
     clean_text,
     trait_definitions_record,
     trait_definitions_sql,
@@ -288,49 +292,28 @@ def _is_fast(ident: _Identity) -> bool:
     )
 
 
-def _email_only_exists(cursor: Any, environment_id: int, email: str | None) -> bool:
-    cursor.execute(
-        "SELECT 1 FROM profiles_profile WHERE environment_id = %s AND email = %s "
-        "AND user_id IS NULL LIMIT 1",
-        [environment_id, email],
-    )
-    return cursor.fetchone() is not None
-
-
-def _identify_fast(
-    cursor: Any,
-    *,
-    environment_id: int,
-    ident: _Identity,
-    traits: dict,
-    mode: str,
-    seen_at: datetime,
-) -> tuple[Profile, bool]:
-    """A user id (with or without an email), or a device id alone: the common calls. The
-    upsert, the trait definitions and the MAU row in one statement of data-modifying CTEs."""
-    col = "user_id" if ident.user_id else "anonymous_id"
+@functools.cache
+def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prepared:
+    """The identify statement for a user id or a device id, a write mode, and with or without
+    trait definitions to record (eight statements in all, each prepared once per connection)."""
     merged = (
         "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
     )
-    definitions = trait_definitions_sql(
-        environment_id=environment_id, values=traits, scope=Scope.PROFILE, seen_at=seen_at
-    )
-    params: dict[str, Any] = {
-        "env": environment_id,
-        "user_id": ident.user_id,
-        "email": ident.email,
-        "anonymous_id": ident.anonymous_id,
-        "traits": json.dumps(traits),
-        "seen": seen_at,
-        "month": month_start(seen_at),
-        "synchronous_commit": commit_mode(),
+    types = {
+        "env": "bigint",
+        "user_id": "text",
+        "email": "text",
+        "anonymous_id": "text",
+        "traits": "jsonb",
+        "seen": "timestamptz",
+        "month": "date",
+        "synchronous_commit": "text",
     }
     extra = ""
-    if definitions is not None:
-        extra = f", definitions AS ({definitions[0]})"
-        params.update(definitions[1])
-    cursor.execute(
-        f"""
+    if definitions:
+        extra = f", definitions AS ({TRAIT_DEFINITIONS_SQL})"
+        types.update(TRAIT_DEFINITIONS_TYPES)
+    sql = f"""
         WITH p AS (
             INSERT INTO profiles_profile
                 (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
@@ -350,12 +333,51 @@ def _identify_fast(
             ON CONFLICT (profile_id, month) DO NOTHING
         ),
         {COMMIT_MODE_CTE}{extra}
-        SELECT p.* FROM p CROSS JOIN commit_mode
-        """,
-        params,
+        SELECT p.*,
+            -- A new user id with an email: is a profile known by that email alone to adopt?
+            p.created AND p.email IS NOT NULL AND EXISTS (
+                SELECT 1 FROM profiles_profile o
+                WHERE o.environment_id = %(env)s AND o.email = p.email AND o.user_id IS NULL
+                    AND o.id <> p.id
+            ) AS adopt
+        FROM p CROSS JOIN commit_mode
+        """
+    name = f"hark_identify_{col}_{mode}_{'d' if definitions else 'n'}"
+    return prepared.Prepared(name, sql, types)
+
+
+def _identify_fast(
+    cursor: Any,
+    *,
+    environment_id: int,
+    ident: _Identity,
+    traits: dict,
+    mode: str,
+    seen_at: datetime,
+) -> tuple[Profile, bool, bool]:
+    """A user id (with or without an email), or a device id alone: the common calls. The
+    upsert, the trait definitions and the MAU row in one statement of data-modifying CTEs.
+    Returns the profile, whether it was created, and whether it must adopt a profile known by
+    its email alone (a new user id whose email was seen before without one)."""
+    col = "user_id" if ident.user_id else "anonymous_id"
+    definitions = trait_definitions_sql(
+        environment_id=environment_id, values=traits, scope=Scope.PROFILE, seen_at=seen_at
     )
+    params: dict[str, Any] = {
+        "env": environment_id,
+        "user_id": ident.user_id,
+        "email": ident.email,
+        "anonymous_id": ident.anonymous_id,
+        "traits": json.dumps(traits),
+        "seen": seen_at,
+        "month": month_start(seen_at),
+        "synchronous_commit": commit_mode(),
+    }
+    if definitions is not None:
+        params.update(definitions[1])
+    prepared.execute(cursor, _identify_statement(col, mode, definitions is not None), params)
     row = cursor.fetchone()
-    return _profile_from_row(row[:-1]), bool(row[-1])
+    return _profile_from_row(row[:-2]), bool(row[-2]), bool(row[-1])
 
 
 def _insert(
@@ -479,7 +501,7 @@ def _identify(
     with connection.cursor() as cursor:
         if _is_fast(ident):
             # The common calls: one statement, no lookup.
-            profile, created = _identify_fast(
+            profile, created, adopt = _identify_fast(
                 cursor,
                 environment_id=environment_id,
                 ident=ident,
@@ -487,12 +509,10 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
-            if not (created and ident.email):
+            if not adopt:
                 return profile, created, True
             # A new user id with an email: a profile known by that email alone is adopted
-            # (rare: checked only when the user is new), so the new row gives way to it.
-            if not _email_only_exists(cursor, environment_id, ident.email):
-                return profile, created, True
+            # (rare: only when the user is new), so the new row gives way to it.
             Profile.objects.filter(pk=profile.pk).delete()
 
         cursor.execute(
@@ -601,16 +621,13 @@ def profile_identify(
         # The common call is one statement: in autocommit it is its own transaction, without
         # the BEGIN/COMMIT round trips of an atomic block.
         with connection.cursor() as cursor:
-            profile, created = _identify_fast(
+            profile, created, adopt = _identify_fast(
                 cursor,
                 environment_id=environment.pk,
                 ident=ident,
                 traits=cleaned,
                 mode=mode,
                 seen_at=seen_at,
-            )
-            adopt = (
-                created and ident.email and _email_only_exists(cursor, environment.pk, ident.email)
             )
         if not adopt:
             _notify_segments(environment.pk, [profile.pk])

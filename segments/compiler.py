@@ -737,7 +737,9 @@ def _bind(params: tuple, now: dt.datetime, profile_ids: list[int]) -> list[Any]:
 def _execute(cursor: Any, compiled: CompiledEvaluation, now: dt.datetime, ids: list[int]) -> None:
     from django.db import DatabaseError, connection, transaction
 
-    if not (compiled.name and compiled.preparable):
+    from core.prepared import enabled as prepared_enabled
+
+    if not (compiled.name and compiled.preparable and prepared_enabled()):
         cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
         return
     names = _PREPARED.setdefault(connection.connection, set())

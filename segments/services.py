@@ -563,6 +563,25 @@ def _redis() -> Any:
     return client
 
 
+# Mark profiles dirty and claim the schedule flag in one command (this runs after every
+# identify and track, so one EVALSHA instead of a MULTI/EXEC pipeline). Returns 1 when the flag
+# was free: the caller schedules the task.
+_MARK_DIRTY = """
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+def _mark_dirty_script() -> Any:
+    client = _redis()
+    script = getattr(_mark_dirty_script, "_script", None)
+    if script is None or script.registered_client is not client:
+        script = client.register_script(_MARK_DIRTY)
+        _mark_dirty_script._script = script  # type: ignore[attr-defined]
+    return script
+
+
 def dirty_key(environment_id: int) -> str:
     return f"hark:segments:dirty:{environment_id}"
 
@@ -590,10 +609,10 @@ def segment_profiles_changed(*, environment_id: int, profile_ids: Iterable[int])
 
     delay = int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2))
     try:
-        pipe = _redis().pipeline()
-        pipe.sadd(dirty_key(environment_id), *ids)
-        pipe.set(scheduled_key(environment_id), "1", nx=True, ex=max(60, delay * 10))
-        _, scheduled = pipe.execute()
+        scheduled = _mark_dirty_script()(
+            keys=[dirty_key(environment_id), scheduled_key(environment_id)],
+            args=[max(60, delay * 10), *ids],
+        )
         if scheduled:
             tasks.evaluate_dirty_profiles.apply_async((environment_id,), countdown=delay)
     except Exception:  # Redis or broker down: never lose the evaluation, never fail ingestion.

@@ -26,6 +26,10 @@ def test_identify_and_track_in_autocommit(environment, django_assert_max_num_que
     monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: calls.append(kw))
     before = _synchronous_commit()
     assert not connection.in_atomic_block
+    # The first call on a connection also PREPAREs its statement (core/prepared.py).
+    profile_identify(environment=environment, user_id="warm-up", traits={"plan": "free"})
+    events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="w")])
+    calls.clear()
     with django_assert_max_num_queries(1):
         profile = profile_identify(environment=environment, user_id="u1", traits={"plan": "pro"})
     assert profile.created
@@ -43,7 +47,7 @@ def test_identify_and_track_in_autocommit(environment, django_assert_max_num_que
     assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro"}
     assert Trait.objects.filter(environment=environment, key="plan").exists()
     assert MonthlyActivity.objects.filter(profile_id=profile.pk).count() == 1
-    assert Event.objects.get().profile_id == profile.pk
+    assert Event.objects.get(message_id="m1").profile_id == profile.pk
 
 
 def test_new_user_with_email_adopts_email_only_profile_in_autocommit(environment):

@@ -159,7 +159,7 @@ def infer_data_type(key: str, value: Any) -> str:
 # rewritten) by every concurrent identify: steady-state ingestion only reads the unique index.
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
-_RECORD_SQL = """
+TRAIT_DEFINITIONS_SQL = """
 INSERT INTO traits_trait (environment_id, scope, key, label, description, data_type, hidden,
                           first_seen_at, last_seen_at)
 SELECT %(td_env)s, %(td_scope)s, v.key, '', '', v.data_type, false, %(td_at)s, %(td_at)s
@@ -175,6 +175,17 @@ DO UPDATE SET last_seen_at = GREATEST(traits_trait.last_seen_at, EXCLUDED.last_s
 """
 
 
+# The SQL types of TRAIT_DEFINITIONS_SQL's parameters, for callers that prepare it.
+TRAIT_DEFINITIONS_TYPES = {
+    "td_env": "bigint",
+    "td_scope": "text",
+    "td_at": "timestamptz",
+    "td_keys": "text[]",
+    "td_types": "text[]",
+    "td_resolution": "int",
+}
+
+
 def trait_definitions_sql(
     *, environment_id: int, values: Mapping[str, Any], scope: str, seen_at: datetime
 ) -> tuple[str, dict[str, Any]] | None:
@@ -183,7 +194,7 @@ def trait_definitions_sql(
     items = sorted((k, infer_data_type(k, v)) for k, v in values.items() if v is not None)
     if not items:
         return None
-    return _RECORD_SQL, {
+    return TRAIT_DEFINITIONS_SQL, {
         "td_env": environment_id,
         "td_scope": scope,
         "td_at": seen_at,
