@@ -15,7 +15,8 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import BooleanField, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.http import QueryDict
@@ -162,6 +163,36 @@ def answer_condition(key: str, operator: str, value: str) -> Q | None:
     return equal
 
 
+def in_segment(segment: Segment, *, every_row: bool = False) -> Q:
+    """Responses of the segment's members, written for how they are read.
+
+    The newest few (a list page, the latest responses): `profile_id IN (members)`, which the
+    planner answers with a semi-join while walking the (environment, created_at) index, and
+    stops after a page. Every row of a range (the Overview's figures): `profile_id =
+    ANY(ARRAY(members))`, which it answers member-driven: one probe per member on the
+    (profile, survey, created_at) index, a bitmap of their rows, then only those rows from the
+    table. With IN it read every response of the range and kept the members' (30 days of the
+    large benchmark environment: 98,000 rows read for the 17,700 of an 11,000-member segment,
+    35 ms in three processes; member-driven, 23 ms in one). For a segment of nearly every
+    profile both ways cost about the same (all of them: 195 ms against 170 ms), so there is no
+    switch on the segment's size."""
+    members = SegmentMembership.objects.filter(segment=segment).values("profile_id")
+    if every_row:
+        return Q(_EqualsAny(F("profile_id"), ArraySubquery(members)))
+    return Q(profile_id__in=members)
+
+
+class _EqualsAny(Lookup):
+    """`lhs = ANY(rhs)`, rhs an array (Django's own lookups have no form for it)."""
+
+    lookup_name = "equals_any"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
 class ReportFilter(django_filters.FilterSet):
     """Survey, segment and period: what the Overview and the Response List share."""
 
@@ -172,7 +203,7 @@ class ReportFilter(django_filters.FilterSet):
         queryset=Segment.objects.none(),
         to_field_name="uuid",
         empty_label="All users",
-        method="filter_segment",
+        method="filter_nothing",  # applied in filter_queryset (two ways, see in_segment)
     )
     period = django_filters.ChoiceFilter(
         choices=PERIODS, empty_label=None, method="filter_nothing", label="Period"
@@ -208,13 +239,7 @@ class ReportFilter(django_filters.FilterSet):
         )
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
-        return queryset  # period/start/end are applied together in filter_queryset
-
-    def filter_segment(self, queryset: QuerySet, name: str, value: Segment | None) -> QuerySet:
-        if value is None:
-            return queryset
-        members = SegmentMembership.objects.filter(segment=value)
-        return queryset.filter(profile_id__in=members.values("profile_id"))
+        return queryset  # segment and period/start/end are applied in filter_queryset
 
     @property
     def date_range(self) -> DateRange:
@@ -222,13 +247,18 @@ class ReportFilter(django_filters.FilterSet):
         data = getattr(self.form, "cleaned_data", {})
         return date_range(data.get("period"), data.get("start"), data.get("end"))
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+    def filter_queryset(self, queryset: QuerySet, *, every_row: bool = False) -> QuerySet:
+        """The filtered responses; `every_row` when the caller reads all of them rather than
+        the newest few (see in_segment)."""
         if self.form.errors:
             # A filter that does not validate (a survey of another environment, a bad date)
             # matches nothing rather than silently widening to everything; the page says
             # which filter was not understood.
             return queryset.none()
         queryset = super().filter_queryset(queryset)
+        segment = self.form.cleaned_data.get("segment")
+        if segment is not None:
+            queryset = queryset.filter(in_segment(segment, every_row=every_row))
         span = self.date_range
         if span.start:
             queryset = queryset.filter(created_at__gte=span.start)
@@ -239,6 +269,11 @@ class ReportFilter(django_filters.FilterSet):
 
 class OverviewFilter(ReportFilter):
     default_period = "30d"
+
+    @cached_property
+    def qs_every_row(self) -> QuerySet:
+        """The same responses as `qs`, for reading all of them (the cards and charts)."""
+        return self.filter_queryset(self.queryset.all(), every_row=True)
 
 
 class ResponseFilter(ReportFilter):
@@ -375,4 +410,5 @@ __all__ = [
     "ResponseFilter",
     "answer_condition",
     "date_range",
+    "in_segment",
 ]

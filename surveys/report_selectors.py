@@ -226,7 +226,7 @@ def _overview_figures(
     filterset: OverviewFilter, keys: dict[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(totals, weeks) for the Overview's cards and charts."""
-    qs = filterset.qs
+    qs = filterset.qs_every_row
     survey = filterset.form.cleaned_data.get("survey")
     segment = filterset.form.cleaned_data.get("segment")
     span = filterset.date_range

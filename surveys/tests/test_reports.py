@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -196,6 +196,91 @@ def test_overview_segment_filter(owner_client, environment, responses, alice):
     figures = response.context["figures"]
     assert figures["views"] == 2  # alice's promoter response and view
     assert figures["nps"]["score"] == 100.0
+
+
+# Answers of every JSON type: only numbers count towards a score (True is not 1, "9" is not 9).
+ODD_ANSWERS = [10, 9.5, 9, 7, 6, 0, -1, 10.5, "9", True, None, [10], {"nps": 10}, 1.0, 1.5, 2]
+
+
+def _by_hand(responses, keys):
+    """The Overview's figures of `responses`, computed in Python from the definitions."""
+    numbers = []
+    for r in responses:
+        values = {}
+        for kind, by_survey in keys.items():
+            value = (r.data or {}).get(by_survey.get(r.survey_id))
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            values[kind] = value if is_number else None
+        numbers.append(values)
+
+    def count(kind, low, high):
+        return sum(1 for v in numbers if v[kind] is not None and low <= v[kind] <= high)
+
+    ces = [v["ces"] for v in numbers if v["ces"] is not None and 1 <= v["ces"] <= 7]
+    return {
+        "views": len(responses),
+        "responses": sum(1 for r in responses if r.data),
+        "completed": sum(1 for r in responses if r.completed_at),
+        "dismissed": sum(1 for r in responses if not r.completed_at and r.dismissed_at),
+        "nps": (count("nps", 0, 10), count("nps", 9, 10), count("nps", 0, 6)),
+        "csat": (count("csat", -2, 2), sum(1 for v in numbers if v["csat"] in (1, 2))),
+        "ces": (len(ces), round(sum(ces) / len(ces), 2) if ces else None),
+    }
+
+
+def test_overview_segment_figures_match_a_computation_by_hand(owner_client, environment):
+    """The segment-filtered figures (computed live, member-driven) against the definitions:
+    members' responses of the period only, every JSON type of answer, two surveys scoring
+    under different keys."""
+    nps = SurveyFactory(environment=environment)
+    QuestionFactory(survey=nps, kind="nps", key="nps", position=1)
+    mixed = SurveyFactory(environment=environment)
+    QuestionFactory(survey=mixed, kind="nps", key="recommend", position=1)
+    QuestionFactory(survey=mixed, kind="csat", key="happy", position=2)
+    QuestionFactory(survey=mixed, kind="ces", key="effort", position=3)
+    members = [ProfileFactory(environment=environment) for _ in range(3)]
+    others = [ProfileFactory(environment=environment) for _ in range(2)]
+    segment = Segment.objects.create(environment=environment, name="Some", kind="manual")
+    for profile in members:
+        SegmentMembership.objects.create(segment=segment, profile=profile)
+    now = timezone.now()
+    for i, value in enumerate(ODD_ANSWERS):
+        for j, profile in enumerate(members + others):
+            at = now - timedelta(days=(i * 5 + j * 3) % 45, hours=1)  # some outside 30 days
+            ResponseFactory(survey=nps, profile=profile, created_at=at, data={"nps": value})
+            ResponseFactory(
+                survey=mixed,
+                profile=profile,
+                created_at=at,
+                data={"recommend": value, "happy": value, "effort": value, "nps": 0},
+                completed_at=at if (i + j) % 3 == 0 else None,
+                dismissed_at=at if (i + j) % 3 == 1 else None,
+            )
+            ResponseFactory(survey=mixed, profile=profile, created_at=at)  # a view
+    start = timezone.make_aware(
+        datetime.combine(timezone.localdate() - timedelta(days=29), datetime.min.time())
+    )
+    mine = list(Response.objects.filter(profile__in=members, created_at__gte=start))
+    keys = {
+        "nps": {nps.pk: "nps", mixed.pk: "recommend"},
+        "csat": {mixed.pk: "happy"},
+        "ces": {mixed.pk: "effort"},
+    }
+    expected = _by_hand(mine, keys)
+
+    response = owner_client.get(url(environment, "surveys:overview"), {"segment": segment.uuid})
+    figures = response.context["figures"]
+    assert expected["views"] < Response.objects.count() // 2  # the filter kept a part
+    assert {name: figures[name] for name in ("views", "responses", "completed", "dismissed")} == {
+        name: expected[name] for name in ("views", "responses", "completed", "dismissed")
+    }
+    assert (
+        figures["nps"]["total"],
+        figures["nps"]["promoters"],
+        figures["nps"]["detractors"],
+    ) == expected["nps"]
+    assert (figures["csat"]["total"], figures["csat"]["satisfied"]) == expected["csat"]
+    assert (figures["ces"]["total"], figures["ces"]["average"]) == expected["ces"]
 
 
 def test_overview_survey_filter_ignores_other_environments(

@@ -38,6 +38,20 @@ def test_nps_counts_promoters_passives_detractors(survey, django_assert_num_quer
     assert result["detractors_pct"] == 50.0
 
 
+def test_only_json_numbers_count_whatever_else_is_stored(survey):
+    # Counted: 10, 9.5 (promoters), 6 (detractor), 7 (passive). Not: out of range, text,
+    # booleans, null, lists, objects (jsonb orders them apart from numbers).
+    _answers(survey, "nps", [10, 9.5, 6, 7, 10.5, -1, "9", True, False, None, [10], {"a": 9}])
+    _answers(survey, "csat", [1.0, 2, 1.5, -2, 3, "1", True])
+    _answers(survey, "ces", [1, 7, 7.5, 0, "4", True])
+    qs = Response.objects.filter(survey=survey)
+    result = scores.report_scores(qs, nps="nps", csat="csat", ces="ces")
+    assert (result["nps"]["promoters"], result["nps"]["detractors"]) == (2, 1)
+    assert result["nps"]["total"] == 4
+    assert result["csat"] == {"score": 50.0, "satisfied": 2, "total": 4}  # 1.0 and 2 of 4
+    assert result["ces"] == {"average": 4.0, "total": 2}
+
+
 def test_nps_of_no_answers_is_none(survey):
     result = scores.nps(Response.objects.filter(survey=survey), "nps")
     assert result["score"] is None
