@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -12,6 +13,24 @@ from environments.models import Environment, Membership, Role
 from environments.services import environment_create, member_add
 
 PASSWORD = "correct-horse-battery"
+
+
+def _record_partial_renders() -> None:
+    """The test client reads `response.context` from the template_rendered signal, which Django
+    sends from Template._render only: a fragment rendered alone ("page.html#results", an htmx
+    request) went unrecorded, and its tests saw a context only when the fragment happened to
+    include another template. Partials send it too."""
+    from django.test.signals import template_rendered
+    from template_partials.templatetags.partials import TemplateProxy
+
+    def _render(self: TemplateProxy, context: Any) -> Any:
+        template_rendered.send(sender=self, template=self, context=context)
+        return self.nodelist.render(context)
+
+    TemplateProxy._render = _render
+
+
+_record_partial_renders()
 
 
 @pytest.fixture
