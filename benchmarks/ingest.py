@@ -14,6 +14,12 @@ Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hark_bench .venv/bin/python benchmarks/ingest.py
     .venv/bin/python benchmarks/ingest.py --duration 10 --cases trivial,identify   # quick run
 
+Each case runs at full speed (every client sends its next request when the last is answered:
+throughput, compared with the trivial endpoint's). Identify and track then run again paced at
+a fixed rate, by default half the trivial endpoint's throughput: latency at that load, counted
+from when each request was due (a slow answer delays the following requests, and their latency
+shows it). At full speed, latency is mostly time spent queueing for a server thread.
+
 With --fresh-db NAME (the default: hark_bench) the database is dropped, created and migrated
 first, on the server of DATABASE_URL (or postgres://postgres@127.0.0.1:5432).
 """
@@ -197,17 +203,30 @@ def _client_thread(
     batch_size: int,
     users: int,
     seed: int,
+    interval: float,
     out: list,
 ) -> None:
+    """Send requests one after the other until stop_at: as fast as the server answers, or with
+    `interval` > 0 one every `interval` seconds (paced). A paced request's latency counts from
+    when it was due, not from when it was sent, so a slow answer that delays the following
+    requests shows in their latency too (no coordinated omission)."""
     rng = random.Random(seed)
     basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     headers = {"Authorization": basic, "Content-Type": "application/json"}
     latencies: list[float] = []
     errors = 0
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    due = time.perf_counter() + (rng.random() * interval)  # threads start spread out
     while time.perf_counter() < stop_at:
         method, path, body = build_request(case, rng, batch_size, users)
-        start = time.perf_counter()
+        if interval:
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            start = due
+            due += interval
+        else:
+            start = time.perf_counter()
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
@@ -228,13 +247,13 @@ def _client_thread(
 
 
 def _client_process(args: tuple) -> tuple[list[float], int]:
-    port, key, case, duration, threads, batch_size, users, seed = args
+    port, key, case, duration, threads, batch_size, users, seed, interval = args
     stop_at = time.perf_counter() + duration
     out: list = []
     workers = [
         threading.Thread(
             target=_client_thread,
-            args=(port, key, case, stop_at, batch_size, users, seed * 1000 + t, out),
+            args=(port, key, case, stop_at, batch_size, users, seed * 1000 + t, interval, out),
         )
         for t in range(threads)
     ]
@@ -246,26 +265,25 @@ def _client_process(args: tuple) -> tuple[list[float], int]:
     return latencies, sum(e for _, e in out)
 
 
-def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
-    threads = args.batch_client_threads if case == "batch" else args.client_threads
-    if args.warmup:
-        with mp.Pool(args.clients) as pool:
-            pool.map(
-                _client_process,
-                [
-                    (
-                        args.port,
-                        key,
-                        case,
-                        args.warmup,
-                        threads,
-                        args.batch_size,
-                        args.users,
-                        99 + i,
-                    )
-                    for i in range(args.clients)
-                ],
-            )
+def analyze(db_url: str) -> None:
+    """Statistics for the tables the warm-up filled. A fresh database has none, and autovacuum
+    looks only once a minute: until it does, the plans PostgreSQL caches for the prepared
+    ingestion statements assume empty tables (a production database has its statistics)."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def _drive(args: argparse.Namespace, key: str, case: str, duration: float, rate: float, seed: int):
+    """Run the clients for `duration` seconds; `rate` > 0 paces them to that many requests per
+    second in all. Returns (latencies, errors, elapsed)."""
+    if rate:
+        threads = args.paced_client_threads
+        interval = args.clients * threads / rate
+    else:
+        threads = args.batch_client_threads if case == "batch" else args.client_threads
+        interval = 0.0
     started = time.perf_counter()
     with mp.Pool(args.clients) as pool:
         results = pool.map(
@@ -275,22 +293,33 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
                     args.port,
                     key,
                     case,
-                    args.duration,
+                    duration,
                     threads,
                     args.batch_size,
                     args.users,
-                    i,
+                    seed + i,
+                    interval,
                 )
                 for i in range(args.clients)
             ],
         )
     elapsed = time.perf_counter() - started
     latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
+    return latencies, sum(e for _, e in results), elapsed
+
+
+def run_case(args: argparse.Namespace, key: str, case: str, rate: float = 0.0) -> dict:
+    """One case: a warm-up, fresh statistics, then the measured run (at full speed, or paced at
+    `rate` requests per second)."""
+    if args.warmup:
+        _drive(args, key, case, args.warmup, rate, seed=99)
+        analyze(args.db_url)
+    latencies, errors, elapsed = _drive(args, key, case, args.duration, rate, seed=0)
     n = len(latencies)
     per_request = args.batch_size if case == "batch" else 1
     return {
         "case": case,
+        "rate": rate,
         "requests": n,
         "errors": errors,
         "rps": n / elapsed,
@@ -301,25 +330,26 @@ def run_case(args: argparse.Namespace, key: str, case: str) -> dict:
 
 
 def print_table(rows: list[dict], args: argparse.Namespace) -> None:
-    trivial = next((r["rps"] for r in rows if r["case"] == "trivial"), None)
+    trivial = next((r["rps"] for r in rows if r["case"] == "trivial" and not r["rate"]), None)
     print()
     print(
         f"gunicorn {args.workers} workers x {args.threads} threads (gthread), "
         f"clients {args.clients} processes x {args.client_threads} threads "
-        f"({args.batch_client_threads} for batch), "
+        f"({args.batch_client_threads} for batch, {args.paced_client_threads} paced), "
         f"{args.duration:g} s per case, batch of {args.batch_size}, {args.users:,} users, "
         f"{os.cpu_count()} CPUs, redis={'on' if args.redis_url else 'off'}"
     )
-    header = f"{'case':<10}{'requests':>10}{'errors':>8}{'req/s':>10}{'events/s':>11}"
+    header = f"{'case':<10}{'load':>14}{'requests':>10}{'errors':>8}{'req/s':>10}{'events/s':>11}"
     header += f"{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}"
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = f"{r['rps'] / trivial:.0%}" if trivial and r["case"] != "batch" else ""
         events = f"{r['events_per_s']:,.0f}" if r["events_per_s"] else ""
+        load = f"paced {r['rate']:,.0f}/s" if r["rate"] else "max"
         print(
-            f"{r['case']:<10}{r['requests']:>10,}{r['errors']:>8}{r['rps']:>10,.0f}{events:>11}"
-            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12}"
+            f"{r['case']:<10}{load:>14}{r['requests']:>10,}{r['errors']:>8}{r['rps']:>10,.0f}"
+            f"{events:>11}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12}"
         )
 
 
@@ -345,6 +375,19 @@ def main() -> None:
         default=20_000,
         help="size of the user pool calls are drawn from (first sight creates the profile)",
     )
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=0.5,
+        help="after its full-speed run, run identify and track again paced at this fraction of "
+        "the trivial endpoint's throughput, for latency at that load (0: skip)",
+    )
+    parser.add_argument(
+        "--paced-client-threads",
+        type=int,
+        default=16,
+        help="threads per client for paced runs (each has one request in flight)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL")
     parser.add_argument(
@@ -359,15 +402,20 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    db_url = database_url(args)
+    db_url = args.db_url = database_url(args)
     env = server_env(args, db_url)
     key = prepare(env)
     server = start_server(args, env)
-    rows = []
+    rows: list[dict] = []
     try:
         for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
             print(f"running {case} for {args.duration:g} s ...", file=sys.stderr, flush=True)
             rows.append(run_case(args, key, case))
+            trivial = next((r["rps"] for r in rows if r["case"] == "trivial"), None)
+            if case in ("identify", "track") and args.paced and trivial:
+                rate = trivial * args.paced
+                print(f"running {case} paced at {rate:,.0f}/s ...", file=sys.stderr, flush=True)
+                rows.append(run_case(args, key, case, rate=rate))
     finally:
         stop_server(server)
     print_table(rows, args)

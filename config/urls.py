@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    # First: ingestion is the hot path, and URL resolution tries patterns in order.
+    path("", include("config.api_urls")),
     path("admin/", admin.site.urls),
     path("", include("environments.urls")),
     path("", include("profiles.urls")),
@@ -9,5 +11,4 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("surveys.urls")),
     path("", include("segments.urls")),
-    path("", include("config.api_urls")),
 ]

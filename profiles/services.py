@@ -24,11 +24,10 @@ from core import prepared
 from core.env import env_bool
 from traits.models import Scope
 from traits.services import (
-    TRAIT_DEFINITIONS_SQL,
-    TRAIT_DEFINITIONS_TYPES,
     clean_text,
     trait_definitions_record,
-    trait_definitions_sql,
+    trait_definitions_statement,
+    trait_definitions_types,
     traits_clean,
 )
 
@@ -306,13 +305,16 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         "anonymous_id": "text",
         "traits": "jsonb",
         "seen": "timestamptz",
-        "month": "date",
         "synchronous_commit": "text",
     }
     extra = ""
     if definitions:
-        extra = f", definitions AS ({TRAIT_DEFINITIONS_SQL})"
-        types.update(TRAIT_DEFINITIONS_TYPES)
+        cte = trait_definitions_statement(
+            scope=Scope.PROFILE, env="env", at="seen", types="trait_types"
+        )
+        extra = f", definitions AS ({cte})"
+        types["trait_types"] = "jsonb"
+
     sql = f"""
         WITH p AS (
             INSERT INTO profiles_profile
@@ -329,7 +331,7 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         ),
         activity AS (
             INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
-            SELECT %(env)s, id, %(month)s FROM p
+            SELECT %(env)s, id, date_trunc('month', %(seen)s AT TIME ZONE 'UTC')::date FROM p
             ON CONFLICT (profile_id, month) DO NOTHING
         ),
         {COMMIT_MODE_CTE}{extra}
@@ -360,9 +362,7 @@ def _identify_fast(
     Returns the profile, whether it was created, and whether it must adopt a profile known by
     its email alone (a new user id whose email was seen before without one)."""
     col = "user_id" if ident.user_id else "anonymous_id"
-    definitions = trait_definitions_sql(
-        environment_id=environment_id, values=traits, scope=Scope.PROFILE, seen_at=seen_at
-    )
+    trait_types = trait_definitions_types(traits)
     params: dict[str, Any] = {
         "env": environment_id,
         "user_id": ident.user_id,
@@ -370,12 +370,10 @@ def _identify_fast(
         "anonymous_id": ident.anonymous_id,
         "traits": json.dumps(traits),
         "seen": seen_at,
-        "month": month_start(seen_at),
         "synchronous_commit": commit_mode(),
+        "trait_types": trait_types,
     }
-    if definitions is not None:
-        params.update(definitions[1])
-    prepared.execute(cursor, _identify_statement(col, mode, definitions is not None), params)
+    prepared.execute(cursor, _identify_statement(col, mode, trait_types is not None), params)
     row = cursor.fetchone()
     return _profile_from_row(row[:-2]), bool(row[-2]), bool(row[-1])
 

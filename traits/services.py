@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import DataType
+from .models import DataType, Scope
 
 # --- Limits on incoming data -----------------------------------------------------------------
 
@@ -159,15 +159,25 @@ def infer_data_type(key: str, value: Any) -> str:
 # rewritten) by every concurrent identify: steady-state ingestion only reads the unique index.
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
-TRAIT_DEFINITIONS_SQL = """
+
+def trait_definitions_statement(
+    *, scope: str, env: str = "td_env", at: str = "td_at", types: str = "td_types"
+) -> str:
+    """The upsert of trait definitions for one scope, with named parameters for the environment
+    id, the time seen and the keys (a JSON object of key -> inferred type), so a caller running
+    it as a CTE of a larger statement can share its own parameters."""
+    if scope not in Scope.values:
+        raise ValueError(scope)
+    return f"""
 INSERT INTO traits_trait (environment_id, scope, key, label, description, data_type, hidden,
                           first_seen_at, last_seen_at)
-SELECT %(td_env)s, %(td_scope)s, v.key, '', '', v.data_type, false, %(td_at)s, %(td_at)s
-FROM unnest(%(td_keys)s::text[], %(td_types)s::text[]) AS v(key, data_type)
+SELECT %({env})s, '{scope}', v.key, '', '', v.data_type, false, %({at})s, %({at})s
+FROM jsonb_each_text(%({types})s::jsonb) AS v(key, data_type)
 WHERE NOT EXISTS (
     SELECT 1 FROM traits_trait t
-    WHERE t.environment_id = %(td_env)s AND t.scope = %(td_scope)s AND t.key = v.key
-      AND t.last_seen_at >= %(td_at)s::timestamptz - make_interval(secs => %(td_resolution)s)
+    WHERE t.environment_id = %({env})s AND t.scope = '{scope}' AND t.key = v.key
+      AND t.last_seen_at >= %({at})s::timestamptz
+          - make_interval(secs => {LAST_SEEN_RESOLUTION_SECONDS})
 )
 ORDER BY v.key
 ON CONFLICT (environment_id, scope, key)
@@ -175,33 +185,12 @@ DO UPDATE SET last_seen_at = GREATEST(traits_trait.last_seen_at, EXCLUDED.last_s
 """
 
 
-# The SQL types of TRAIT_DEFINITIONS_SQL's parameters, for callers that prepare it.
-TRAIT_DEFINITIONS_TYPES = {
-    "td_env": "bigint",
-    "td_scope": "text",
-    "td_at": "timestamptz",
-    "td_keys": "text[]",
-    "td_types": "text[]",
-    "td_resolution": "int",
-}
-
-
-def trait_definitions_sql(
-    *, environment_id: int, values: Mapping[str, Any], scope: str, seen_at: datetime
-) -> tuple[str, dict[str, Any]] | None:
-    """The statement of trait_definitions_record and its named parameters (prefixed `td_`), for
-    callers that run it as a CTE of a larger statement; None when there is nothing to record."""
-    items = sorted((k, infer_data_type(k, v)) for k, v in values.items() if v is not None)
-    if not items:
-        return None
-    return TRAIT_DEFINITIONS_SQL, {
-        "td_env": environment_id,
-        "td_scope": scope,
-        "td_at": seen_at,
-        "td_keys": [k for k, _ in items],
-        "td_types": [str(t) for _, t in items],
-        "td_resolution": LAST_SEEN_RESOLUTION_SECONDS,
-    }
+def trait_definitions_types(values: Mapping[str, Any]) -> str | None:
+    """The keys to record as a JSON object of key -> inferred type (the `types` parameter of
+    trait_definitions_statement); None when there is nothing to record. None values carry no
+    type information and are skipped until a real value arrives."""
+    items = {k: str(infer_data_type(k, v)) for k, v in values.items() if v is not None}
+    return json.dumps(items) if items else None
 
 
 def trait_definitions_record(
@@ -213,12 +202,13 @@ def trait_definitions_record(
     Keys are sorted so concurrent callers lock rows in the same order (no deadlock). None values
     carry no type information and are skipped until a real value arrives.
     """
-    statement = trait_definitions_sql(
-        environment_id=environment_id, values=values, scope=scope, seen_at=seen_at
-    )
-    if statement is not None:
+    types = trait_definitions_types(values)
+    if types is not None:
         with connection.cursor() as cursor:
-            cursor.execute(*statement)
+            cursor.execute(
+                trait_definitions_statement(scope=scope),
+                {"td_env": environment_id, "td_at": seen_at, "td_types": types},
+            )
 
 
 # --- The Traits page (H3b): edit, delete, background profile counts ---------------------------
