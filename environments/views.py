@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.http import HarkRequest
+from core.http import HarkRequest, confirm_page, confirmed
 from core.urls import env_reverse
 
 from . import services
@@ -134,10 +134,20 @@ def api_key_create(request: HarkRequest) -> HttpResponse:
     return response
 
 
-@require_POST
+def _settings_confirm(
+    request: HarkRequest, template: str, context: dict, anchor: str
+) -> HttpResponse:
+    back = env_reverse(request, "environments:settings") + f"#{anchor}"
+    return confirm_page(request, template, context, back=back, back_label="Settings")
+
+
+@require_http_methods(["GET", "POST"])
 @admin_required
 def api_key_revoke(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: revoke."""
     key = get_object_or_404(ApiKey, pk=pk, environment=request.environment)
+    if not confirmed(request):
+        return _settings_confirm(request, "environments/revoke_key.html", {"key": key}, "api-keys")
     services.api_key_revoke(api_key=key)
     messages.success(request, f"Key {key.prefix}… revoked.")
     return _settings_redirect(request, "api-keys")
@@ -154,9 +164,12 @@ def identity_verification(request: HarkRequest) -> HttpResponse:
     return _settings_redirect(request, "identity")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @admin_required
 def identity_secret_regenerate(request: HarkRequest) -> HttpResponse:
+    """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: a new secret."""
+    if not confirmed(request):
+        return _settings_confirm(request, "environments/regenerate_secret.html", {}, "identity")
     services.identity_secret_regenerate(environment=request.environment)
     messages.success(request, "A new identity secret was generated; update your servers.")
     return _settings_redirect(request, "identity")
@@ -229,10 +242,15 @@ def member_role(request: HarkRequest, pk: int) -> HttpResponse:
     return _settings_redirect(request, "team")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @admin_required
 def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: remove."""
     membership = _member(request, pk)
+    if not confirmed(request):
+        return _settings_confirm(
+            request, "environments/remove_member.html", {"member": membership}, "team"
+        )
     try:
         services.member_remove(membership=membership)
     except services.LastAdminError as error:

@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest
+from core.http import HarkRequest, confirm_page, confirmed
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -75,10 +75,13 @@ def event_row(request: HarkRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @editor_required
 def event_delete(request: HarkRequest, pk: int) -> HttpResponse:
-    """GET: a confirmation page (the <dialog>'s fallback). POST: delete with its events."""
+    """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: delete with its
+    events."""
     definition = get_object_or_404(EventDefinition, pk=pk, environment=request.environment)
-    if request.method == "POST":
+    if confirmed(request):
         deleted = event_definition_delete(definition=definition)
         messages.success(request, f"Event “{definition.name}” and its {deleted:,} events deleted.")
         return HttpResponseRedirect(env_reverse(request, "events:list"))
-    return render(request, "events/delete.html", {"definition": definition})
+    back = env_reverse(request, "events:list")
+    context = {"definition": definition}
+    return confirm_page(request, "events/delete.html", context, back=back, back_label="Events")

@@ -9,6 +9,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from conftest import PASSWORD
+from environments.models import Membership
+from environments.services import api_key_authenticate, api_key_create
 from events.factories import EventDefinitionFactory, EventFactory
 from profiles.factories import ProfileFactory
 from traits.factories import TraitFactory
@@ -155,3 +158,44 @@ def test_event_delete_asks_for_confirmation_in_a_dialog(logged_in_page, live_ser
     page.wait_for_load_state()
     assert page.locator(f"#event-{definition.pk}").count() == 0
     assert "deleted" in page.locator(".messages").inner_text()
+
+
+def test_settings_revoke_asks_in_a_dialog(logged_in_page, live_server, environment):
+    key, secret = api_key_create(environment=environment, name="backend")
+    page = logged_in_page
+    page.goto(f"{live_server.url}/e/{environment.slug}/settings/")
+    dialog = page.locator(f"#revoke-key-{key.pk}")
+    page.locator("#api-keys a.danger", has_text="Revoke").click()
+    assert dialog.evaluate("d => d.open")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert not dialog.evaluate("d => d.open")
+    assert api_key_authenticate(secret=secret) is not None
+    page.locator("#api-keys a.danger", has_text="Revoke").click()
+    dialog.get_by_role("button", name="Revoke key").click()
+    page.wait_for_load_state()
+    assert "revoked" in page.locator(".messages").inner_text()
+    assert api_key_authenticate(secret=secret) is None
+
+
+def test_settings_remove_member_without_javascript_confirms_on_a_page(
+    browser, live_server, environment, owner, analyst
+):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", owner.user.email)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{live_server.url}/e/{environment.slug}/settings/")
+        page.locator("#team a.danger").nth(0).click()  # the analyst sorts first
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == f"Remove {analyst.user.email}?"
+        assert Membership.objects.filter(pk=analyst.pk).exists()
+        page.get_by_role("button", name="Remove").click()
+        page.wait_for_load_state()
+        assert "removed" in page.locator(".messages").inner_text()
+        assert not Membership.objects.filter(pk=analyst.pk).exists()
+    finally:
+        context.close()

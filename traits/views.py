@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest
+from core.http import HarkRequest, confirm_page, confirmed
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -77,9 +77,10 @@ def trait_row(request: HarkRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @editor_required
 def trait_delete_view(request: HarkRequest, pk: int) -> HttpResponse:
-    """GET: a confirmation page (the fallback of the <dialog>). POST: delete with the values."""
+    """GET: a confirmation page (the fallback of the <dialog>). POST with confirm: delete with
+    the values."""
     trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
-    if request.method == "POST":
+    if confirmed(request):
         touched = trait_delete(trait=trait)
         holder = "profiles" if trait.scope == Scope.PROFILE else "responses"
         messages.success(
@@ -87,4 +88,7 @@ def trait_delete_view(request: HarkRequest, pk: int) -> HttpResponse:
             f"Trait “{trait.key}” deleted, and its value removed from {touched:,} {holder}.",
         )
         return HttpResponseRedirect(env_reverse(request, "traits:list"))
-    return render(request, "traits/delete.html", {"trait": trait})
+    back = env_reverse(request, "traits:list")
+    return confirm_page(
+        request, "traits/delete.html", {"trait": trait}, back=back, back_label="Traits"
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.base import FilterExpression, NodeList, Parser, Token, token_kwargs
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -42,3 +43,58 @@ def user_link(context: template.Context, profile: Any) -> SafeString:
         href,
         profile.display_name,
     )
+
+
+@register.tag("confirm_dialog")
+def confirm_dialog(parser: Parser, token: Token) -> ConfirmDialogNode:
+    """A confirmation <dialog> for a destructive action, rendered from _confirm_dialog.html:
+
+        {% confirm_dialog "delete-trait" trait.pk action=delete_url submit="Delete trait" %}
+          Delete the trait “{{ trait.key }}”?
+        {% body %}
+          This also removes its value from every user profile. It cannot be undone.
+        {% endconfirm_dialog %}
+
+    The dialog's id is "delete-trait-<pk>" (or the name alone, without a pk): the opener is an
+    element with data-dialog-open="<id>" whose href is the action's confirmation page, the path
+    without JavaScript. A tag rather than an {% include ... with %}: the title and text are
+    template text with variables (and a condition, for traits), which `with` cannot pass."""
+    bits = token.split_contents()[1:]
+    names: list[FilterExpression] = []
+    while bits and "=" not in bits[0]:
+        names.append(parser.compile_filter(bits.pop(0)))
+    options = token_kwargs(bits, parser)
+    if bits or not 1 <= len(names) <= 2 or set(options) != {"action", "submit"}:
+        raise template.TemplateSyntaxError(
+            '{% confirm_dialog "name" [pk] action=url submit="Label" %}title'
+            "{% body %}text{% endconfirm_dialog %}"
+        )
+    title = parser.parse(("body",))
+    parser.delete_first_token()
+    body = parser.parse(("endconfirm_dialog",))
+    parser.delete_first_token()
+    return ConfirmDialogNode(names, options, title, body)
+
+
+class ConfirmDialogNode(template.Node):
+    def __init__(
+        self,
+        names: list[FilterExpression],
+        options: dict[str, FilterExpression],
+        title: NodeList,
+        body: NodeList,
+    ) -> None:
+        self.names, self.options, self.title, self.body = names, options, title, body
+
+    def render(self, context: template.Context) -> str:
+        name, *pk = (part.resolve(context) for part in self.names)
+        confirm = {
+            "id": f"{name}-{pk[0]}" if pk else name,
+            # Rendered (so escaped) by the template engine already.
+            "title": mark_safe(self.title.render(context).strip()),
+            "body": mark_safe(self.body.render(context).strip()),
+            **{key: value.resolve(context) for key, value in self.options.items()},
+        }
+        dialog = context.template.engine.get_template("_confirm_dialog.html")
+        with context.push(confirm=confirm):
+            return dialog.render(context)

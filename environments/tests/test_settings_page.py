@@ -25,12 +25,12 @@ def post_urls(environment, owner) -> list[tuple[str, dict]]:
     return [
         (url("settings", environment), {"name": "Renamed"}),
         (url("api_key_create", environment), {"name": "x"}),
-        (url("api_key_revoke", environment, pk=key.pk), {}),
+        (url("api_key_revoke", environment, pk=key.pk), {"confirm": "yes"}),
         (url("identity_verification", environment), {"enabled": "on"}),
-        (url("identity_secret_regenerate", environment), {}),
+        (url("identity_secret_regenerate", environment), {"confirm": "yes"}),
         (url("member_add", environment), {"email": "new@acme.test", "role": "admin"}),
         (url("member_role", environment, pk=owner.pk), {"role": "analyst"}),
-        (url("member_remove", environment, pk=owner.pk), {}),
+        (url("member_remove", environment, pk=owner.pk), {"confirm": "yes"}),
     ]
 
 
@@ -79,13 +79,14 @@ def test_api_key_is_shown_once_then_revoked(owner_client, environment):
     assert key is not None and key.name == "backend" and key.environment == environment
     again = owner_client.get(url("settings", environment)).content.decode()
     assert secret not in again and key.prefix in again
-    owner_client.post(url("api_key_revoke", environment, pk=key.pk))
+    owner_client.post(url("api_key_revoke", environment, pk=key.pk), {"confirm": "yes"})
     assert api_key_authenticate(secret=secret) is None
 
 
 def test_key_of_another_environment_cannot_be_revoked(owner_client, environment, other_environment):
     key, _secret = api_key_create(environment=other_environment)
-    assert owner_client.post(url("api_key_revoke", environment, pk=key.pk)).status_code == 404
+    response = owner_client.post(url("api_key_revoke", environment, pk=key.pk), {"confirm": "yes"})
+    assert response.status_code == 404
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
 
 
@@ -99,7 +100,7 @@ def test_identity_verification_toggle_and_secret_regeneration(owner_client, envi
     environment.refresh_from_db()
     assert not environment.identity_verification
     old = environment.identity_secret
-    owner_client.post(url("identity_secret_regenerate", environment))
+    owner_client.post(url("identity_secret_regenerate", environment), {"confirm": "yes"})
     environment.refresh_from_db()
     assert environment.identity_secret != old and len(environment.identity_secret) == 64
 
@@ -144,13 +145,13 @@ def test_change_role_and_remove_member(owner_client, environment, analyst):
     owner_client.post(url("member_role", environment, pk=analyst.pk), {"role": "contributor"})
     analyst.refresh_from_db()
     assert analyst.role == Role.CONTRIBUTOR
-    owner_client.post(url("member_remove", environment, pk=analyst.pk))
+    owner_client.post(url("member_remove", environment, pk=analyst.pk), {"confirm": "yes"})
     assert not Membership.objects.filter(pk=analyst.pk).exists()
 
 
 def test_the_last_admin_cannot_be_removed_or_demoted(owner_client, environment, owner):
     owner_client.post(url("member_role", environment, pk=owner.pk), {"role": "analyst"})
-    owner_client.post(url("member_remove", environment, pk=owner.pk))
+    owner_client.post(url("member_remove", environment, pk=owner.pk), {"confirm": "yes"})
     owner_client.post(
         url("member_add", environment), {"email": owner.user.email, "role": "analyst"}
     )
@@ -165,8 +166,83 @@ def test_the_last_admin_cannot_be_removed_or_demoted(owner_client, environment, 
     assert owner.role == Role.MANAGER
 
 
+# --- Confirmation without JavaScript ---------------------------------------------------------
+
+
+def test_revoking_a_key_without_confirmation_changes_nothing_and_asks_again(
+    owner_client, environment
+):
+    key, secret = api_key_create(environment=environment, name="backend")
+    revoke = url("api_key_revoke", environment, pk=key.pk)
+    # Without JavaScript the Revoke link leads to a confirmation page.
+    settings_page = owner_client.get(url("settings", environment)).content.decode()
+    assert f'href="{revoke}" data-dialog-open="revoke-key-{key.pk}"' in settings_page
+    page = owner_client.get(revoke)
+    assert page.status_code == 200
+    assert f"Revoke key {key.prefix}…?" in page.content.decode()
+    assert 'name="confirm" value="yes"' in page.content.decode()
+    # A POST without confirm=yes revokes nothing and says so.
+    response = owner_client.post(revoke)
+    assert response.status_code == 200
+    assert "Nothing was changed" in response.content.decode()
+    assert api_key_authenticate(secret=secret) is not None
+    # Confirmed (the page's form, or the dialog's), it is revoked.
+    assert owner_client.post(revoke, {"confirm": "yes"}).status_code == 302
+    assert api_key_authenticate(secret=secret) is None
+
+
+def test_removing_a_member_without_confirmation_changes_nothing_and_asks_again(
+    owner_client, environment, analyst
+):
+    remove = url("member_remove", environment, pk=analyst.pk)
+    settings_page = owner_client.get(url("settings", environment)).content.decode()
+    assert f'href="{remove}" data-dialog-open="remove-member-{analyst.pk}"' in settings_page
+    page = owner_client.get(remove).content.decode()
+    assert f"Remove {analyst.user.email}?" in page
+    response = owner_client.post(remove)
+    assert response.status_code == 200
+    assert "Nothing was changed" in response.content.decode()
+    assert Membership.objects.filter(pk=analyst.pk).exists()
+    assert owner_client.post(remove, {"confirm": "yes"}).status_code == 302
+    assert not Membership.objects.filter(pk=analyst.pk).exists()
+
+
+def test_regenerating_the_secret_without_confirmation_changes_nothing(owner_client, environment):
+    old = environment.identity_secret
+    regenerate = url("identity_secret_regenerate", environment)
+    assert "Regenerate the identity secret?" in owner_client.get(regenerate).content.decode()
+    assert "Nothing was changed" in owner_client.post(regenerate).content.decode()
+    environment.refresh_from_db()
+    assert environment.identity_secret == old
+
+
+def test_the_dialogs_send_the_confirmation(owner_client, environment, analyst):
+    key, _secret = api_key_create(environment=environment)
+    html = owner_client.get(url("settings", environment)).content.decode()
+    for dialog_id, action in [
+        (f"revoke-key-{key.pk}", url("api_key_revoke", environment, pk=key.pk)),
+        (f"remove-member-{analyst.pk}", url("member_remove", environment, pk=analyst.pk)),
+        ("regenerate-secret", url("identity_secret_regenerate", environment)),
+    ]:
+        dialog = html.split(f'<dialog id="{dialog_id}"', 1)[1].split("</dialog>", 1)[0]
+        assert f'action="{action}"' in dialog
+        assert '<input type="hidden" name="confirm" value="yes">' in dialog
+
+
+def test_analyst_cannot_confirm_either(analyst_client, environment, owner):
+    key, secret = api_key_create(environment=environment)
+    revoke = url("api_key_revoke", environment, pk=key.pk)
+    assert analyst_client.post(revoke, {"confirm": "yes"}).status_code == 403
+    assert analyst_client.post(revoke).status_code == 403
+    remove = url("member_remove", environment, pk=owner.pk)
+    assert analyst_client.post(remove, {"confirm": "yes"}).status_code == 403
+    assert api_key_authenticate(secret=secret) is not None
+    assert Membership.objects.filter(pk=owner.pk).exists()
+
+
 def test_member_of_another_environment_is_404(owner_client, environment, outsider):
-    assert owner_client.post(url("member_remove", environment, pk=outsider.pk)).status_code == 404
+    remove = url("member_remove", environment, pk=outsider.pk)
+    assert owner_client.post(remove, {"confirm": "yes"}).status_code == 404
     assert Membership.objects.filter(pk=outsider.pk).exists()
 
 

@@ -37,7 +37,8 @@ def test_events_page_anonymous_outsider_analyst(
         ).status_code
         == 403
     )
-    assert analyst_client.post(url("delete", environment, pk=definition.pk)).status_code == 403
+    delete = url("delete", environment, pk=definition.pk)
+    assert analyst_client.post(delete, {"confirm": "yes"}).status_code == 403
     assert EventDefinition.objects.filter(pk=definition.pk, description="").exists()
 
 
@@ -98,9 +99,13 @@ def test_delete_removes_the_events_too(owner_client, environment, other_environm
     EventFactory(profile=profile, definition=other)
     EventDailyCount.objects.create(definition=definition, day=timezone.now().date(), count=3)
     foreign = EventDefinitionFactory(environment=other_environment, name="clicked")
-    assert owner_client.post(url("delete", environment, pk=foreign.pk)).status_code == 404
-    assert owner_client.get(url("delete", environment, pk=definition.pk)).status_code == 200
-    assert owner_client.post(url("delete", environment, pk=definition.pk)).status_code == 302
+    delete = url("delete", environment, pk=definition.pk)
+    foreign_delete = url("delete", environment, pk=foreign.pk)
+    assert owner_client.post(foreign_delete, {"confirm": "yes"}).status_code == 404
+    assert owner_client.get(delete).status_code == 200
+    assert b"Nothing was changed" in owner_client.post(delete).content
+    assert Event.objects.filter(definition_id=definition.pk).count() == 3
+    assert owner_client.post(delete, {"confirm": "yes"}).status_code == 302
     assert not EventDefinition.objects.filter(pk=definition.pk).exists()
     assert not Event.objects.filter(definition_id=definition.pk).exists()
     assert not EventDailyCount.objects.filter(definition_id=definition.pk).exists()

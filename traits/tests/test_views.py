@@ -45,14 +45,16 @@ def test_analyst_gets_403_on_every_post(analyst_client, environment):
     data = {"label": "x", "description": "", "data_type": "string"}
     assert analyst_client.post(url("edit", environment, pk=trait.pk), data).status_code == 403
     assert analyst_client.post(url("edit", environment, pk=trait.pk), data, **HX).status_code == 403
-    assert analyst_client.post(url("delete", environment, pk=trait.pk)).status_code == 403
+    delete = url("delete", environment, pk=trait.pk)
+    assert analyst_client.post(delete, {"confirm": "yes"}).status_code == 403
     assert Trait.objects.filter(pk=trait.pk, label="").exists()
 
 
 def test_trait_of_another_environment_is_404(owner_client, environment, other_environment):
     foreign = TraitFactory(environment=other_environment, key="plan")
     assert owner_client.get(url("edit", environment, pk=foreign.pk)).status_code == 404
-    assert owner_client.post(url("delete", environment, pk=foreign.pk)).status_code == 404
+    foreign_delete = url("delete", environment, pk=foreign.pk)
+    assert owner_client.post(foreign_delete, {"confirm": "yes"}).status_code == 404
     assert Trait.objects.filter(pk=foreign.pk).exists()
 
 
@@ -116,7 +118,10 @@ def test_delete_profile_trait_removes_its_values(owner_client, environment, othe
     foreign = ProfileFactory(environment=other_environment, traits={"plan": "pro"})
     confirm = owner_client.get(url("delete", environment, pk=trait.pk))
     assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
-    response = owner_client.post(url("delete", environment, pk=trait.pk))
+    unconfirmed = owner_client.post(url("delete", environment, pk=trait.pk))
+    assert b"Nothing was changed" in unconfirmed.content
+    assert Profile.objects.get(pk=keep.pk).traits == {"plan": "pro", "seats": 3}
+    response = owner_client.post(url("delete", environment, pk=trait.pk), {"confirm": "yes"})
     assert response.status_code == 302
     assert not Trait.objects.filter(pk=trait.pk).exists()
     assert Profile.objects.get(pk=keep.pk).traits == {"seats": 3}
@@ -130,7 +135,7 @@ def test_delete_response_trait_removes_the_answers(owner_client, environment):
     response = ResponseFactory(
         survey=survey, profile=profile, environment=environment, data={"q_nps": 9, "q_text": "hi"}
     )
-    owner_client.post(url("delete", environment, pk=trait.pk))
+    owner_client.post(url("delete", environment, pk=trait.pk), {"confirm": "yes"})
     assert Response.objects.get(pk=response.pk).data == {"q_text": "hi"}
     # The profile trait of the same key is another definition: untouched.
     assert Profile.objects.get(pk=profile.pk).traits == {"q_nps": "profile value"}
