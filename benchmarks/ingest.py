@@ -91,8 +91,12 @@ def server_env(args: argparse.Namespace, db_url: str) -> dict[str, str]:
     return env
 
 
-def prepare(env: dict[str, str]) -> str:
-    """Migrate, then create an environment and an API key; returns the key."""
+def prepare(env: dict[str, str], known_users: int) -> str:
+    """Migrate, then create an environment and an API key, and the first `known_users` users of
+    the pool (a product's users are mostly known: identify then updates, track finds the
+    profile; the rest are created on first sight). Returns the key."""
+    import psycopg
+
     subprocess.run(
         [str(PYTHON), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
@@ -100,12 +104,24 @@ def prepare(env: dict[str, str]) -> str:
         "import django; django.setup()\n"
         "from environments.services import environment_create, api_key_create\n"
         "env = environment_create(name='Benchmark')\n"
-        "print(api_key_create(environment=env, name='bench')[1])\n"
+        "print(env.pk, api_key_create(environment=env, name='bench')[1])\n"
     )
     out = subprocess.run(
         [str(PYTHON), "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     )
-    return out.stdout.strip().splitlines()[-1]
+    environment_id, key = out.stdout.strip().splitlines()[-1].split()
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO profiles_profile (uuid, environment_id, user_id, email, traits, "
+            "first_seen_at, last_seen_at) "
+            "SELECT gen_random_uuid(), %s, 'user-' || i, 'user-' || i || '@example.test', "
+            "jsonb_build_object('plan', 'free', 'seats', i %% 50), "
+            "now() - interval '1 day', now() - interval '1 day' "
+            "FROM generate_series(0, %s - 1) i",
+            [int(environment_id), known_users],
+        )
+        conn.execute("ANALYZE")
+    return key
 
 
 def start_server(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
@@ -308,13 +324,48 @@ def _drive(args: argparse.Namespace, key: str, case: str, duration: float, rate:
     return latencies, sum(e for _, e in results), elapsed
 
 
+def _server_cpu(args: argparse.Namespace) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by each process serving the benchmark: gunicorn's (its process
+    group) and the PostgreSQL backends of the benchmark's database. Read from /proc (Linux)."""
+    import psycopg
+
+    with psycopg.connect(args.db_url, autocommit=True) as conn:
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    used = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp, ... utime and stime are fields 14 and 15.
+        if int(fields[2]) == args.server_pid or pid in pids:
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            used[("db" if pid in pids else "app", pid)] = seconds
+    return used
+
+
 def run_case(args: argparse.Namespace, key: str, case: str, rate: float = 0.0) -> dict:
     """One case: a warm-up, fresh statistics, then the measured run (at full speed, or paced at
     `rate` requests per second)."""
     if args.warmup:
         _drive(args, key, case, args.warmup, rate, seed=99)
         analyze(args.db_url)
+    before = _server_cpu(args)
     latencies, errors, elapsed = _drive(args, key, case, args.duration, rate, seed=0)
+    after = _server_cpu(args)
+    cpu = {"app": 0.0, "db": 0.0}
+    for (kind, pid), seconds in after.items():
+        cpu[kind] += seconds - before.get((kind, pid), 0.0)
     n = len(latencies)
     per_request = args.batch_size if case == "batch" else 1
     return {
@@ -326,6 +377,8 @@ def run_case(args: argparse.Namespace, key: str, case: str, rate: float = 0.0) -
         "events_per_s": n * per_request / elapsed if case == "batch" else None,
         "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        "app_ms": cpu["app"] / n * 1000 if n else float("nan"),
+        "db_ms": cpu["db"] / n * 1000 if n else float("nan"),
     }
 
 
@@ -340,17 +393,22 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
         f"{os.cpu_count()} CPUs, redis={'on' if args.redis_url else 'off'}"
     )
     header = f"{'case':<10}{'load':>14}{'requests':>10}{'errors':>8}{'req/s':>10}{'events/s':>11}"
-    header += f"{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}"
+    header += f"{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}{'CPU ms app+db':>15}"
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = f"{r['rps'] / trivial:.0%}" if trivial and r["case"] != "batch" else ""
         events = f"{r['events_per_s']:,.0f}" if r["events_per_s"] else ""
         load = f"paced {r['rate']:,.0f}/s" if r["rate"] else "max"
+        cpu = f"{r['app_ms']:.2f}+{r['db_ms']:.2f}"
         print(
             f"{r['case']:<10}{load:>14}{r['requests']:>10,}{r['errors']:>8}{r['rps']:>10,.0f}"
-            f"{events:>11}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12}"
+            f"{events:>11}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12}{cpu:>15}"
         )
+    print(
+        "CPU ms app+db: CPU time per request of gunicorn's processes and of the database's "
+        "backends (less sensitive than req/s to whatever else the machine runs)."
+    )
 
 
 def main() -> None:
@@ -388,6 +446,13 @@ def main() -> None:
         default=16,
         help="threads per client for paced runs (each has one request in flight)",
     )
+    parser.add_argument(
+        "--new-users",
+        dest="known_users",
+        action="store_false",
+        help="start with no users (every first call for a user creates its profile); by "
+        "default the pool exists before the run",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL")
     parser.add_argument(
@@ -404,8 +469,9 @@ def main() -> None:
 
     db_url = args.db_url = database_url(args)
     env = server_env(args, db_url)
-    key = prepare(env)
+    key = prepare(env, args.users if args.known_users else 0)
     server = start_server(args, env)
+    args.server_pid = server.pid
     rows: list[dict] = []
     try:
         for case in [c.strip() for c in args.cases.split(",") if c.strip()]:

@@ -12,9 +12,10 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Worker processes: WEB_CONCURRENCY, else two per core (Hark's requests wait mostly on
 # PostgreSQL, so a little more than one per core keeps the cores busy).
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
-# Recycle workers now and then so a slow leak never grows unbounded.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak never grows unbounded (not too often: a new worker
+# imports Django, connects and prepares its statements again, a latency spike under load).
+max_requests = 50_000
+max_requests_jitter = 5_000
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 # Behind a proxy: trust its X-Forwarded-* headers (FORWARDED_ALLOW_IPS, default the local one).

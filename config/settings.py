@@ -124,7 +124,11 @@ else:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     DATABASES = {"default": embedded_database(DATA_DIR)}
 DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No health check (a `SELECT 1` round trip) at the start of every request: on the ingestion
+# path it cost as much as the call's own statement. A connection that broke while idle (the
+# server restarted) fails one request, and Django then drops it and reconnects; ingestion
+# clients retry. Connections live CONN_MAX_AGE seconds (60).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and cache ---------------------------------------------------
