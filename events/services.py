@@ -18,9 +18,11 @@ from profiles.services import (
     COMMIT_MODE_CTE,
     clean_identifier,
     commit_mode,
+    notify_segments,
     profiles_touch,
     utc,
 )
+from segments.dirty import mark_dirty_cte
 from traits.services import clean_json, clean_text
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -194,6 +196,8 @@ activity AS (
     ON CONFLICT (profile_id, month) DO NOTHING
 ),
 """
+    + mark_dirty_cte("SELECT profile_id FROM resolved WHERE definition_id IS NOT NULL")
+    + ",\n"
     + COMMIT_MODE_CTE
     + """
 SELECT r.n, r.profile_id, r.uuid, NOT r.dup AND (r.m IS NULL OR s.message_id IS NOT NULL),
@@ -287,21 +291,13 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 break
         else:
             raise IntegrityError("events could not be attached to their profiles")
-        _notify_segments(environment_id, sorted({r[1] for r in results.values()}))
+        notify_segments(environment_id, sorted({r[1] for r in results.values()}), marked=True)
     for n, pid, puuid, stored, _ in results.values():
         item = items[n]
         item.profile_id = pid
         item.profile_uuid = puuid or item.profile_uuid
         item.stored = stored
     return list(items)
-
-
-def _notify_segments(environment_id: int, profile_ids: list[int]) -> None:
-    from segments.services import segment_profiles_changed
-
-    transaction.on_commit(
-        lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
-    )
 
 
 # --- Counters ----------------------------------------------------------------------------------

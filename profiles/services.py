@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core import prepared
 from core.env import env_bool
+from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
     clean_text,
@@ -248,11 +249,17 @@ def profiles_touch(
 # --- Identify --------------------------------------------------------------------------------
 
 
-def _notify_segments(environment_id: int, profile_ids: list[int]) -> None:
-    from segments.services import segment_profiles_changed
+def notify_segments(environment_id: int, profile_ids: list[int], *, marked: bool = False) -> None:
+    """After commit, tell segments the profiles changed. `marked`: the statement queued them
+    itself (segments.dirty), so nothing is left to do unless tasks run inline."""
+    from segments.services import _runs_inline, segment_profiles_changed
 
+    if marked and not _runs_inline():
+        return
     transaction.on_commit(
-        lambda: segment_profiles_changed(environment_id=environment_id, profile_ids=profile_ids)
+        lambda: segment_profiles_changed(
+            environment_id=environment_id, profile_ids=profile_ids, marked=marked
+        )
     )
 
 
@@ -334,6 +341,7 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
             SELECT %(env)s, id, date_trunc('month', %(seen)s AT TIME ZONE 'UTC')::date FROM p
             ON CONFLICT (profile_id, month) DO NOTHING
         ),
+        {mark_dirty_cte("SELECT id FROM p")},
         {COMMIT_MODE_CTE}{extra}
         SELECT p.*,
             -- A new user id with an email: is a profile known by that email alone to adopt?
@@ -628,7 +636,7 @@ def profile_identify(
                 seen_at=seen_at,
             )
         if not adopt:
-            _notify_segments(environment.pk, [profile.pk])
+            notify_segments(environment.pk, [profile.pk], marked=True)
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment
             return profile
@@ -657,7 +665,7 @@ def profile_identify(
                     profile_mark_active(
                         environment_id=environment.pk, profile_id=profile.pk, at=seen_at
                     )
-                _notify_segments(environment.pk, [profile.pk])
+                notify_segments(environment.pk, [profile.pk])
             break
         except IntegrityError:
             # A concurrent call created the same user or device first: look again.

@@ -91,3 +91,13 @@ class SegmentMembershipChange(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["segment", "-at"], name="segment_change_segment_at")]
+
+
+class DirtyProfile(models.Model):
+    """A profile whose data changed since it was last checked against its environment's dynamic
+    segments: a queue kept in PostgreSQL, so ingestion marks the profile inside its own
+    statement (no extra round trip; the mark commits with the change, or not at all). A
+    periodic task drains it (segments.services.segment_dirty_profiles_drain)."""
+
+    profile_id = models.BigIntegerField(primary_key=True)
+    environment_id = models.BigIntegerField()

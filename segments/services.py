@@ -9,9 +9,10 @@ version; a run whose version is older than the segment's exits (superseded) and 
 UPDATE is guarded by the version, so it can never overwrite a newer run's result.
 
 Incremental evaluation (segment_profiles_evaluate) checks a few profiles against every dynamic
-segment of an environment in ONE query; segment_profiles_changed batches calls through Redis
-(a set of dirty profile ids per environment and one delayed task), so a burst of calls for a
-profile costs one evaluation.
+segment of an environment in ONE query. Changed profiles wait in a queue table
+(segments_dirtyprofile: identify and track write it inside their own statement, other callers
+through segment_profiles_changed) that a periodic task drains every
+HARK_SEGMENT_DEBOUNCE_SECONDS, so a burst of changes to a profile costs one evaluation.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from django.utils import timezone
 
 from . import rules as R
 from .compiler import CompileContext, environment_evaluation, profiles_matching
+from .dirty import mark_dirty_cte
 from .models import (
     RecomputeStatus,
     Segment,
@@ -553,86 +555,77 @@ def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
         )
 
 
-def _redis() -> Any:
-    import redis
-
-    client = getattr(_redis, "_client", None)
-    if client is None:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        _redis._client = client  # type: ignore[attr-defined]
-    return client
+def _runs_inline() -> bool:
+    """True where Celery runs tasks inline (no Redis: development, tests): no periodic drain."""
+    return not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER
 
 
-# Mark profiles dirty and claim the schedule flag in one command (this runs after every
-# identify and track, so one EVALSHA instead of a MULTI/EXEC pipeline). Returns 1 when the flag
-# was free: the caller schedules the task.
-_MARK_DIRTY = """
-redis.call('SADD', KEYS[1], unpack(ARGV, 2))
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
-return 0
-"""
+def segment_profiles_changed(
+    *, environment_id: int, profile_ids: Iterable[int], marked: bool = False
+) -> None:
+    """The seam for code that changed profiles' data (surveys, merges, the dashboard), called
+    after commit: re-evaluate those profiles against the environment's dynamic segments.
 
-
-def _mark_dirty_script() -> Any:
-    client = _redis()
-    script = getattr(_mark_dirty_script, "_script", None)
-    if script is None or script.registered_client is not client:
-        script = client.register_script(_MARK_DIRTY)
-        _mark_dirty_script._script = script  # type: ignore[attr-defined]
-    return script
-
-
-def dirty_key(environment_id: int) -> str:
-    return f"hark:segments:dirty:{environment_id}"
-
-
-def scheduled_key(environment_id: int) -> str:
-    return f"hark:segments:scheduled:{environment_id}"
-
-
-def segment_profiles_changed(*, environment_id: int, profile_ids: Iterable[int]) -> None:
-    """The seam ingestion and surveys call after a profile's data changed (after commit):
-    re-evaluate those profiles against the environment's dynamic segments, batched.
-
-    With Redis, the ids join a per-environment set and one task is scheduled
-    HARK_SEGMENT_DEBOUNCE_SECONDS later (SET NX guards the schedule); the task drains the set.
-    A burst of calls for one profile costs one evaluation. Without Redis (tasks run inline),
-    the profiles are evaluated at once.
+    With a worker, the profiles are queued in segments_dirtyprofile (one statement; a burst of
+    changes to one profile is one row) and the periodic drain evaluates them within
+    HARK_SEGMENT_DEBOUNCE_SECONDS. Where tasks run inline, they are evaluated at once.
+    `marked`: the caller's statement queued them itself (identify, track: see segments.dirty);
+    only the inline mode has anything left to do, draining the environment's queue.
     """
     ids = sorted({int(i) for i in profile_ids})
     if not ids:
         return
-    if not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER:
-        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
-        return
-    from . import tasks
+    if not marked:
+        _queue(environment_id, ids)
+    if _runs_inline():
+        segment_dirty_profiles_drain(environment_id=environment_id)
 
-    delay = int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2))
-    try:
-        scheduled = _mark_dirty_script()(
-            keys=[dirty_key(environment_id), scheduled_key(environment_id)],
-            args=[max(60, delay * 10), *ids],
+
+def _queue(environment_id: int, profile_ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {mark_dirty_cte('SELECT unnest(%(ids)s::bigint[])')} SELECT 1",
+            {"env": environment_id, "ids": profile_ids},
         )
-        if scheduled:
-            tasks.evaluate_dirty_profiles.apply_async((environment_id,), countdown=delay)
-    except Exception:  # Redis or broker down: never lose the evaluation, never fail ingestion.
-        logger.exception("segments: could not queue re-evaluation; evaluating inline")
-        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
 
 
-def segment_dirty_profiles_drain(*, environment_id: int, batch: int = 500) -> int:
-    """Evaluate every profile marked dirty for the environment (the debounced task's body).
-    The schedule flag is cleared first, so ids added meanwhile schedule a new task."""
-    client = _redis()
-    client.delete(scheduled_key(environment_id))
+_DRAIN_SQL = """
+DELETE FROM segments_dirtyprofile WHERE profile_id IN (
+    SELECT profile_id FROM segments_dirtyprofile
+    WHERE %(env)s::bigint IS NULL OR environment_id = %(env)s
+    LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+)
+RETURNING environment_id, profile_id
+"""
+
+
+def segment_dirty_profiles_drain(*, environment_id: int | None = None, batch: int = 500) -> int:
+    """Evaluate the queued profiles (of one environment, or all), `batch` at a time; returns how
+    many. Each batch leaves the queue in a statement of its own (concurrent drains skip each
+    other's rows, and ingestion never waits on an evaluation), and goes back to it if the
+    evaluation fails."""
     total = 0
     while True:
-        raw = client.spop(dirty_key(environment_id), batch)
-        if not raw:
+        with connection.cursor() as cursor:
+            cursor.execute(_DRAIN_SQL, {"env": environment_id, "batch": batch})
+            rows = cursor.fetchall()
+        if not rows:
             return total
-        ids = [int(v) for v in raw]
-        segment_profiles_evaluate(environment_id=environment_id, profile_ids=ids)
-        total += len(ids)
+        by_environment: dict[int, list[int]] = {}
+        for env_id, profile_id in rows:
+            by_environment.setdefault(env_id, []).append(profile_id)
+        pending = sorted(by_environment.items())
+        while pending:
+            env_id, ids = pending[0]
+            try:
+                segment_profiles_evaluate(environment_id=env_id, profile_ids=sorted(ids))
+            except Exception:
+                # Back in the queue, with the batch's other environments not evaluated yet.
+                for env_id, ids in pending:
+                    _queue(env_id, ids)
+                raise
+            pending.pop(0)
+        total += len(rows)
 
 
 # --- Manual segments ------------------------------------------------------------------------

@@ -65,8 +65,9 @@ def evaluate_profiles(environment_id: int, profile_ids: list[int]) -> int:
     name="segments.tasks.evaluate_dirty_profiles",
     max_retries=MAX_RETRIES,
 )
-def evaluate_dirty_profiles(self, environment_id: int) -> int:
-    """The debounced re-evaluation: drain the environment's set of dirty profiles."""
+def evaluate_dirty_profiles(self, environment_id: int | None = None) -> int:
+    """The periodic re-evaluation: drain the queue of changed profiles (of every environment,
+    unless one is given)."""
     try:
         return services.segment_dirty_profiles_drain(environment_id=environment_id)
     except DatabaseError as exc:

@@ -40,9 +40,10 @@ def test_identify_and_track_in_autocommit(environment, django_assert_max_num_que
         )
     assert item.stored and item.profile_id == profile.pk
     assert _synchronous_commit() == before
+    # Both statements queued the profile for segments themselves (marked).
     assert calls == [
-        {"environment_id": environment.pk, "profile_ids": [profile.pk]},
-        {"environment_id": environment.pk, "profile_ids": [profile.pk]},
+        {"environment_id": environment.pk, "profile_ids": [profile.pk], "marked": True},
+        {"environment_id": environment.pk, "profile_ids": [profile.pk], "marked": True},
     ]
     assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro"}
     assert Trait.objects.filter(environment=environment, key="plan").exists()

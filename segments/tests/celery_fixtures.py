@@ -121,7 +121,6 @@ def celery_worker_process(redis_url, transactional_db, settings):
     """A `celery -A config worker` subprocess on `redis_url`, and this process's Celery app
     switched from eager mode to that broker for the test."""
     from config.celery import app
-    from segments import services
 
     env = {
         **os.environ,
@@ -180,13 +179,11 @@ def celery_worker_process(redis_url, transactional_db, settings):
             CELERY_TASK_DEFAULT_QUEUE=queue,
         )
         _reset_pools(app)
-        services._redis.__dict__.pop("_client", None)
         yield log_path
     finally:
         if "previous" in locals():
             app.conf.update(**previous)
         _reset_pools(app)
-        services._redis.__dict__.pop("_client", None)
         process.terminate()
         try:
             process.wait(timeout=20)
