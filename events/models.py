@@ -18,12 +18,18 @@ class EventDefinition(models.Model):
     # Rolled up from EventDailyCount by a periodic task: never incremented per event, so
     # concurrent ingestion does not queue on this row's lock.
     total_count = models.BigIntegerField(default=0)
+    # Deleted by the team: hidden everywhere at once while a task deletes its events in
+    # batches, then the row. The name is free again meanwhile (events tracked under it start a
+    # new definition), hence the unique constraint only on live definitions.
+    deleting = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["environment", "name"], name="event_definition_env_name_uniq"
+                fields=["environment", "name"],
+                condition=Q(deleting=False),
+                name="event_definition_env_name_uniq",
             )
         ]
 

@@ -15,10 +15,10 @@ RECENT_DAYS = 30
 def event_definition_list(*, environment_id: int) -> QuerySet[EventDefinition]:
     """Definitions with `recent_count` (the last 30 days) summed from EventDailyCount (one row
     per definition and day, so at most 30 rows per definition) and `total_count` as rolled up:
-    never a COUNT over the events table."""
+    never a COUNT over the events table. Definitions being deleted are left out."""
     since = timezone.now().date() - timedelta(days=RECENT_DAYS - 1)
     return (
-        EventDefinition.objects.filter(environment_id=environment_id)
+        EventDefinition.objects.filter(environment_id=environment_id, deleting=False)
         .annotate(recent_count=Sum("daily_counts__count", filter=Q(daily_counts__day__gte=since)))
         .order_by("name")
     )

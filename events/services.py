@@ -154,17 +154,17 @@ new_definitions AS (
     SELECT %(env)s, names.name, '', %(received)s, %(received)s, 0 FROM names
     WHERE NOT EXISTS (
         SELECT 1 FROM events_eventdefinition d
-        WHERE d.environment_id = %(env)s AND d.name = names.name
+        WHERE d.environment_id = %(env)s AND d.name = names.name AND NOT d.deleting
     )
     ORDER BY names.name
-    ON CONFLICT (environment_id, name) DO NOTHING
+    ON CONFLICT (environment_id, name) WHERE NOT deleting DO NOTHING
     RETURNING id, name
 ),
 definitions AS (
     SELECT id, name FROM new_definitions
     UNION ALL
     SELECT d.id, d.name FROM events_eventdefinition d JOIN names ON d.name = names.name
-    WHERE d.environment_id = %(env)s
+    WHERE d.environment_id = %(env)s AND NOT d.deleting
 ),
 resolved AS (
     SELECT i.n, COALESCE(i.pid, us.id, ku.id, dv.id, kd.id) AS profile_id,
@@ -387,16 +387,45 @@ def event_definition_update(*, definition: Any, description: str) -> Any:
     return definition
 
 
-def event_definition_delete(*, definition: Any) -> int:
-    """Delete a definition with all its events and daily counts; returns the events deleted.
+def event_definition_delete_request(*, definition: Any) -> None:
+    """Delete a definition with its events, daily counts and all: at once it disappears (from
+    the Events page, segment rules, the user panel) and its name is free again; a task then
+    deletes its events in batches, and the definition last (after commit; inline where tasks
+    run inline). A definition already being deleted is left to its task."""
+    from .models import EventDefinition
+    from .tasks import delete_event_definition
 
-    Events have no dependants and no signals, so Django deletes them with one set-based DELETE
-    on the (definition, time) index instead of collecting rows in Python; in one transaction
-    with the definition, so the rollup never sees events of a missing definition.
-    """
-    from .models import Event
+    marked = EventDefinition.objects.filter(pk=definition.pk, deleting=False).update(deleting=True)
+    if marked:
+        definition.deleting = True
+        transaction.on_commit(lambda: delete_event_definition.delay(definition.pk))
 
+
+# Events deleted per statement: each batch is its own short transaction, so a definition with
+# millions of events never holds locks (or a request) for long.
+DELETE_BATCH = 50_000
+
+
+def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) -> int:
+    """The task's body: delete a definition marked `deleting`, its events `batch` at a time
+    (on the (definition, timestamp) index), then its daily counts and itself. Returns the
+    events deleted. Safe to run again after an interruption."""
+    from .models import EventDefinition
+
+    if not EventDefinition.objects.filter(pk=definition_id, deleting=True).exists():
+        return 0
+    deleted = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM events_event WHERE id IN ("
+                " SELECT id FROM events_event WHERE definition_id = %s LIMIT %s)",
+                [definition_id, batch],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < batch:
+                break
     with transaction.atomic():
-        deleted, _ = Event.objects.filter(definition=definition).delete()
-        definition.delete()  # daily counts go with it (cascade, also a single DELETE)
+        # Events tracked meanwhile went to a new definition: nothing refers to this one now.
+        EventDefinition.objects.filter(pk=definition_id, deleting=True).delete()
     return deleted

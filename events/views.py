@@ -14,7 +14,7 @@ from environments.permissions import editor_required
 from .forms import EventDefinitionForm
 from .models import EventDefinition
 from .selectors import RECENT_DAYS, event_definition_list
-from .services import event_definition_delete, event_definition_update
+from .services import event_definition_delete_request, event_definition_update
 
 
 def _is_fragment(request: HarkRequest) -> bool:
@@ -77,10 +77,14 @@ def event_row(request: HarkRequest, pk: int) -> HttpResponse:
 def event_delete(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: delete with its
     events."""
-    definition = get_object_or_404(EventDefinition, pk=pk, environment=request.environment)
+    definition = _definition(request, pk)
     if confirmed(request):
-        deleted = event_definition_delete(definition=definition)
-        messages.success(request, f"Event “{definition.name}” and its {deleted:,} events deleted.")
+        event_definition_delete_request(definition=definition)
+        messages.success(
+            request,
+            f"Event “{definition.name}” deleted. Its {definition.total_count:,} events are being "
+            "removed in the background.",
+        )
         return HttpResponseRedirect(env_reverse(request, "events:list"))
     back = env_reverse(request, "events:list")
     context = {"definition": definition}

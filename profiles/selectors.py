@@ -371,7 +371,9 @@ def profile_events_page(
     from events.models import Event
 
     qs = (
-        Event.objects.filter(profile=profile, environment_id=profile.environment_id)
+        Event.objects.filter(
+            profile=profile, environment_id=profile.environment_id, definition__deleting=False
+        )
         .select_related("definition")
         .only("timestamp", "properties", "definition__name")
     )

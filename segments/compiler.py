@@ -130,7 +130,7 @@ class CompileContext:
         if events:
             found = dict(
                 EventDefinition.objects.filter(
-                    environment_id=self.environment_id, name__in=events
+                    environment_id=self.environment_id, name__in=events, deleting=False
                 ).values_list("name", "id")
             )
             for name in events:

@@ -101,7 +101,7 @@ def _builder_data(request: HarkRequest, segment: Segment | None) -> dict:
             if t["scope"] == "response"
         ],
         "events": list(
-            EventDefinition.objects.filter(environment=request.environment)
+            EventDefinition.objects.filter(environment=request.environment, deleting=False)
             .order_by("name")
             .values_list("name", flat=True)[:1000]
         ),

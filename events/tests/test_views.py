@@ -90,7 +90,9 @@ def test_edit_description_inline(owner_client, environment):
     )
 
 
-def test_delete_removes_the_events_too(owner_client, environment, other_environment):
+def test_delete_removes_the_events_too(
+    owner_client, environment, other_environment, django_capture_on_commit_callbacks
+):
     definition = EventDefinitionFactory(environment=environment, name="clicked")
     other = EventDefinitionFactory(environment=environment, name="kept")
     profile = ProfileFactory(environment=environment)
@@ -105,7 +107,10 @@ def test_delete_removes_the_events_too(owner_client, environment, other_environm
     assert owner_client.get(delete).status_code == 200
     assert b"Nothing was changed" in owner_client.post(delete).content
     assert Event.objects.filter(definition_id=definition.pk).count() == 3
-    assert owner_client.post(delete, {"confirm": "yes"}).status_code == 302
+    # The deletion task runs after commit (inline here: tasks run inline without a broker).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(delete, {"confirm": "yes"}, follow=True)
+    assert "removed in the background" in response.content.decode()
     assert not EventDefinition.objects.filter(pk=definition.pk).exists()
     assert not Event.objects.filter(definition_id=definition.pk).exists()
     assert not EventDailyCount.objects.filter(definition_id=definition.pk).exists()
