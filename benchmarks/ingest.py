@@ -360,11 +360,24 @@ def run_case(args: argparse.Namespace, key: str, case: str, rate: float = 0.0) -
     if args.warmup:
         _drive(args, key, case, args.warmup, rate, seed=99)
         analyze(args.db_url)
+    # Sampled every half second, not only at both ends: database connections are replaced
+    # during a run (CONN_MAX_AGE), and a process that exits takes its CPU time with it.
     before = _server_cpu(args)
+    last = dict(before)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            last.update(_server_cpu(args))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     latencies, errors, elapsed = _drive(args, key, case, args.duration, rate, seed=0)
-    after = _server_cpu(args)
+    done.set()
+    sampler.join()
+    last.update(_server_cpu(args))
     cpu = {"app": 0.0, "db": 0.0}
-    for (kind, pid), seconds in after.items():
+    for (kind, pid), seconds in last.items():
         cpu[kind] += seconds - before.get((kind, pid), 0.0)
     n = len(latencies)
     per_request = args.batch_size if case == "batch" else 1
