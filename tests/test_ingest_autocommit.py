@@ -106,3 +106,80 @@ def test_synchronous_commit_from_environment_variable(monkeypatch):
     assert commit_mode() == "off"
     monkeypatch.setenv("HARK_INGEST_SYNCHRONOUS_COMMIT", "true")
     assert commit_mode() is None
+
+
+def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, settings):
+    """With a dynamic segment, every call also queues its profiles for re-evaluation: batches,
+    identifies and a draining task racing over the same users neither deadlock nor lose a
+    profile, and the final drain leaves the segment right."""
+    import threading
+
+    from django.db import connections
+
+    from segments import services as segment_services
+    from segments.models import DirtyProfile, SegmentMembership
+    from traits.models import Trait
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"  # queue, do not evaluate inline
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    Trait.objects.create(environment=environment, key="plan", scope="profile", data_type="string")
+    segment = segment_services.segment_create(
+        environment=environment,
+        name="Pro",
+        kind="dynamic",
+        rules={
+            "op": "and",
+            "conditions": [{"type": "trait", "key": "plan", "operator": "equals", "value": "pro"}],
+        },
+    )
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(5)
+    done = threading.Event()
+
+    def tracker(seed: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                items = [
+                    track_item(event=f"E{i % 5}", user_id=f"race-{i % 60}")
+                    for i in range(seed, seed + 120)
+                ]
+                events_track(environment_id=environment.pk, items=items)
+                profile_identify(
+                    environment=environment, user_id=f"race-{seed % 60}", traits={"plan": "pro"}
+                )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def drainer() -> None:
+        try:
+            barrier.wait()
+            while not done.is_set():
+                segment_services.segment_dirty_profiles_drain(batch=7)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tracker, args=(k * 13,)) for k in range(4)]
+    drain = threading.Thread(target=drainer)
+    for t in [*threads, drain]:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    drain.join()
+    assert errors == []
+    assert Event.objects.filter(environment=environment).count() == 4 * 3 * 120
+    segment_services.segment_dirty_profiles_drain()
+    assert not DirtyProfile.objects.exists()
+    pro = set(
+        Profile.objects.filter(environment=environment, traits__plan="pro").values_list(
+            "pk", flat=True
+        )
+    )
+    assert pro and set(
+        SegmentMembership.objects.filter(segment=segment).values_list("profile_id", flat=True)
+    ) == pro
