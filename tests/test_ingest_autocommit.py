@@ -180,6 +180,10 @@ def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, setti
             "pk", flat=True
         )
     )
-    assert pro and set(
-        SegmentMembership.objects.filter(segment=segment).values_list("profile_id", flat=True)
-    ) == pro
+    assert (
+        pro
+        and set(
+            SegmentMembership.objects.filter(segment=segment).values_list("profile_id", flat=True)
+        )
+        == pro
+    )
