@@ -15,13 +15,13 @@ def beat_schedule() -> dict:
     """The whole periodic schedule. Intervals come from settings so operators can tune them."""
     from django.conf import settings
 
-    from segments.services import _setting
+    from segments.services import debounce_seconds
 
     return {
         # Changed profiles against dynamic segments: the queue ingestion fills.
         "segments-evaluate-changed-profiles": {
             "task": "segments.tasks.evaluate_dirty_profiles",
-            "schedule": float(max(1, int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2)))),
+            "schedule": float(debounce_seconds()),
         },
         "segments-refresh-time-windows": {
             "task": "segments.tasks.refresh_time_window_segments",

@@ -26,6 +26,14 @@ from psycopg import errors as pg_errors
 # The statement names prepared on each open psycopg connection (a new connection starts empty).
 _registry: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
+
+def session_names() -> set[str]:
+    """The names prepared on the current database connection (shared by every module that
+    prepares statements: this one and segments.compiler)."""
+    connection.ensure_connection()
+    return _registry.setdefault(connection.connection, set())
+
+
 # Errors after which a statement is prepared again: the session lost it (a pooler swapped the
 # server connection, DISCARD ALL) or a schema change altered what it returns.
 _STALE = (pg_errors.InvalidSqlStatementName, pg_errors.FeatureNotSupported)
@@ -69,7 +77,7 @@ def execute(cursor: Any, statement: Prepared, params: dict[str, Any]) -> None:
     if not enabled():
         cursor.execute(statement.sql, params)
         return
-    names = _registry.setdefault(connection.connection, set())
+    names = session_names()
     if statement.name not in names:
         cursor.execute(statement.prepare_sql)
         names.add(statement.name)

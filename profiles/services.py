@@ -252,9 +252,9 @@ def profiles_touch(
 def notify_segments(environment_id: int, profile_ids: list[int], *, marked: bool = False) -> None:
     """After commit, tell segments the profiles changed. `marked`: the statement queued them
     itself (segments.dirty), so nothing is left to do unless tasks run inline."""
-    from segments.services import _runs_inline, segment_profiles_changed
+    from segments.services import segment_profiles_changed, tasks_run_inline
 
-    if marked and not _runs_inline():
+    if marked and not tasks_run_inline():
         return
     transaction.on_commit(
         lambda: segment_profiles_changed(

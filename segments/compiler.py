@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -608,8 +607,6 @@ class CompiledEvaluation:
 
 
 _EVALUATIONS: dict[tuple[int, bool], CompiledEvaluation] = {}
-# Prepared statement names per database connection (a reconnect starts empty).
-_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 FINGERPRINT_SQL = """
 SELECT
@@ -735,14 +732,14 @@ def _bind(params: tuple, now: dt.datetime, profile_ids: list[int]) -> list[Any]:
 
 
 def _execute(cursor: Any, compiled: CompiledEvaluation, now: dt.datetime, ids: list[int]) -> None:
-    from django.db import DatabaseError, connection, transaction
+    from django.db import DatabaseError, transaction
 
-    from core.prepared import enabled as prepared_enabled
+    from core import prepared
 
-    if not (compiled.name and compiled.preparable and prepared_enabled()):
+    if not (compiled.name and compiled.preparable and prepared.enabled()):
         cursor.execute(compiled.sql, _bind(compiled.params, now, ids))
         return
-    names = _PREPARED.setdefault(connection.connection, set())
+    names = prepared.session_names()
     if compiled.name not in names:
         try:
             with transaction.atomic():
@@ -765,9 +762,11 @@ def _execute(cursor: Any, compiled: CompiledEvaluation, now: dt.datetime, ids: l
 def _deallocate(compiled: CompiledEvaluation | None) -> None:
     from django.db import DatabaseError, connection
 
+    from core import prepared
+
     if compiled is None or not compiled.name or connection.connection is None:
         return
-    names = _PREPARED.get(connection.connection, set())
+    names = prepared.session_names()
     if compiled.name in names:
         names.discard(compiled.name)
         try:

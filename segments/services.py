@@ -555,7 +555,12 @@ def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
         )
 
 
-def _runs_inline() -> bool:
+def debounce_seconds() -> int:
+    """How often the periodic task drains the queue of changed profiles (at least 1 s)."""
+    return max(1, int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2)))
+
+
+def tasks_run_inline() -> bool:
     """True where Celery runs tasks inline (no Redis: development, tests): no periodic drain."""
     return not settings.REDIS_URL or settings.CELERY_TASK_ALWAYS_EAGER
 
@@ -568,16 +573,16 @@ def segment_profiles_changed(
 
     With a worker, the profiles are queued in segments_dirtyprofile (one statement; a burst of
     changes to one profile is one row) and the periodic drain evaluates them within
-    HARK_SEGMENT_DEBOUNCE_SECONDS. Where tasks run inline, they are evaluated at once.
-    `marked`: the caller's statement queued them itself (identify, track: see segments.dirty);
-    only the inline mode has anything left to do, draining the environment's queue.
+    HARK_SEGMENT_DEBOUNCE_SECONDS. `marked`: the caller's statement queued them itself
+    (identify, track: see segments.dirty). Where tasks run inline (no worker, no beat), the
+    environment's queue is drained at once.
     """
     ids = sorted({int(i) for i in profile_ids})
     if not ids:
         return
     if not marked:
         _queue(environment_id, ids)
-    if _runs_inline():
+    if tasks_run_inline():
         segment_dirty_profiles_drain(environment_id=environment_id)
 
 
