@@ -128,6 +128,13 @@ def _error(request: HttpRequest, status: int, message: str, **extra: Any) -> Htt
     return api.create_response(request, {"error": message, **extra}, status=status)
 
 
+def _answer(status: int, body: dict[str, Any]) -> HttpResponse:
+    """A JSON answer the hot ingestion endpoints build themselves: what ninja would render for
+    the declared response model, without validating a value the endpoint just made (a third of
+    a tracking call's time in ninja)."""
+    return HttpResponse(json.dumps(body), status=status, content_type=api.get_content_type())
+
+
 # Pydantic names the members of a union in the error location ("id.str", "id.int"): not fields.
 _UNION_TAG = re.compile(
     r"^(str|int|float|bool|bytes|date|datetime|time|uuid|none|is-instance\[.*\]|"
@@ -341,13 +348,13 @@ class IdentifyIn(BaseModel):
     )
 
 
-class IdentifyOut(Schema):
+class IdentifyOut(BaseModel):
     message: str
     contact_uuid: UUID
 
 
 @api.post("/identify-user", response={200: IdentifyOut, 201: IdentifyOut, **ERRORS})
-def identify_user(request: HttpRequest, payload: IdentifyIn) -> Status:
+def identify_user(request: HttpRequest, payload: IdentifyIn) -> HttpResponse:
     """Create or update a user (by `id` and/or `email`) and write traits."""
     if payload.id is None and not payload.email:
         raise DjangoValidationError({"id": "id or email is required"})
@@ -364,16 +371,16 @@ def identify_user(request: HttpRequest, payload: IdentifyIn) -> Status:
         mode=payload.mode,
     )
     created = getattr(profile, "created", False)
-    return Status(
+    return _answer(
         201 if created else 200,
         {
             "message": "User created" if created else "User updated",
-            "contact_uuid": profile.uuid,
+            "contact_uuid": str(profile.uuid),
         },
     )
 
 
-class TrackIn(Schema):
+class TrackIn(BaseModel):
     event: str
     id: UserId | None = None
     email: str | None = None
@@ -385,14 +392,14 @@ class TrackIn(Schema):
     )
 
 
-class TrackOut(Schema):
+class TrackOut(BaseModel):
     message: str
     contact_uuid: UUID
     duplicate: bool
 
 
 @api.post("/track-event", response={200: TrackOut, 201: TrackOut, **ERRORS})
-def track_event(request: HttpRequest, payload: TrackIn) -> Status:
+def track_event(request: HttpRequest, payload: TrackIn) -> HttpResponse:
     """Record an event for a user (created if missing)."""
     item = track_item(
         event=payload.event,
@@ -404,11 +411,11 @@ def track_event(request: HttpRequest, payload: TrackIn) -> Status:
         message_id=payload.message_id,
     )
     [item] = events_track(environment_id=_env(request).pk, items=[item])
-    return Status(
+    return _answer(
         201 if item.stored else 200,
         {
             "message": "Event tracked" if item.stored else "Already stored (same message_id)",
-            "contact_uuid": item.profile_uuid,
+            "contact_uuid": str(item.profile_uuid),
             "duplicate": not item.stored,
         },
     )

@@ -229,6 +229,9 @@ HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # Hot ingestion statements are PREPAREd once per database session (see core/prepared.py): turn
 # off behind a pooler in transaction mode, which does not keep sessions.
 HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
+# Ingestion commits without waiting for the WAL flush unless this is on (see
+# profiles.services.ingest_transaction_setup).
+HARK_INGEST_SYNCHRONOUS_COMMIT = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", False)
 # How often (seconds) the periodic task recomputes segments whose rules have time windows.
 HARK_SEGMENT_REFRESH_SECONDS = env_int("HARK_SEGMENT_REFRESH_SECONDS", 900, minimum=60)
 

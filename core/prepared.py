@@ -27,11 +27,13 @@ from psycopg import errors as pg_errors
 _registry: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
-def session_names() -> set[str]:
+def session_names(db: Any = None) -> set[str]:
     """The names prepared on the current database connection (shared by every module that
-    prepares statements: this one and segments.compiler)."""
-    connection.ensure_connection()
-    return _registry.setdefault(connection.connection, set())
+    prepares statements: this one and segments.compiler). `db`: the connection wrapper when the
+    caller has it (a cursor's `db`), which saves the lookups through django.db.connection."""
+    db = db or connection
+    db.ensure_connection()
+    return _registry.setdefault(db.connection, set())
 
 
 # Errors after which a statement is prepared again: the session lost it (a pooler swapped the
@@ -77,7 +79,8 @@ def execute(cursor: Any, statement: Prepared, params: dict[str, Any]) -> None:
     if not enabled():
         cursor.execute(statement.sql, params)
         return
-    names = session_names()
+    db = cursor.db
+    names = session_names(db)
     if statement.name not in names:
         cursor.execute(statement.prepare_sql)
         names.add(statement.name)
@@ -88,7 +91,7 @@ def execute(cursor: Any, statement: Prepared, params: dict[str, Any]) -> None:
         if not isinstance(exc.__cause__, _STALE):
             raise
         names.discard(statement.name)
-        if connection.in_atomic_block:
+        if db.in_atomic_block:
             raise  # the transaction is aborted: the caller's next call prepares again
         if not isinstance(exc.__cause__, pg_errors.InvalidSqlStatementName):
             cursor.execute(f"DEALLOCATE {statement.name}")

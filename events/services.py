@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from core import prepared
@@ -97,12 +97,20 @@ def track_item(
     )
 
 
+# The events of a call, as rows (n, u, a, pid, e, t, props, m, dup): a JSON array for a batch,
+# plain parameters for one event (the REST track-event and Segment's single calls: no JSON to
+# build and decode, and the planner knows there is exactly one row).
+_INPUT_ROWS = """SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
+        n int, u text, a text, pid bigint, e text, t timestamptz, props jsonb, m text, dup bool
+    )"""
+_INPUT_ONE = """SELECT %(n)s::int AS n, %(u)s::text AS u, %(a)s::text AS a,
+        %(pid)s::bigint AS pid, %(e)s::text AS e, %(t)s::timestamptz AS t,
+        %(props)s::jsonb AS props, %(m)s::text AS m, %(dup)s::bool AS dup"""
+
 _TRACK_SQL = (
     """
 WITH input AS (
-    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(
-        n int, u text, a text, pid bigint, e text, t timestamptz, props jsonb, m text, dup bool
-    )
+    {input}
 ),
 known_users AS (
     -- LATERAL ... LIMIT 1 (which the planner cannot flatten): one unique-index probe per user
@@ -215,15 +223,31 @@ FROM resolved r CROSS JOIN commit_mode
 LEFT JOIN (SELECT DISTINCT message_id FROM stored) s ON s.message_id = r.m
 """
 )
+_SHARED_TYPES = {
+    "env": "bigint",
+    "received": "timestamptz",
+    "synchronous_commit": "text",
+    "resolution": "int",
+}
 TRACK = prepared.Prepared(
     "hark_events_track",
-    _TRACK_SQL,
+    _TRACK_SQL.replace("{input}", _INPUT_ROWS),
+    {**_SHARED_TYPES, "rows": "jsonb"},
+)
+TRACK_ONE = prepared.Prepared(
+    "hark_events_track_one",
+    _TRACK_SQL.replace("{input}", _INPUT_ONE),
     {
-        "env": "bigint",
-        "received": "timestamptz",
-        "rows": "jsonb",
-        "synchronous_commit": "text",
-        "resolution": "int",
+        **_SHARED_TYPES,
+        "n": "int",
+        "u": "text",
+        "a": "text",
+        "pid": "bigint",
+        "e": "text",
+        "t": "timestamptz",
+        "props": "jsonb",
+        "m": "text",
+        "dup": "bool",
     },
 )
 
@@ -263,7 +287,8 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
         )
     # One statement is its own transaction in autocommit; an atomic block (and its round trips)
     # only when the email lookups come first or a caller's transaction is open.
-    needs_atomic = bool(by_email) or connection.in_atomic_block
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: each django.db.connection access costs
+    needs_atomic = bool(by_email) or db.in_atomic_block
     results: dict[int, tuple] = {}
     with transaction.atomic() if needs_atomic else nullcontext():
         if by_email:
@@ -278,18 +303,21 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 row["pid"] = item.profile_id if id(item) in email_items else None
         pending = rows
         for _ in range(_PASSES):
-            with connection.cursor() as cursor:
-                prepared.execute(
-                    cursor,
-                    TRACK,
-                    {
-                        "env": environment_id,
-                        "received": received,
-                        "rows": json.dumps(pending),
-                        "synchronous_commit": commit_mode(),
-                        "resolution": LAST_SEEN_RESOLUTION_SECONDS,
-                    },
-                )
+            params = {
+                "env": environment_id,
+                "received": received,
+                "synchronous_commit": commit_mode(),
+                "resolution": LAST_SEEN_RESOLUTION_SECONDS,
+            }
+            if len(pending) == 1:
+                [row] = pending
+                statement = TRACK_ONE
+                params.update(row, pid=row.get("pid"), props=json.dumps(row["props"]))
+            else:
+                statement = TRACK
+                params["rows"] = json.dumps(pending)
+            with db.cursor() as cursor:
+                prepared.execute(cursor, statement, params)
                 fetched = cursor.fetchall()
             # A profile or definition created by a concurrent call after this statement's
             # snapshot is not seen: those rows were left out, the next statement sees them.

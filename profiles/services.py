@@ -16,12 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import prepared
-from core.env import env_bool
 from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
@@ -54,14 +53,16 @@ _COLUMNS = (
 _RETURNING = ", ".join(_COLUMNS)
 
 
+_TRAITS = _COLUMNS.index("traits")
+
+
 def _profile_from_row(row: tuple) -> Profile:
-    values = dict(zip(_COLUMNS, row, strict=False))
-    if isinstance(values["traits"], str):
-        values["traits"] = json.loads(values["traits"])
-    profile = Profile(**values)
-    profile._state.adding = False
-    profile._state.db = "default"
-    return profile
+    """A Profile from a row of _RETURNING (the model's fields in their order: Django builds it
+    from positional values, its fast path)."""
+    values = list(row[: len(_COLUMNS)])
+    if isinstance(values[_TRAITS], str):
+        values[_TRAITS] = json.loads(values[_TRAITS])
+    return Profile.from_db("default", _COLUMNS, values)
 
 
 def month_start(at: datetime) -> date:
@@ -153,12 +154,8 @@ COMMIT_MODE_CTE = (
 
 
 def synchronous_ingest() -> bool:
-    """HARK_INGEST_SYNCHRONOUS_COMMIT: from settings when the settings module defines it, else
-    from the environment variable (read with the checked helper), default off."""
-    value = getattr(settings, "HARK_INGEST_SYNCHRONOUS_COMMIT", None)
-    if value is None:
-        value = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", False)
-    return bool(value)
+    """The HARK_INGEST_SYNCHRONOUS_COMMIT setting (default off)."""
+    return bool(settings.HARK_INGEST_SYNCHRONOUS_COMMIT)
 
 
 def commit_mode() -> str | None:
@@ -623,10 +620,11 @@ def profile_identify(
     now = timezone.now()
     seen_at = min(utc(seen_at, field="timestamp"), now) if seen_at else now
 
-    if _is_fast(ident) and not connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: each django.db.connection access costs
+    if _is_fast(ident) and not db.in_atomic_block:
         # The common call is one statement: in autocommit it is its own transaction, without
         # the BEGIN/COMMIT round trips of an atomic block.
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             profile, created, adopt = _identify_fast(
                 cursor,
                 environment_id=environment.pk,

@@ -100,11 +100,11 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
     assert Profile.objects.filter(environment=environment).count() == 180
 
 
-def test_synchronous_commit_from_environment_variable(monkeypatch):
+def test_synchronous_commit_follows_the_setting(settings):
     from profiles.services import commit_mode
 
     assert commit_mode() == "off"
-    monkeypatch.setenv("HARK_INGEST_SYNCHRONOUS_COMMIT", "true")
+    settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
     assert commit_mode() is None
 
 

@@ -69,11 +69,48 @@ def test_identify_and_track_prepare_their_statements(environment, settings):
     events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="u1")])
     names = _session_statements()
     assert "hark_identify_user_id_merge_d" in names
-    assert "hark_events_track" in names
+    assert "hark_events_track_one" in names  # one event: its own statement
+    assert "hark_events_track" not in names
+    events_track(
+        environment_id=environment.pk,
+        items=[track_item(event="Paid", user_id="u1"), track_item(event="Paid", user_id="u2")],
+    )
+    assert "hark_events_track" in _session_statements()  # several: the JSON rows statement
     # The prepared statements give the same result as the plain ones.
     settings.HARK_PREPARED_STATEMENTS = False
     again = profile_identify(environment=environment, user_id="u1", traits={"seats": 3})
     events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="u1")])
     assert again.pk == profile.pk
     assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro", "seats": 3}
-    assert Event.objects.filter(profile_id=profile.pk).count() == 2
+    assert Event.objects.filter(profile_id=profile.pk).count() == 3
+
+
+def test_one_event_statement_answers_for_the_row_it_was_given(environment):
+    """A batch's retry pass may leave a single row, say the eighth: the one-event statement
+    reports it under its own number and honours its duplicate flag."""
+    from django.utils import timezone
+
+    from events.services import LAST_SEEN_RESOLUTION_SECONDS, TRACK_ONE
+
+    now = timezone.now()
+    row = {"n": 7, "u": "u9", "a": None, "pid": None, "e": "Paid", "t": now.isoformat()}
+    params = {
+        "env": environment.pk,
+        "received": now,
+        "synchronous_commit": None,
+        "resolution": LAST_SEEN_RESOLUTION_SECONDS,
+        "props": "{}",
+        "m": "m-1",
+        **row,
+    }
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, TRACK_ONE, {**params, "dup": True})
+        [(n, profile_id, _, stored, definition_id)] = cursor.fetchall()
+    assert (n, stored) == (7, False)
+    assert profile_id and definition_id
+    assert not Event.objects.filter(message_id="m-1").exists()
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, TRACK_ONE, {**params, "dup": False})
+        [(n, _, _, stored, _)] = cursor.fetchall()
+    assert (n, stored) == (7, True)
+    assert Event.objects.get(message_id="m-1").profile_id == profile_id

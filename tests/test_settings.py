@@ -41,6 +41,7 @@ VARIABLES = [
     "SECURE_HSTS_SECONDS",
     "HARK_API_RATE_LIMIT",
     "HARK_PREPARED_STATEMENTS",
+    "HARK_INGEST_SYNCHRONOUS_COMMIT",
     "HARK_SEGMENT_REFRESH_SECONDS",
     "HARK_DATA_DIR",
     "HARK_TESTING",
@@ -134,6 +135,12 @@ def test_valid_environment_gives_the_expected_settings(environ):
     assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://hark.example.com"]
     assert loaded["TIME_ZONE"] == "Europe/Berlin"
     assert loaded["EMAIL_PORT"] == 587
+    assert loaded["HARK_INGEST_SYNCHRONOUS_COMMIT"] is False
+
+
+def test_synchronous_ingest_commit_is_read_from_the_environment(environ):
+    environ.setenv("HARK_INGEST_SYNCHRONOUS_COMMIT", "true")
+    assert _load_settings()["HARK_INGEST_SYNCHRONOUS_COMMIT"] is True
 
 
 def test_without_redis_tasks_run_inline(environ):
@@ -159,6 +166,7 @@ def test_without_redis_tasks_run_inline(environ):
         ("HARK_API_RATE_LIMIT", "0"),
         ("HARK_API_RATE_LIMIT", "many"),
         ("HARK_PREPARED_STATEMENTS", "often"),
+        ("HARK_INGEST_SYNCHRONOUS_COMMIT", "later"),
         ("HARK_SEGMENT_REFRESH_SECONDS", "5"),
         ("HARK_TESTING", "perhaps"),
         ("CSRF_TRUSTED_ORIGINS", "hark.example.com"),
