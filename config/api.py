@@ -130,8 +130,9 @@ def _error(request: HttpRequest, status: int, message: str, **extra: Any) -> Htt
 
 def _answer(status: int, body: dict[str, Any]) -> HttpResponse:
     """A JSON answer the hot ingestion endpoints build themselves: what ninja would render for
-    the declared response model, without validating a value the endpoint just made (a third of
-    a tracking call's time in ninja)."""
+    the declared response model, without validating a value the endpoint just made (about a
+    tenth of a tracking call's CPU in the process). The OpenAPI fuzz test checks these answers
+    against the declared models."""
     return HttpResponse(json.dumps(body), status=status, content_type=api.get_content_type())
 
 
