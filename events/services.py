@@ -107,64 +107,49 @@ _INPUT_ONE = """SELECT %(n)s::int AS n, %(u)s::text AS u, %(a)s::text AS a,
         %(pid)s::bigint AS pid, %(e)s::text AS e, %(t)s::timestamptz AS t,
         %(props)s::jsonb AS props, %(m)s::text AS m, %(dup)s::bool AS dup"""
 
+
+def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
+    """`known_<name>`: the profiles the input names by `column` (input key `key`, rows matching
+    `where`), found with LATERAL ... LIMIT 1, which the planner cannot flatten: one unique-index
+    probe per id (as a join, not knowing how many rows the input holds, it chose to read the
+    whole environment's profiles). `<name>`: the upsert of the new ones, and of known ones whose
+    last_seen_at is due to advance only: an upsert locks the row it conflicts with even when its
+    WHERE then skips the update, and concurrent batches naming the same users would queue."""
+    return f"""known_{name} AS (
+    SELECT p.id, p.uuid, p.{column}, p.last_seen_at
+    FROM (SELECT DISTINCT {key} FROM input WHERE {where}) i
+    CROSS JOIN LATERAL (
+        SELECT id, uuid, {column}, last_seen_at FROM profiles_profile
+        WHERE environment_id = %(env)s AND {column} = i.{key}
+        LIMIT 1
+    ) p
+),
+{name} AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, {column}, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), %(env)s, i.{key}, '{{}}'::jsonb, i.t, i.t
+    FROM (SELECT {key}, max(t) AS t FROM input WHERE {where} GROUP BY {key}) i
+    LEFT JOIN known_{name} k ON k.{column} = i.{key}
+    WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
+    ORDER BY i.{key}
+    ON CONFLICT (environment_id, {column}) WHERE {column} IS NOT NULL
+    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    WHERE profiles_profile.last_seen_at
+        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
+    RETURNING id, uuid, {column}
+),
+"""
+
+
 _TRACK_SQL = (
     """
 WITH input AS (
     {input}
 ),
-known_users AS (
-    -- LATERAL ... LIMIT 1 (which the planner cannot flatten): one unique-index probe per user
-    -- id. As a join the planner (which cannot know how many rows the JSON holds) chose to read
-    -- the whole environment's profiles instead.
-    SELECT p.id, p.uuid, p.user_id, p.last_seen_at
-    FROM (SELECT DISTINCT u FROM input WHERE u IS NOT NULL) i
-    CROSS JOIN LATERAL (
-        SELECT id, uuid, user_id, last_seen_at FROM profiles_profile
-        WHERE environment_id = %(env)s AND user_id = i.u
-        LIMIT 1
-    ) p
-),
-users AS (
-    -- Only new users, and known ones whose last_seen_at is due to advance: an upsert locks the
-    -- row it conflicts with even when its WHERE then skips the update, and concurrent batches
-    -- naming the same users would queue on those locks.
-    INSERT INTO profiles_profile
-        (uuid, environment_id, user_id, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), %(env)s, i.u, '{}'::jsonb, i.t, i.t
-    FROM (SELECT u, max(t) AS t FROM input WHERE u IS NOT NULL GROUP BY u) i
-    LEFT JOIN known_users k ON k.user_id = i.u
-    WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
-    ORDER BY i.u
-    ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL
-    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-    WHERE profiles_profile.last_seen_at
-        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
-    RETURNING id, uuid, user_id
-),
-known_devices AS (
-    SELECT p.id, p.uuid, p.anonymous_id, p.last_seen_at
-    FROM (SELECT DISTINCT a FROM input WHERE u IS NULL AND a IS NOT NULL) i
-    CROSS JOIN LATERAL (
-        SELECT id, uuid, anonymous_id, last_seen_at FROM profiles_profile
-        WHERE environment_id = %(env)s AND anonymous_id = i.a
-        LIMIT 1
-    ) p
-),
-devices AS (
-    INSERT INTO profiles_profile
-        (uuid, environment_id, anonymous_id, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), %(env)s, i.a, '{}'::jsonb, i.t, i.t
-    FROM (SELECT a, max(t) AS t FROM input WHERE u IS NULL AND a IS NOT NULL GROUP BY a) i
-    LEFT JOIN known_devices k ON k.anonymous_id = i.a
-    WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
-    ORDER BY i.a
-    ON CONFLICT (environment_id, anonymous_id) WHERE anonymous_id IS NOT NULL
-    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-    WHERE profiles_profile.last_seen_at
-        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
-    RETURNING id, uuid, anonymous_id
-),
-names AS (SELECT DISTINCT e AS name FROM input),
+"""
+    + _profiles_ctes("users", "user_id", "u", "u IS NOT NULL")
+    + _profiles_ctes("devices", "anonymous_id", "a", "u IS NULL AND a IS NOT NULL")
+    + """names AS (SELECT DISTINCT e AS name FROM input),
 new_definitions AS (
     INSERT INTO events_eventdefinition
         (environment_id, name, description, first_seen_at, last_seen_at, total_count)

@@ -51,8 +51,6 @@ _COLUMNS = (
     "last_seen_at",
 )
 _RETURNING = ", ".join(_COLUMNS)
-
-
 _TRAITS = _COLUMNS.index("traits")
 
 

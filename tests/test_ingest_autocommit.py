@@ -1,8 +1,11 @@
 """Outside a caller's transaction, identify and track run as single autocommit statements that
 commit without waiting for the WAL flush; the connection's own setting is left as it was."""
 
+import threading
+from collections.abc import Callable
+
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from events.models import Event
 from events.services import events_track, track_item
@@ -11,6 +14,36 @@ from profiles.services import profile_identify
 from traits.models import Trait
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _race(
+    workers: list[Callable[[], None]], background: Callable[[threading.Event], None] | None = None
+) -> list[BaseException]:
+    """Run `workers` in threads released together (and `background` beside them, until they are
+    done), each with its own database connection; returns what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(workers) + (background is not None))
+    done = threading.Event()
+
+    def run(target: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    extra = [threading.Thread(target=run, args=(lambda: background(done),))] if background else []
+    for t in [*threads, *extra]:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    for t in extra:
+        t.join()
+    return errors
 
 
 def _synchronous_commit() -> str:
@@ -68,34 +101,17 @@ def test_synchronous_commit_setting_keeps_server_value(environment, settings):
 def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch):
     """Batches racing to create the same new users and event names all land (regression: a row
     created by a concurrent call after the statement's snapshot used to leave a null profile)."""
-    import threading
-
-    from django.db import connections
-
     monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: None)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
     def worker(seed: int) -> None:
-        try:
-            barrier.wait()
-            for round_ in range(3):
-                items = [
-                    track_item(event=f"New {i % 7} {round_}", user_id=f"race-{i}")
-                    for i in range(seed, seed + 150)
-                ]
-                events_track(environment_id=environment.pk, items=items)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for round_ in range(3):
+            items = [
+                track_item(event=f"New {i % 7} {round_}", user_id=f"race-{i}")
+                for i in range(seed, seed + 150)
+            ]
+            events_track(environment_id=environment.pk, items=items)
 
-    threads = [threading.Thread(target=worker, args=(k * 10,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert _race([lambda k=k: worker(k * 10) for k in range(4)]) == []
     assert Event.objects.filter(environment=environment).count() == 4 * 3 * 150
     assert Profile.objects.filter(environment=environment).count() == 180
 
@@ -112,10 +128,6 @@ def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, setti
     """With a dynamic segment, every call also queues its profiles for re-evaluation: batches,
     identifies and a draining task racing over the same users neither deadlock nor lose a
     profile, and the final drain leaves the segment right."""
-    import threading
-
-    from django.db import connections
-
     from segments import services as segment_services
     from segments.models import DirtyProfile, SegmentMembership
     from traits.models import Trait
@@ -132,46 +144,23 @@ def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, setti
             "conditions": [{"type": "trait", "key": "plan", "operator": "equals", "value": "pro"}],
         },
     )
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(5)
-    done = threading.Event()
 
     def tracker(seed: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(3):
-                items = [
-                    track_item(event=f"E{i % 5}", user_id=f"race-{i % 60}")
-                    for i in range(seed, seed + 120)
-                ]
-                events_track(environment_id=environment.pk, items=items)
-                profile_identify(
-                    environment=environment, user_id=f"race-{seed % 60}", traits={"plan": "pro"}
-                )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(3):
+            items = [
+                track_item(event=f"E{i % 5}", user_id=f"race-{i % 60}")
+                for i in range(seed, seed + 120)
+            ]
+            events_track(environment_id=environment.pk, items=items)
+            profile_identify(
+                environment=environment, user_id=f"race-{seed % 60}", traits={"plan": "pro"}
+            )
 
-    def drainer() -> None:
-        try:
-            barrier.wait()
-            while not done.is_set():
-                segment_services.segment_dirty_profiles_drain(batch=7)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def drainer(done: threading.Event) -> None:
+        while not done.is_set():
+            segment_services.segment_dirty_profiles_drain(batch=7)
 
-    threads = [threading.Thread(target=tracker, args=(k * 13,)) for k in range(4)]
-    drain = threading.Thread(target=drainer)
-    for t in [*threads, drain]:
-        t.start()
-    for t in threads:
-        t.join()
-    done.set()
-    drain.join()
-    assert errors == []
+    assert _race([lambda k=k: tracker(k * 13) for k in range(4)], background=drainer) == []
     assert Event.objects.filter(environment=environment).count() == 4 * 3 * 120
     segment_services.segment_dirty_profiles_drain()
     assert not DirtyProfile.objects.exists()
