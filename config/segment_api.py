@@ -114,14 +114,23 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
-def _timestamp(msg: dict, batch_sent_at: Any, received: datetime) -> datetime:
-    """When it happened, corrected for the sender's clock skew (Segment's own rule)."""
+def _timestamp(
+    msg: dict, batch_sent_at: datetime | ValidationError | None, received: datetime
+) -> datetime:
+    """When it happened, corrected for the sender's clock skew (Segment's own rule).
+    `batch_sent_at`: the batch's sentAt, parsed once (or why it could not be), for messages
+    without their own."""
     ts = _parse_time(msg.get("timestamp"), "timestamp") or _parse_time(
         msg.get("originalTimestamp"), "originalTimestamp"
     )
     if ts is None:
         return received
-    sent_at = _parse_time(msg.get("sentAt", batch_sent_at), "sentAt")
+    if "sentAt" in msg:
+        sent_at = _parse_time(msg["sentAt"], "sentAt")
+    elif isinstance(batch_sent_at, ValidationError):
+        raise ValidationError({"sentAt": batch_sent_at.messages})  # a new one for each message
+    else:
+        sent_at = batch_sent_at
     if sent_at is not None:
         # Both came from the sender's clock: their difference is exact, our clock is the truth.
         try:
@@ -204,6 +213,11 @@ def process_messages(
     errors: list[dict[str, Any]] = []
     tracks: list[TrackItem] = []
     accepted = 0
+    sent_at: datetime | ValidationError | None
+    try:
+        sent_at = _parse_time(batch_sent_at, "sentAt")
+    except ValidationError as exc:
+        sent_at = exc  # reported for each message with a timestamp and no sentAt of its own
     for index, msg in enumerate(messages):
         try:
             if not isinstance(msg, dict):
@@ -215,7 +229,7 @@ def process_messages(
                 raise ValidationError(
                     {"type": "must be identify, track, page, screen, alias or group"}
                 )
-            ts = _timestamp(msg, batch_sent_at, received)
+            ts = _timestamp(msg, sent_at, received)
             if msg_kind in ("track", "page", "screen"):
                 tracks.append(_track(msg, msg_kind, ts, received))
             elif msg_kind == "identify":

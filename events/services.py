@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from core import prepared
+from core import fastjson, prepared
 from profiles.services import (
     COMMIT_MODE_CTE,
     clean_identifier,
@@ -297,10 +296,10 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
             if len(pending) == 1:
                 [row] = pending
                 statement = TRACK_ONE
-                params.update(row, pid=row.get("pid"), props=json.dumps(row["props"]))
+                params.update(row, pid=row.get("pid"), props=fastjson.dumps(row["props"]))
             else:
                 statement = TRACK
-                params["rows"] = json.dumps(pending)
+                params["rows"] = fastjson.dumps(pending)
             with db.cursor() as cursor:
                 prepared.execute(cursor, statement, params)
                 fetched = cursor.fetchall()

@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from core import prepared
+from core import fastjson, prepared
 from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
@@ -371,7 +371,7 @@ def _identify_fast(
         "user_id": ident.user_id,
         "email": ident.email,
         "anonymous_id": ident.anonymous_id,
-        "traits": json.dumps(traits),
+        "traits": fastjson.dumps(traits),
         "seen": seen_at,
         "synchronous_commit": commit_mode(),
         "trait_types": trait_types,
@@ -395,7 +395,7 @@ def _insert(
         ident.user_id,
         ident.email,
         ident.anonymous_id,
-        json.dumps(traits),
+        fastjson.dumps(traits),
         seen_at,
         seen_at,
     ]
@@ -430,10 +430,10 @@ def _update(
     # Traits: the merged anonymous profile's values fill gaps, the identified profile's values
     # win over them, and the incoming ones win over both (unless replacing everything).
     if mode == "replace":
-        traits_sql, traits_params = "%s::jsonb", [json.dumps(traits)]
+        traits_sql, traits_params = "%s::jsonb", [fastjson.dumps(traits)]
     else:
         traits_sql = "%s::jsonb || traits || %s::jsonb"
-        traits_params = [json.dumps(merged.traits if merged else {}), json.dumps(traits)]
+        traits_params = [fastjson.dumps(merged.traits if merged else {}), fastjson.dumps(traits)]
     first_seen = merged.first_seen_at if merged else target.first_seen_at
     cursor.execute(
         f"""

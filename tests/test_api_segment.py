@@ -348,6 +348,31 @@ def test_clock_skew_is_corrected_with_sent_at(client, environment, write_key):
     assert abs((timezone.now() - timedelta(minutes=5)) - stored) < timedelta(seconds=30)
 
 
+def test_a_bad_batch_sent_at_rejects_only_the_messages_that_need_it(client, environment, write_key):
+    """The batch's sentAt is read once: unreadable, it rejects each message with a timestamp to
+    correct and no sentAt of its own; the others are stored."""
+    happened = (timezone.now() - timedelta(minutes=5)).isoformat()
+    batch = [
+        {"type": "track", "userId": "u", "event": "A", "timestamp": happened},
+        {"type": "track", "userId": "u", "event": "B"},
+        {"type": "track", "userId": "u", "event": "C", "timestamp": happened, "sentAt": happened},
+        {"type": "track", "userId": "u", "event": "D", "timestamp": happened},
+    ]
+    response = client.post(
+        "/segment/v1/batch",
+        json.dumps({"batch": batch, "sentAt": "yesterday"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=_basic(write_key),
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, "sentAt"), (3, "sentAt")]
+    assert body["errors"][0]["error"] == "must be an ISO-8601 date-time"
+    stored = Event.objects.filter(environment=environment)
+    assert sorted(stored.values_list("definition__name", flat=True)) == ["B", "C"]
+
+
 def test_alias_merges_anonymous_profile(client, environment, write_key):
     anon = ProfileFactory(environment=environment, anonymous=True, anonymous_id="dev-7")
     ProfileFactory(environment=environment, user_id="u7")

@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core import fastjson
+
 from .models import DataType, Scope
 
 # --- Limits on incoming data -----------------------------------------------------------------
@@ -53,11 +55,14 @@ def clean_text(value: str) -> str:
 
 def _plainly_safe(value: dict | list) -> bool:
     """True when a document certainly needs no cleaning, judged from its JSON text (C speed):
-    short enough that no string can exceed the limit, shallow, no NUL, no NaN or infinity, no
-    lone surrogate, nothing json cannot encode. Anything else takes the walk below."""
+    short enough that no string can exceed the limit, shallow, no NUL, no lone surrogate, only
+    string keys and plain JSON types. A null may be a NaN or an infinity (orjson writes those as
+    null), which the standard library tells apart. Anything else takes the walk below."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = fastjson.dumps(value)
         text.encode("utf-8")
+        if "null" in text:
+            json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return False
     return (
@@ -68,7 +73,9 @@ def _plainly_safe(value: dict | list) -> bool:
 
 
 def clean_json(value: Any, *, field: str, depth: int = 0) -> Any:
-    """A JSON value made safe for jsonb: NUL-free strings of bounded length, finite numbers."""
+    """A JSON value made safe for jsonb: NUL-free strings of bounded length, finite numbers.
+    A UUID or an Enum member inside a document that needs no other cleaning is left as it is
+    (orjson encodes both): encode the result with core.fastjson.dumps."""
     if depth == 0 and isinstance(value, dict | list) and _plainly_safe(value):
         return value
     if depth > MAX_NESTING:
@@ -190,7 +197,7 @@ def trait_definitions_types(values: Mapping[str, Any]) -> str | None:
     trait_definitions_statement); None when there is nothing to record. None values carry no
     type information and are skipped until a real value arrives."""
     items = {k: str(infer_data_type(k, v)) for k, v in values.items() if v is not None}
-    return json.dumps(items) if items else None
+    return fastjson.dumps(items) if items else None
 
 
 def trait_definitions_record(
