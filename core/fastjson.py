@@ -25,10 +25,19 @@ _STRICT = (
 )
 
 
+def dumps_orjson(value: Any) -> bytes | None:
+    """orjson's UTF-8 text of `value` where it is json.dumps's too (NaN and the infinities as
+    null); None where dumps would go through json.dumps (or fail) instead."""
+    try:
+        return orjson.dumps(value, option=_STRICT)
+    except orjson.JSONEncodeError:
+        return None
+
+
 def dumps(value: Any) -> str:
     """JSON text, for a query parameter. TypeError for what json.dumps cannot encode, ValueError
     for NaN where json.dumps has to write the value."""
-    try:
-        return orjson.dumps(value, option=_STRICT).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = dumps_orjson(value)
+    if text is not None:
+        return text.decode()
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

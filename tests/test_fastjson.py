@@ -70,6 +70,10 @@ def test_dumps_writes_non_finite_numbers_as_null():
         ({"a": None, "n": "null"}, {"a": None, "n": "null"}),
         ({"k\x00": "v\x00"}, {"k": "v"}),
         ({"bad": "\ud800"}, {"bad": "?"}),
+        (
+            {"ref": uuid.UUID(int=7)},
+            {"ref": "00000000-0000-0000-0000-000000000007"},
+        ),
         ({1: {"at": datetime(2024, 1, 1, tzinfo=UTC)}}, {"1": {"at": "2024-01-01T00:00:00+00:00"}}),
     ],
 )
