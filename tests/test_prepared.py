@@ -69,8 +69,12 @@ def test_identify_and_track_prepare_their_statements(environment, settings):
     events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="u1")])
     names = _session_statements()
     assert "hark_identify_user_id_merge_d" in names
-    assert "hark_events_track_one" in names  # one event: its own statement
+    assert "hark_events_track_one_user" in names  # one event: its own statement
     assert "hark_events_track" not in names
+    # By what names its profile: a user id, an anonymous id, an email.
+    events_track(environment_id=environment.pk, items=[track_item(event="Seen", anonymous_id="d1")])
+    events_track(environment_id=environment.pk, items=[track_item(event="Paid", email="a@b.co")])
+    assert {"hark_events_track_one_device", "hark_events_track_one_email"} <= _session_statements()
     events_track(
         environment_id=environment.pk,
         items=[track_item(event="Paid", user_id="u1"), track_item(event="Paid", user_id="u2")],
@@ -83,6 +87,10 @@ def test_identify_and_track_prepare_their_statements(environment, settings):
     assert again.pk == profile.pk
     assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro", "seats": 3}
     assert Event.objects.filter(profile_id=profile.pk).count() == 3
+    events_track(environment_id=environment.pk, items=[track_item(event="Seen", anonymous_id="d1")])
+    events_track(environment_id=environment.pk, items=[track_item(event="Paid", email="a@b.co")])
+    assert Event.objects.filter(profile__anonymous_id="d1").count() == 2
+    assert Event.objects.filter(profile__email="a@b.co").count() == 2
 
 
 def test_one_event_statement_answers_for_the_row_it_was_given(environment):
@@ -90,7 +98,7 @@ def test_one_event_statement_answers_for_the_row_it_was_given(environment):
     reports it under its own number and honours its duplicate flag."""
     from django.utils import timezone
 
-    from events.services import LAST_SEEN_RESOLUTION_SECONDS, TRACK_ONE
+    from events.services import LAST_SEEN_RESOLUTION_SECONDS, TRACK_ONE_USER
 
     now = timezone.now()
     row = {"n": 7, "u": "u9", "a": None, "pid": None, "e": "Paid", "t": now.isoformat()}
@@ -104,13 +112,13 @@ def test_one_event_statement_answers_for_the_row_it_was_given(environment):
         **row,
     }
     with connection.cursor() as cursor:
-        prepared.execute(cursor, TRACK_ONE, {**params, "dup": True})
+        prepared.execute(cursor, TRACK_ONE_USER, {**params, "dup": True})
         [(n, profile_id, _, stored, definition_id)] = cursor.fetchall()
     assert (n, stored) == (7, False)
     assert profile_id and definition_id
     assert not Event.objects.filter(message_id="m-1").exists()
     with connection.cursor() as cursor:
-        prepared.execute(cursor, TRACK_ONE, {**params, "dup": False})
+        prepared.execute(cursor, TRACK_ONE_USER, {**params, "dup": False})
         [(n, _, _, stored, _)] = cursor.fetchall()
     assert (n, stored) == (7, True)
     assert Event.objects.get(message_id="m-1").profile_id == profile_id

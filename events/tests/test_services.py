@@ -131,13 +131,13 @@ def test_track_runs_constant_queries(environment, django_assert_max_num_queries,
     assert Event.objects.count() == n
 
 
-def test_track_advances_last_seen_by_the_minute(environment):
+def test_track_advances_last_seen_by_five_minutes(environment):
     at = timezone.now() - timedelta(hours=1)
-    for offset, expected in ((0, 0), (30, 0), (120, 120)):
+    for offset, expected in ((0, 0), (30, 0), (299, 0), (301, 301), (500, 301), (700, 700)):
         events_track(
             environment_id=environment.pk,
             items=[track_item(event="E", user_id="u", timestamp=at + timedelta(seconds=offset))],
         )
         profile = Profile.objects.get(environment=environment, user_id="u")
         assert profile.last_seen_at == at + timedelta(seconds=expected)
-    assert Event.objects.filter(profile=profile).count() == 3
+    assert Event.objects.filter(profile=profile).count() == 6
