@@ -153,9 +153,9 @@ _IDENTITIES = {
 def _track_sql(input_sql: str, identities: tuple[str, ...] = ("users", "devices")) -> str:
     """The tracking statement over `input_sql`'s rows, finding (or creating) profiles by the
     `identities` the rows may name: both for a batch; for one event, only the kind it names (a
-    statement whose other profile CTEs could only be empty still pays to start and run them,
-    about a tenth of its database time). An email-only event names none: its profile is found
-    before (`pid`)."""
+    statement whose other profile CTEs could only be empty still pays to start and run them:
+    0.02-0.03 ms of its 0.3 ms of database CPU). An email-only event names none: its profile is
+    found before (`pid`)."""
     ctes = "".join(_profiles_ctes(name, *_IDENTITIES[name][:3]) for name in identities)
     joins, ids, uuids = "", ["i.pid"], []
     for name in identities:
