@@ -29,7 +29,7 @@ EVENT_NAME_MAX_LENGTH = 200
 # user's row (the widest in the schema, with twelve indexes, five of them GIN) is not rewritten
 # for every event, nor every minute of a session. Identify, which a web app calls as a session
 # starts, always advances it. Measured sequentially, a track that rewrites the row costs about a
-# third more database CPU (0.40-0.46 ms against 0.28-0.35), before the vacuum it leaves behind.
+# third more database CPU (0.36-0.46 ms against 0.28-0.37), before the vacuum it leaves behind.
 LAST_SEEN_RESOLUTION_SECONDS = 300
 # Statements tried before giving up on rows whose profile or definition a concurrent call was
 # creating at the same moment (each pass sees what the previous one could not).
