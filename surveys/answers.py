@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import regex
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -124,11 +125,27 @@ def _error(key: str, message: str) -> ValidationError:
     return ValidationError({key: [message]})
 
 
+# A character as a person sees it (a grapheme cluster): "é" written as e + accent, a flag, an
+# emoji with a skin tone or a family joined by zero-width joiners each count as one. The survey
+# page counts the same way (Intl.Segmenter in static/hark/survey.js), so its limit and the
+# server's agree exactly, where the browser's maxlength counts UTF-16 units (an emoji is 2).
+GRAPHEME_RE = regex.compile(r"\X")
+# No real grapheme is this many code points long: past it, a text is refused without counting.
+GRAPHEME_MAX_CODE_POINTS = 32
+
+
+def text_length(text: str) -> int:
+    """The number of characters a person sees in `text` (grapheme clusters)."""
+    return sum(1 for _ in GRAPHEME_RE.finditer(text))
+
+
 def _text(key: str, value: Any, max_length: int) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise _error(key, "must be text")
     text = str(value).replace("\x00", "").strip()
-    if len(text) > max_length:
+    if len(text) > max_length and (
+        len(text) > max_length * GRAPHEME_MAX_CODE_POINTS or text_length(text) > max_length
+    ):
         raise _error(key, f"must be at most {max_length} characters")
     return text
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.template.loader import render_to_string
 
 from . import answers as answer_rules
-from .models import Question, QuestionKind, Survey, SurveyStatus
+from .models import Channel, Question, QuestionKind, Survey, SurveyMode, SurveyStatus
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,11 @@ def email_problem(survey: Survey) -> str:
     """Why the survey cannot be sent by email ("" when it can)."""
     if survey.status != SurveyStatus.LIVE:
         return "Publish the survey first: answer links only work for a live survey."
+    if Channel.EMAIL not in (survey.channels or []):
+        return (
+            "Turn on the Email channel in the survey's settings: until then its answer links "
+            "do not answer."
+        )
     if email_question(survey) is None:
         return (
             "The first question must be NPS, CSAT, CES, a rating or a single choice, so that "
@@ -74,6 +79,11 @@ def answer_links(
     if chosen is None:
         raise EmailSurveyError("Unknown email provider.")
     tag_param = ""
+    if provider == "none" and survey.mode == SurveyMode.IDENTIFIED:
+        raise EmailSurveyError(
+            "This survey takes answers from identified users only: choose your email provider, "
+            "so that each link carries the respondent's email or user id."
+        )
     if provider != "none":
         tag = chosen.email_tag if identify_by == "email" else chosen.user_id_tag
         if tag is None:

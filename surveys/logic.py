@@ -9,7 +9,7 @@ respondent can never loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .models import Question
@@ -97,21 +97,37 @@ def next_question(questions: Sequence[Question], current: Question, answer: Any)
     return questions[index + 1] if index + 1 < len(questions) else None
 
 
-def resume_question(questions: Sequence[Question], data: dict) -> Question | None:
-    """Where a returning respondent continues: follow the path their answers take and stop at
-    the first question on it without an answer (None when the path is complete)."""
-    if not questions:
-        return None
-    question: Question | None = questions[0]
-    seen = 0
-    while question is not None and seen <= len(questions):
-        seen += 1
-        if question.key not in data:
-            return question
+def path(questions: Sequence[Question], data: Mapping[str, Any]) -> list[Question]:
+    """The questions a respondent with these answers goes through, first to last: the one
+    place that decides the path (the survey link's steps, its progress and Back link, and which
+    stored answers are kept all come from here).
+
+    A question without an answer is followed as skipped (its "is skipped" jumps apply, no other
+    jump matches), so the path runs to the end of the survey even before it is answered: for a
+    question not reached yet, that is the plain order the respondent is shown next."""
+    steps: list[Question] = []
+    question: Question | None = questions[0] if questions else None
+    # Jumps only go forward, so a path is never longer than the survey; the bound is a guard.
+    while question is not None and len(steps) < len(questions):
+        steps.append(question)
         question = next_question(questions, question, data.get(question.key))
-    return None
+    return steps
 
 
-def path_complete(questions: Sequence[Question], data: dict, current: Question) -> bool:
-    """True when, after answering `current`, the path ends (no next question)."""
-    return next_question(questions, current, data.get(current.key)) is None
+def off_path_keys(questions: Sequence[Question], data: Mapping[str, Any]) -> list[str]:
+    """Keys in `data` of questions of the survey that the answers' path no longer goes through
+    (an answer left behind when the respondent went back and took another branch). Keys that
+    are no question of the survey (a removed question's answers) are not the path's business and
+    are kept."""
+    on_path = {q.key for q in path(questions, data)}
+    return [q.key for q in questions if q.key in data and q.key not in on_path]
+
+
+def resume_question(questions: Sequence[Question], data: Mapping[str, Any]) -> Question | None:
+    """Where a returning respondent continues: the first question on their path without an
+    answer after the last one they answered (questions they skipped before it stay skipped);
+    None when no question on the path is left."""
+    steps = path(questions, data)
+    answered = [i for i, q in enumerate(steps) if q.key in data]
+    start = answered[-1] + 1 if answered else 0
+    return next((q for q in steps[start:] if q.key not in data), None)

@@ -28,8 +28,16 @@ from .link import (
     LinkParams,
     parse_link_params,
 )
-from .logic import next_question, resume_question
-from .models import Channel, Question, QuestionKind, Response, Survey, SurveyStatus
+from .logic import next_question, path, resume_question
+from .models import (
+    Channel,
+    Question,
+    QuestionKind,
+    Response,
+    Survey,
+    SurveyMode,
+    SurveyStatus,
+)
 from .selectors import response_for_link, survey_for_link
 from .services import response_dismiss, response_record_view, response_save_answers
 
@@ -118,18 +126,17 @@ def step_url(survey: Survey, response: Response, step: str) -> str:
     return f"{base}?{urlencode({'r': str(response.uuid), 'q': step})}"
 
 
-def _path(questions: list[Question], data: dict, upto: Question) -> list[Question]:
-    """The questions the respondent's answers lead through, up to `upto`."""
-    path: list[Question] = []
-    question: Question | None = questions[0] if questions else None
-    while question is not None and len(path) <= len(questions):
-        path.append(question)
-        if question.key == upto.key:
-            return path
-        question = next_question(questions, question, data.get(question.key))
-    # `upto` is off the path (reached through an old link): step back in plain order.
-    index = [q.key for q in questions].index(upto.key)
-    return [*questions[:index], upto]
+def _steps(questions: list[Question], data: dict, current: Question) -> tuple[list[Question], int]:
+    """The respondent's path (surveys/logic.py decides it) and the index of `current` on it.
+    A question off the path (reached through an old link) is placed after the questions
+    before it in plain order."""
+    steps = path(questions, data)
+    keys = [q.key for q in steps]
+    if current.key in keys:
+        return steps, keys.index(current.key)
+    index = [q.key for q in questions].index(current.key)
+    steps = [*questions[:index], current, *questions[index + 1 :]]
+    return steps, index
 
 
 def _render_step(
@@ -143,8 +150,10 @@ def _render_step(
     status: int = 200,
 ) -> HttpResponse:
     questions = list(survey.questions.all())
-    path = _path(questions, response.data, question)
-    previous = path[-2] if len(path) > 1 else None
+    # Progress, Back and the button's label follow the path the answers take: after a jump the
+    # step count is along that path, and its last step says "Submit".
+    steps, index = _steps(questions, response.data, question)
+    previous = steps[index - 1] if index > 0 else None
     current_value = value if value is not None else response.data.get(question.key)
     context = {
         "survey": survey,
@@ -152,9 +161,10 @@ def _render_step(
         "question": question,
         "value": current_value,
         "error": error,
-        "step_number": len(path),
-        "step_total": len(questions),
-        "progress": int(100 * (len(path) - 1) / max(len(questions), 1)),
+        "step_number": index + 1,
+        "step_total": len(steps),
+        "last_step": index == len(steps) - 1,
+        "progress": int(100 * index / max(len(steps), 1)),
         "back_url": step_url(survey, response, previous.key) if previous else "",
         "action": reverse("surveys:link", kwargs={"public_id": survey.public_id}),
         "cta_url": (
@@ -194,23 +204,65 @@ def question_context(question: Question, value: Any) -> dict[str, Any]:
     config = question.config or {}
     return {
         "options": options,
+        "text_max_length": answer_rules.TEXT_MAX_LENGTH,
         "stars": question.kind == QuestionKind.RATING and config.get("style") != "numbers",
         "scale_labels": (config.get("low_label", ""), config.get("high_label", "")),
     }
 
 
-def _render_done(request: HttpRequest, survey: Survey) -> HttpResponse:
-    return render(request, "surveys/link.html", {"survey": survey, "done": True})
+def _render_done(request: HttpRequest, survey: Survey, *, already: bool = False) -> HttpResponse:
+    """The thank-you step; `already` when a completed response was opened again (within the
+    reuse window it is the same response: it is not asked again)."""
+    return render(
+        request, "surveys/link.html", {"survey": survey, "done": True, "already": already}
+    )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+def _channel_closed(request: HttpRequest, survey: Survey, channel: str) -> HttpResponse | None:
+    """The survey's Channels setting: a channel that is off does not answer (and nothing is
+    recorded)."""
+    if channel in (survey.channels or []):
+        return None
+    where = {Channel.LINK: "its survey link", Channel.EMAIL: "email"}.get(channel, channel)
+    return _message(
+        request,
+        "This survey is not available here",
+        f"It does not take answers through {where}. If someone sent you this link, ask them "
+        "for another way to answer.",
+        403,
+        survey,
+    )
+
+
+def _needs_identity(
+    request: HttpRequest, survey: Survey, params: LinkParams
+) -> HttpResponse | None:
+    """An "Identified users" survey answers only a link that says who the respondent is."""
+    if survey.mode != SurveyMode.IDENTIFIED or params.identified:
+        return None
+    return _message(
+        request,
+        "This survey is for invited respondents",
+        "This link does not say who you are, and this survey only takes answers from known "
+        "people. Open the survey from the email or the app that invited you.",
+        403,
+        survey,
+    )
+
+
 def _open_response(
     request: HttpRequest, survey: Survey, channel: str
 ) -> tuple[Response, str | None] | HttpResponse:
     """Read the link's parameters, identify the respondent and count a view: the response and
     the device id to set as a cookie, or the clear error page for a bad parameter."""
+    closed = _channel_closed(request, survey, channel)
+    if closed is not None:
+        return closed
     try:
         params = parse_link_params(request.GET, environment=survey.environment)
+        refused = _needs_identity(request, survey, params)
+        if refused is not None:
+            return refused
         profile, new_cookie = _identify(request, survey, params)
     except LinkError as exc:
         return _message(request, exc.title, exc.message, exc.status, survey)
@@ -224,6 +276,7 @@ def _open_response(
     return response, new_cookie
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
     """`/s/<public_id>/`: the survey link."""
     survey = survey_for_link(public_id=public_id)
@@ -251,11 +304,16 @@ def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
                 400,
                 survey,
             )
+        closed = _channel_closed(request, survey, response.channel)
+        if closed is not None:
+            return closed
         step = request.GET.get("q", "")
-        if step == DONE and response.completed_at:
+        by_key = {q.key: q for q in questions}
+        if response.completed_at and step not in by_key:
+            # The thank-you step, or a completed response opened without a step (Back still
+            # reaches each step by its own link).
             page = _render_done(request, survey)
         else:
-            by_key = {q.key: q for q in questions}
             question = by_key.get(step) or resume_question(questions, response.data) or questions[0]
             page = _render_step(request, survey, response, question)
         _with_cookie(page, None, request)
@@ -265,10 +323,13 @@ def survey_link(request: HttpRequest, public_id: str) -> HttpResponse:
     if isinstance(opened, HttpResponse):
         return opened
     response, new_cookie = opened
-    # A returning respondent continues where they left off; a completed response within the
-    # reuse window is shown again from the start (submitting updates it).
-    question = resume_question(questions, response.data) or questions[0]
-    page = _render_step(request, survey, response, question)
+    # A returning respondent continues where they left off; one who completed the survey within
+    # the reuse window is told so (the thank-you step), not asked again.
+    if response.completed_at:
+        page = _render_done(request, survey, already=True)
+    else:
+        question = resume_question(questions, response.data) or questions[0]
+        page = _render_step(request, survey, response, question)
     _with_cookie(page, new_cookie, request)
     return page
 
@@ -283,6 +344,9 @@ def _link_post(request: HttpRequest, survey: Survey, questions: list[Question]) 
             400,
             survey,
         )
+    closed = _channel_closed(request, survey, response.channel)
+    if closed is not None:
+        return closed
     by_key = {q.key: q for q in questions}
     question = by_key.get(request.POST.get("q", ""))
     if question is None:
@@ -349,6 +413,9 @@ def survey_link_cta(request: HttpRequest, public_id: str) -> HttpResponse:
             400,
             survey,
         )
+    closed = _channel_closed(request, survey, response.channel)
+    if closed is not None:
+        return closed
     response_save_answers(response=response, answers={question.key: True})
     url = (question.config or {}).get("url") or step_url(survey, response, question.key)
     return HttpResponseRedirect(url)
@@ -389,6 +456,11 @@ def survey_email_answer(request: HttpRequest, public_id: str) -> HttpResponse:
     if isinstance(opened, HttpResponse):
         return opened
     response, new_cookie = opened
+    if response.completed_at:
+        # A second click in the same email after finishing: already answered, nothing changes.
+        page = _render_done(request, survey, already=True)
+        _with_cookie(page, new_cookie, request)
+        return page
     following = next_question(questions, first, cleaned)
     response_save_answers(
         response=response, answers={first.key: cleaned}, complete=following is None

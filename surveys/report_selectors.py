@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -367,6 +368,23 @@ def export_question_keys(environment_id: int, survey_id: int | None) -> list[str
     return keys
 
 
+def export_removed_keys(qs: QuerySet, question_keys: Sequence[str]) -> list[str]:
+    """Keys found in the exported responses that are no question's key any more (a removed
+    question, or a key from before a rename): each gets a column too, so no stored answer is
+    left out of the export. One statement over the filtered responses (the same rows the export
+    reads), not a scan per row in Python."""
+    sql, params = qs.order_by().values_list("data", flat=True).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT k FROM ({sql}) AS r(data), jsonb_object_keys(r.data) AS k "
+            "WHERE jsonb_typeof(r.data) = 'object' ORDER BY k",
+            params,
+        )
+        found = [row[0] for row in cursor.fetchall()]
+    known = set(question_keys)
+    return [key for key in found if key not in known]
+
+
 class _Echo:
     """A file-like object whose write() returns the line, for csv.writer in a stream."""
 
@@ -391,11 +409,16 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value else ""
 
 
-def export_csv_lines(qs: QuerySet, question_keys: Sequence[str]) -> Iterator[str]:
+def export_csv_lines(
+    qs: QuerySet, question_keys: Sequence[str], removed_keys: Sequence[str] = ()
+) -> Iterator[str]:
     """The CSV, line by line: the header, then the filtered responses newest first, read with
-    a server-side cursor in chunks (memory stays flat whatever the row count)."""
+    a server-side cursor in chunks (memory stays flat whatever the row count). The columns of
+    `removed_keys` come last, headed "<key> (removed question)"."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(BASE_COLUMNS + list(question_keys))
+    removed_headers = [f"{key} (removed question)" for key in removed_keys]
+    yield "\ufeff" + writer.writerow(BASE_COLUMNS + list(question_keys) + removed_headers)
+    question_keys = [*question_keys, *removed_keys]
     # Tuples, not model instances: building two models per row was most of the export's time.
     rows = (
         qs.order_by("-created_at", "-id")

@@ -15,6 +15,7 @@ from .report_selectors import (
     PAGE_SIZES,
     export_csv_lines,
     export_question_keys,
+    export_removed_keys,
     overview_report,
     response_page,
 )
@@ -78,12 +79,14 @@ def responses(request: HarkRequest) -> HttpResponse:
 @require_GET
 def responses_export(request: HarkRequest) -> StreamingHttpResponse:
     """The filtered responses as CSV, streamed: one column per question key of the selected
-    survey (or of all surveys)."""
+    survey (or of all surveys), then one per other key found in the responses (removed
+    questions)."""
     filterset = ResponseFilter(request.GET, environment=request.environment)
     qs = filterset.qs
     survey = filterset.form.cleaned_data.get("survey")
     keys = export_question_keys(request.environment.pk, survey.pk if survey else None)
+    removed = export_removed_keys(qs, keys)
     name = f"{request.environment.slug}-responses-{timezone.localdate():%Y%m%d}.csv"
-    response = StreamingHttpResponse(export_csv_lines(qs, keys), content_type="text/csv")
+    response = StreamingHttpResponse(export_csv_lines(qs, keys, removed), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

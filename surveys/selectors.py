@@ -72,3 +72,18 @@ def response_for_link(*, survey: Survey, token: str) -> Response | None:
     if response is not None:
         response.survey = survey  # shares the survey's loaded questions
     return response
+
+
+RESPONSE_COUNT_CAP = 10_000
+
+
+def survey_response_count(*, survey: Survey) -> tuple[int, str]:
+    """How many responses (answers or a completion; views are not responses) the survey has,
+    for the builder's "live with N responses" notice, and how to write it: exact up to
+    RESPONSE_COUNT_CAP, then "10,000+" (a LIMITed count, never a count of the whole table)."""
+    count = (
+        Response.objects.filter(survey=survey)
+        .exclude(data={}, completed_at__isnull=True)[: RESPONSE_COUNT_CAP + 1]
+        .count()
+    )
+    return count, f"{RESPONSE_COUNT_CAP:,}+" if count > RESPONSE_COUNT_CAP else f"{count:,}"

@@ -21,11 +21,14 @@ from django.utils.text import slugify
 from traits.models import Scope
 
 from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
-from .logic import END, OPERATORS, VALUELESS_OPERATORS
+from .logic import END, OPERATORS, VALUELESS_OPERATORS, off_path_keys
 from .models import Channel, Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
 
-# Opening the same survey again within this window continues the same response; later, a new
-# response starts.
+# Opening the same survey again within this window of the response's last activity (a view, an
+# answer, a dismissal: `updated_at`) continues the same response; later, a new response starts.
+# Counted from the last activity, not from the start: someone who answers slowly, or comes back
+# an hour after their last answer, keeps one response, and a response is reused for at most
+# this long after it was last touched.
 RESPONSE_REUSE_WINDOW = timedelta(hours=3)
 CONTEXT_MAX_KEYS = 50
 QUESTION_KEY_MAX_LENGTH = 100
@@ -83,20 +86,25 @@ def response_record_view(
     context: dict | None = None,
     locale: str = "",
 ) -> Response:
-    """Count that `profile` was shown `survey`. Within RESPONSE_REUSE_WINDOW of the start of
-    its latest response to this survey, that response is continued (show count +1, context
-    merged); otherwise a new response (a survey view until answers arrive) starts."""
+    """Count that `profile` was shown `survey`. Within RESPONSE_REUSE_WINDOW of the last
+    activity of its latest response to this survey, that response is continued (show count +1,
+    context merged; a completed one stays completed); otherwise a new response (a survey view
+    until answers arrive) starts."""
     _check_same_environment(survey, profile)
     if channel not in Channel.values:
         raise ValidationError({"channel": [f"must be one of {', '.join(Channel.values)}"]})
     at = at or timezone.now()
     context = _clean_context(context)
+    # The latest response (the (profile, survey, -created_at) index), continued when it was
+    # active within the window.
     response = (
         Response.objects.select_for_update()
-        .filter(profile=profile, survey=survey, created_at__gt=at - RESPONSE_REUSE_WINDOW)
+        .filter(profile=profile, survey=survey)
         .order_by("-created_at")
         .first()
     )
+    if response is not None and response.updated_at <= at - RESPONSE_REUSE_WINDOW:
+        response = None
     if response is None:
         response = Response.objects.create(
             environment_id=survey.environment_id,
@@ -145,13 +153,21 @@ def response_save_answers(
     complete: bool = False,
 ) -> Response:
     """Validate `answers` against the survey's questions (ValidationError naming the key) and
-    merge them into the response's data. `complete` marks the response completed (the first
-    completion time is kept when a respondent submits again)."""
+    merge them into the response's data; answers to questions the new path no longer goes
+    through are removed. `complete` marks the response completed (the first completion time is
+    kept when a respondent submits again)."""
     at = at or timezone.now()
-    cleaned = answers_clean(questions_by_key(response.survey), answers)
+    by_key = questions_by_key(response.survey)
+    cleaned = answers_clean(by_key, answers)
     fields = ["updated_at"]
     if cleaned:
-        response.data = {**response.data, **cleaned}
+        data = {**response.data, **cleaned}
+        # A changed answer can send the path down another branch: the answers of questions it
+        # no longer goes through are removed, so a promoter never carries a detractor's
+        # complaint (surveys/logic.py decides the path).
+        for key in off_path_keys(list(by_key.values()), data):
+            del data[key]
+        response.data = data
         response.first_data_at = response.first_data_at or at
         response.last_data_at = at
         fields += ["data", "first_data_at", "last_data_at"]
@@ -180,6 +196,20 @@ def response_dismiss(*, response: Response, at: datetime | None = None) -> Respo
     return response
 
 
+def _check_on_path(questions: list[Question], answers: dict[str, Any]) -> None:
+    """A response sent whole (the API) holds answers on one path only: an answer to a question
+    that the other answers jump past is refused, naming its key (the survey link removes such
+    answers as the respondent changes branch; a caller sending them at once is told)."""
+    off = off_path_keys(questions, answers)
+    if off:
+        raise ValidationError(
+            {
+                key: ["is not on the path the other answers take (a logic jump skips it)"]
+                for key in off
+            }
+        )
+
+
 def response_import(
     *,
     survey: Survey,
@@ -191,7 +221,8 @@ def response_import(
     channel: str = Channel.API,
 ) -> tuple[Response, bool]:
     """Store a response collected elsewhere (the REST API). With an `external_id` already
-    stored in the environment, nothing is written and (that response, False) is returned."""
+    stored in the environment, nothing is written and (that response, False) is returned.
+    Answers are checked as the survey link checks them, and must lie on one path."""
     _check_same_environment(survey, profile)
     if channel not in Channel.values:
         raise ValidationError({"channel": [f"must be one of {', '.join(Channel.values)}"]})
@@ -203,7 +234,9 @@ def response_import(
         ).first()
         if existing is not None:
             return existing, False
-    cleaned = answers_clean(questions_by_key(survey), answers)
+    by_key = questions_by_key(survey)
+    cleaned = answers_clean(by_key, answers)
+    _check_on_path(list(by_key.values()), cleaned)
     clean_context = _clean_context(context)
     now = timezone.now()
     at = completed_at or now
@@ -366,12 +399,19 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
+def answered_under(*, survey: Survey, key: str) -> bool:
+    """Whether any response of the survey holds an answer under `key` (the answers of a removed
+    question count: they stay in the responses and the export)."""
+    return Response.objects.filter(survey=survey, data__has_key=key).exists()
+
+
 def question_key_default(*, survey: Survey, title: str, exclude_id: int | None = None) -> str:
-    """A key from the title (slugified with underscores), made unique within the survey."""
+    """A short key from the title's main words (`_title_slug`), made unique within the survey:
+    not used by another question, nor by answers stored for a removed one."""
     base = _title_slug(title)
     taken = set(survey.questions.exclude(pk=exclude_id).values_list("key", flat=True))
     candidate, n = base, 1
-    while candidate in taken:
+    while candidate in taken or answered_under(survey=survey, key=candidate):
         n += 1
         candidate = f"{base}_{n}"
     return candidate
@@ -475,8 +515,67 @@ def question_add(
     )
 
 
+# Words that make a title read well and a key long: left out of default keys.
+KEY_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "be",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "of",
+        "on",
+        "or",
+        "our",
+        "the",
+        "this",
+        "to",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+KEY_DEFAULT_WORDS = 3
+KEY_DEFAULT_MAX_LENGTH = 30
+
+
 def _title_slug(title: str) -> str:
-    return slugify(title).replace("-", "_")[:60].strip("_") or "question"
+    """The default key of a title: its first three main words, slugified with underscores, at
+    most 30 characters ("How likely are you to recommend us to a friend?" gives
+    likely_recommend_friend)."""
+    words = [w for w in slugify(title).replace("-", "_").split("_") if w]
+    main = [w for w in words if w not in KEY_STOP_WORDS] or words
+    key = ""
+    for word in main[:KEY_DEFAULT_WORDS]:
+        joined = f"{key}_{word}" if key else word
+        if len(joined) > KEY_DEFAULT_MAX_LENGTH:
+            break
+        key = joined
+    return key or (main[0][:KEY_DEFAULT_MAX_LENGTH] if main else "") or "question"
 
 
 def _key_follows_title(question: Question) -> bool:
@@ -496,6 +595,12 @@ def _check_key(*, survey: Survey, key: str, exclude_id: int | None = None) -> st
         raise ValidationError({"key": ["'end' is reserved for logic jumps"]})
     if survey.questions.exclude(pk=exclude_id).filter(key=key).exists():
         raise ValidationError({"key": ["another question of this survey uses this key"]})
+    own = survey.questions.filter(pk=exclude_id).values_list("key", flat=True).first()
+    if key != own and answered_under(survey=survey, key=key):
+        # A removed question's answers are stored under it: a new question would inherit them.
+        raise ValidationError(
+            {"key": ["responses hold answers to a removed question under this key: pick another"]}
+        )
     return key
 
 
@@ -510,21 +615,33 @@ def question_update(
     config: Mapping[str, Any] | None = None,
     logic: Sequence[Mapping[str, Any]] | None = None,
 ) -> Question:
-    """Edit a question. An empty key is derived from the title. Renaming a key does not
-    rewrite answers already stored under the old key."""
+    """Edit a question. An empty key is derived from the title.
+
+    The key of a question that has answers does not change: the answers are stored under it, and
+    the CSV export, API readers, segment rules ("answered with value") and report roll-ups read
+    them by it. A rename is refused with a form error rather than rewriting the stored answers:
+    a rewrite would silently break every reader outside Hark that knows the old key, and a
+    response written between the rewrite and the rename would still land under the old one."""
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
+    answered = answered_under(survey=question.survey, key=question.key)
     if not title:
         errors["title"] = ["a question needs a title"]
     elif (
         key.strip() == question.key
         and title != question.title
         and _key_follows_title(question)
-        and not question.survey.responses.exists()
+        and not answered
     ):
         # The key was derived from the old title and no answer is stored under it yet: it
         # follows the new title.
         key = ""
+    if answered and key.strip() != question.key:
+        errors["key"] = [
+            f"answers are stored under “{question.key}”, so it cannot change: exports, the API "
+            "and segment rules read them by this key (add a new question for a new key)"
+        ]
+        key = question.key
     try:
         key = (
             _check_key(survey=question.survey, key=key, exclude_id=question.pk)

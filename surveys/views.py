@@ -26,7 +26,7 @@ from .email import IDENTIFY_BY, PROVIDERS, EmailSurveyError, email_block_html, e
 from .forms import QuestionForm, SurveyForm, ThankYouForm
 from .models import Question, QuestionKind, Survey, SurveyStatus
 from .public_views import question_context
-from .selectors import survey_for_builder
+from .selectors import survey_for_builder, survey_response_count
 from .selectors import survey_list as select_surveys
 
 STATUS_ACTIONS = {
@@ -106,6 +106,7 @@ def _builder_context(request: HarkRequest, survey: Survey, **extra: Any) -> dict
         ),
         "preview": _preview_context(preview_question) if preview_question else None,
         "email_problem": email_problem(survey),
+        "response_count": survey_response_count(survey=survey),  # (number, words)
         **extra,
     }
 
@@ -118,7 +119,15 @@ def _render_builder(
     request: HarkRequest, survey: Survey, partial: str = "", status: int = 200, **extra: Any
 ) -> HttpResponse:
     template = "surveys/detail.html" + (f"#{partial}" if partial and request.htmx else "")
-    return render(request, template, _builder_context(request, survey, **extra), status=status)
+    context = _builder_context(request, survey, **extra)
+    response = render(request, template, context, status=status)
+    if partial == "questions" and request.htmx:
+        # The preview shows one of the questions: after the list changed (a question added,
+        # removed, renamed) it is redrawn beside it, out of band, so it never says "Add a
+        # question" next to a list that has one, nor shows a removed question.
+        oob = render(request, "surveys/detail.html#preview", {**context, "preview_oob": True})
+        response.content += oob.content
+    return response
 
 
 # --- Surveys --------------------------------------------------------------------------------
@@ -247,7 +256,9 @@ def question_create(request: HarkRequest, uuid: Any) -> HttpResponse:
         return HttpResponseRedirect(_detail_url(request, survey, "questions"))
     if request.htmx:
         survey = _survey(request, survey.uuid)
-        return _render_builder(request, survey, "questions", editing=question.pk)
+        return _render_builder(
+            request, survey, "questions", editing=question.pk, preview_question=question
+        )
     return HttpResponseRedirect(
         _detail_url(request, survey) + f"?edit={question.pk}#question-{question.pk}"
     )

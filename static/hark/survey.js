@@ -9,7 +9,7 @@
   function focusStep() {
     var el = step();
     if (!el) return;
-    var target = el.querySelector(".sv-option.selected, .sv-option, textarea, input[type=email], .sv-check input, h1, .sv-btn");
+    var target = el.querySelector(".sv-option.selected, .sv-option, textarea, input[type=email], .sv-check input, h1[tabindex], .sv-btn");
     if (target) target.focus({ preventScroll: false });
   }
 
@@ -44,6 +44,35 @@
     if (!current || !current.classList || !current.classList.contains("sv-option")) return;
     var sibling = event.key === "ArrowRight" ? current.nextElementSibling : current.previousElementSibling;
     if (sibling && sibling.classList.contains("sv-option")) { event.preventDefault(); sibling.focus(); }
+  });
+
+  // Text answers: at most data-max-chars characters as a person sees them (grapheme clusters,
+  // the way the server counts: surveys/answers.py), not the UTF-16 units a maxlength attribute
+  // counts, where one emoji is two and a family emoji eleven. Longer input is cut, as maxlength
+  // would; the hint under the field says how many are left.
+  var segmenter = typeof Intl !== "undefined" && Intl.Segmenter
+    ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+
+  function characters(text) {
+    if (!segmenter) return Array.from(text);  // code points: close, for old browsers
+    return Array.from(segmenter.segment(text), function (part) { return part.segment; });
+  }
+
+  function limitText(field) {
+    var max = parseInt(field.getAttribute("data-max-chars"), 10);
+    if (!max) return;
+    var parts = characters(field.value);
+    if (parts.length > max) {
+      parts = parts.slice(0, max);
+      field.value = parts.join("");
+    }
+    var hint = document.getElementById("sv-count");
+    if (hint) hint.textContent = (max - parts.length) + " of " + max + " characters left";
+  }
+
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (field && field.matches && field.matches("textarea[data-max-chars]")) limitText(field);
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {

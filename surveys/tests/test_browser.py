@@ -11,7 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def live_survey(environment):
-    survey = SurveyFactory(environment=environment, live=True, name="Feedback")
+    # Anonymous: some tests open the link without an id (identified surveys refuse that).
+    survey = SurveyFactory(environment=environment, live=True, name="Feedback", mode="anonymous")
     QuestionFactory(survey=survey, kind="nps", key="nps")
     QuestionFactory(
         survey=survey, kind="single_choice", key="reason", choices=["Price", "Features"]
@@ -108,7 +109,7 @@ def test_builder_add_nps_and_choice_reorder_and_publish(
     page.get_by_role("button", name="Save question").click()
     page.wait_for_selector("#questions .bq:not(.editing) :text('Main reason?')")
     assert list(survey.questions.values_list("key", flat=True)) == [
-        "would_you_recommend_us",
+        "recommend",
         "main_reason",
     ]
 
@@ -116,7 +117,7 @@ def test_builder_add_nps_and_choice_reorder_and_publish(
     page.wait_for_selector("#questions li:first-child :text('Main reason?')")
     assert list(survey.questions.values_list("key", flat=True)) == [
         "main_reason",
-        "would_you_recommend_us",
+        "recommend",
     ]
 
     page.get_by_role("button", name="Publish").click()

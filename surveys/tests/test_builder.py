@@ -130,7 +130,7 @@ def test_create_survey_then_add_questions_with_htmx(owner_client, owner, environ
     )
     assert saved.status_code == 200 and saved["HX-Retarget"] == "#questions"
     question.refresh_from_db()
-    assert question.key == "would_you_recommend_us" and question.config["high_label"] == "Yes"
+    assert question.key == "recommend" and question.config["high_label"] == "Yes"
 
 
 def test_question_edit_errors_are_shown(owner_client, environment, survey):
@@ -300,6 +300,7 @@ def test_email_block_carries_the_providers_merge_tag(
 
 def test_email_block_without_provider_is_anonymous(owner_client, environment, survey):
     survey.status = "live"
+    survey.mode = "anonymous"
     survey.save()
     page = owner_client.get(url(environment, "email", uuid=survey.uuid), **HTMX)
     assert b'id="generated"' in page.content
@@ -319,6 +320,7 @@ def test_email_provider_without_user_id_tag_explains(owner_client, environment, 
 
 def test_email_block_link_records_the_answer(owner_client, client, environment, survey):
     survey.status = "live"
+    survey.mode = "anonymous"
     survey.save()
     page = owner_client.get(url(environment, "email", uuid=survey.uuid), {"provider": "none"})
     href = page.context["html"].split('href="')[8].split('"')[0].replace("&amp;", "&")

@@ -128,17 +128,36 @@ def test_answers_define_response_scope_traits(survey, profile, environment):
 
 
 def test_same_survey_within_three_hours_continues_the_response(survey, profile):
-    start = timezone.now() - timedelta(hours=5)
+    start = timezone.now() - timedelta(hours=8)
     first = response_record_view(survey=survey, profile=profile, channel="link", at=start)
     again = response_record_view(
         survey=survey, profile=profile, channel="link", at=start + timedelta(hours=2, minutes=59)
     )
     assert again.pk == first.pk and again.show_count == 2
     later = response_record_view(
-        survey=survey, profile=profile, channel="link", at=start + timedelta(hours=3, minutes=1)
+        survey=survey, profile=profile, channel="link", at=start + timedelta(hours=5, minutes=59)
     )
     assert later.pk != first.pk and later.show_count == 1
     assert Response.objects.filter(survey=survey, profile=profile).count() == 2
+
+
+def test_reuse_window_counts_from_the_last_activity_not_the_start(survey, profile):
+    """Started at 9:00, answered at 11:30: opened again at 13:00 (4 h after the start, 1.5 h
+    after the last answer) it is the same response; at 14:31 (3 h 1 min after) a new one."""
+    start = timezone.now() - timedelta(hours=10)
+    first = response_record_view(survey=survey, profile=profile, channel="link", at=start)
+    response_save_answers(
+        response=first, answers={"nps": 4}, at=start + timedelta(hours=2, minutes=30)
+    )
+    again = response_record_view(
+        survey=survey, profile=profile, channel="link", at=start + timedelta(hours=4)
+    )
+    assert again.pk == first.pk and again.data == {"nps": 4}
+    # The view at 13:00 is activity too: the window now runs from it.
+    later = response_record_view(
+        survey=survey, profile=profile, channel="link", at=start + timedelta(hours=7, minutes=1)
+    )
+    assert later.pk != first.pk and later.data == {}
 
 
 def test_view_merges_context_and_keeps_first_shown(survey, profile):
@@ -209,24 +228,28 @@ def test_builder_services_add_move_update_delete(environment, owner):
         survey_set_status(survey=survey, status="live", by=owner.user)
     a = question_add(survey=survey, kind="nps")
     b = question_add(survey=survey, kind="nps")
-    assert a.key == "how_likely_are_you_to_recommend_us_to_a_friend_or_colleague"[:60].strip("_")
+    assert a.key == "likely_recommend_friend"  # short: the title's first three main words
     assert b.key == f"{a.key}_2"
-    c = question_add(survey=survey, kind="single_choice", title="Your plan?")
-    assert c.key == "your_plan"
+    c = question_add(survey=survey, kind="single_choice", title="Your current plan?")
+    assert c.key == "current_plan"
     question_update(
         question=a,
         title="Recommend?",
         key="",
-        logic=[{"operator": "lte", "value": "6", "goto": "your_plan"}],
+        logic=[{"operator": "lte", "value": "6", "goto": "current_plan"}],
     )
     a.refresh_from_db()
-    assert a.key == "recommend" and a.logic[0]["goto"] == "your_plan"
+    assert a.key == "recommend" and a.logic[0]["goto"] == "current_plan"
     with pytest.raises(ValidationError) as exc:
         question_update(question=b, title="x", key="recommend")
     assert "key" in exc.value.message_dict
     question_move(question=c, direction="up")
     question_move(question=c, direction="up")
-    assert list(survey.questions.values_list("key", flat=True)) == ["your_plan", "recommend", b.key]
+    assert list(survey.questions.values_list("key", flat=True)) == [
+        "current_plan",
+        "recommend",
+        b.key,
+    ]
     a.refresh_from_db()
     assert a.logic == []  # the jump would now go backwards
     question_delete(question=c)
