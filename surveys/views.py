@@ -23,10 +23,10 @@ from environments.permissions import editor_required
 
 from . import services
 from .email import IDENTIFY_BY, PROVIDERS, EmailSurveyError, email_block_html, email_problem
+from .filters import PERIODS, date_range
 from .forms import QuestionForm, SurveyForm, ThankYouForm
 from .models import Question, QuestionKind, Survey, SurveyStatus
 from .public_views import question_context
-from .filters import PERIODS, date_range
 from .results import survey_list_figures
 from .selectors import survey_for_builder
 from .selectors import survey_list as select_surveys

@@ -358,9 +358,7 @@ def test_compare_ignores_other_environments_segments(
 # --- Text answers -----------------------------------------------------------------------------
 
 
-def test_text_answers_are_searchable_and_link_to_the_respondent(
-    owner_client, environment, survey
-):
+def test_text_answers_are_searchable_and_link_to_the_respondent(owner_client, environment, survey):
     alice = ProfileFactory(environment=environment, email="alice@acme.test")
     _respond(survey, alice, why="The export is slow")
     _respond(survey, why="Great reports")
