@@ -395,37 +395,48 @@ def _distributions(
 
     `rows_sql` selects (g, data): each response's group (the period, a segment) and answers.
     Every key in `keys` is counted (responses answering it); the keys in `distributed` also
-    value by value, a JSON list once per element (free text is not: its values are as many
-    as its answers)."""
+    value by value (free text is not: its values are as many as its answers).
+
+    Each response is read once and turned into one row per answered key by a LATERAL VALUES
+    list of `data -> key` lookups, then grouped by (group, key, value): measured on 53,000
+    responses of 10 questions, a quarter of the time of expanding `jsonb_each(data)`, and a
+    fifth of GROUPING SETS (which sorts per set). A multiple-choice answer is grouped by the
+    whole list and split into its choices here (a few distinct lists), not with
+    jsonb_array_elements per row."""
+    pairs = []
+    pair_params: list[Any] = []
+    for key in keys:
+        if key in distributed:
+            pairs.append("(%s, r.data -> %s)")
+        else:  # answered or not: the value itself is not grouped
+            pairs.append("(%s, CASE WHEN r.data ? %s THEN 'true'::jsonb END)")
+        pair_params += [key, key]
+    if not pairs:
+        return {}, {}
     sql = (
-        f"WITH r AS MATERIALIZED ({rows_sql}), "
-        "a AS (SELECT r.g, kv.key, kv.value FROM r "
-        "CROSS JOIN LATERAL jsonb_each(r.data) AS kv WHERE kv.key = ANY(%s)) "
-        "SELECT g, key, elem, COUNT(*), FALSE FROM a CROSS JOIN LATERAL jsonb_array_elements("
-        "CASE jsonb_typeof(a.value) WHEN 'array' THEN a.value ELSE jsonb_build_array(a.value) END"
-        ") AS elem WHERE a.key = ANY(%s) GROUP BY 1, 2, 3 "
-        "UNION ALL SELECT g, key, NULL, COUNT(*), TRUE FROM a GROUP BY 1, 2"
+        f"SELECT r.g, v.key, v.value, COUNT(*) FROM ({rows_sql}) AS r "
+        f"CROSS JOIN LATERAL (VALUES {', '.join(pairs)}) AS v(key, value) "
+        "WHERE v.value IS NOT NULL GROUP BY 1, 2, 3"
     )
     counts: dict[Any, dict[str, dict[Any, int]]] = {}
     answered: dict[Any, dict[str, int]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(keys), list(distributed)])
-        for group, key, value, count, is_total in cursor.fetchall():
-            if is_total:
-                answered.setdefault(group, {})[key] = count
-            else:
-                counts.setdefault(group, {}).setdefault(key, {})[_hashable(value)] = count
+        cursor.execute(sql, [*params, *pair_params])
+        for group, key, text, count in cursor.fetchall():
+            answered.setdefault(group, {})[key] = answered.get(group, {}).get(key, 0) + count
+            if key not in distributed:
+                continue
+            value = _json(text)
+            by_value = counts.setdefault(group, {}).setdefault(key, {})
+            for item in value if isinstance(value, list) else [value]:
+                item = _as_key(item)
+                by_value[item] = by_value.get(item, 0) + count
     return counts, answered
 
 
 def _json(text: str | None) -> Any:
     """A jsonb column read through a raw cursor (Django loads jsonb as text)."""
     return None if text is None else json.loads(text)
-
-
-def _hashable(text: str | None) -> Any:
-    """A JSON answer value (as text) as a dict key."""
-    return _as_key(_json(text))
 
 
 def _as_key(value: Any) -> Any:
@@ -436,22 +447,32 @@ def _as_key(value: Any) -> Any:
 
 
 def _funnel_groups(
-    qs: QuerySet, logic_keys: Sequence[str]
+    qs: QuerySet, keys: Sequence[str], logic_keys: Sequence[str]
 ) -> list[tuple[frozenset, dict, bool, bool, int]]:
+    """Responses grouped by which of `keys` they answered (a string of 0/1 for `data ? key`), their
+    answers to the questions with logic (`data -> key`), completed and dismissed: a handful of
+    groups, from plain per-row expressions (no set-returning function per row)."""
     inner_sql, inner_params = _inner(qs, "data", "completed_at", "dismissed_at")
+    mask = " || ".join("(CASE WHEN r.data ? %s THEN '1' ELSE '0' END)" for _ in keys) or "''"
+    logic_columns = "".join(", r.data -> %s" for _ in logic_keys)
     sql = (
-        "SELECT ARRAY(SELECT jsonb_object_keys(r.data) ORDER BY 1), "
-        "COALESCE((SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(r.data) kv "
-        "WHERE kv.key = ANY(%s)), '{}'::jsonb), "
-        "r.completed_at IS NOT NULL, r.dismissed_at IS NOT NULL, COUNT(*) "
-        f"FROM ({inner_sql}) AS r GROUP BY 1, 2, 3, 4"
+        f"SELECT {mask}, r.completed_at IS NOT NULL, r.dismissed_at IS NOT NULL"
+        f"{logic_columns}, COUNT(*) FROM ({inner_sql}) AS r "
+        f"GROUP BY {', '.join(str(i) for i in range(1, 4 + len(logic_keys)))}"
     )
+    groups = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(logic_keys), *inner_params])
-        return [
-            (frozenset(keys), _json(values) or {}, done, gone, count)
-            for keys, values, done, gone, count in cursor.fetchall()
-        ]
+        cursor.execute(sql, [*keys, *logic_keys, *inner_params])
+        for bits, done, gone, *rest in cursor.fetchall():
+            *values, count = rest
+            answered = frozenset(key for key, bit in zip(keys, bits, strict=True) if bit == "1")
+            answers = {
+                key: _json(text)
+                for key, text in zip(logic_keys, values, strict=True)
+                if text is not None
+            }
+            groups.append((answered, answers, done, gone, count))
+    return groups
 
 
 def _latest_texts(qs: QuerySet, keys: Sequence[str], search: str) -> dict[str, list[dict]]:
@@ -465,14 +486,20 @@ def _latest_texts(qs: QuerySet, keys: Sequence[str], search: str) -> dict[str, l
     params: list[Any] = [list(keys), *inner_params]
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = "AND r.data ->> k.key ILIKE %s"
+        condition = "AND r.data ->> k.key ILIKE %s "
         params.append(f"%{escaped}%")
     params.append(LATEST_TEXT_ANSWERS)
+    # The whole condition is one `CASE ... END IS NOT NULL`: the planner estimates that as
+    # matching most rows, so it walks the (environment, created_at) index newest first and
+    # stops after a few rows (0.7 ms on a survey of 80,000 responses). Written as
+    # `data ? key AND ...` it was estimated to match almost nothing, and the planner read and
+    # sorted every response of the period instead (240 ms).
     sql = (
         "SELECT k.key, x.text, x.created_at, p.uuid, p.user_id, p.email, p.traits "
         "FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL ("
         f"SELECT r.data ->> k.key AS text, r.created_at, r.profile_id FROM ({inner_sql}) AS r "
-        f"WHERE r.data ? k.key AND jsonb_typeof(r.data -> k.key) = 'string' {condition} "
+        "WHERE (CASE WHEN jsonb_typeof(r.data -> k.key) = 'string' "
+        f"{condition}THEN TRUE END) IS NOT NULL "
         "ORDER BY r.created_at DESC, r.id DESC LIMIT %s) AS x "
         "JOIN profiles_profile p ON p.id = x.profile_id"
     )
@@ -665,7 +692,7 @@ def survey_results(
         cards.append(card)
 
     logic_keys = [q.key for q in questions if q.logic]
-    groups = _funnel_groups(qs, logic_keys)
+    groups = _funnel_groups(qs, keys, logic_keys)
     steps, shown, completed, dismissed = funnel_from_groups(questions, groups)
     headline = headline_question(questions)
     headline_card = next((c for c in cards if headline and c.question.pk == headline.pk), None)
