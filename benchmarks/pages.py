@@ -149,6 +149,87 @@ def _heavy_profile(environment: Any) -> Any:
     return profile
 
 
+RESULTS_SURVEY = "Benchmark: 10 questions"
+RESULTS_RESPONSES = 80_000
+
+
+def _results_survey(environment: Any) -> Any:
+    """A survey of 10 questions (every kind, a logic jump) with RESULTS_RESPONSES responses over
+    the last 90 days (about 70% answering, half of those completing), made once in SQL."""
+    from django.db import connection
+
+    from profiles.models import Profile
+    from surveys.models import Question, Survey
+
+    survey, created = Survey.objects.get_or_create(
+        environment=environment, name=RESULTS_SURVEY, defaults={"status": "live"}
+    )
+    if created:
+        kinds = [
+            ("nps", "nps", {}, [{"operator": "lte", "value": 6, "goto": "why_bad"}]),
+            ("csat", "csat", {"points": 5}, []),
+            ("ces", "ces", {}, []),
+            ("stars", "rating", {"scale": 5}, []),
+            ("plan", "single_choice", {"choices": ["Free", "Pro", "Team", "Enterprise"]}, []),
+            ("use", "multiple_choice", {"choices": ["Reports", "Export", "Alerts", "API"]}, []),
+            ("why_good", "text", {}, [{"operator": "answered", "goto": "contact"}]),
+            ("why_bad", "text", {}, []),
+            ("contact", "email", {}, []),
+            ("book", "cta", {}, []),
+        ]
+        for position, (key, kind, config, logic) in enumerate(kinds, start=1):
+            Question.objects.create(
+                survey=survey,
+                position=position,
+                key=key,
+                kind=kind,
+                title=f"Question {position} ({kind})",
+                required=False,
+                config=config,
+                logic=logic,
+            )
+    if survey.responses.count() >= RESULTS_RESPONSES:
+        return survey
+    first = Profile.objects.filter(environment=environment).order_by("id").first()
+    last = Profile.objects.filter(environment=environment).order_by("-id").first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO surveys_response (uuid, environment_id, survey_id, profile_id, channel,
+                created_at, updated_at, first_shown_at, last_shown_at, show_count,
+                completed_at, dismissed_at, data, context, locale)
+            SELECT gen_random_uuid(), %(env)s, %(survey)s,
+                   %(first)s + (random() * (%(last)s - %(first)s))::int, 'web', t, t, t, t, 1,
+                   CASE WHEN a AND random() < 0.5 THEN t END,
+                   CASE WHEN NOT a AND random() < 0.3 THEN t END,
+                   CASE WHEN a THEN jsonb_strip_nulls(jsonb_build_object(
+                       'nps', n, 'csat', (floor(random() * 5) - 2)::int,
+                       'ces', 1 + floor(random() * 7)::int, 'stars', 1 + floor(random() * 5)::int,
+                       'plan', (ARRAY['Free', 'Pro', 'Team', 'Enterprise'])
+                           [1 + floor(random() * 4)::int],
+                       'use', jsonb_build_array('Reports', 'API'),
+                       'why_good', CASE WHEN n > 6 THEN 'Fast and simple ' || i END,
+                       'why_bad', CASE WHEN n <= 6 THEN 'Too slow ' || i END,
+                       'contact', CASE WHEN random() < 0.2 THEN 'u' || i || '@example.com' END,
+                       'book', CASE WHEN random() < 0.1 THEN true END))
+                   ELSE '{}'::jsonb END,
+                   '{}'::jsonb, ''
+            FROM (SELECT i, now() - random() * interval '90 days' AS t, random() < 0.7 AS a,
+                         floor(random() * 11)::int AS n
+                  FROM generate_series(1, %(n)s) AS i) AS g
+            """,
+            {
+                "env": environment.pk,
+                "survey": survey.pk,
+                "first": first.pk,
+                "last": last.pk,
+                "n": RESULTS_RESPONSES - survey.responses.count(),
+            },
+        )
+        cursor.execute("ANALYZE surveys_response")
+    return survey
+
+
 @dataclass
 class Page:
     label: str
@@ -191,7 +272,7 @@ class SqlTimer:
             self.count += 1
 
 
-def _pages(environment: Any, heavy: Any) -> list[Page]:
+def _pages(environment: Any, heavy: Any, results: Any) -> list[Page]:
     from segments.models import Segment
     from surveys.models import Question, Survey
 
@@ -270,6 +351,27 @@ def _pages(environment: Any, heavy: Any) -> list[Page]:
         Page("Events", "events:list", 50),
         Page("Segments", "segments:list", 50),
         Page("Surveys", "surveys:list", 50),
+        Page(
+            f"Survey results (30 days; survey of {RESULTS_RESPONSES:,}, 10 questions)",
+            "surveys:results",
+            100,
+            kwargs={"uuid": results.uuid},
+        ),
+        Page(
+            f"Survey results (all {RESULTS_RESPONSES:,} responses)",
+            "surveys:results",
+            100,
+            kwargs={"uuid": results.uuid},
+            params={"period": "all"},
+        ),
+        Page(
+            "Survey results (30 days, compare 2 segments, htmx)",
+            "surveys:results",
+            100,
+            kwargs={"uuid": results.uuid},
+            params={"compare": str(segment.uuid) if segment else ""},
+            htmx=True,
+        ),
         Page("Settings", "environments:settings", 50),
     ]
     return pages
@@ -341,6 +443,7 @@ def main() -> None:
 
     environment = Environment.objects.get(slug=DEMO_SLUG)
     heavy = _heavy_profile(environment)
+    results = _results_survey(environment)
     # What the periodic task keeps current in production: the Overview's daily rollup.
     from surveys.report_rollup import response_stats_rollup
 
@@ -361,7 +464,7 @@ def main() -> None:
     )
     deep = None
     rows = []
-    for page in _pages(environment, heavy):
+    for page in _pages(environment, heavy, results):
         if args.only and args.only.lower() not in page.label.lower():
             continue
         if page.params.get("after") == "__deep__":

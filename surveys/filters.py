@@ -27,7 +27,7 @@ from profiles.models import Profile
 from segments.models import Segment, SegmentMembership
 from traits.models import Scope, Trait
 
-from .models import Question, Response, Survey
+from .models import Channel, Question, Response, Survey
 from .scores import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, answer_number
 
 PERIODS = [
@@ -292,6 +292,9 @@ class ResponseFilter(ReportFilter):
     trait = django_filters.CharFilter(method="filter_nothing", label="Trait")
     trait_value = django_filters.CharFilter(method="filter_nothing", label="Trait value")
     q = django_filters.CharFilter(method="filter_search", label="Search")
+    channel = django_filters.ChoiceFilter(
+        choices=Channel.choices, empty_label="Any channel", label="Channel"
+    )
 
     def __init__(self, data: Any = None, *, environment: Any, **kwargs: Any) -> None:
         super().__init__(data, environment=environment, **kwargs)
@@ -396,7 +399,17 @@ class ResponseFilter(ReportFilter):
         data = getattr(self.form, "cleaned_data", {})
         return any(
             data.get(name)
-            for name in ("survey", "segment", "status", "answer", "trait", "q", "start", "end")
+            for name in (
+                "survey",
+                "segment",
+                "status",
+                "answer",
+                "trait",
+                "q",
+                "channel",
+                "start",
+                "end",
+            )
         ) or data.get("period") not in (None, "", self.default_period)
 
 

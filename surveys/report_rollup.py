@@ -198,6 +198,25 @@ def rolled_up_weeks(
         ]
 
 
+def rolled_up_by_survey(
+    *, environment_id: int, start: date | None, end: date
+) -> list[dict[str, Any]]:
+    """Raw figures per survey ("sid") of the rolled-up days [start, end). One query."""
+    where = ["environment_id = %s", "day < %s"]
+    params: list[Any] = [environment_id, end]
+    if start is not None:
+        where.append("day >= %s")
+        params.append(start)
+    sums = ", ".join(f"SUM({column})" for column in COLUMNS.values())
+    sql = f"SELECT survey_id, {sums} FROM {DAILY_TABLE} WHERE {' AND '.join(where)} GROUP BY 1"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            {"sid": sid, **dict(zip(COLUMNS, values, strict=True))}
+            for sid, *values in cursor.fetchall()
+        ]
+
+
 def merge_weeks(*series: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Add up raw weekly figures from several sources (rolled up, live), by week."""
     merged: dict[date, dict[str, Any]] = {}

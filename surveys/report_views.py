@@ -3,6 +3,8 @@ role may see them); thin views over surveys.filters and surveys.report_selectors
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,6 +21,8 @@ from .report_selectors import (
     overview_report,
     response_page,
 )
+from .results import MAX_COMPARED_SEGMENTS, ResultsFilter, compared_segments, survey_results
+from .selectors import survey_for_builder
 
 
 def _fragment(request: HarkRequest) -> bool:
@@ -90,3 +94,27 @@ def responses_export(request: HarkRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(export_csv_lines(qs, keys, removed), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_GET
+def results(request: HarkRequest, uuid: Any) -> HttpResponse:
+    """A survey's results: a card per question, the drop-off funnel, the timeline and up to
+    three segments side by side, for the same filters as the Response List (in the URL)."""
+    survey = survey_for_builder(environment=request.environment, uuid=uuid)
+    filterset = ResultsFilter(request.GET, environment=request.environment, survey=survey)
+    compare = compared_segments(request.environment, request.GET.getlist("compare"))
+    text_search = request.GET.get("text", "").strip()[:200]
+    query = request.GET.copy()
+    query["survey"] = str(survey.uuid)
+    context = {
+        "filter": filterset,
+        "periods": PERIODS,
+        "compare": compare,
+        "compare_ids": {str(s.uuid) for s in compare},
+        "max_compared": MAX_COMPARED_SEGMENTS,
+        "text_search": text_search,
+        "responses_query": query.urlencode(),
+        **survey_results(filterset, compare=compare, text_search=text_search),
+    }
+    template = "surveys/results.html#report" if _fragment(request) else "surveys/results.html"
+    return render(request, template, context)

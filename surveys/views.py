@@ -23,11 +23,17 @@ from environments.permissions import editor_required
 
 from . import services
 from .email import IDENTIFY_BY, PROVIDERS, EmailSurveyError, email_block_html, email_problem
+from .filters import PERIODS, date_range
 from .forms import QuestionForm, SurveyForm, ThankYouForm
 from .models import Question, QuestionKind, Survey, SurveyStatus
 from .public_views import question_context
+from .results import survey_list_figures
 from .selectors import survey_for_builder, survey_response_count
 from .selectors import survey_list as select_surveys
+
+# The survey list's figures cover a preset period (no custom range on this page).
+LIST_PERIODS = [(value, label) for value, label in PERIODS if value != "custom"]
+LIST_DEFAULT_PERIOD = "30d"
 
 STATUS_ACTIONS = {
     SurveyStatus.DRAFT: [(SurveyStatus.LIVE, "Publish", "primary")],
@@ -140,10 +146,22 @@ def survey_list(request: HarkRequest) -> HttpResponse:
     surveys = list(
         select_surveys(environment=request.environment, status=status, search=search)[:200]
     )
+    period = request.GET.get("period", LIST_DEFAULT_PERIOD)
+    if period not in dict(LIST_PERIODS):
+        period = LIST_DEFAULT_PERIOD
+    figures = survey_list_figures(
+        environment_id=request.environment.pk,
+        survey_ids=[s.pk for s in surveys],
+        span=date_range(period, None, None),
+    )
+    for survey in surveys:
+        survey.figures = figures.get(survey.pk)  # type: ignore[attr-defined]
     context = {
         "surveys": surveys,
         "status": status,
         "search": search,
+        "period": period,
+        "periods": LIST_PERIODS,
         "statuses": SurveyStatus.choices,
         "can_edit": request.membership.can_edit,
     }
