@@ -9,7 +9,6 @@ environment's data. All filters compose into one SQL query on the responses.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
