@@ -408,6 +408,7 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = _survey(request, uuid)
     provider = request.GET.get("provider", "none")
     identify_by = request.GET.get("identify_by", "email")
+    signature_tag = request.GET.get("signature_tag", "")[:200]
     problem = email_problem(survey)
     html, error = "", ""
     if not problem:
@@ -416,7 +417,11 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
         )
         try:
             html = email_block_html(
-                survey=survey, base_url=base_url, provider=provider, identify_by=identify_by
+                survey=survey,
+                base_url=base_url,
+                provider=provider,
+                identify_by=identify_by,
+                signature_tag=signature_tag,
             )
         except EmailSurveyError as exc:
             error = str(exc)
@@ -426,6 +431,7 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
         "identify_options": IDENTIFY_BY,
         "provider": provider if provider in PROVIDERS else "none",
         "identify_by": identify_by,
+        "signature_tag": signature_tag,
         "problem": problem,
         "error": error,
         "html": html,

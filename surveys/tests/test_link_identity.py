@@ -233,3 +233,45 @@ def test_signed_message_parts_cannot_pose_as_each_other():
     # "u\n5" is an id and an expiry, never an id and an email: an email holds "@", an expiry
     # is digits, and an id holds no newline (test_an_id_with_a_control_character_is_refused).
     assert survey_link.signed_message(user_id="u", expires=5) == "u\n5"
+
+
+def _email_block(owner_client, survey, **params):
+    url = reverse("surveys:email", kwargs={"env": survey.environment.slug, "uuid": survey.uuid})
+    return owner_client.get(url, {"provider": "hubspot", "identify_by": "email", **params})
+
+
+def test_email_survey_under_verification_carries_a_signature_merge_tag(
+    owner_client, client, environment, survey
+):
+    """The email provider replaces the merge tags when it sends: the contact's email, and a
+    contact field holding the signature the team's backend computed once for that contact."""
+    page = _email_block(owner_client, survey, signature_tag="{{ contact.hark_signature }}")
+    html = page.context["html"]
+    assert "signature={{ contact.hark_signature }}" in html
+    assert b"identified links will be refused" not in page.content
+    href = html.split('href="')[10].split('"')[0].replace("&amp;", "&")
+    signature = survey_link.link_signature(environment.identity_secret, email="Eve@Example.com")
+    sent = href.replace("{{ contact.email }}", "Eve@Example.com").replace(
+        "{{ contact.hark_signature }}", signature
+    )
+    reply = client.get(sent)
+    assert reply.status_code == 302, reply.content
+    response = Response.objects.get()
+    assert response.profile.email == "eve@example.com" and response.channel == "email"
+    # Someone editing the email in a received link is refused.
+    forged = sent.replace("Eve@Example.com", "victim@example.com")
+    assert client.get(forged).status_code == 403
+    assert Response.objects.count() == 1
+
+
+def test_email_block_without_signature_tag_warns_under_verification(owner_client, survey):
+    page = _email_block(owner_client, survey)
+    assert b"identified links will be refused" in page.content
+
+
+@pytest.mark.parametrize("tag", ['x" onmouseover="alert(1)', "<b>", "a&email=victim", "a#b"])
+def test_a_signature_tag_that_could_break_out_of_the_link_is_refused(owner_client, survey, tag):
+    page = _email_block(owner_client, survey, signature_tag=tag)
+    assert page.status_code == 200
+    assert page.context["html"] == ""
+    assert b"signature merge tag may not contain" in page.content
