@@ -367,10 +367,10 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
         return _fail(400, "invalid_json", "Body must be a JSON object", field="body")
 
     write_key = payload.get("writeKey")
+    if not isinstance(write_key, str) or lone_surrogate_field(write_key) is not None:
+        write_key = None  # not a key (a lone surrogate could not even be hashed): 401 below
     try:
-        api_key = authenticate_request(
-            request, body_key=write_key if isinstance(write_key, str) else None
-        )
+        api_key = authenticate_request(request, body_key=write_key)
     except AuthFailed as exc:
         return _fail(401, "unauthorized", exc.message)
     except RateLimited as exc:

@@ -513,3 +513,13 @@ def test_migration_puts_stored_emails_in_canonical_form(environment):
     # Two profiles now share au3@ex.com: kept apart, and the lookup prefers the identified one.
     api = ApiClient(new_key(environment))
     assert api.get("/api/v1/contact", {"email": "au3@ex.com"}).json()["id"] == "u-3"
+
+
+@pytest.mark.parametrize(
+    "raw", [b'"k\\ud800"', b'"\\u0000"', b"12", b'{"k": 1}'], ids=["surrogate", "nul", "int", "obj"]
+)
+def test_a_hostile_write_key_in_the_body_is_401(client, environment, raw):
+    body = b'{"writeKey": ' + raw + b', "userId": "u", "event": "E"}'
+    response = client.post("/segment/v1/track", body, content_type="application/json")
+    assert response.status_code == 401, response.content
+    assert not Profile.objects.exists()
