@@ -8,7 +8,6 @@ environment's data. All filters compose into one SQL query on the responses.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -127,7 +126,7 @@ def typed_values(text: str) -> list[Any]:
         return values
     if number == number.to_integral_value() and number.adjusted() < 19:
         values.append(int(number))
-    elif math.isfinite(as_float := float(number)) and (as_float != 0 or number == 0):
+    elif abs(as_float := float(number)) != float("inf") and (as_float != 0 or number == 0):
         # Beyond these, no stored JSON number can be equal, and int() of a 5,000-digit number
         # cannot be written as JSON at all (it was a 500).
         values.append(as_float)
