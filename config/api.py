@@ -16,6 +16,7 @@ from uuid import UUID
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
@@ -27,6 +28,7 @@ from ninja.parser import Parser
 from ninja.security import APIKeyQuery, HttpBasicAuth, HttpBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt, StrictStr
 
+from core.ingest import canonical_email, lone_surrogate_field, may_hold_surrogate
 from environments.models import ApiKey, Environment
 from events.services import events_track, track_item
 from profiles.models import Profile
@@ -64,9 +66,24 @@ def loads(body: bytes) -> Any:
         raise ValueError("JSON nested too deeply") from exc
 
 
+def loads_checked(body: bytes) -> Any:
+    """`loads`, refusing a lone surrogate anywhere in the document (ValidationError naming the
+    field): it could not be stored, and nothing of the call is written."""
+    value = loads(body)
+    if may_hold_surrogate(body):
+        field = lone_surrogate_field(value)
+        if field is not None:
+            raise DjangoValidationError({field: "is not valid Unicode (a lone surrogate)"})
+    return value
+
+
 class HarkParser(Parser):
+    """Ninja turns any exception of `parse_body` into a 400 "Cannot parse request body";
+    `_http_error` below looks at its cause to answer 413 for a body too large once
+    decompressed, and a field-naming 400 for invalid Unicode."""
+
     def parse_body(self, request: HttpRequest) -> Any:
-        return loads(decode_body(request))
+        return loads_checked(decode_body(request))
 
 
 class ApiKeyBearer(HttpBearer):
@@ -208,6 +225,13 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, RequestDataTooBig):
+        return _too_big(request, cause)
+    if isinstance(cause, DjangoValidationError):
+        return _service_validation_error(request, cause)
+    if exc.status_code == 400 and cause is not None:
+        return _error(request, 400, "Body is not valid JSON", field="body")
     return _error(request, exc.status_code, exc.message)
 
 
@@ -277,7 +301,9 @@ def _find_contact(
     elif id:
         qs = qs.filter(user_id=id.replace("\x00", ""))
     elif email:
-        qs = qs.filter(email=email.replace("\x00", "")).order_by("user_id", "-last_seen_at")
+        qs = qs.filter(email=canonical_email(email.replace("\x00", ""))).order_by(
+            "user_id", "-last_seen_at"
+        )
     else:
         raise DjangoValidationError({"id": "send id, email or uuid"})
     profile = qs.first()
@@ -635,29 +661,34 @@ class ResponseStoredOut(Schema):
 @api.post("/responses", response={200: ResponseStoredOut, 201: ResponseStoredOut, **ERRORS_404})
 def response_create(request: HttpRequest, payload: ResponseIn) -> Status:
     """Store a response collected elsewhere; `external_id` prevents duplicates."""
-    from surveys.services import response_import
+    from surveys.services import response_import, response_import_check
 
     environment = _env(request)
     survey = _survey(environment, payload.survey)
     if payload.id is None and not payload.email and not payload.anonymous_id:
         raise DjangoValidationError({"id": "id, email or anonymous_id is required"})
-    profile = profile_identify(
-        environment=environment,
-        user_id=payload.id,
-        email=payload.email,
-        anonymous_id=payload.anonymous_id,
-    )
+    # Everything is checked before the respondent is identified: a rejected call writes
+    # nothing (no profile, no month of activity). The writes share one transaction, so a
+    # failure past the checks cannot leave half of them either.
+    response_import_check(survey=survey, answers=payload.answers, context=payload.context)
     completed_at = _aware(payload.completed_at, "completed_at")
     if payload.completed and completed_at is None:
         completed_at = timezone.now()
-    response, created = response_import(
-        survey=survey,
-        profile=profile,
-        answers=payload.answers,
-        completed_at=min(completed_at, timezone.now()) if completed_at else None,
-        external_id=payload.external_id,
-        context=payload.context,
-    )
+    with transaction.atomic():
+        profile = profile_identify(
+            environment=environment,
+            user_id=payload.id,
+            email=payload.email,
+            anonymous_id=payload.anonymous_id,
+        )
+        response, created = response_import(
+            survey=survey,
+            profile=profile,
+            answers=payload.answers,
+            completed_at=min(completed_at, timezone.now()) if completed_at else None,
+            external_id=payload.external_id,
+            context=payload.context,
+        )
     return Status(
         201 if created else 200,
         {
@@ -780,10 +811,15 @@ class SyncSegmentOut(Schema):
 
 
 def _sync_target(request: HttpRequest, payload: SyncSegmentIn, *, create: bool):
+    from segments.models import SegmentKind
+
     environment = _env(request)
     segment = _segment(environment, payload.segment)
     if payload.uuid is None and payload.id is None and not payload.email:
         raise DjangoValidationError({"id": "id, email or uuid is required"})
+    if segment.kind != SegmentKind.MANUAL:
+        # Checked before the user is identified (and created): a refused call writes nothing.
+        raise DjangoValidationError({"segment": "Only manual segments take members by hand."})
     if create and payload.uuid is None:
         profile = profile_identify(environment=environment, user_id=payload.id, email=payload.email)
     else:
@@ -808,8 +844,9 @@ def sync_segment_add(request: HttpRequest, payload: SyncSegmentIn) -> dict[str, 
     """Add a user to a manual segment (the user is created if new)."""
     from segments.services import segment_member_add
 
-    segment, profile = _sync_target(request, payload, create=True)
-    added = _manual_only(segment_member_add, segment=segment, profile=profile)
+    with transaction.atomic():
+        segment, profile = _sync_target(request, payload, create=True)
+        added = _manual_only(segment_member_add, segment=segment, profile=profile)
     return {
         "message": "Added to segment" if added else "Already a member",
         "contact_uuid": profile.uuid,

@@ -18,18 +18,22 @@ What the libraries send, and what is accepted here:
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
+from core.ingest import lone_surrogate_field, may_hold_surrogate
 from environments.models import Environment
 from events.services import TrackItem, events_track, track_item
-from profiles.services import profile_alias, profile_identify
+from profiles.services import profile_alias, profile_identify, profiles_traits_merge
+from traits.services import traits_clean
 
 from .api import MAX_BODY_BYTES, decode_body, loads
 from .api_auth import AuthFailed, RateLimited, authenticate_request
@@ -154,7 +158,35 @@ def _context(msg: dict) -> dict:
     return {k: context[k] for k in CONTEXT_KEYS if k in context}
 
 
+# Keys of context.traits that restate who the message is about (RudderStack's SDKs copy the
+# user and device ids there): the message's own userId and anonymousId decide that.
+CONTEXT_TRAITS_IDENTITY = ("id", "userId", "anonymousId")
+
+
+def _context_traits(msg: dict) -> dict:
+    """The user traits the spec allows in `context.traits` on any call (RudderStack's identify
+    sends them only there; its track and page calls repeat them), cleaned: ValidationError
+    naming `context.traits.<key>`."""
+    context = _object(msg, "context")
+    traits = context.get("traits")
+    if traits is None:
+        return {}
+    if not isinstance(traits, dict):
+        raise ValidationError({"context.traits": "must be an object"})
+    traits = {k: v for k, v in traits.items() if k not in CONTEXT_TRAITS_IDENTITY}
+    return traits_clean(traits, field="context.traits")
+
+
+def _user_traits(msg: dict) -> dict:
+    """identify's traits: `context.traits` with the root `traits` winning on a conflict (the
+    root ones are cleaned by profile_identify, which names them `traits.<key>`)."""
+    root = _object(msg, "traits")
+    extra = _context_traits(msg)
+    return {**extra, **root} if extra else root
+
+
 def _track(msg: dict, kind: str, ts: datetime, received: datetime) -> TrackItem:
+    """A track, page or screen call as an event (its `context.traits` are read apart)."""
     properties = dict(_object(msg, "properties"))
     if kind == "track":
         event = msg.get("event")
@@ -203,6 +235,7 @@ def process_messages(
     kind: str | None,
     batch_sent_at: Any = None,
     batch_context: dict | None = None,
+    check_unicode: bool = True,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Store what is valid; return (accepted count, errors by index).
 
@@ -212,6 +245,8 @@ def process_messages(
     received = timezone.now()
     errors: list[dict[str, Any]] = []
     tracks: list[TrackItem] = []
+    # context.traits of track/page/screen calls, by the index in `tracks`.
+    track_traits: dict[int, dict] = {}
     accepted = 0
     sent_at: datetime | ValidationError | None
     try:
@@ -229,33 +264,56 @@ def process_messages(
                 raise ValidationError(
                     {"type": "must be identify, track, page, screen, alias or group"}
                 )
+            if check_unicode:
+                bad = lone_surrogate_field(msg)
+                if bad is not None:
+                    raise ValidationError({bad: "is not valid Unicode (a lone surrogate)"})
             ts = _timestamp(msg, sent_at, received)
+            # Every message is checked whole before it writes anything.
             if msg_kind in ("track", "page", "screen"):
-                tracks.append(_track(msg, msg_kind, ts, received))
+                item = _track(msg, msg_kind, ts, received)
+                traits = _context_traits(msg)
+                if traits:
+                    track_traits[len(tracks)] = traits
+                tracks.append(item)
             elif msg_kind == "identify":
                 profile_identify(
                     environment=environment,
                     user_id=msg.get("userId"),
                     anonymous_id=msg.get("anonymousId"),
-                    traits=_object(msg, "traits"),
+                    traits=_user_traits(msg),
                     seen_at=ts,
                 )
             elif msg_kind == "alias":
-                profile_alias(
-                    environment=environment,
-                    user_id=msg.get("userId"),
-                    previous_id=msg.get("previousId"),
-                    seen_at=ts,
-                )
+                traits = _context_traits(msg)
+                with transaction.atomic():
+                    profile = profile_alias(
+                        environment=environment,
+                        user_id=msg.get("userId"),
+                        previous_id=msg.get("previousId"),
+                        seen_at=ts,
+                    )
+                    if traits:
+                        profile_identify(
+                            environment=environment,
+                            user_id=profile.user_id,
+                            traits=traits,
+                            seen_at=ts,
+                        )
             else:  # group: the user's company, as traits
                 group_id = msg.get("groupId")
                 if group_id is None or group_id == "":
                     raise ValidationError({"groupId": "is required for group"})
+                # Root traits describe the group; context.traits the user (the group's win).
                 profile_identify(
                     environment=environment,
                     user_id=msg.get("userId"),
                     anonymous_id=msg.get("anonymousId"),
-                    traits={"group_id": group_id, "group": _object(msg, "traits")},
+                    traits={
+                        **_context_traits(msg),
+                        "group_id": group_id,
+                        "group": _object(msg, "traits"),
+                    },
                     seen_at=ts,
                 )
             if msg_kind not in ("track", "page", "screen"):
@@ -264,7 +322,17 @@ def process_messages(
             field, message = _first_error(_rename_field(exc))
             errors.append({"index": index, "field": field, "error": message})
     if tracks:
-        events_track(environment_id=environment.pk, items=tracks)
+        with transaction.atomic() if track_traits else nullcontext():
+            events_track(environment_id=environment.pk, items=tracks)
+            if track_traits:
+                profiles_traits_merge(
+                    environment_id=environment.pk,
+                    updates=[
+                        (tracks[i].profile_id, traits, tracks[i].timestamp)
+                        for i, traits in track_traits.items()
+                        if tracks[i].profile_id is not None
+                    ],
+                )
         accepted += len(tracks)
     return accepted, errors
 
@@ -289,7 +357,8 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
     if length > MAX_BODY_BYTES:
         return _fail(413, "too_large", f"Body larger than {MAX_BODY_BYTES:,} bytes", field="body")
     try:
-        payload = loads(decode_body(request))
+        body = decode_body(request)
+        payload = loads(body)
     except RequestDataTooBig:
         return _fail(413, "too_large", f"Body larger than {MAX_BODY_BYTES:,} bytes", field="body")
     except (ValueError, UnicodeDecodeError):
@@ -298,10 +367,10 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
         return _fail(400, "invalid_json", "Body must be a JSON object", field="body")
 
     write_key = payload.get("writeKey")
+    if not isinstance(write_key, str) or lone_surrogate_field(write_key) is not None:
+        write_key = None  # not a key (a lone surrogate could not even be hashed): 401 below
     try:
-        api_key = authenticate_request(
-            request, body_key=write_key if isinstance(write_key, str) else None
-        )
+        api_key = authenticate_request(request, body_key=write_key)
     except AuthFailed as exc:
         return _fail(401, "unauthorized", exc.message)
     except RateLimited as exc:
@@ -327,10 +396,14 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
             kind=None,
             batch_sent_at=payload.get("sentAt"),
             batch_context=context if isinstance(context, dict) else None,
+            check_unicode=may_hold_surrogate(body),
         )
     else:
         accepted, errors = process_messages(
-            environment=api_key.environment, messages=[payload], kind=kind
+            environment=api_key.environment,
+            messages=[payload],
+            kind=kind,
+            check_unicode=may_hold_surrogate(body),
         )
     if errors:
         if kind != "batch":

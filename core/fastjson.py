@@ -7,8 +7,9 @@ encode its own way or not at all (dates, dataclasses, subclasses of the JSON typ
 not strings, integers beyond 64 bits) goes through json.dumps, so the text is the same.
 
 Parsing stays with json.loads: orjson reads an integer beyond 64 bits as a float (a numeric user
-id would lose digits), and refuses NaN literals and lone surrogates that ingestion accepts and
-cleans; telling those bodies apart first costs about what orjson saves.
+id would lose digits), and refuses NaN literals (which ingestion accepts and cleans) and lone
+surrogates (which the APIs refuse naming the field, core.ingest); telling those bodies apart
+first costs about what orjson saves.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core import fastjson, prepared
 from profiles.services import (
     COMMIT_MODE_CTE,
+    clean_email,
     clean_identifier,
     commit_mode,
     notify_segments,
@@ -76,7 +77,7 @@ def track_item(
         raise ValidationError({"event": f"is longer than {EVENT_NAME_MAX_LENGTH} characters"})
     uid = clean_identifier(user_id, field="id")
     anon = clean_identifier(anonymous_id, field="anonymous_id")
-    mail = clean_identifier(email, field="email", max_length=320)
+    mail = clean_email(email)
     if not (uid or anon or mail):
         raise ValidationError({"id": "an id, an email or an anonymous_id is required"})
     if properties is None:

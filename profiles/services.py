@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import fastjson, prepared
+from core.ingest import canonical_email
 from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
@@ -80,6 +81,13 @@ def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH)
     if len(text) > max_length:
         raise ValidationError({field: f"is longer than {max_length} characters"})
     return text
+
+
+def clean_email(value: Any, *, field: str = "email") -> str | None:
+    """An email as sent by a client, in its canonical form (stripped and lower-cased: see
+    core.ingest.canonical_email), or None. Every email Hark stores or matches goes through it."""
+    text = clean_identifier(value, field=field, max_length=EMAIL_MAX_LENGTH)
+    return canonical_email(text) if text else None
 
 
 def utc(at: datetime, *, field: str) -> datetime:
@@ -239,6 +247,51 @@ def profiles_touch(
         else:
             result.append(found[("email", email)])
     return result
+
+
+def profiles_traits_merge(
+    *, environment_id: int, updates: Sequence[tuple[int, dict[str, Any], datetime]]
+) -> None:
+    """Merge already-cleaned traits into profiles, for (profile id, traits, seen_at) triples:
+    the user traits a Segment or RudderStack library sends in `context.traits` with a track,
+    page or screen call. Two statements whatever the number of events: one UPDATE (later
+    triples win for the same profile) that rewrites only profiles whose traits change, as a
+    repeated `context.traits` on every page view changes nothing, and the trait definitions."""
+    merged: dict[int, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    latest = max((at for _, _, at in updates), default=None)
+    for profile_id, traits, _ in updates:
+        if traits:
+            merged.setdefault(profile_id, {}).update(traits)
+            for key, value in traits.items():
+                if values.get(key) is None:
+                    values[key] = value
+    if not merged or latest is None:
+        return
+    rows = [{"id": pid, "t": merged[pid]} for pid in sorted(merged)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH v AS (
+                SELECT r.id, r.t FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(id bigint, t jsonb)
+            ),
+            changed AS (
+                UPDATE profiles_profile p SET traits = p.traits || v.t
+                FROM v
+                WHERE p.id = v.id AND p.environment_id = %(env)s AND p.traits || v.t <> p.traits
+                RETURNING p.id
+            ),
+            {mark_dirty_cte("SELECT id FROM changed")}
+            SELECT count(*) FROM changed
+            """,
+            {"rows": fastjson.dumps(rows), "env": environment_id},
+        )
+        changed = cursor.fetchone()[0]
+    trait_definitions_record(
+        environment_id=environment_id, values=values, scope=Scope.PROFILE, seen_at=latest
+    )
+    if changed:
+        notify_segments(environment_id, sorted(merged), marked=True)
 
 
 # --- Identify --------------------------------------------------------------------------------
@@ -602,7 +655,7 @@ def profile_identify(
     """
     ident = _Identity(
         clean_identifier(user_id, field="id"),
-        clean_identifier(email, field="email", max_length=EMAIL_MAX_LENGTH),
+        clean_email(email),
         clean_identifier(anonymous_id, field="anonymous_id"),
     )
     if mode not in WRITE_MODES:
@@ -610,9 +663,7 @@ def profile_identify(
     cleaned = traits_clean(traits)
     if ident.email is None and isinstance(cleaned.get("email"), str):
         # Segment's convention: the email travels as a trait.
-        ident.email = clean_identifier(
-            cleaned["email"], field="traits.email", max_length=EMAIL_MAX_LENGTH
-        )
+        ident.email = clean_email(cleaned["email"], field="traits.email")
     if not (ident.user_id or ident.email or ident.anonymous_id):
         raise ValidationError({"id": "an id, an email or an anonymous_id is required"})
     now = timezone.now()

@@ -116,7 +116,8 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and len(text) < 6:
+        # ASCII digits only: "²" is a digit to isdigit() and not to int().
+        if text.lstrip("-").isdigit() and text.isascii() and len(text) < 6:
             return int(text)
     return None
 

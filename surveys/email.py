@@ -68,10 +68,32 @@ def email_problem(survey: Survey) -> str:
     return ""
 
 
+SIGNATURE_TAG_MAX_LENGTH = 100
+
+
+def signature_tag_clean(tag: str) -> str:
+    """The merge tag of a per-contact signature field, as typed (stripped); EmailSurveyError
+    when it could break out of the link (quotes, angle brackets, "&", "#", control chars)."""
+    tag = (tag or "").strip()
+    if len(tag) > SIGNATURE_TAG_MAX_LENGTH:
+        raise EmailSurveyError(
+            f"The signature merge tag is longer than {SIGNATURE_TAG_MAX_LENGTH} characters."
+        )
+    if any(ch in "\"'<>&#?" or ord(ch) < 32 for ch in tag):
+        raise EmailSurveyError(
+            "The signature merge tag may not contain quotes, <, >, &, # or ?: use your "
+            "provider's tag for a custom field, such as {{ contact.hark_signature }}."
+        )
+    return tag
+
+
 def answer_links(
-    *, survey: Survey, base_url: str, provider: str, identify_by: str
+    *, survey: Survey, base_url: str, provider: str, identify_by: str, signature_tag: str = ""
 ) -> list[tuple[str, str, str]]:
-    """(value, label, href) for every answer of the first question."""
+    """(value, label, href) for every answer of the first question. `signature_tag`: the
+    provider's merge tag for a custom field holding each contact's link signature (made by
+    your backend: see README, "Identity verification"), for environments that verify
+    identity."""
     question = email_question(survey)
     if question is None:
         raise EmailSurveyError(email_problem(survey))
@@ -89,6 +111,9 @@ def answer_links(
         if tag is None:
             raise EmailSurveyError(f"{chosen.label} has no merge tag for the user id: use email.")
         tag_param = f"&{'email' if identify_by == 'email' else 'id'}={tag}"
+        signature = signature_tag_clean(signature_tag)
+        if signature:
+            tag_param += f"&signature={signature}"
     links = []
     for value in answer_rules.allowed_values(question) or []:
         query = urlencode({"answer": value})
@@ -100,12 +125,21 @@ def answer_links(
 
 
 def email_block_html(
-    *, survey: Survey, base_url: str, provider: str, identify_by: str = "email"
+    *,
+    survey: Survey,
+    base_url: str,
+    provider: str,
+    identify_by: str = "email",
+    signature_tag: str = "",
 ) -> str:
     """The HTML to paste: a table of links, inline styles only, no script."""
     question = email_question(survey)
     links = answer_links(
-        survey=survey, base_url=base_url, provider=provider, identify_by=identify_by
+        survey=survey,
+        base_url=base_url,
+        provider=provider,
+        identify_by=identify_by,
+        signature_tag=signature_tag,
     )
     assert question is not None
     vertical = question.kind == QuestionKind.SINGLE_CHOICE

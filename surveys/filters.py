@@ -122,8 +122,14 @@ def typed_values(text: str) -> list[Any]:
         number = Decimal(text.strip())
     except InvalidOperation:
         return values
-    if number.is_finite():
-        values.append(int(number) if number == number.to_integral_value() else float(number))
+    if not number.is_finite():
+        return values
+    if number == number.to_integral_value() and number.adjusted() < 19:
+        values.append(int(number))
+    elif abs(as_float := float(number)) != float("inf") and (as_float != 0 or number == 0):
+        # Beyond these, no stored JSON number can be equal, and int() of a 5,000-digit number
+        # cannot be written as JSON at all (it was a 500).
+        values.append(as_float)
     return values
 
 

@@ -135,7 +135,9 @@ class QuestionForm(forms.Form):
             goto = self.cleaned_data.get(f"logic_{i}_goto")
             if operator and goto:
                 value: Any = self.cleaned_data.get(f"logic_{i}_value", "").strip()
-                if value.lstrip("-").isdigit():
+                # ASCII and short: int() refuses "²" (a digit to isdigit()) and 4,300+ digits.
+                digits = value.removeprefix("-")
+                if digits.isdigit() and digits.isascii() and len(digits) <= 15:
                     value = int(value)
                 rules.append({"operator": operator, "value": value, "goto": goto})
         return rules

@@ -90,7 +90,12 @@ def _anonymous_id(request: HttpRequest) -> tuple[str, bool]:
 
 
 def _identify(request: HttpRequest, survey: Survey, params: LinkParams) -> tuple[Any, str | None]:
-    """The respondent's profile (and a device id to store in the cookie, if new)."""
+    """The respondent's profile (and a device id to store in the cookie, if new).
+
+    A link that names the respondent identifies by what it names, never by the device: a link
+    can be forwarded, so whoever opens it is not proven to be the person named, and merging the
+    device's anonymous profile (its answers, its traits) into that person would hand one
+    person's history to another. The device id only recognises anonymous respondents."""
     from profiles.services import profile_identify
 
     anonymous_id, is_new = _anonymous_id(request)
@@ -99,7 +104,7 @@ def _identify(request: HttpRequest, survey: Survey, params: LinkParams) -> tuple
             environment=survey.environment,
             user_id=params.user_id,
             email=params.email,
-            anonymous_id=anonymous_id,
+            anonymous_id=None if params.identified else anonymous_id,
             traits=params.traits,
         )
     except ValidationError as exc:

@@ -57,7 +57,7 @@ def _check_same_environment(survey: Survey, profile: Any) -> None:
 
 
 def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
-    from traits.services import clean_json
+    from traits.services import TRAIT_KEY_RE, clean_json
 
     if not context:
         return {}
@@ -65,7 +65,28 @@ def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ValidationError({"context": ["must be an object"]})
     if len(context) > CONTEXT_MAX_KEYS:
         raise ValidationError({"context": [f"has more than {CONTEXT_MAX_KEYS} keys"]})
-    return {str(k)[:100]: clean_json(v, field=f"context.{k}") for k, v in context.items()}
+    for key in context:
+        # The same rule as trait keys and a link's response_ parameters: a NUL, a control
+        # character or a lone surrogate in a key is refused (it could not be stored), never cut.
+        if not isinstance(key, str) or not TRAIT_KEY_RE.fullmatch(key) or len(key) > 100:
+            shown = str(key).encode("utf-8", "backslashreplace").decode()[:120]
+            raise ValidationError(
+                {
+                    f"context.{shown}": [
+                        "context keys are 1 to 100 letters, digits, '_', '-', '.' or '$'"
+                    ]
+                }
+            )
+    return {k: clean_json(v, field=f"context.{k}") for k, v in context.items()}
+
+
+def response_import_check(
+    *, survey: Survey, answers: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> None:
+    """Raise the ValidationError response_import would raise for these answers and context,
+    before the caller writes anything else (the respondent's profile)."""
+    answers_clean(questions_by_key(survey), answers)
+    _clean_context(context)
 
 
 def questions_by_key(survey: Survey) -> dict[str, Question]:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from core.http import HarkRequest
+from core.http import HarkRequest, parse_id
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -189,10 +189,7 @@ def survey_new(request: HarkRequest) -> HttpResponse:
 @require_GET
 def survey_detail(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = _survey(request, uuid)
-    editing = request.GET.get("edit")
-    return _render_builder(
-        request, survey, editing=int(editing) if editing and editing.isdigit() else None
-    )
+    return _render_builder(request, survey, editing=parse_id(request.GET.get("edit")))
 
 
 @editor_required
@@ -358,7 +355,7 @@ def question_move_view(request: HarkRequest, uuid: Any, question_id: int) -> Htt
 def question_reorder(request: HarkRequest, uuid: Any) -> HttpResponse:
     """Drag and drop (static/hark/builder.js) posts the new order of question ids."""
     survey = _survey(request, uuid)
-    ids = [int(i) for i in request.POST.getlist("order") if i.isdigit()]
+    ids = [i for i in map(parse_id, request.POST.getlist("order")) if i is not None]
     services.questions_reorder(survey=survey, ordered_ids=ids)
     return _questions_changed(request, survey)
 
@@ -440,6 +437,7 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = _survey(request, uuid)
     provider = request.GET.get("provider", "none")
     identify_by = request.GET.get("identify_by", "email")
+    signature_tag = request.GET.get("signature_tag", "")[:200]
     problem = email_problem(survey)
     html, error = "", ""
     if not problem:
@@ -448,7 +446,11 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
         )
         try:
             html = email_block_html(
-                survey=survey, base_url=base_url, provider=provider, identify_by=identify_by
+                survey=survey,
+                base_url=base_url,
+                provider=provider,
+                identify_by=identify_by,
+                signature_tag=signature_tag,
             )
         except EmailSurveyError as exc:
             error = str(exc)
@@ -458,6 +460,7 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
         "identify_options": IDENTIFY_BY,
         "provider": provider if provider in PROVIDERS else "none",
         "identify_by": identify_by,
+        "signature_tag": signature_tag,
         "problem": problem,
         "error": error,
         "html": html,

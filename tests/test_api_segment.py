@@ -404,7 +404,7 @@ def test_get_is_405(client):
 def test_nul_bytes_in_messages_never_500(client, environment, write_key):
     body = (
         b'{"batch": [{"type": "track", "userId": "u\\u0000", "event": "E\\u0000", '
-        b'"properties": {"k\\u0000": "v\\u0000\\ud800"}, "messageId": "m\\u0000"}]}'
+        b'"properties": {"k\\u0000": "v\\u0000"}, "messageId": "m\\u0000"}]}'
     )
     response = client.post(
         "/segment/v1/batch",
@@ -414,4 +414,29 @@ def test_nul_bytes_in_messages_never_500(client, environment, write_key):
     )
     assert response.status_code == 200
     event = Event.objects.get()
-    assert event.definition.name == "E" and event.properties == {"k": "v?"}
+    assert event.definition.name == "E" and event.properties == {"k": "v"}
+
+
+def test_lone_surrogate_refuses_only_its_message(client, environment, write_key):
+    """A lone surrogate is not a character: the message holding it is refused by index, naming
+    the field; the batch's other messages are stored (an escaped emoji is a pair, and fine)."""
+    body = (
+        b'{"batch": [{"type": "track", "userId": "u1", "event": "A", '
+        b'"properties": {"k": "v\\ud800"}},'
+        b'{"type": "track", "userId": "u2", "event": "B \\ud83d\\ude00"},'
+        b'{"type": "identify", "userId": "u3", "traits": {"n\\udfff": 1}}]}'
+    )
+    response = client.post(
+        "/segment/v1/batch",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=_basic(write_key),
+    )
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [
+        (0, "properties.k"),
+        (2, "traits.n\\udfff"),
+    ]
+    assert [e.definition.name for e in Event.objects.all()] == ["B \U0001f600"]
+    assert list(Profile.objects.values_list("user_id", flat=True)) == ["u2"]

@@ -120,7 +120,7 @@ def traits_clean(values: Mapping[str, Any] | None, *, field: str = "traits") -> 
             raise ValidationError(
                 {name: f"trait keys are 1 to {TRAIT_KEY_MAX_LENGTH} characters long"}
             )
-        if not TRAIT_KEY_RE.match(key):
+        if not TRAIT_KEY_RE.fullmatch(key):
             raise ValidationError(
                 {name: "trait keys may contain letters, digits, '_', '-', '.' and '$' only"}
             )
