@@ -25,7 +25,8 @@ NAMES = [
 
 @pytest.fixture
 def survey(environment):
-    survey = SurveyFactory(environment=environment, live=True)
+    # Anonymous mode: the survey page answers a link without an identity.
+    survey = SurveyFactory(environment=environment, live=True, mode="anonymous")
     QuestionFactory(survey=survey, kind="nps", key="nps")
     QuestionFactory(survey=survey, kind="text", key="why", required=False)
     return survey
