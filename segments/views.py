@@ -302,6 +302,7 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
     context = {
         "segment": segment,
         "can_edit": request.membership.can_edit,
+        "run_lost": selectors.segment_run_lost(segment=segment),
         "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
         **_members_page(request, segment),
     }
@@ -317,7 +318,11 @@ def segment_status(request: HarkRequest, uuid: str) -> HttpResponse:
     response = render(
         request,
         "segments/detail.html#status",
-        {"segment": segment, "can_edit": request.membership.can_edit},
+        {
+            "segment": segment,
+            "can_edit": request.membership.can_edit,
+            "run_lost": selectors.segment_run_lost(segment=segment),
+        },
     )
     if request.GET.get("was") in ("queued", "running") and segment.status in ("idle", "failed"):
         # The run finished: let the member list (and anything else) reload itself.
@@ -336,7 +341,13 @@ def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
         return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
     segment.refresh_from_db()
     response = render(
-        request, "segments/detail.html#status", {"segment": segment, "can_edit": True}
+        request,
+        "segments/detail.html#status",
+        {
+            "segment": segment,
+            "can_edit": True,
+            "run_lost": selectors.segment_run_lost(segment=segment),
+        },
     )
     if segment.status in ("idle", "failed"):
         trigger_client_event(response, "segmentRecomputed", {"segment": str(segment.uuid)})
