@@ -137,14 +137,14 @@ def worker_env(redis_url: str, queue: str, **extra: str) -> dict[str, str]:
 class HarkProcess:
     """A subprocess writing to a log file, started from the checkout."""
 
-    def __init__(self, args: list[str], env: dict[str, str], name: str) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], name: str, cwd: Path = ROOT) -> None:
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (written while we read)
             prefix=f"hark-{name}-", suffix=".log", delete=False
         )
         self.log_path = Path(self.log_file.name)
         self.name = name
         self.process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT
+            args, cwd=cwd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT
         )
 
     def log(self) -> str:
