@@ -218,9 +218,26 @@ def publishing_to(redis_url: str, queue: str, settings):
     finally:
         app.conf.update(**previous)
         _reset_pools(app)
-        import redis
+        forget_queue(redis_url, queue)
 
-        redis.Redis.from_url(redis_url).delete(queue)
+
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Delete a test's queue, and the messages of it a killed worker left unacknowledged (kombu
+    keeps them in the `unacked` hash, to hand them out again after the visibility timeout)."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(queue)
+    for tag, raw in client.hscan_iter("unacked"):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key == queue:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
 
 
 def new_queue() -> str:
