@@ -41,6 +41,10 @@ def beat_schedule() -> dict:
             "task": "events.tasks.rollup_event_counts",
             "schedule": 60.0,
         },
+        "events-resume-deletions": {
+            "task": "events.tasks.resume_event_definition_deletes",
+            "schedule": 3600.0,
+        },
         "traits-count-profiles": {
             "task": "traits.tasks.count_trait_profiles",
             "schedule": 3600.0,

@@ -51,6 +51,7 @@ SCHEDULED = {
     "segments-refresh-time-windows": "segments.tasks.refresh_time_window_segments",
     "segments-reset-stuck-runs": "segments.tasks.reset_stuck_runs",
     "events-rollup": "events.tasks.rollup_event_counts",
+    "events-resume-deletions": "events.tasks.resume_event_definition_deletes",
     "traits-count-profiles": "traits.tasks.count_trait_profiles",
     "surveys-rollup-recent-days": "surveys.tasks.rollup_response_stats",
     "surveys-rollup-all-days": "surveys.tasks.rollup_response_stats",
