@@ -272,7 +272,9 @@ def _set_local(cursor: Any) -> None:
     cursor.execute(
         "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true),"
         " set_config('work_mem', %s, true),"
-        " set_config('client_connection_check_interval', %s, true)",
+        # (PostgreSQL 14 and newer have the check; older servers run without it.)
+        " CASE WHEN current_setting('server_version_num')::int >= 140000"
+        " THEN set_config('client_connection_check_interval', %s, true) END",
         [f"{timeout}s", f"{timeout}s", settings.HARK_SEGMENT_WORK_MEM, CLIENT_CHECK_INTERVAL],
     )
 
