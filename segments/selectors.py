@@ -11,8 +11,9 @@ from .models import RecomputeStatus, Segment, SegmentKind, SegmentMembership
 
 
 def segment_list(*, environment: Any) -> QuerySet[Segment]:
-    # The list shows stored counts: never a COUNT over memberships per page load.
-    return Segment.objects.filter(environment=environment).defer("rules", "description", "error")
+    # The list shows stored counts: never a COUNT over memberships per page load. (The error
+    # stays: a failed segment's badge shows it.)
+    return Segment.objects.filter(environment=environment).defer("rules", "description")
 
 
 def segment_get(*, environment: Any, uuid: Any) -> Segment:
@@ -127,15 +128,24 @@ def segments_lost_runs(*, older_than: dt.timedelta | None = None) -> list[Segmen
     """Segments (of every environment: the periodic task) showing a run that will not finish by
     itself: running with no session holding its lock (the worker died), or queued or running
     for longer than HARK_SEGMENT_STUCK_SECONDS (its message was lost). Two queries."""
-    cutoff = _stuck_cutoff(older_than)
     candidates = list(
         Segment.objects.filter(status__in=[RecomputeStatus.QUEUED, RecomputeStatus.RUNNING]).only(
             "id", "version", "status", "status_changed_at"
         )
     )
-    running = [s.pk for s in candidates if s.status == RecomputeStatus.RUNNING]
+    lost = segments_lost_among(candidates, older_than=older_than)
+    return [s for s in candidates if s.pk in lost]
+
+
+def segments_lost_among(
+    segments: list[Segment], *, older_than: dt.timedelta | None = None
+) -> set[int]:
+    """Ids of those of `segments` (loaded, with status and status_changed_at) showing a lost
+    run. One query, and none unless one of them shows a run running."""
+    cutoff = _stuck_cutoff(older_than)
+    running = [s.pk for s in segments if s.status == RecomputeStatus.RUNNING]
     alive = segment_runs_alive(segment_ids=running)
-    return [s for s in candidates if _is_lost(s, cutoff=cutoff, alive=alive)]
+    return {s.pk for s in segments if _is_lost(s, cutoff=cutoff, alive=alive)}
 
 
 def segment_run_lost(*, segment: Segment) -> bool:

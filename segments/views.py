@@ -133,6 +133,9 @@ def _parse_rules(raw: str | None) -> object:
 @require_http_methods(["GET"])
 def segment_list(request: HarkRequest) -> HttpResponse:
     segments = list(selectors.segment_list(environment=request.environment))
+    lost = selectors.segments_lost_among(segments)
+    for segment in segments:
+        segment.run_lost = segment.pk in lost
     return render(
         request,
         "segments/list.html",

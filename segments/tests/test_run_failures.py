@@ -212,3 +212,29 @@ def test_the_lost_run_check_costs_two_queries(segment, django_assert_num_queries
     interrupted(segment)
     with django_assert_num_queries(2):
         assert [s.pk for s in selectors.segments_lost_runs()] == [segment.pk]
+
+
+def test_the_list_shows_failed_and_interrupted_runs_in_constant_queries(
+    owner_client, environment, segment, django_assert_max_num_queries
+):
+    def add(name: str, status: str, error: str = "") -> Segment:
+        other = services.segment_create(environment=environment, name=name, rules=PRO)
+        Segment.objects.filter(pk=other.pk).update(status=status, error=error)
+        return other
+
+    interrupted(segment)
+    owner_client.get(url(environment, "list"))  # warm the session
+    with django_assert_max_num_queries(9) as queries:
+        page = owner_client.get(url(environment, "list"))
+    html = page.content.decode()
+    assert html.count("Interrupted") == 1
+    fewer = len(queries)
+
+    for i in range(3):
+        add(f"Failed {i}", RecomputeStatus.FAILED, error=f"reason {i}")
+        add(f"Lost {i}", RecomputeStatus.RUNNING)
+    with django_assert_max_num_queries(fewer):
+        page = owner_client.get(url(environment, "list"))
+    html = page.content.decode()
+    assert html.count("Interrupted") == 4
+    assert 'title="reason 2">Failed' in html
