@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -12,28 +13,37 @@ app.autodiscover_tasks()
 
 
 def beat_schedule() -> dict:
-    """The whole periodic schedule. Intervals come from settings so operators can tune them."""
-    from django.conf import settings
+    """The whole periodic schedule. Intervals come from settings so operators can tune them.
 
-    from segments.services import debounce_seconds
+    Built when Celery configures the app, which in `celery beat` is before (and without)
+    Django's apps being loaded: read django.conf.settings only, never import an app's module
+    (a model import raises AppRegistryNotReady there, which Celery logs and swallows, leaving
+    beat with an empty schedule). tests/test_production_topology.py starts a real beat.
+    """
+    from django.conf import settings
 
     return {
         # Changed profiles against dynamic segments: the queue ingestion fills.
         "segments-evaluate-changed-profiles": {
             "task": "segments.tasks.evaluate_dirty_profiles",
-            "schedule": float(debounce_seconds()),
+            "schedule": float(settings.HARK_SEGMENT_DEBOUNCE_SECONDS),
         },
         "segments-refresh-time-windows": {
             "task": "segments.tasks.refresh_time_window_segments",
             "schedule": float(settings.HARK_SEGMENT_REFRESH_SECONDS),
         },
+        # Runs whose worker died (noticed within a minute) or that are stuck past the limit.
         "segments-reset-stuck-runs": {
             "task": "segments.tasks.reset_stuck_runs",
-            "schedule": 300.0,
+            "schedule": 60.0,
         },
         "events-rollup": {
             "task": "events.tasks.rollup_event_counts",
             "schedule": 60.0,
+        },
+        "events-resume-deletions": {
+            "task": "events.tasks.resume_event_definition_deletes",
+            "schedule": 3600.0,
         },
         "traits-count-profiles": {
             "task": "traits.tasks.count_trait_profiles",
@@ -55,3 +65,10 @@ def beat_schedule() -> dict:
 @app.on_after_configure.connect
 def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
     sender.conf.beat_schedule = beat_schedule()
+
+
+@worker_ready.connect
+def _recover_lost_runs(sender: object = None, **kwargs: object) -> None:
+    """A worker that starts (after a crash, a deploy) queues the lost-run check at once rather
+    than waiting for beat's next minute: segment runs whose worker died are queued again."""
+    app.send_task("segments.tasks.reset_stuck_runs")

@@ -148,7 +148,15 @@ CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-# Longer than any task may run, so a late-acked task is not delivered twice while it runs.
+# The queue tasks go to (and the worker reads): several installations can share one Redis.
+CELERY_TASK_DEFAULT_QUEUE = env_str("HARK_CELERY_QUEUE", "celery") or "celery"
+# Tasks marked acks_late (idempotent ones: segment recomputes, the roll-ups, deletions) are
+# acknowledged when they finish, so a worker that dies mid-task leaves the message for another
+# one: at once when only the pool's child process died (reject_on_worker_lost), after the
+# visibility timeout when the whole worker vanished. No task may run longer than the visibility
+# timeout (else Redis hands it out a second time while it runs): the hard time limit enforces
+# that, and the check below keeps the segment statement timeout well inside it.
+CELERY_TASK_TIME_LIMIT = 2 * 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3 * 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
@@ -232,8 +240,29 @@ HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
 # Ingestion commits without waiting for the WAL flush unless this is on (see
 # profiles.services.ingest_transaction_setup).
 HARK_INGEST_SYNCHRONOUS_COMMIT = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", False)
+# Segments (segments/services.py). Read here, not by the app, because the beat schedule in
+# config/celery.py is built before Django's apps are loaded: it may read settings only.
 # How often (seconds) the periodic task recomputes segments whose rules have time windows.
 HARK_SEGMENT_REFRESH_SECONDS = env_int("HARK_SEGMENT_REFRESH_SECONDS", 900, minimum=60)
+# How often (seconds) the periodic task re-evaluates the profiles that changed (Redis only).
+HARK_SEGMENT_DEBOUNCE_SECONDS = env_int("HARK_SEGMENT_DEBOUNCE_SECONDS", 2, minimum=1)
+# Seconds a full recompute's statements may run (SET LOCAL statement_timeout).
+HARK_SEGMENT_STATEMENT_TIMEOUT = env_int("HARK_SEGMENT_STATEMENT_TIMEOUT", 600, minimum=1)
+# work_mem for a recompute: room for the hash joins/aggregates of a large environment.
+HARK_SEGMENT_WORK_MEM = env_str("HARK_SEGMENT_WORK_MEM", "64MB") or "64MB"
+# A run queued or running longer than this is taken as lost: queued again by the periodic task,
+# and "Recompute now" is offered again. (A run whose worker died is noticed sooner: see
+# segments.services.segments_reset_stuck.)
+HARK_SEGMENT_STUCK_SECONDS = env_int("HARK_SEGMENT_STUCK_SECONDS", 3600, minimum=60)
+# Statement timeout (seconds) of the builder's live count.
+HARK_SEGMENT_PREVIEW_TIMEOUT = env_int("HARK_SEGMENT_PREVIEW_TIMEOUT", 15, minimum=1)
+# A recompute runs a few statements (stage, apply; each bounded by the statement timeout):
+# they must fit, with room, in the time a task may run (see CELERY_TASK_TIME_LIMIT).
+if 4 * HARK_SEGMENT_STATEMENT_TIMEOUT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"HARK_SEGMENT_STATEMENT_TIMEOUT must be less than {CELERY_TASK_TIME_LIMIT // 4} "
+        f"seconds (a quarter of the task time limit), got {HARK_SEGMENT_STATEMENT_TIMEOUT}"
+    )
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -462,6 +462,20 @@ def event_definition_delete_request(*, definition: Any) -> None:
         transaction.on_commit(lambda: delete_event_definition.delay(definition.pk))
 
 
+def event_definition_deletes_resume() -> list[int]:
+    """Queue again the deletion of every definition still marked `deleting` (its task failed
+    for good, or its message was lost with its worker): the definition is hidden already, but
+    its events would stay forever. Run hourly; a deletion that is still running when queued
+    again is harmless (both delete what is left, batch by batch)."""
+    from .models import EventDefinition
+    from .tasks import delete_event_definition
+
+    ids = list(EventDefinition.objects.filter(deleting=True).values_list("pk", flat=True))
+    for definition_id in ids:
+        delete_event_definition.delay(definition_id)
+    return ids
+
+
 # Events deleted per statement: each batch is its own short transaction, so a definition with
 # millions of events never holds locks (or a request) for long.
 DELETE_BATCH = 50_000

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import Segment, SegmentKind, SegmentMembership
+from .models import RecomputeStatus, Segment, SegmentKind, SegmentMembership
 
 
 def segment_list(*, environment: Any) -> QuerySet[Segment]:
-    # The list shows stored counts: never a COUNT over memberships per page load.
-    return Segment.objects.filter(environment=environment).defer("rules", "description", "error")
+    # The list shows stored counts: never a COUNT over memberships per page load. (The error
+    # stays: a failed segment's badge shows it.)
+    return Segment.objects.filter(environment=environment).defer("rules", "description")
 
 
 def segment_get(*, environment: Any, uuid: Any) -> Segment:
@@ -80,3 +82,82 @@ def filter_by_segment(
         segment=segment, profile_id=OuterRef(f"{profile_field}_id")
     )
     return queryset.filter(Exists(members))
+
+
+# --- Runs that will not finish by themselves ---------------------------------------------------
+
+
+def segment_runs_alive(*, segment_ids: list[int]) -> set[int]:
+    """Of these segments, those whose run lock some database session holds (or waits for): a
+    run's transaction takes pg_advisory_xact_lock(ADVISORY_LOCK_CLASS, segment id), and the lock
+    dies with the session, so a worker that was killed leaves no entry. One query."""
+    from django.db import connection
+
+    from .services import ADVISORY_LOCK_CLASS
+
+    if not segment_ids:
+        return set()
+    with connection.cursor() as cursor:
+        # Two-key advisory locks show key1 as classid and key2 as objid (objsubid 2).
+        cursor.execute(
+            "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objsubid = 2 AND objid::bigint = ANY(%s::bigint[])",
+            [ADVISORY_LOCK_CLASS, list(segment_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _stuck_cutoff(older_than: dt.timedelta | None) -> dt.datetime:
+    from django.conf import settings
+    from django.utils import timezone
+
+    limit = older_than or dt.timedelta(seconds=settings.HARK_SEGMENT_STUCK_SECONDS)
+    return timezone.now() - limit
+
+
+def _is_lost(segment: Segment, *, cutoff: dt.datetime, alive: set[int]) -> bool:
+    if segment.status not in (RecomputeStatus.QUEUED, RecomputeStatus.RUNNING):
+        return False
+    if segment.status_changed_at is None or segment.status_changed_at < cutoff:
+        return True
+    return segment.status == RecomputeStatus.RUNNING and segment.pk not in alive
+
+
+def segments_lost_runs(*, older_than: dt.timedelta | None = None) -> list[Segment]:
+    """Segments (of every environment: the periodic task) showing a run that will not finish by
+    itself: running with no session holding its lock (the worker died), or queued or running
+    for longer than HARK_SEGMENT_STUCK_SECONDS (its message was lost). Two queries."""
+    candidates = list(
+        Segment.objects.filter(status__in=[RecomputeStatus.QUEUED, RecomputeStatus.RUNNING]).only(
+            "id", "version", "status", "status_changed_at"
+        )
+    )
+    lost = segments_lost_among(candidates, older_than=older_than)
+    return [s for s in candidates if s.pk in lost]
+
+
+def segments_lost_among(
+    segments: list[Segment], *, older_than: dt.timedelta | None = None
+) -> set[int]:
+    """Ids of those of `segments` (loaded, with status and status_changed_at) showing a lost
+    run. One query, and none unless one of them shows a run running."""
+    cutoff = _stuck_cutoff(older_than)
+    running = [s.pk for s in segments if s.status == RecomputeStatus.RUNNING]
+    alive = segment_runs_alive(segment_ids=running)
+    return {s.pk for s in segments if _is_lost(s, cutoff=cutoff, alive=alive)}
+
+
+def segment_run_lost(*, segment: Segment) -> bool:
+    """True when the segment page shows a run that will not finish by itself (see
+    segments_lost_runs): the page then says so and offers "Recompute now" again, which is how a
+    run recovers where no beat runs the periodic check (`make run`). No query unless a run is
+    shown queued or running."""
+    if segment.status not in (RecomputeStatus.QUEUED, RecomputeStatus.RUNNING):
+        return False
+    alive = (
+        segment_runs_alive(segment_ids=[segment.pk])
+        if segment.status == RecomputeStatus.RUNNING
+        else set()
+    )
+    return _is_lost(segment, cutoff=_stuck_cutoff(None), alive=alive)

@@ -46,34 +46,12 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run per segment
+# While a run's transaction is open, PostgreSQL polls its client's socket this often (ms): when
+# the worker dies mid-statement (killed, out of memory), the server ends the orphaned statement
+# at once instead of at the statement timeout, which releases the segment's lock; the run can
+# then be seen as lost (segments_reset_stuck) and queued again.
+CLIENT_CHECK_INTERVAL = "1000"
 STAGE_TABLE = "hark_segment_stage"
-
-
-SETTING_DEFAULTS: dict[str, Any] = {
-    # Seconds a full recompute's statements may run (SET LOCAL statement_timeout).
-    "HARK_SEGMENT_STATEMENT_TIMEOUT": 600,
-    # work_mem for a recompute: room for the hash joins/aggregates of a large environment.
-    "HARK_SEGMENT_WORK_MEM": "64MB",
-    # A run queued or running longer than this is reset by the periodic task.
-    "HARK_SEGMENT_STUCK_SECONDS": 3600,
-    # Delay before the batched re-evaluation of changed profiles runs (Redis only).
-    "HARK_SEGMENT_DEBOUNCE_SECONDS": 2,
-    # Statement timeout of the builder's live count.
-    "HARK_SEGMENT_PREVIEW_TIMEOUT": 15,
-}
-
-
-def _setting(name: str, default: Any = None) -> Any:
-    """A segments setting: Django settings if defined there, else the environment variable of
-    the same name (checked like config.settings does), else the default above."""
-    from core.env import env_int, env_str
-
-    if hasattr(settings, name):
-        return getattr(settings, name)
-    fallback = SETTING_DEFAULTS.get(name, default)
-    if isinstance(fallback, int):
-        return env_int(name, fallback, minimum=0)
-    return env_str(name, fallback) or fallback
 
 
 # --- Rules ----------------------------------------------------------------------------------
@@ -290,10 +268,15 @@ def _request_dependents(segment: Segment) -> None:
 
 
 def _set_local(cursor: Any) -> None:
-    timeout = int(_setting("HARK_SEGMENT_STATEMENT_TIMEOUT", 600))
-    work_mem = str(_setting("HARK_SEGMENT_WORK_MEM", "64MB"))
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}s"])
-    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+    timeout = settings.HARK_SEGMENT_STATEMENT_TIMEOUT
+    cursor.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true),"
+        " set_config('work_mem', %s, true),"
+        # (PostgreSQL 14 and newer have the check; older servers run without it.)
+        " CASE WHEN current_setting('server_version_num')::int >= 140000"
+        " THEN set_config('client_connection_check_interval', %s, true) END",
+        [f"{timeout}s", f"{timeout}s", settings.HARK_SEGMENT_WORK_MEM, CLIENT_CHECK_INTERVAL],
+    )
 
 
 def matching_ids_sql(segment: Segment, *, now: dt.datetime) -> tuple[str, tuple]:
@@ -335,6 +318,10 @@ def segment_recompute(
         )
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            # Bounds (and the dead-client check) first, so they cover the wait for the lock too.
+            _set_local(cursor)
+            # The lock is this run's lease: held while it runs, gone with its database session
+            # when the worker dies (see segment_runs_alive).
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, segment_id]
             )
@@ -343,7 +330,6 @@ def segment_recompute(
                 return None
             if segment.version > run_version:
                 raise Superseded
-            _set_local(cursor)
             started = time.perf_counter()
             sql, params = matching_ids_sql(segment, now=now)
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
@@ -395,6 +381,7 @@ def segment_recompute(
                 or segment.member_count != result.member_count
                 or (requested and segment.computed_version != run_version)
                 or (requested and segment.status != RecomputeStatus.IDLE)
+                or segment.status == RecomputeStatus.FAILED
                 or segment.computed_at is None
             )
             if changed_row:
@@ -403,7 +390,8 @@ def segment_recompute(
                     "computed_at": now,
                     "computed_version": run_version,
                 }
-                if requested:
+                # A refresh that succeeds clears an earlier failure (the rules compute again).
+                if requested or segment.status == RecomputeStatus.FAILED:
                     updates.update(
                         status=RecomputeStatus.IDLE, status_changed_at=timezone.now(), error=""
                     )
@@ -423,11 +411,38 @@ def segment_recompute(
     return result
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What the segment page shows for a failed run: the error in words where it is one a
+    person can act on (a timeout), else its type and message (the traceback is in the log)."""
+    from django.db import OperationalError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, OperationalError) and "statement timeout" in text:
+        return (
+            "The recompute took longer than the statement timeout "
+            f"({settings.HARK_SEGMENT_STATEMENT_TIMEOUT} s, HARK_SEGMENT_STATEMENT_TIMEOUT) "
+            "and was stopped."
+        )
+    return f"The recompute stopped with an error: {type(exc).__name__}: {text}"[:2000]
+
+
 def segment_mark_failed(*, segment_id: int, version: int | None, error: str) -> None:
+    """A run ended without a result: show it failed, with the reason, and offer a new run.
+    `version` None (a refresh) marks the segment whatever run it shows."""
     qs = Segment.objects.filter(pk=segment_id)
     if version is not None:
         qs = qs.filter(version=version)
     qs.update(status=RecomputeStatus.FAILED, status_changed_at=timezone.now(), error=error[:2000])
+
+
+def segment_mark_retrying(*, segment_id: int, version: int | None) -> None:
+    """A run failed on a transient database error and waits for its retry: queued, not running
+    (so the lost-run check does not take the wait for a dead worker)."""
+    if version is None:
+        return
+    Segment.objects.filter(pk=segment_id, version=version, status=RecomputeStatus.RUNNING).update(
+        status=RecomputeStatus.QUEUED, status_changed_at=timezone.now()
+    )
 
 
 def segments_refresh_time_windows() -> list[int]:
@@ -445,22 +460,49 @@ def segments_refresh_time_windows() -> list[int]:
 
 
 def segments_reset_stuck(*, older_than: dt.timedelta | None = None) -> list[int]:
-    """Runs queued or running for longer than the limit (a worker died, a message was lost):
-    bump their version (so a late finisher is superseded) and queue them again."""
-    limit = older_than or dt.timedelta(seconds=int(_setting("HARK_SEGMENT_STUCK_SECONDS", 3600)))
-    cutoff = timezone.now() - limit
-    stuck = list(
-        Segment.objects.filter(
-            status__in=[RecomputeStatus.QUEUED, RecomputeStatus.RUNNING],
-            status_changed_at__lt=cutoff,
-        )
-    )
+    """Queue again the runs that will not finish by themselves, under a new version (so a late
+    finisher, or a late redelivery of the old message, is superseded):
+
+    - lost: shown running, but no database session holds the segment's lock (the worker, or
+      the web process running it inline, died mid-run); noticed at once, no timeout;
+    - stuck: queued or running for longer than HARK_SEGMENT_STUCK_SECONDS (a message lost).
+
+    Run by beat every minute and by every worker as it starts; without beat, the segment page
+    offers "Recompute now" for such a run (selectors.segment_run_lost).
+    """
+    from .selectors import segments_lost_runs
+
+    stuck = segments_lost_runs(older_than=older_than)
+    requeued: list[int] = []
     for segment in stuck:
-        logger.warning(
-            "segment %s: run stuck since %s, queued again", segment.pk, segment.status_changed_at
+        # Guarded by the version and status read: a run that finished (or was requested again)
+        # meanwhile is left alone.
+        updated = Segment.objects.filter(
+            pk=segment.pk, version=segment.version, status=segment.status
+        ).update(
+            version=F("version") + 1,
+            status=RecomputeStatus.QUEUED,
+            status_changed_at=timezone.now(),
+            error="",
         )
-        segment_recompute_request(segment=segment)
-    return [s.pk for s in stuck]
+        if not updated:
+            continue
+        logger.warning(
+            "segment %s: run %s (%s since %s) lost, queued again",
+            segment.pk,
+            segment.version,
+            segment.status,
+            segment.status_changed_at,
+        )
+        _queue_recompute(segment.pk, segment.version + 1)
+        requeued.append(segment.pk)
+    return requeued
+
+
+def _queue_recompute(segment_id: int, version: int) -> None:
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.recompute_segment.delay(segment_id, version))
 
 
 # --- Incremental evaluation -------------------------------------------------------------------
@@ -553,11 +595,6 @@ def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
                 now,
             ],
         )
-
-
-def debounce_seconds() -> int:
-    """How often the periodic task drains the queue of changed profiles (at least 1 s)."""
-    return max(1, int(_setting("HARK_SEGMENT_DEBOUNCE_SECONDS", 2)))
 
 
 def tasks_run_inline() -> bool:
@@ -754,7 +791,7 @@ def segment_preview(
 ) -> tuple[int, list[Any]]:
     """Live count and a sample of the profiles matching unsaved rules (the builder)."""
     segment_validate_rules(environment_id=environment_id, rules=rules, segment=segment)
-    timeout = int(_setting("HARK_SEGMENT_PREVIEW_TIMEOUT", 15))
+    timeout = settings.HARK_SEGMENT_PREVIEW_TIMEOUT
     ctx = CompileContext(environment_id=environment_id)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}s"])

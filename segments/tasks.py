@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from . import services
 
@@ -21,25 +21,37 @@ def backoff(retries: int) -> int:
     return int(min(BACKOFF_MAX, BACKOFF_BASE * (2**retries)))
 
 
-@shared_task(bind=True, name="segments.tasks.recompute_segment", max_retries=MAX_RETRIES)
+# Every task here is idempotent (a recompute is versioned and transactional; an evaluation or a
+# drain computes from the data as it is; the periodic ones only queue work), so each is
+# acknowledged when it ends, not when it starts: a worker that dies mid-task (killed, out of
+# memory, a deploy) leaves its message for another worker. reject_on_worker_lost hands it out
+# again at once when only the pool's child process died; when the whole worker vanished, the
+# lost-run check (segments_reset_stuck: beat, every minute, and each worker as it starts)
+# queues the run again, and Redis's visibility timeout redelivers the message later (it is
+# then superseded and exits).
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(
+    bind=True, name="segments.tasks.recompute_segment", max_retries=MAX_RETRIES, **IDEMPOTENT
+)
 def recompute_segment(self, segment_id: int, version: int | None = None) -> dict | None:
     """Full recompute of one segment for `version` (None: refresh the current version).
-    A superseded run exits; database errors (timeouts included) retry with capped backoff, and
-    mark the segment failed once retries are exhausted."""
+    A superseded run exits. Database errors (timeouts, lost connections, deadlocks) retry with
+    capped backoff; any other error (a bug, rules the compiler cannot take) would fail the same
+    way again, so it fails at once. Either way a run that ends without a result marks the
+    segment failed, with the reason shown on its page, and "Recompute now" is offered again;
+    inline (no worker), the error is logged and the request goes on."""
+    inline = bool(self.request.called_directly or self.request.is_eager)
     try:
         result = services.segment_recompute(segment_id=segment_id, version=version)
     except DatabaseError as exc:
-        if (
-            self.request.called_directly
-            or self.request.is_eager
-            or (self.request.retries >= self.max_retries)
-        ):
-            logger.exception("segment %s: recompute failed", segment_id)
-            services.segment_mark_failed(segment_id=segment_id, version=version, error=str(exc))
-            if self.request.is_eager or self.request.called_directly:
-                return None
-            raise
+        if inline or self.request.retries >= self.max_retries:
+            return _failed(segment_id, version, exc, inline=inline)
+        services.segment_mark_retrying(segment_id=segment_id, version=version)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    except Exception as exc:
+        return _failed(segment_id, version, exc, inline=inline)
     if result is None:
         return None
     return {
@@ -52,7 +64,20 @@ def recompute_segment(self, segment_id: int, version: int | None = None) -> dict
     }
 
 
-@shared_task(name="segments.tasks.evaluate_profiles")
+def _failed(segment_id: int, version: int | None, exc: Exception, *, inline: bool) -> None:
+    logger.exception("segment %s: recompute failed", segment_id)
+    if not connection.in_atomic_block:
+        # The error may have broken the connection: a new one writes the failure.
+        connection.close_if_unusable_or_obsolete()
+    services.segment_mark_failed(
+        segment_id=segment_id, version=version, error=services.failure_reason(exc)
+    )
+    if inline:
+        return None
+    raise exc
+
+
+@shared_task(name="segments.tasks.evaluate_profiles", **IDEMPOTENT)
 def evaluate_profiles(environment_id: int, profile_ids: list[int]) -> int:
     result = services.segment_profiles_evaluate(
         environment_id=environment_id, profile_ids=profile_ids
@@ -64,6 +89,7 @@ def evaluate_profiles(environment_id: int, profile_ids: list[int]) -> int:
     bind=True,
     name="segments.tasks.evaluate_dirty_profiles",
     max_retries=MAX_RETRIES,
+    **IDEMPOTENT,
 )
 def evaluate_dirty_profiles(self, environment_id: int | None = None) -> int:
     """The periodic re-evaluation: drain the queue of changed profiles (of every environment,
@@ -74,11 +100,11 @@ def evaluate_dirty_profiles(self, environment_id: int | None = None) -> int:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 
-@shared_task(name="segments.tasks.refresh_time_window_segments")
+@shared_task(name="segments.tasks.refresh_time_window_segments", **IDEMPOTENT)
 def refresh_time_window_segments() -> int:
     return len(services.segments_refresh_time_windows())
 
 
-@shared_task(name="segments.tasks.reset_stuck_runs")
+@shared_task(name="segments.tasks.reset_stuck_runs", **IDEMPOTENT)
 def reset_stuck_runs() -> int:
     return len(services.segments_reset_stuck())

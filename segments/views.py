@@ -133,6 +133,9 @@ def _parse_rules(raw: str | None) -> object:
 @require_http_methods(["GET"])
 def segment_list(request: HarkRequest) -> HttpResponse:
     segments = list(selectors.segment_list(environment=request.environment))
+    lost = selectors.segments_lost_among(segments)
+    for segment in segments:
+        segment.run_lost = segment.pk in lost
     return render(
         request,
         "segments/list.html",
@@ -302,6 +305,7 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
     context = {
         "segment": segment,
         "can_edit": request.membership.can_edit,
+        "run_lost": selectors.segment_run_lost(segment=segment),
         "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
         **_members_page(request, segment),
     }
@@ -317,7 +321,11 @@ def segment_status(request: HarkRequest, uuid: str) -> HttpResponse:
     response = render(
         request,
         "segments/detail.html#status",
-        {"segment": segment, "can_edit": request.membership.can_edit},
+        {
+            "segment": segment,
+            "can_edit": request.membership.can_edit,
+            "run_lost": selectors.segment_run_lost(segment=segment),
+        },
     )
     if request.GET.get("was") in ("queued", "running") and segment.status in ("idle", "failed"):
         # The run finished: let the member list (and anything else) reload itself.
@@ -336,7 +344,13 @@ def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
         return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
     segment.refresh_from_db()
     response = render(
-        request, "segments/detail.html#status", {"segment": segment, "can_edit": True}
+        request,
+        "segments/detail.html#status",
+        {
+            "segment": segment,
+            "can_edit": True,
+            "run_lost": selectors.segment_run_lost(segment=segment),
+        },
     )
     if segment.status in ("idle", "failed"):
         trigger_client_event(response, "segmentRecomputed", {"segment": str(segment.uuid)})

@@ -157,13 +157,19 @@ def response_stats_rollup(
 
 def response_stats_rollup_all(*, full: bool = False) -> int:
     """Every environment with responses: the last RECENT_DAYS days (or everything)."""
+    from core.periodic import for_each_environment
     from environments.models import Environment
 
     since = None if full else timezone.localdate() - timedelta(days=RECENT_DAYS)
-    written = 0
-    for environment_id in Environment.objects.values_list("pk", flat=True):
-        written += response_stats_rollup(environment_id=environment_id, since=since)
-    return written
+    return sum(
+        for_each_environment(
+            Environment.objects.values_list("pk", flat=True),
+            lambda environment_id: response_stats_rollup(
+                environment_id=environment_id, since=since
+            ),
+            what="response roll-up",
+        )
+    )
 
 
 # --- Read ----------------------------------------------------------------------------------------

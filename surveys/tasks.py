@@ -8,7 +8,9 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="surveys.tasks.rollup_response_stats")
+# Idempotent (each environment's days are recomputed in one transaction): acknowledged when it
+# ends, handed out again at once if the pool process running it dies.
+@shared_task(name="surveys.tasks.rollup_response_stats", acks_late=True, reject_on_worker_lost=True)
 def rollup_response_stats(full: bool = False) -> int:
     """Recompute the Overview's daily figures: the last few days (every few minutes), or all
     days (daily, so responses deleted with their profile leave the figures)."""

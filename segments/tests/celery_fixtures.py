@@ -10,6 +10,7 @@ rows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -116,80 +117,141 @@ def _reset_pools(app) -> None:
         app.amqp.__dict__.pop(cached, None)
 
 
-@pytest.fixture
-def celery_worker_process(redis_url, transactional_db, settings):
-    """A `celery -A config worker` subprocess on `redis_url`, and this process's Celery app
-    switched from eager mode to that broker for the test."""
-    from config.celery import app
-
-    env = {
+def worker_env(redis_url: str, queue: str, **extra: str) -> dict[str, str]:
+    """The environment of a Hark process (worker, beat, gunicorn) started by a test: the test
+    database, `redis_url`, and a queue of its own (a concurrent test run's worker on the same
+    Redis must not take, and run against its own database, the tasks of this one)."""
+    return {
         **os.environ,
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url_for_tests(),
         "HARK_TESTING": "1",
+        "HARK_CELERY_QUEUE": queue,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret"),
         "HARK_SEGMENT_DEBOUNCE_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
-    # A queue of its own: a concurrent test run's worker on the same Redis must not take (and
-    # run against its own database) the tasks of this one.
-    queue = f"hark-test-{uuid.uuid4().hex[:12]}"
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (the worker writes to it while we read)
-        prefix="hark-worker-", suffix=".log", delete=False
-    )
-    celery = str(Path(sys.executable).with_name("celery"))
-    process = subprocess.Popen(
-        [
-            celery,
-            "-A",
-            "config",
+
+
+class HarkProcess:
+    """A subprocess writing to a log file, started from the checkout."""
+
+    def __init__(self, args: list[str], env: dict[str, str], name: str, cwd: Path = ROOT) -> None:
+        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (written while we read)
+            prefix=f"hark-{name}-", suffix=".log", delete=False
+        )
+        self.log_path = Path(self.log_file.name)
+        self.name = name
+        self.process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{self.name}: no {text!r} in its log:\n{self.log()[-6000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log_file.close()
+
+
+def celery_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("celery")), "-A", "config", *args]
+
+
+def start_worker(env: dict[str, str], *, pool: str = "solo") -> HarkProcess:
+    """`celery -A config worker` on the queue of `env`, once it is ready."""
+    worker = HarkProcess(
+        celery_command(
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            "--concurrency=1",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "--queues",
-            queue,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+            env["HARK_CELERY_QUEUE"],
+        ),
+        env,
+        "worker",
     )
-    log_path = Path(log.name)
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("Celery worker did not start:\n" + log_path.read_text(errors="replace"))
-            time.sleep(0.2)
-        # This process publishes to the same broker instead of running tasks inline.
-        # (Keys carry the CELERY_ namespace: the app reads its config from Django settings.)
-        previous = {
-            "CELERY_BROKER_URL": app.conf.broker_url,
-            "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager,
-            "CELERY_TASK_DEFAULT_QUEUE": app.conf.task_default_queue,
-        }
-        settings.REDIS_URL = redis_url
-        settings.CELERY_TASK_ALWAYS_EAGER = False
-        app.conf.update(
-            CELERY_BROKER_URL=redis_url,
-            CELERY_TASK_ALWAYS_EAGER=False,
-            CELERY_TASK_DEFAULT_QUEUE=queue,
-        )
-        _reset_pools(app)
-        yield log_path
-    finally:
-        if "previous" in locals():
-            app.conf.update(**previous)
-        _reset_pools(app)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        import redis
+    worker.wait_for_log("ready.")
+    return worker
 
-        redis.Redis.from_url(redis_url).delete(queue)
+
+@contextlib.contextmanager
+def publishing_to(redis_url: str, queue: str, settings):
+    """This process's Celery app switched from eager mode to the broker and queue (the workers'
+    ones) for the test."""
+    from config.celery import app
+
+    # Keys carry the CELERY_ namespace: the app reads its config from Django settings.
+    previous = {
+        "CELERY_BROKER_URL": app.conf.broker_url,
+        "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager,
+        "CELERY_TASK_DEFAULT_QUEUE": app.conf.task_default_queue,
+    }
+    settings.REDIS_URL = redis_url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.update(
+        CELERY_BROKER_URL=redis_url,
+        CELERY_TASK_ALWAYS_EAGER=False,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+    )
+    _reset_pools(app)
+    try:
+        yield
+    finally:
+        app.conf.update(**previous)
+        _reset_pools(app)
+        forget_queue(redis_url, queue)
+
+
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Delete a test's queue, and the messages of it a killed worker left unacknowledged (kombu
+    keeps them in the `unacked` hash, to hand them out again after the visibility timeout)."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(queue)
+    for tag, raw in client.hscan_iter("unacked"):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key == queue:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+
+
+def new_queue() -> str:
+    return f"hark-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker_process(redis_url, transactional_db, settings):
+    """A `celery -A config worker` subprocess on `redis_url`, and this process's Celery app
+    switched from eager mode to that broker for the test. Yields the worker's log path."""
+    queue = new_queue()
+    worker = start_worker(worker_env(redis_url, queue))
+    try:
+        with publishing_to(redis_url, queue, settings):
+            yield worker.log_path
+    finally:
+        worker.stop()
