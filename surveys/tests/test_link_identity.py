@@ -188,6 +188,8 @@ def test_a_signed_link_does_not_take_over_the_devices_anonymous_history(
 ):
     """Someone forwards their signed link; it is opened on a device with an anonymous history
     (an answer given through an anonymous link): that history stays with the device."""
+    survey.mode = "anonymous"  # it answers links without an identity, and signed ones too
+    survey.save()
     anonymous = client.get(url(survey))
     assert anonymous.status_code == 200
     device_profile = Profile.objects.get(environment=environment)
