@@ -224,6 +224,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Hark -----------------------------------------------------------------------------
+# The address people reach Hark at (https://hark.example.com): links in emails (invitations)
+# are built from it. Unset, they use the host of the request that sent the email, which
+# ALLOWED_HOSTS restricts.
+HARK_BASE_URL = (env_url("HARK_BASE_URL", ("https", "http")) or "").rstrip("/")
 # Requests per minute allowed for one API key (ingestion and REST API).
 HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # Hot ingestion statements are PREPAREd once per database session (see core/prepared.py): turn
