@@ -14,6 +14,8 @@ urlpatterns = [
         auth_views.PasswordResetConfirmView.as_view(
             template_name="environments/set_password.html",
             post_reset_login=True,
+            # Named, as more than one backend is configured (the login throttle's is first).
+            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
             success_url="/",
         ),
         name="password_set",
