@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,9 +125,20 @@ def _hostile_requests(port: int, secret: str) -> None:
     for request in requests:
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(request, timeout=10).close()
+    # A malformed request line goes to gunicorn's error log ("Invalid request from ...").
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"GET /api/v1/?api_key=SECRET-RAW-7 HTTP/1.1 junk\r\nHost: 127.0.0.1\r\n\r\n")
+        raw.recv(4096)
 
 
-SECRETS = ("SECRET-TOKEN-2", "SECRET-KEY-3", "SECRET-SIGNATURE-4", "SECRET-REFERER-5")
+SECRETS = (
+    "SECRET-TOKEN-2",
+    "SECRET-KEY-3",
+    "SECRET-SIGNATURE-4",
+    "SECRET-REFERER-5",
+    "SECRET-RESET-6",
+    "SECRET-RAW-7",
+)
 
 
 def _stop(process: subprocess.Popen) -> str:
@@ -158,11 +170,12 @@ def test_gunicorn_access_log_holds_no_secret(environment):
         log = _stop(process)
     access = [line for line in log.splitlines() if '"GET ' in line]
     assert len(access) >= 6, log
-    for value in (secret, *SECRETS, "SECRET-RESET-6"):
+    for value in (secret, *SECRETS):
         assert value not in log, f"{value} in the log:\n{log}"
     assert f"api_key={REDACTED}" in log
     assert f"/set-password/MTM/{REDACTED}/" in log
     assert f"signature={REDACTED}" in log
+    assert "Invalid request from ip=127.0.0.1" in log  # the malformed line was seen, not its key
     # The Basic auth user (the key) is replaced, the valid key's call was still answered.
     assert f" {REDACTED} [" in log
     assert any('"GET /api/v1/?api_key=[redacted] HTTP/1.1" 200' in line for line in access)
@@ -189,5 +202,21 @@ def test_runserver_request_log_holds_no_secret(environment):
     finally:
         log = _stop(process)
     assert '"GET /api/v1/?api_key=[redacted] HTTP/1.1" 200' in log, log
-    for value in (secret, *SECRETS, "SECRET-RESET-6"):
+    for value in (secret, *SECRETS):
         assert value not in log, f"{value} in the log:\n{log}"
+
+
+def test_gunicorn_error_log_redacts_too(tmp_path):
+    from gunicorn.config import Config
+
+    from core.redact import RedactingGunicornLogger
+
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = RedactingGunicornLogger(cfg)
+    # What a worker writes when the application fails on a request: its URI, query and all.
+    logger.error("Error handling request %s", "/api/v1/?api_key=hark_sk_SECRET-ERR-8")
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    written = (tmp_path / "error.log").read_text()
+    assert "SECRET-ERR-8" not in written and "api_key=[redacted]" in written
