@@ -184,6 +184,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=HARK_LOGIN_COOLOFF_MINUTES)
 # their own between guesses to wipe their address's failures.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
+# Only failures are kept (and forgotten after the cool-off): no table of every successful
+# sign-in's address and browser growing without bound.
+AXES_DISABLE_ACCESS_LOG = True
 # Counted in PostgreSQL: shared by every web process, with or without Redis.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_USERNAME_FORM_FIELD = "username"

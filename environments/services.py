@@ -217,6 +217,8 @@ def member_invitation_send(*, membership: Membership, base_url: str, invited_by=
     their login has no usable password yet, else with the sign-in address. True when the email
     left; False (logged) when the mail server refused it."""
     user = membership.user
+    if not user.email:  # a login made elsewhere (createsuperuser) with no address to write to
+        return False
     base_url = settings.HARK_BASE_URL or base_url
     context = {
         "environment": membership.environment,

@@ -187,3 +187,23 @@ def test_login_never_redirects_off_site(alice):
             LOGIN, {"username": "alice@acme.test", "password": PASSWORD, "next": target}
         )
         assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_admin_sign_in_counts_and_is_refused_too(alice):
+    admin_login = reverse("admin:login")
+    for n in range(LIMIT):
+        Client(REMOTE_ADDR="203.0.113.8").post(
+            admin_login, {"username": "alice@acme.test", "password": f"guess-{n}"}
+        )
+    assert _attempt("alice@acme.test", PASSWORD, "198.51.100.8").status_code == 429
+    response = Client(REMOTE_ADDR="198.51.100.8").post(
+        admin_login, {"username": "alice@acme.test", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+
+
+def test_successful_sign_ins_are_not_recorded(alice):
+    from axes.models import AccessLog
+
+    assert _signed_in(_attempt("alice@acme.test", PASSWORD, "198.51.100.9"))
+    assert not AccessLog.objects.exists()
