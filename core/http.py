@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
@@ -64,6 +65,9 @@ def safe_next(request: HttpRequest, default: str) -> str:
     # Surrounding whitespace is dropped (browsers drop it too when they follow a Location), so
     # what is checked is what the browser would follow.
     candidate = candidate.strip()
+    if any(unicodedata.category(char)[0] == "C" for char in candidate):
+        # A control character inside (CR/LF, NUL, tab): no page of Hark has one in its path.
+        return default
     if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

@@ -39,6 +39,9 @@ HOSTILE = [
     "http://testserver/e/acme/",
     "segments",
     "foo.bar",
+    "/e/x\r\nSet-Cookie: a=b",
+    "/e/x\x00/",
+    "/e/\tx/",
 ]
 
 
