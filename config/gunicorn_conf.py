@@ -22,3 +22,6 @@ graceful_timeout = 30
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+# The access log never holds a secret: ?api_key=, signatures, tokens, the Basic auth user (the
+# REST API's key) and set-password tokens are written as [redacted] (core/redact.py).
+logger_class = "core.redact.RedactingGunicornLogger"

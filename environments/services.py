@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
 from .models import API_KEY_PREFIX, ApiKey, Environment, Membership, Role, hash_api_key
+
+logger = logging.getLogger(__name__)
 
 
 def environment_create(*, name: str, slug: str | None = None) -> Environment:
@@ -172,3 +182,70 @@ def member_add_or_update(*, environment: Environment, email: str, role: str) -> 
     if existing is not None:
         return member_role_change(membership=existing, role=role)
     return member_add(environment=environment, email=email, role=role)
+
+
+# --- Invitations ------------------------------------------------------------------------------
+#
+# A login is global (one per email) while admins are per environment. So a set-password link is
+# never shown to the admin who adds a member: with it, the admin of one environment could set
+# the password of a person invited to another (not yet activated) and sign in as them there, or
+# claim a login ahead of its owner and be let into every environment that later adds that
+# email. The link goes by email to the address only, and the Settings page answers the same
+# whether or not a login already exists for it: every add sends one email, which says either
+# "choose a password" (no usable password yet) or "sign in" (the person has one).
+
+
+def _absolute(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path
+
+
+def password_set_link(*, user, base_url: str) -> str:
+    """The one-time set-password address for `user` (Django's password-reset token: valid until
+    used, until the password changes, or PASSWORD_RESET_TIMEOUT)."""
+    path = reverse(
+        "environments:password_set",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return _absolute(base_url, path)
+
+
+def member_invitation_send(*, membership: Membership, base_url: str, invited_by=None) -> bool:
+    """Email the member that they were added to the environment: with a set-password link when
+    their login has no usable password yet, else with the sign-in address. True when the email
+    left; False (logged) when the mail server refused it."""
+    user = membership.user
+    if not user.email:  # a login made elsewhere (createsuperuser) with no address to write to
+        return False
+    base_url = settings.HARK_BASE_URL or base_url
+    context = {
+        "environment": membership.environment,
+        "role": membership.get_role_display(),
+        "invited_by": (getattr(invited_by, "email", "") or "") if invited_by else "",
+        "needs_password": not user.has_usable_password(),
+        "login_url": _absolute(base_url, reverse("environments:login")),
+        "password_link": "",
+    }
+    if context["needs_password"]:
+        context["password_link"] = password_set_link(user=user, base_url=base_url)
+    subject = f"You were added to {membership.environment.name} on Hark"
+    body = render_to_string("environments/email/invitation.txt", context)
+    try:
+        send_mail(subject, body, None, [user.email], fail_silently=False)
+    except OSError:  # smtplib.SMTPException is an OSError too: server down, address refused
+        logger.exception("invitation email to member %s could not be sent", membership.pk)
+        return False
+    return True
+
+
+def member_invite(
+    *, environment: Environment, email: str, role: str, base_url: str, invited_by=None
+) -> tuple[Membership, bool]:
+    """The Settings page's "add member": add the member (or change the role of an existing one,
+    guarded by member_role_change) and email them. Returns the membership and whether the email
+    left. The caller shows the same answer whether or not a login existed for the email."""
+    membership = member_add_or_update(environment=environment, email=email, role=role)
+    sent = member_invitation_send(membership=membership, base_url=base_url, invited_by=invited_by)
+    return membership, sent

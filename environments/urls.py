@@ -7,13 +7,15 @@ app_name = "environments"
 
 urlpatterns = [
     path("", views.home, name="root"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path(
         "set-password/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
             template_name="environments/set_password.html",
             post_reset_login=True,
+            # Named, as more than one backend is configured (the login throttle's is first).
+            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
             success_url="/",
         ),
         name="password_set",

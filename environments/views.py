@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.http import HarkRequest, confirm_page, confirmed
+from core.http import HarkRequest, confirm_page, confirmed, safe_next
 from core.urls import env_reverse
 
 from . import services
@@ -26,6 +23,24 @@ from .forms import (
 )
 from .models import ApiKey, Membership, Role
 from .permissions import admin_required
+
+
+class _SafeNextMixin:
+    """Django's login and logout check `next` themselves; they use Hark's one check instead, so
+    every `next` follows the same rule (core.http.safe_next)."""
+
+    request: HarkRequest
+
+    def get_redirect_url(self) -> str:
+        return safe_next(self.request, "")
+
+
+class LoginView(_SafeNextMixin, auth_views.LoginView):
+    redirect_authenticated_user = True
+
+
+class LogoutView(_SafeNextMixin, auth_views.LogoutView):
+    pass
 
 
 @require_GET
@@ -178,41 +193,35 @@ def identity_secret_regenerate(request: HarkRequest) -> HttpResponse:
 @require_POST
 @admin_required
 def member_add(request: HarkRequest) -> HttpResponse:
+    """Add a member (or change an existing member's role) and email them. The answer is the same
+    whether or not a login exists for the email: no set-password link is ever shown here (it goes
+    to the address only; see services.member_invitation_send)."""
     form = MemberAddForm(request.POST)
     if not form.is_valid():
         return render(
             request, "environments/settings.html", _settings_context(request, member_form=form)
         )
+    email = form.cleaned_data["email"].strip().lower()
     try:
-        membership = services.member_add_or_update(
+        membership, sent = services.member_invite(
             environment=request.environment,
-            email=form.cleaned_data["email"],
+            email=email,
             role=form.cleaned_data["role"],
+            base_url=request.build_absolute_uri("/"),
+            invited_by=request.user,
         )
     except services.LastAdminError as error:
         messages.error(request, str(error))
         return _settings_redirect(request, "team")
-    user = membership.user
-    if not user.has_usable_password():
-        # No email is sent from here: the admin passes this one-time link on. It is the
-        # standard password-reset token, valid until used or PASSWORD_RESET_TIMEOUT.
-        link = request.build_absolute_uri(
-            reverse(
-                "environments:password_set",
-                kwargs={
-                    "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-                    "token": default_token_generator.make_token(user),
-                },
-            )
-        )
-        response = render(
+    role = membership.get_role_display().lower()
+    if sent:
+        messages.success(request, f"{email} is {role} here. We emailed them how to sign in.")
+    else:
+        messages.error(
             request,
-            "environments/settings.html",
-            _settings_context(request, invite_member=membership, invite_link=link),
+            f"{email} is {role} here, but the email to them could not be sent (check the "
+            "EMAIL_ settings); add them again to resend it.",
         )
-        response["Cache-Control"] = "no-store"
-        return response
-    messages.success(request, f"{user.email} is now {membership.get_role_display().lower()}.")
     return _settings_redirect(request, "team")
 
 

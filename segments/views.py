@@ -6,12 +6,12 @@ import contextlib
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
-from core.http import HarkRequest
+from core.http import HarkRequest, safe_next
 from core.urls import env_reverse
 from environments.permissions import editor_required
 from profiles.models import Profile
@@ -42,6 +42,8 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
             kind=SegmentKind.MANUAL,
         )
         action = request.POST.get("action")
+        # Checked before anything is written: an off-site `next` falls back to the list.
+        target = safe_next(request, env_reverse(request, "segments:list"))
         try:
             if action == "add":
                 services.segment_member_add(segment=segment, profile=profile)
@@ -52,7 +54,7 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
         except ValidationError as exc:
             error = _error_text(exc)
         if not request.htmx and not error:
-            return redirect(request.POST.get("next") or env_reverse(request, "segments:list"))
+            return HttpResponseRedirect(target)
     context = {
         "profile": profile,
         "memberships": list(selectors.profile_memberships(profile=profile)),
@@ -403,6 +405,7 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
     segment = get_object_or_404(
         Segment, uuid=uuid, environment=request.environment, kind=SegmentKind.MANUAL
     )
+    target = safe_next(request, env_reverse(request, "segments:detail", uuid=uuid))
     uuids = request.POST.getlist("profile")
     profiles = list(
         Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
@@ -421,4 +424,4 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
         trigger_client_event(response, "segmentMembershipChanged", {"segment": str(segment.uuid)})
         return response
     messages.success(request, text)
-    return redirect(request.POST.get("next") or env_reverse(request, "segments:detail", uuid=uuid))
+    return HttpResponseRedirect(target)

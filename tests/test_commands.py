@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import RequestFactory  # the login throttle needs a request
 
 from environments.models import ApiKey, Environment, Membership, Role, hash_api_key
 from environments.services import api_key_authenticate
@@ -93,7 +94,14 @@ def test_create_member_adds_a_login_with_role_and_password(environment):
     membership = Membership.objects.get(environment=environment, user__email="lee@example.com")
     assert membership.role == Role.ANALYST
     assert "lee@example.com is analyst" in out
-    assert authenticate(username="lee@example.com", password="a-long-password-1") is not None
+    assert (
+        authenticate(
+            RequestFactory().post("/login/"),
+            username="lee@example.com",
+            password="a-long-password-1",
+        )
+        is not None
+    )
     assert "a-long-password-1" not in membership.user.password
 
 
@@ -120,7 +128,14 @@ def test_create_member_adds_an_existing_login_to_another_environment(
         )
     )
     assert roles == {environment.slug: Role.CONTRIBUTOR, other_environment.slug: Role.MANAGER}
-    assert authenticate(username="kim@example.com", password="first-password-1") is not None
+    assert (
+        authenticate(
+            RequestFactory().post("/login/"),
+            username="kim@example.com",
+            password="first-password-1",
+        )
+        is not None
+    )
 
 
 def test_create_member_errors(environment):

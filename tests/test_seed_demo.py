@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Q, Sum
+from django.test import RequestFactory  # the login throttle needs a request
 
 from core.management.commands import seed_demo
 from environments.models import Environment, Membership, Role
@@ -78,7 +79,11 @@ def test_seed_demo_creates_the_demo_environment_with_its_logins():
         seed_demo.DEMO_ADMIN_EMAIL: Role.ADMIN,
         seed_demo.DEMO_ANALYST_EMAIL: Role.ANALYST,
     }
-    user = authenticate(username=seed_demo.DEMO_ADMIN_EMAIL, password=seed_demo.DEMO_PASSWORD)
+    user = authenticate(
+        RequestFactory().post("/login/"),
+        username=seed_demo.DEMO_ADMIN_EMAIL,
+        password=seed_demo.DEMO_PASSWORD,
+    )
     assert user is not None
     assert Profile.objects.filter(environment=environment).count() == SMALL["profiles"]
     assert Event.objects.filter(environment=environment).count() == SMALL["events"]

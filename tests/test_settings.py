@@ -52,6 +52,11 @@ VARIABLES = [
     "HARK_DATA_DIR",
     "HARK_TESTING",
     "LOG_LEVEL",
+    "HARK_BASE_URL",
+    "HARK_LOGIN_FAILURE_LIMIT",
+    "HARK_LOGIN_COOLOFF_MINUTES",
+    "HARK_LOGIN_THROTTLE",
+    "FORWARDED_ALLOW_IPS",
 ]
 VALID = {
     "DATABASE_URL": "postgres://hark@db.internal:5432/hark",
@@ -271,6 +276,30 @@ def test_deploy_checks_pass_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_login_throttle_and_proxy_settings(environ):
+    loaded = _load_settings()
+    assert loaded["AXES_FAILURE_LIMIT"] == 10 and loaded["TRUSTED_PROXIES"] == ["127.0.0.1"]
+    assert loaded["AXES_COOLOFF_TIME"].total_seconds() == 15 * 60
+    environ.setenv("HARK_LOGIN_FAILURE_LIMIT", "5")
+    environ.setenv("HARK_LOGIN_COOLOFF_MINUTES", "60")
+    environ.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8, 192.0.2.4")
+    environ.setenv("HARK_BASE_URL", "https://hark.example.com/")
+    loaded = _load_settings()
+    assert loaded["AXES_FAILURE_LIMIT"] == 5
+    assert loaded["AXES_COOLOFF_TIME"].total_seconds() == 3600
+    assert loaded["TRUSTED_PROXIES"] == ["10.0.0.0/8", "192.0.2.4"]
+    assert loaded["HARK_BASE_URL"] == "https://hark.example.com"
+    for name, value, message in [
+        ("FORWARDED_ALLOW_IPS", "proxy.internal", "FORWARDED_ALLOW_IPS entries must be"),
+        ("HARK_LOGIN_FAILURE_LIMIT", "0", "HARK_LOGIN_FAILURE_LIMIT must be at least 1"),
+        ("HARK_BASE_URL", "hark.example.com", "HARK_BASE_URL must be a URL"),
+    ]:
+        environ.setenv(name, value)
+        with pytest.raises(ImproperlyConfigured, match=message):
+            _load_settings()
+        environ.delenv(name)
 
 
 # --- Documentation ---------------------------------------------------------------------------

@@ -112,20 +112,24 @@ def test_install_section_shows_the_public_key_and_working_snippets(owner_client,
     assert "http://testserver/segment" in html
 
 
-def test_admin_adds_a_member_who_sets_a_password_with_the_one_time_link(owner_client, environment):
+def test_admin_adds_a_member_who_sets_a_password_with_the_emailed_link(
+    owner_client, environment, mailoutbox
+):
     response = owner_client.post(
         url("member_add", environment), {"email": "New@Acme.test", "role": "analyst"}
     )
-    assert response.status_code == 200
-    link = re.search(r'id="invite-link"[^>]*>([^<]+)<', response.content.decode()).group(1)
+    assert response.status_code == 302
+    # The link is emailed to the member, never shown to the admin.
+    assert "set-password" not in owner_client.get(response["Location"]).content.decode()
+    assert mailoutbox[0].to == ["new@acme.test"]
+    link = re.search(r"http://testserver(/set-password/\S+)", mailoutbox[0].body).group(1)
     membership = Membership.objects.get(environment=environment, user__email="new@acme.test")
     assert membership.role == Role.ANALYST
     invited = Client()
-    path = link.split("testserver", 1)[1]
-    form_page = invited.get(path, follow=True)
+    form_page = invited.get(link, follow=True)
     assert form_page.status_code == 200 and b"new_password1" in form_page.content
     done = invited.post(
-        form_page.redirect_chain[-1][0] if form_page.redirect_chain else path,
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
         {"new_password1": "a-Long-passphrase-42", "new_password2": "a-Long-passphrase-42"},
     )
     assert done.status_code == 302
