@@ -195,3 +195,27 @@ def test_skip_link_is_the_first_stop_and_leads_to_the_content(
     assert page.locator("a.skip-link").is_visible()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_answer_filter_narrows_to_the_survey_and_filters_by_csat_label(
+    logged_in_page, live_server, environment, dashboard
+):
+    other = SurveyFactory(environment=environment, name="Onboarding")
+    QuestionFactory(survey=other, kind="text", key="first_impression", title="First impression?")
+    page = logged_in_page
+    page.goto(f"{live_server.url}/e/{environment.slug}/responses/")
+    question = page.locator("#id_answer")
+    option = question.locator('option[value="first_impression"]')
+    assert option.evaluate("o => !o.hidden")
+    page.select_option("#id_survey", label="Product NPS")
+    assert option.evaluate("o => o.hidden && o.disabled")
+    page.select_option("#id_answer", label="How satisfied?")
+    labels = page.locator("#answer-values option").evaluate_all("os => os.map(o => o.value)")
+    assert labels == ["Very unsatisfied", "Unsatisfied", "Neutral", "Satisfied", "Very satisfied"]
+    with page.expect_response(lambda r: "value=Very" in r.url):
+        page.fill("#id_value", "Very unsatisfied")
+    page.wait_for_load_state("networkidle")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == 1
+    assert "Grace Hopper" in rows.first.inner_text()
+    assert "value=Very%20unsatisfied" in page.url  # the URL reproduces the list

@@ -200,3 +200,26 @@ def test_segment_members_page_says_how_many(owner_client, environment):
         SegmentMembershipFactory(segment=segment)
     html = owner_client.get(eurl(environment, "segments:detail", uuid=segment.uuid)).content
     assert b'<strong class="total">3</strong> members' in html
+
+
+def test_a_form_without_its_csrf_token_gets_a_styled_page(owner, environment):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner.user)
+    response = client.post(eurl(environment, "segments:new"), {"name": "x"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "This form has expired" in html and "Skip to content" in html
+    assert not Segment.objects.filter(name="x").exists()
+
+
+def test_missing_pages_and_server_errors_get_styled_pages(owner_client, environment, rf):
+    from django.views.defaults import server_error
+
+    response = owner_client.get(f"/e/{environment.slug}/no-such-page/")
+    assert response.status_code == 404
+    assert "Nothing here" in response.content.decode()
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content
