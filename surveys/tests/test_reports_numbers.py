@@ -243,3 +243,9 @@ def test_profile_without_label_keeps_raw_values(owner_client, environment, surve
         reverse("profiles:detail", kwargs={"env": environment.slug, "uuid": profile.uuid})
     ).content.decode()
     assert "<dt>gone_key</dt><dd>3</dd>" in html
+
+
+def test_overview_counts_read_in_the_singular(owner_client, environment, responses):
+    html = owner_client.get(url(environment, "surveys:overview")).content.decode()
+    assert "1 promoter" in _card(html, "nps") and "1 promoters" not in html
+    assert _card(html, "ces").endswith("2 answers")
