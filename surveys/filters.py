@@ -9,7 +9,7 @@ environment's data. All filters compose into one SQL query on the responses.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -86,6 +86,7 @@ class AnswerKey:
     survey_names: list[str]
     survey_uuids: list[str]
     hidden: bool = False
+    kinds: set[str] = field(default_factory=set)  # of every question with this key
 
     @property
     def label(self) -> str:
@@ -390,6 +391,7 @@ class ResponseFilter(ReportFilter):
                     survey_names=[],
                     survey_uuids=[],
                 )
+            entry.kinds.add(kind)
             if str(survey_uuid) not in entry.survey_uuids:
                 entry.survey_uuids.append(str(survey_uuid))
                 entry.survey_names.append(survey_name)
@@ -417,7 +419,7 @@ class ResponseFilter(ReportFilter):
         """A typed answer value as stored: the label of a CSAT point ("Very satisfied") is its
         number on the stored scale (the page offers the labels, not -2..2)."""
         entry = next((e for e in self.answer_keys if e.key == key), None)
-        if entry is None or entry.kind != QuestionKind.CSAT:
+        if entry is None or QuestionKind.CSAT not in entry.kinds:
             return text
         by_label = {label.lower(): value for value, label in CSAT_LABELS.items()}
         number = by_label.get(text.strip().lower())
