@@ -157,7 +157,7 @@ def _settings_confirm(
 
 
 @require_http_methods(["GET", "POST"])
-@admin_required
+@admin_required(read_only="environments:settings")
 def api_key_revoke(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: revoke."""
     key = get_object_or_404(ApiKey, pk=pk, environment=request.environment)
@@ -180,7 +180,7 @@ def identity_verification(request: HarkRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@admin_required
+@admin_required(read_only="environments:settings")
 def identity_secret_regenerate(request: HarkRequest) -> HttpResponse:
     """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: a new secret."""
     if not confirmed(request):
@@ -252,7 +252,7 @@ def member_role(request: HarkRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@admin_required
+@admin_required(read_only="environments:settings")
 def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page (the <dialog>'s fallback). POST with confirm: remove."""
     membership = _member(request, pk)

@@ -36,7 +36,7 @@ def event_list(request: HarkRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="events:list")
 def event_edit(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: the edit row (htmx) or an edit page. POST: save; the row (htmx) or the list."""
     definition = _definition(request, pk)
@@ -73,7 +73,7 @@ def event_row(request: HarkRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="events:list")
 def event_delete(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: delete with its
     events."""

@@ -324,9 +324,13 @@ class AnswerRow:
 
 
 def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -> list:
-    """The profile's newest survey responses with their survey, and answers labelled by question
-    title (two queries whatever the number of responses)."""
+    """The profile's newest survey responses with their survey, answers labelled by question
+    title and read as people read them (a CSAT answer is "Very satisfied", not 2: the same
+    words as the Response List), and their locale and context (two queries whatever the number
+    of responses)."""
+    from surveys.answers import value_label
     from surveys.models import Question, Response
+    from surveys.report_selectors import context_items
 
     responses = list(
         Response.objects.filter(profile=profile, environment_id=profile.environment_id)
@@ -337,6 +341,8 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
             "survey__name",
             "channel",
             "data",
+            "context",
+            "locale",
             "first_shown_at",
             "completed_at",
             "dismissed_at",
@@ -346,20 +352,32 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
         .order_by("-created_at", "-id")[:limit]
     )
     survey_ids = {r.survey_id for r in responses}
-    titles: dict[tuple[int, str], str] = {}
+    questions: dict[tuple[int, str], Question] = {}
     if any(r.data for r in responses):
-        for survey_id, key, title in Question.objects.filter(survey_id__in=survey_ids).values_list(
-            "survey_id", "key", "title"
+        for question in Question.objects.filter(survey_id__in=survey_ids).only(
+            "survey_id", "key", "title", "kind", "config", "position"
         ):
-            titles[(survey_id, key)] = title
+            questions[(question.survey_id, question.key)] = question
     for response in responses:
-        response.answer_rows = [
-            AnswerRow(
-                label=titles.get((response.survey_id, key), key),
-                display=format_trait_value(value, "string"),
+        rows = []
+        for key, value in (response.data or {}).items():
+            question = questions.get((response.survey_id, key))
+            rows.append(
+                (
+                    question.position if question else 1_000_000,
+                    AnswerRow(
+                        label=question.title if question else key,
+                        display=(
+                            value_label(question, value)
+                            if question
+                            else format_trait_value(value, "string")
+                        ),
+                    ),
+                )
             )
-            for key, value in (response.data or {}).items()
-        ]
+        # In question order, as the survey asked them (then answers to removed questions).
+        response.answer_rows = [row for _, row in sorted(rows, key=lambda r: r[0])]
+        response.context_items = context_items(response.context, limit=None)
     return responses
 
 

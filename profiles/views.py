@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest
+from core.totals import capped_total
 from core.urls import env_reverse
 
 from .filters import ProfileFilter
@@ -55,6 +56,8 @@ def user_list(request: HarkRequest) -> HttpResponse:
     params.pop("after", None)
     context = {
         "filter": filterset,
+        # How many users match, exact up to COUNT_CAP (one bounded count, core.totals).
+        "total": capped_total(qs),
         "sort": filterset.sort_value,
         "page": page,
         "profiles": page.items,

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from core.http import HarkRequest, safe_next
+from core.totals import capped_total
 from core.urls import env_reverse
 from environments.permissions import editor_required
 from profiles.models import Profile
@@ -172,13 +173,13 @@ def _save_form(request: HarkRequest, segment: Segment | None) -> tuple[Segment |
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="segments:list")
 def segment_new(request: HarkRequest) -> HttpResponse:
     return _builder(request, None)
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="segments:detail")
 def segment_edit(request: HarkRequest, uuid: str) -> HttpResponse:
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
     return _builder(request, segment)
@@ -251,6 +252,9 @@ def _members_page(request: HarkRequest, segment: Segment) -> dict:
     import datetime as dt
 
     qs = selectors.segment_members(segment=segment)
+    # The members listed now, exact up to COUNT_CAP (one bounded count, core.totals): the
+    # stored member_count is as of the last recompute.
+    total = capped_total(qs)
     cursor = request.GET.get("after", "")
     if cursor:
         try:
@@ -267,7 +271,7 @@ def _members_page(request: HarkRequest, segment: Segment) -> dict:
         rows = rows[:PAGE_SIZE]
         last = rows[-1]
         next_cursor = f"{last.since.isoformat()}_{last.pk}"
-    return {"members": rows, "next_cursor": next_cursor, "cursor": cursor}
+    return {"members": rows, "next_cursor": next_cursor, "cursor": cursor, "total": total}
 
 
 def _names(request: HarkRequest, rules: object) -> dict[str, str]:

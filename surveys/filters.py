@@ -8,7 +8,8 @@ environment's data. All filters compose into one SQL query on the responses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,7 +28,8 @@ from profiles.models import Profile
 from segments.models import Segment, SegmentMembership
 from traits.models import Scope, Trait
 
-from .models import Channel, Question, Response, Survey
+from .answers import CSAT_LABELS, allowed_values, choices
+from .models import Channel, Question, QuestionKind, Response, Survey
 from .scores import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, answer_number
 
 PERIODS = [
@@ -71,6 +73,44 @@ NPS_GROUPS = {
     "passives": (NPS_DETRACTOR_MAX + 1, NPS_PROMOTER_MIN - 1),
     "detractors": (0, NPS_DETRACTOR_MAX),
 }
+
+
+@dataclass
+class AnswerKey:
+    """A question key offered by the Response List's answer filter."""
+
+    key: str
+    title: str
+    kind: str
+    values: list[str]  # the answers to suggest (CSAT labels, choices...), in order
+    survey_names: list[str]
+    survey_uuids: list[str]
+    hidden: bool = False
+    kinds: set[str] = field(default_factory=set)  # of every question with this key
+
+    @property
+    def label(self) -> str:
+        if len(self.survey_names) > 1:
+            return f"{self.title} ({len(self.survey_names)} surveys)"
+        return self.title
+
+    @property
+    def surveys_attr(self) -> str:
+        return " ".join(self.survey_uuids)
+
+    @property
+    def values_json(self) -> str:
+        return json.dumps(self.values, ensure_ascii=False)
+
+
+def _value_labels(question: Question) -> list[str]:
+    """The answers a question can have, as people read them (for the value suggestions)."""
+    if question.kind == QuestionKind.CSAT:
+        return [CSAT_LABELS[v] for v in allowed_values(question) or []]
+    if question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+        return choices(question)
+    values = allowed_values(question)
+    return [str(v) for v in values] if values else []
 
 
 @dataclass(frozen=True)
@@ -220,6 +260,11 @@ class ReportFilter(django_filters.FilterSet):
     end = django_filters.DateFilter(
         method="filter_nothing", label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
+    # Completed responses only: partial answers (a respondent who stopped half-way) count in
+    # the scores unless this is on; both report pages say so.
+    completed = django_filters.BooleanFilter(
+        method="filter_completed", label="Completed only", widget=forms.CheckboxInput
+    )
 
     default_period = "all"
 
@@ -246,6 +291,14 @@ class ReportFilter(django_filters.FilterSet):
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset  # segment and period/start/end are applied in filter_queryset
+
+    def filter_completed(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset.filter(completed_at__isnull=False) if value else queryset
+
+    @property
+    def completed_only(self) -> bool:
+        self.form.errors  # noqa: B018
+        return bool(getattr(self.form, "cleaned_data", {}).get("completed"))
 
     @property
     def date_range(self) -> DateRange:
@@ -305,36 +358,81 @@ class ResponseFilter(ReportFilter):
     def __init__(self, data: Any = None, *, environment: Any, **kwargs: Any) -> None:
         super().__init__(data, environment=environment, **kwargs)
 
-    def _with_current(self, choices: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    def _with_current(self, options: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
         current = (self.data.get(name) or "").strip()
-        if current and current not in {value for value, _ in choices}:
-            choices.append((current, current))
-        return choices
+        if current and current not in {value for value, _ in options}:
+            options.append((current, current))
+        return options
 
     @cached_property
     def trait_keys(self) -> list[tuple[str, str]]:
-        """The profile traits to offer (one query, only when the page renders the form)."""
-        keys = (
+        """The profile traits to offer, by label (one query, only when the page renders)."""
+        traits = (
             Trait.objects.filter(environment=self.environment, scope=Scope.PROFILE, hidden=False)
             .order_by("key")
-            .values_list("key", flat=True)
+            .only("key", "label")
         )
-        return self._with_current([(key, key) for key in keys], "trait")
+        options = sorted(
+            ((t.key, t.display_label) for t in traits), key=lambda o: (o[1].lower(), o[0])
+        )
+        return self._with_current(options, "trait")
 
     @cached_property
-    def answer_keys(self) -> list[tuple[str, str]]:
-        """The question keys to offer, with the kinds of question using each (one query)."""
+    def answer_keys(self) -> list[AnswerKey]:
+        """The questions to offer, one entry per key (a key several surveys share filters them
+        all), labelled by title; each knows its surveys, so the page shows only the chosen
+        survey's questions (and narrows on the fly when another survey is picked). One query."""
         rows = (
             Question.objects.filter(survey__environment=self.environment)
-            .values_list("key", "kind")
-            .distinct()
-            .order_by("key", "kind")
+            .order_by("survey__created_at", "survey_id", "position", "id")
+            .values_list("key", "title", "kind", "config", "survey__uuid", "survey__name")
         )
-        kinds: dict[str, list[str]] = {}
-        for key, kind in rows:
-            kinds.setdefault(key, []).append(kind.replace("_", " "))
-        choices = [(key, f"{key} ({', '.join(k)})") for key, k in kinds.items()]
-        return self._with_current(choices, "answer")
+        by_key: dict[str, AnswerKey] = {}
+        for key, title, kind, config, survey_uuid, survey_name in rows:
+            entry = by_key.get(key)
+            if entry is None:
+                question = Question(key=key, title=title, kind=kind, config=config or {})
+                entry = by_key[key] = AnswerKey(
+                    key=key,
+                    title=title or key,
+                    kind=kind,
+                    values=_value_labels(question),
+                    survey_names=[],
+                    survey_uuids=[],
+                )
+            entry.kinds.add(kind)
+            if str(survey_uuid) not in entry.survey_uuids:
+                entry.survey_uuids.append(str(survey_uuid))
+                entry.survey_names.append(survey_name)
+        current = (self.data.get("answer") or "").strip()
+        if current and current not in by_key:
+            # A key no question has any more (a deleted question) still filters.
+            by_key[current] = AnswerKey(
+                key=current, title=current, kind="", values=[], survey_names=[], survey_uuids=[]
+            )
+        chosen = ""
+        if not self.form.errors:
+            chosen = str(getattr(self.form.cleaned_data.get("survey"), "uuid", "") or "")
+        for entry in by_key.values():
+            entry.hidden = (
+                bool(chosen) and bool(entry.survey_uuids) and (chosen not in entry.survey_uuids)
+            )
+        return sorted(by_key.values(), key=lambda e: (e.title.lower(), e.key))
+
+    @property
+    def chosen_answer(self) -> AnswerKey | None:
+        key = (self.data.get("answer") or "").strip()
+        return next((e for e in self.answer_keys if e.key == key), None) if key else None
+
+    def answer_value(self, key: str, text: str) -> str:
+        """A typed answer value as stored: the label of a CSAT point ("Very satisfied") is its
+        number on the stored scale (the page offers the labels, not -2..2)."""
+        entry = next((e for e in self.answer_keys if e.key == key), None)
+        if entry is None or QuestionKind.CSAT not in entry.kinds:
+            return text
+        by_label = {label.lower(): value for value, label in CSAT_LABELS.items()}
+        number = by_label.get(text.strip().lower())
+        return str(number) if number is not None else text
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         open_ = Q(completed_at__isnull=True, dismissed_at__isnull=True)
@@ -379,7 +477,7 @@ class ResponseFilter(ReportFilter):
         data = self.form.cleaned_data
         key, operator, value = data.get("answer"), data.get("op") or "eq", data.get("value") or ""
         if key:
-            condition = answer_condition(key, operator, value.strip())
+            condition = answer_condition(key, operator, self.answer_value(key, value.strip()))
             if condition is not None:
                 queryset = queryset.alias(
                     _answer_number=answer_number(key),
@@ -415,6 +513,7 @@ class ResponseFilter(ReportFilter):
                 "channel",
                 "start",
                 "end",
+                "completed",
             )
         ) or data.get("period") not in (None, "", self.default_period)
 

@@ -42,11 +42,17 @@ ANSWERED = ~Q(data={})
 
 
 def overview_counts() -> dict[str, Aggregate]:
-    """The counts of the Overview's cards (they add up across days and weeks)."""
+    """The counts of the Overview's cards (they add up across days and weeks).
+
+    They partition as the cards read them: every row is a view; a view with an answer is a
+    response, and a response is either completed or partial (responses - completed), so
+    "completed" counts only completed rows with an answer (a completion with every optional
+    question skipped is a view, not a response). "dismissed" is a view closed before it was
+    completed, with or without answers."""
     return {
         "views": Count("pk"),
         "responses": Count("pk", filter=ANSWERED),
-        "completed": Count("pk", filter=Q(completed_at__isnull=False)),
+        "completed": Count("pk", filter=Q(completed_at__isnull=False) & ANSWERED),
         "dismissed": Count("pk", filter=Q(completed_at__isnull=True, dismissed_at__isnull=False)),
     }
 

@@ -5,7 +5,8 @@ pages and the CSV export's rows. A fixed number of queries per page, whatever th
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,10 +21,10 @@ from profiles.models import MonthlyActivity
 from segments.models import SegmentMembership
 
 from . import scores
-from .answers import value_label
+from .answers import CSAT_LABELS, value_label
 from .charts import Point, bar_chart, line_chart
 from .filters import OverviewFilter
-from .models import Question, Response
+from .models import Question, QuestionKind, Response
 from .report_rollup import (
     as_score_keys,
     day_start,
@@ -59,6 +60,8 @@ ROW_FIELDS = (
     "created_at",
     "completed_at",
     "dismissed_at",
+    "context",
+    "locale",
     "survey__uuid",
     "survey__name",
     "profile__uuid",
@@ -77,6 +80,23 @@ class Answer:
     key: str
     title: str
     text: str
+
+
+CONTEXT_PREVIEW_CHARS = 120
+
+
+def context_items(context: Any, limit: int | None = CONTEXT_PREVIEW_CHARS) -> list[tuple[str, str]]:
+    """A response's context (`response_*` link parameters, API context) as (key, text) pairs
+    in key order; each value cut to `limit` characters for the lists (None: whole)."""
+    if not isinstance(context, dict):
+        return []
+    items = []
+    for key in sorted(context):
+        text = _plain(context[key]) if not isinstance(context[key], dict) else str(context[key])
+        if limit is not None and len(text) > limit:
+            text = text[: limit - 1].rstrip() + "…"
+        items.append((str(key), text))
+    return items
 
 
 def questions_for(survey_ids: Iterable[int]) -> dict[int, dict[str, Question]]:
@@ -102,6 +122,7 @@ def attach_answers(responses: Sequence[Response]) -> None:
         response.when_iso = local.isoformat(timespec="seconds")  # type: ignore[attr-defined]
         response.when = f"{local:%b} {local.day}, {local:%Y %H:%M}"  # type: ignore[attr-defined]
         response.status_label = STATUS_LABELS.get(response.status, "")  # type: ignore[attr-defined]
+        response.context_items = context_items(response.context)  # type: ignore[attr-defined]
         survey_questions = questions.get(response.survey_id, {})
         order = {key: i for i, key in enumerate(survey_questions)}
         answers = []
@@ -233,7 +254,9 @@ def _overview_figures(
     span = filterset.date_range
     counts = overview_counts()
     rolled: list[dict[str, Any]] = []
-    if segment is None and not filterset.form.errors:
+    # The rollup holds every response's figures: a segment (membership is per profile) or
+    # "completed only" is computed live.
+    if segment is None and not filterset.form.errors and not filterset.completed_only:
         watermark = rollup_watermark(filterset.environment.pk)
         if watermark is not None and (span.start is None or span.start < day_start(watermark)):
             end = watermark
@@ -272,6 +295,9 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
     series = series[-TIMELINE_MAX_WEEKS:]
     views = figures["views"]
     figures["completion_rate"] = round(figures["completed"] * 100 / views, 1) if views else None
+    # Responses = completed + partial (see report_rollup.overview_counts): the card's parts add
+    # up, and the scores say how many partial responses they include.
+    figures["partial"] = max(figures["responses"] - figures["completed"], 0)
 
     # 2. MAU: profiles active in the month the range ends in (stored rows, an index range).
     month = _month_start(span.end_date or timezone.localdate())
@@ -314,6 +340,8 @@ def overview_report(filterset: OverviewFilter) -> dict[str, Any]:
 
     return {
         "figures": figures,
+        "completed_only": filterset.completed_only,
+        "has_scores": any(keys[name] is not None for name in ("nps", "csat", "ces")),
         "has_nps": keys["nps"] is not None,
         "has_csat": keys["csat"] is not None,
         "has_ces": keys["ces"] is not None,
@@ -348,7 +376,12 @@ BASE_COLUMNS = [
     "anonymous_id",
     "completed_at",
     "dismissed_at",
+    "locale",
+    "context",
 ]
+# A column "<key>_label" follows the value column of every CSAT question key: the value on the
+# stored -2..2 scale for formulas, the label ("Very satisfied") for people.
+LABEL_SUFFIX = "_label"
 
 
 def export_question_keys(environment_id: int, survey_id: int | None) -> list[str]:
@@ -385,6 +418,32 @@ def export_removed_keys(qs: QuerySet, question_keys: Sequence[str]) -> list[str]
     return [key for key in found if key not in known]
 
 
+def export_label_keys(environment_id: int, survey_id: int | None) -> dict[str, set[int]]:
+    """{question key: ids of the surveys where it is a CSAT question}: the keys whose CSV
+    value column is followed by a label column. One query."""
+    questions = Question.objects.filter(
+        survey__environment_id=environment_id, kind=QuestionKind.CSAT
+    )
+    if survey_id is not None:
+        questions = questions.filter(survey_id=survey_id)
+    labelled: dict[str, set[int]] = {}
+    for key, survey in questions.values_list("key", "survey_id"):
+        labelled.setdefault(key, set()).add(survey)
+    return labelled
+
+
+def _label(value: Any) -> str:
+    return (
+        CSAT_LABELS.get(value, "") if isinstance(value, int) and not isinstance(value, bool) else ""
+    )
+
+
+def _context_cell(context: Any) -> str:
+    if not context:
+        return ""
+    return json.dumps(context, ensure_ascii=False, sort_keys=True)
+
+
 class _Echo:
     """A file-like object whose write() returns the line, for csv.writer in a stream."""
 
@@ -410,14 +469,24 @@ def _when(value: datetime | None) -> str:
 
 
 def export_csv_lines(
-    qs: QuerySet, question_keys: Sequence[str], removed_keys: Sequence[str] = ()
+    qs: QuerySet,
+    question_keys: Sequence[str],
+    label_keys: Mapping[str, set[int]] | None = None,
+    removed_keys: Sequence[str] = (),
 ) -> Iterator[str]:
     """The CSV, line by line: the header, then the filtered responses newest first, read with
-    a server-side cursor in chunks (memory stays flat whatever the row count). The columns of
-    `removed_keys` come last, headed "<key> (removed question)"."""
+    a server-side cursor in chunks (memory stays flat whatever the row count). A key of
+    `label_keys` (see export_label_keys) gets a "<key>_label" column after its value; the
+    columns of `removed_keys` come last, headed "<key> (removed question)"."""
+    label_keys = label_keys or {}
     writer = csv.writer(_Echo())
-    removed_headers = [f"{key} (removed question)" for key in removed_keys]
-    yield "\ufeff" + writer.writerow(BASE_COLUMNS + list(question_keys) + removed_headers)
+    header = list(BASE_COLUMNS)
+    for key in question_keys:
+        header.append(key)
+        if key in label_keys:
+            header.append(key + LABEL_SUFFIX)
+    header += [f"{key} (removed question)" for key in removed_keys]
+    yield "\ufeff" + writer.writerow(header)
     question_keys = [*question_keys, *removed_keys]
     # Tuples, not model instances: building two models per row was most of the export's time.
     rows = (
@@ -433,11 +502,22 @@ def export_csv_lines(
             "completed_at",
             "dismissed_at",
             "data",
+            "survey_id",
+            "locale",
+            "context",
         )
         .iterator(chunk_size=EXPORT_CHUNK)
     )
-    for uuid, created, survey, channel, user_id, email, anonymous_id, done, gone, data in rows:
+    for row in rows:
+        uuid, created, survey, channel, user_id, email, anonymous_id, done, gone, data = row[:10]
+        survey_id, locale, context = row[10:]
         data = data or {}
+        answers: list[Any] = []
+        for key in question_keys:
+            answers.append(_cell(data.get(key)))
+            if key in label_keys:
+                labelled = survey_id in label_keys[key]
+                answers.append(_label(data.get(key)) if labelled else "")
         yield writer.writerow(
             [
                 str(uuid),
@@ -450,7 +530,9 @@ def export_csv_lines(
                 _cell(anonymous_id),
                 _when(done),
                 _when(gone),
-                *[_cell(data.get(key)) for key in question_keys],
+                _cell(locale),
+                _cell(_context_cell(context)),
+                *answers,
             ]
         )
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest
+from core.totals import capped_total
 
 from .filters import ANSWER_OPERATORS, PERIODS, VALUELESS_OPERATORS, OverviewFilter, ResponseFilter
 from .report_selectors import (
     PAGE_SIZES,
     export_csv_lines,
+    export_label_keys,
     export_question_keys,
     export_removed_keys,
     overview_report,
@@ -40,6 +42,18 @@ def _page_size(request: HarkRequest) -> int:
     return size if size in PAGE_SIZES else PAGE_SIZES[0]
 
 
+def _toggle_completed(query: QueryDict) -> str:
+    """The same query with "completed only" switched (for the scores note's link)."""
+    query = query.copy()
+    for name in ("after", "before"):
+        query.pop(name, None)
+    if query.get("completed") in ("true", "on", "1", "True"):
+        query.pop("completed")
+    else:
+        query["completed"] = "true"
+    return query.urlencode()
+
+
 @require_GET
 def overview(request: HarkRequest) -> HttpResponse:
     filterset = OverviewFilter(request.GET, environment=request.environment)
@@ -48,6 +62,7 @@ def overview(request: HarkRequest) -> HttpResponse:
         "periods": PERIODS,
         # The Response List link carries the same survey, segment and (defaulted) period.
         "responses_query": filterset.data.urlencode(),
+        "toggle_completed_query": _toggle_completed(filterset.data),
         **overview_report(filterset),
     }
     template = "surveys/overview.html#report" if _fragment(request) else "surveys/overview.html"
@@ -70,6 +85,9 @@ def responses(request: HarkRequest) -> HttpResponse:
     context = {
         "filter": filterset,
         "page": page,
+        # How many responses match, exact up to COUNT_CAP (one bounded count, core.totals).
+        "total": capped_total(filterset.qs),
+        "toggle_completed_query": _toggle_completed(request.GET),
         "periods": PERIODS,
         "operators": ANSWER_OPERATORS,
         "valueless_operators": sorted(VALUELESS_OPERATORS),
@@ -90,8 +108,11 @@ def responses_export(request: HarkRequest) -> StreamingHttpResponse:
     survey = filterset.form.cleaned_data.get("survey")
     keys = export_question_keys(request.environment.pk, survey.pk if survey else None)
     removed = export_removed_keys(qs, keys)
+    labelled = export_label_keys(request.environment.pk, survey.pk if survey else None)
     name = f"{request.environment.slug}-responses-{timezone.localdate():%Y%m%d}.csv"
-    response = StreamingHttpResponse(export_csv_lines(qs, keys, removed), content_type="text/csv")
+    response = StreamingHttpResponse(
+        export_csv_lines(qs, keys, labelled, removed), content_type="text/csv"
+    )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -169,7 +169,7 @@ def survey_list(request: HarkRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@editor_required
+@editor_required(read_only="surveys:list")
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_new(request: HarkRequest) -> HttpResponse:
     form = SurveyForm(request.POST or None)

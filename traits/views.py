@@ -34,7 +34,7 @@ def trait_list_view(request: HarkRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="traits:list")
 def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: the edit row (htmx) or an edit page. POST: save; the row (htmx) or back to the list."""
     trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
@@ -75,7 +75,7 @@ def trait_row(request: HarkRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@editor_required
+@editor_required(read_only="traits:list")
 def trait_delete_view(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: a confirmation page (the fallback of the <dialog>). POST with confirm: delete with
     the values."""

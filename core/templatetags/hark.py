@@ -10,7 +10,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from core.humanize import time_ago
+
 register = template.Library()
+
+
+@register.filter
+def ago(value: Any) -> str:
+    """{{ when|ago }}: "just now", "5 minutes ago", "8 hours ago" (core.humanize.time_ago)."""
+    return time_ago(value)
+
 
 # Reversed once per render with this uuid in place of the profile's, then filled in: a list of
 # 100 respondents reversed 100 URLs (about 3 ms of a page budgeted 50 ms).

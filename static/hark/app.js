@@ -5,7 +5,7 @@
 
   // Close <details> menus when clicking elsewhere.
   document.addEventListener("click", function (event) {
-    document.querySelectorAll("details.envswitch[open]").forEach(function (el) {
+    document.querySelectorAll("details.envswitch[open], details.navmenu[open]").forEach(function (el) {
       if (!el.contains(event.target)) el.removeAttribute("open");
     });
   });

@@ -59,3 +59,47 @@
     document.querySelectorAll("select[data-valueless]").forEach(syncOperator);
   });
 })();
+
+// The Response List's answer filter: only the chosen survey's questions are offered (the page
+// renders them narrowed; this keeps them so when another survey is picked), and the value box
+// suggests the chosen question's answers as people read them (CSAT labels, choices).
+(function () {
+  "use strict";
+
+  function narrow(form) {
+    var survey = form.querySelector("#id_survey");
+    var select = form.querySelector("select[data-answer-select]");
+    if (!survey || !select) return;
+    var chosen = survey.value;
+    Array.prototype.forEach.call(select.options, function (option) {
+      var surveys = option.getAttribute("data-surveys");
+      if (!option.value || !surveys) return;  // "Any question", or a key no question has now
+      var off = chosen !== "" && surveys.split(" ").indexOf(chosen) === -1;
+      option.hidden = off;
+      option.disabled = off;
+      if (off && option.selected) select.value = "";
+    });
+  }
+
+  function suggest(form) {
+    var select = form.querySelector("select[data-answer-select]");
+    var list = document.getElementById("answer-values");
+    if (!select || !list) return;
+    var option = select.options[select.selectedIndex];
+    var values = [];
+    try { values = JSON.parse((option && option.getAttribute("data-values")) || "[]"); } catch (e) { values = []; }
+    list.textContent = "";
+    values.forEach(function (value) {
+      var item = document.createElement("option");
+      item.value = value;
+      list.appendChild(item);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!el.form) return;
+    if (el.id === "id_survey") narrow(el.form);
+    if (el.matches && el.matches("select[data-answer-select]")) suggest(el.form);
+  }, true);  // capture: before htmx reads the form
+})();

@@ -493,8 +493,9 @@ def test_export_has_a_column_per_question(owner_client, environment, responses):
         str(responses[name].uuid) for name in ("promoter", "detractor", "old")
     ]
     first = rows[0]
-    assert list(first)[-5:] == ["nps", "csat", "effort", "features", "why"]
+    assert list(first)[-6:] == ["nps", "csat", "csat_label", "effort", "features", "why"]
     assert first["nps"] == "10"
+    assert (first["csat"], first["csat_label"]) == ("2", "Very satisfied")
     assert first["features"] == "Reports; Export"
     assert first["user_id"] == "alice"
     assert first["status"] == "completed"

@@ -189,7 +189,7 @@ def test_every_card_matches_the_hand_computed_figures(owner_client, environment,
 def test_completed_only_counts_only_completed_responses(
     owner_client, environment, survey, answered
 ):
-    response = owner_client.get(results_url(environment, survey, "period=30d&status=completed"))
+    response = owner_client.get(results_url(environment, survey, "period=30d&completed=true"))
     cards = _cards(response)
     assert response.context["totals"]["shown"] == 2
     assert cards["nps"].score.value == 0.0 and cards["nps"].score.n == 2  # 10 and 3
@@ -375,7 +375,7 @@ def test_text_answers_are_searchable_and_link_to_the_respondent(owner_client, en
 def test_export_link_gives_exactly_the_filtered_responses(
     owner_client, environment, survey, answered
 ):
-    page = owner_client.get(results_url(environment, survey, "period=30d&status=completed"))
+    page = owner_client.get(results_url(environment, survey, "period=30d&completed=true"))
     export = page.context["responses_query"]
     response = owner_client.get(
         reverse("surveys:responses_export", kwargs={"env": environment.slug}) + "?" + export
