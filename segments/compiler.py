@@ -91,6 +91,9 @@ class CompileContext:
     now: dt.datetime = field(default_factory=timezone.now)
     profile_ids: list[int] | None = None
     _types: R.TypeResolver | None = None
+    # Conditions of stored rules that no longer fit (a trait's type changed, rules edited
+    # outside the builder): {path: messages}. They match nobody; they are never an error.
+    problems: dict[str, list[str]] = field(default_factory=dict)
     _events: dict[str, int | None] = field(default_factory=dict)
     _surveys: dict[str, int | None] = field(default_factory=dict)
     _segments: dict[str, Any] = field(default_factory=dict)
@@ -642,16 +645,30 @@ def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
         # Deleted segment (or a cycle, refused when saving): it has no members.
         return MATCH_ALL if negate else MATCH_NONE
     if segment.kind == "dynamic":
-        inner = group_q(segment.rules, ctx, (*stack, key))
+        # Its own rules, checked on their own: their problems are reported on that segment.
+        inner = group_q(segment.rules, ctx, (*stack, key), path=f"[segment {key}]")
     else:
         members = SegmentMembership.objects.filter(segment_id=segment.id)
         inner = Q(Exists(members.filter(profile_id=OuterRef("pk"))))
     return ~inner if negate else inner
 
 
-def condition_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
-    if "op" in c or "conditions" in c:
-        return group_q(c, ctx, stack)
+def condition_q(
+    c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = (), path: str = "", depth: int = 1
+) -> Q:
+    if isinstance(c, Mapping) and ("op" in c or "conditions" in c):
+        return group_q(c, ctx, stack, path=path, depth=depth + 1)
+    # Stored rules were valid when saved, but a trait's type may have changed since (an
+    # "equals" on what is now a number), or the rules were written around the builder: a
+    # condition that does not fit matches nobody, and is reported, never raised.
+    problems = (
+        R.condition_errors(c, ctx.types, path)
+        if isinstance(c, Mapping)
+        else {path: ["Must be a condition or a group."]}
+    )
+    if problems:
+        ctx.problems.update(problems)
+        return MATCH_NONE
     kind = c.get("type")
     if kind == "trait":
         return _trait_q(c, ctx)
@@ -663,21 +680,45 @@ def condition_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = ()) ->
         return _survey_q(c, ctx)
     if kind == "answer":
         return _answer_q(c, ctx)
-    if kind == "segment":
-        return _segment_q(c, ctx, stack)
-    raise ValueError(f"unknown condition type {kind!r}")
+    return _segment_q(c, ctx, stack)
 
 
-def group_q(rules: Any, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
+def group_q(
+    rules: Any, ctx: CompileContext, stack: tuple[str, ...] = (), *, path: str = "", depth: int = 1
+) -> Q:
+    """A group: its conditions combined with AND/OR (an empty group matches every profile; a
+    group that is not one, or nested too deep, matches nobody and is reported)."""
     if not rules:
         return MATCH_ALL
-    parts = [condition_q(c, ctx, stack) for c in rules.get("conditions") or []]
+    problems = R.group_errors(rules, path, depth)
+    if problems:
+        ctx.problems.update(problems)
+        return MATCH_NONE
+    parts = [
+        condition_q(
+            c,
+            ctx,
+            stack,
+            f"{path}.conditions[{i}]" if path else f"conditions[{i}]",
+            depth,
+        )
+        for i, c in enumerate(rules["conditions"])
+    ]
     if not parts:
         return MATCH_ALL
     combined = parts[0]
     for part in parts[1:]:
         combined = (combined | part) if rules.get("op") == "or" else (combined & part)
     return combined
+
+
+def _report(ctx: CompileContext, what: str) -> None:
+    if ctx.problems:
+        logger.warning(
+            "segments: %s has conditions that do not fit and match nobody: %s",
+            what,
+            "; ".join(f"{p}: {' '.join(m)}" for p, m in ctx.problems.items()),
+        )
 
 
 def profiles_matching(
@@ -700,7 +741,9 @@ def profiles_matching(
     if ctx.profile_ids is not None:
         qs = qs.filter(in_ids("id", ctx.profile_ids))
     stack = (self_uuid,) if self_uuid else ()
-    return qs.filter(group_q(rules, ctx, stack))
+    matched = qs.filter(group_q(rules, ctx, stack))
+    _report(ctx, f"segment {self_uuid}" if self_uuid else "a rule tree")
+    return matched
 
 
 # --- Many segments, few profiles (incremental evaluation) ---------------------------------------
@@ -731,7 +774,7 @@ class CompiledEvaluation:
     preparable: bool = True
 
 
-_EVALUATIONS: dict[tuple[int, bool], CompiledEvaluation] = {}
+_EVALUATIONS: dict[tuple[int, bool, str], CompiledEvaluation] = {}
 
 FINGERPRINT_SQL = """
 SELECT
@@ -813,6 +856,7 @@ def _compile_evaluation(
         )
         for seg in segments
     }
+    _report(ctx, f"an environment's evaluation ({environment_id})")
     current = ArraySubquery(
         SegmentMembership.objects.filter(profile_id=OuterRef("pk"), segment__kind="dynamic").values(
             "segment_id"
@@ -956,7 +1000,8 @@ def environment_evaluation(
 
     now = now or timezone.now()
     ids = [int(i) for i in profile_ids]
-    key = (environment_id, len(ids) == 1)
+    # The site's zone is part of the statement (calendar days): a change compiles it again.
+    key = (environment_id, len(ids) == 1, str(settings.TIME_ZONE))
     compiled = _EVALUATIONS.get(key)
     if compiled is not None:
         fingerprint, evaluation = _run(compiled, now, ids)

@@ -767,3 +767,18 @@ def segment_preview(
         count = qs.count()
         sample = list(qs.order_by("-last_seen_at", "-id")[:limit]) if count else []
     return count, sample
+
+
+# --- Trait types --------------------------------------------------------------------------------
+
+
+def segments_trait_type_changed(*, environment_id: int, scope: str, key: str) -> list[int]:
+    """A trait's type changed: its conditions now compare differently (or no longer fit, and
+    match nobody), so recompute the dynamic segments that use it (those that depend on them
+    follow when their members change). Returns their ids."""
+    from .selectors import segments_using_trait
+
+    using = segments_using_trait(environment_id=environment_id, scope=scope, key=key)
+    for item in using:
+        segment_recompute_request(segment=item["segment"])
+    return [item["segment"].pk for item in using]

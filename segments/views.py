@@ -299,14 +299,15 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
     from . import rules as R
 
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
-    context = {
-        "segment": segment,
-        "can_edit": request.membership.can_edit,
-        "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
-        **_members_page(request, segment),
-    }
+    context = {"segment": segment, **_members_page(request, segment)}
     if request.htmx and request.htmx.target == "members":
         return render(request, "segments/detail.html#members", context)
+    names = _names(request, segment.rules)
+    context.update(
+        can_edit=request.membership.can_edit,
+        rules_text=R.describe_rules(segment.rules, names),
+        rule_problems=selectors.segment_rule_problems(segment=segment, names=names),
+    )
     return render(request, "segments/detail.html", context)
 
 
