@@ -125,21 +125,23 @@ def profiles_mark_active(*, environment_id: int, activity: Iterable[tuple[int, d
 
 _TOUCH_SQL = """
 INSERT INTO profiles_profile (uuid, environment_id, {col}, traits, first_seen_at, last_seen_at)
-SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.t, v.t
-FROM jsonb_to_recordset(%s::jsonb) AS v(k text, t timestamptz)
+SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.f, v.t
+FROM jsonb_to_recordset(%s::jsonb) AS v(k text, f timestamptz, t timestamptz)
 ORDER BY v.k
 ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
-DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
+    first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
 RETURNING id, uuid, {col}
 """
 
 
-def _latest(pairs: Iterable[tuple[str, datetime]]) -> dict[str, datetime]:
-    latest: dict[str, datetime] = {}
+def _span(pairs: Iterable[tuple[str, datetime]]) -> dict[str, tuple[datetime, datetime]]:
+    """Per key, the (earliest, latest) time: a profile is first seen at the oldest."""
+    span: dict[str, tuple[datetime, datetime]] = {}
     for key, at in pairs:
-        if key not in latest or at > latest[key]:
-            latest[key] = at
-    return latest
+        first, last = span.get(key, (at, at))
+        span[key] = (min(first, at), max(last, at))
+    return span
 
 
 # A CTE for single-statement writes run in autocommit: SET LOCAL from inside the statement, so
@@ -181,21 +183,21 @@ def profiles_touch(
     concurrent batches lock rows in the same order). Tracking never merges profiles: that is
     identify's job.
     """
-    users = _latest((u, at) for u, _, _, at in keys if u)
-    devices = _latest((a, at) for u, a, _, at in keys if not u and a)
-    emails = _latest((e, at) for u, a, e, at in keys if not u and not a and e)
+    users = _span((u, at) for u, _, _, at in keys if u)
+    devices = _span((a, at) for u, a, _, at in keys if not u and a)
+    emails = _span((e, at) for u, a, e, at in keys if not u and not a and e)
     found: dict[tuple[str, str], tuple[int, Any]] = {}
     with connection.cursor() as cursor:
-        for col, latest in (("user_id", users), ("anonymous_id", devices)):
-            if not latest:
+        for col, span in (("user_id", users), ("anonymous_id", devices)):
+            if not span:
                 continue
-            names = sorted(latest)
-            # One JSON document rather than two arrays: psycopg adapts a long list of
-            # datetimes slowly, json.dumps is C.
-            cursor.execute(
-                _TOUCH_SQL.format(col=col),
-                [environment_id, json.dumps([{"k": n, "t": latest[n].isoformat()} for n in names])],
-            )
+            names = sorted(span)
+            # One JSON document rather than arrays: psycopg adapts a long list of datetimes
+            # slowly, json.dumps is C.
+            rows = [
+                {"k": n, "f": span[n][0].isoformat(), "t": span[n][1].isoformat()} for n in names
+            ]
+            cursor.execute(_TOUCH_SQL.format(col=col), [environment_id, json.dumps(rows)])
             for pk, uuid, key in cursor.fetchall():
                 found[(col, key)] = (pk, uuid)
         if emails:
@@ -210,23 +212,28 @@ def profiles_touch(
                 found[("email", key)] = (pk, uuid)
             existing = [found[("email", e)][0] for e in sorted(emails) if ("email", e) in found]
             if existing:
+                known = [e for e in sorted(emails) if ("email", e) in found]
                 cursor.execute(
-                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t) "
-                    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, t) WHERE p.id = v.id",
-                    [
-                        existing,
-                        [emails[e] for e in sorted(emails) if ("email", e) in found],
-                    ],
+                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t), "
+                    "first_seen_at = LEAST(p.first_seen_at, v.f) "
+                    "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                    "AS v(id, f, t) WHERE p.id = v.id",
+                    [existing, [emails[e][0] for e in known], [emails[e][1] for e in known]],
                 )
             missing = [e for e in sorted(emails) if ("email", e) not in found]
             if missing:
                 cursor.execute(
                     "INSERT INTO profiles_profile "
                     "(uuid, environment_id, email, traits, first_seen_at, last_seen_at) "
-                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.t, v.t "
-                    "FROM unnest(%s::text[], %s::timestamptz[]) AS v(e, t) "
+                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.f, v.t "
+                    "FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(e, f, t) "
                     "RETURNING id, uuid, email",
-                    [environment_id, missing, [emails[e] for e in missing]],
+                    [
+                        environment_id,
+                        missing,
+                        [emails[e][0] for e in missing],
+                        [emails[e][1] for e in missing],
+                    ],
                 )
                 for pk, uuid, key in cursor.fetchall():
                     found[("email", key)] = (pk, uuid)
@@ -279,6 +286,7 @@ def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
         DO UPDATE SET
             email = COALESCE(EXCLUDED.email, profiles_profile.email),
             traits = {traits},
+            first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
             last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
         {where}
         RETURNING {_RETURNING}, (xmax = 0) AS created
@@ -328,6 +336,7 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
             DO UPDATE SET
                 email = COALESCE(EXCLUDED.email, profiles_profile.email),
                 traits = {merged},
+                first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
                 last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
             RETURNING {_RETURNING}, (xmax = 0) AS created
         ),
@@ -434,7 +443,7 @@ def _update(
     else:
         traits_sql = "%s::jsonb || traits || %s::jsonb"
         traits_params = [fastjson.dumps(merged.traits if merged else {}), fastjson.dumps(traits)]
-    first_seen = merged.first_seen_at if merged else target.first_seen_at
+    first_seen = min(merged.first_seen_at if merged else target.first_seen_at, seen_at)
     cursor.execute(
         f"""
         UPDATE profiles_profile SET
