@@ -472,22 +472,20 @@ def _update(
 def _merge_children(*, source: Profile, target: Profile) -> None:
     """Move everything the anonymous `source` profile owns to `target`, set-based, then delete it.
 
-    These tables belong to other apps (events, surveys, segments); moving rows between two
-    profiles of the same environment is a profile-level operation, so it lives here as a few
-    UPDATE statements rather than a call per row. Rows that would duplicate one the target
-    already has (a segment membership, a month of activity) are left behind and deleted with
-    the source.
+    These tables belong to other apps (events, surveys); moving rows between two profiles of
+    the same environment is a profile-level operation, so it lives here as a few UPDATE
+    statements rather than a call per row. Months of activity the target already has are left
+    behind and deleted with the source. Segment memberships go through segments' own service
+    (its counts and history must follow).
     """
     from events.models import Event
-    from segments.models import SegmentMembership, SegmentMembershipChange
+    from segments.services import segment_memberships_merge
     from surveys.models import Response
 
     Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
-    SegmentMembership.objects.filter(profile_id=source.pk).exclude(
-        segment_id__in=SegmentMembership.objects.filter(profile_id=target.pk).values("segment_id")
-    ).update(profile_id=target.pk)
-    SegmentMembershipChange.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    # Segments keep their own books: memberships move, counts and histories stay right.
+    segment_memberships_merge(source_id=source.pk, target_id=target.pk)
     MonthlyActivity.objects.filter(profile_id=source.pk).exclude(
         month__in=MonthlyActivity.objects.filter(profile_id=target.pk).values("month")
     ).update(profile_id=target.pk)
@@ -523,7 +521,7 @@ def _identify(
                 return profile, created, True
             # A new user id with an email: a profile known by that email alone is adopted
             # (rare: only when the user is new), so the new row gives way to it.
-            Profile.objects.filter(pk=profile.pk).delete()
+            _delete_fresh(profile.pk)
 
         cursor.execute(
             f"""
@@ -645,7 +643,7 @@ def profile_identify(
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment
             return profile
-        Profile.objects.filter(pk=profile.pk).delete()  # the email-only profile is adopted below
+        _delete_fresh(profile.pk)  # the email-only profile is adopted below
 
     for attempt in range(_ATTEMPTS):
         try:
@@ -718,11 +716,23 @@ def profile_alias(
     )
 
 
+def _delete_fresh(profile_id: int) -> None:
+    """Delete a profile identify has just created and must give way (an email-only profile is
+    adopted instead); segments first, in case an evaluation already placed it."""
+    from segments.services import segment_memberships_end
+
+    segment_memberships_end(profile_ids=[profile_id])
+    Profile.objects.filter(pk=profile_id).delete()
+
+
 def profile_delete(*, profile: Profile) -> None:
-    """Delete a profile with its events, responses, segment memberships and activity."""
+    """Delete a profile with its events, responses, segment memberships and activity. Its
+    segments record that it left and lower their member counts."""
     from events.models import Event
+    from segments.services import segment_memberships_end
 
     with transaction.atomic():
+        segment_memberships_end(profile_ids=[profile.pk])
         # The events table is the largest: delete its rows with one statement up front rather
         # than letting the collector look at them.
         Event.objects.filter(profile_id=profile.pk).delete()
