@@ -27,6 +27,11 @@ def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def _uuid(value: object) -> str | None:
+    """A posted uuid, or None when it is not one (a form error, never a 500)."""
+    return str(value) if isinstance(value, str) and _is_uuid(value) else None
+
+
 @require_http_methods(["GET", "POST"])
 @editor_required
 def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
@@ -35,22 +40,23 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
     profile = get_object_or_404(Profile, uuid=profile_uuid, environment=request.environment)
     error = ""
     if request.method == "POST":
-        segment = get_object_or_404(
-            Segment,
-            uuid=request.POST.get("segment") or None,
-            environment=request.environment,
-            kind=SegmentKind.MANUAL,
-        )
+        key = _uuid(request.POST.get("segment"))
         action = request.POST.get("action")
-        try:
-            if action == "add":
-                services.segment_member_add(segment=segment, profile=profile)
-            elif action == "remove":
-                services.segment_member_remove(segment=segment, profile=profile)
-            else:
-                error = "Unknown action."
-        except ValidationError as exc:
-            error = _error_text(exc)
+        if key is None:
+            error = "Choose a segment."
+        elif action not in ("add", "remove"):
+            error = "Unknown action."
+        else:
+            segment = get_object_or_404(
+                Segment, uuid=key, environment=request.environment, kind=SegmentKind.MANUAL
+            )
+            try:
+                if action == "add":
+                    services.segment_member_add(segment=segment, profile=profile)
+                else:
+                    services.segment_member_remove(segment=segment, profile=profile)
+            except ValidationError as exc:
+                error = _error_text(exc)
         if not request.htmx and not error:
             return redirect(request.POST.get("next") or env_reverse(request, "segments:list"))
     context = {
@@ -64,7 +70,10 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
         "can_edit": request.membership.can_edit,
         "error": error,
     }
-    response = render(request, "segments/_profile_segments.html", context)
+    # htmx swaps only 2xx answers: the fragment shows the error in place; a plain form post
+    # gets a 400.
+    status = 400 if error and not request.htmx else 200
+    response = render(request, "segments/_profile_segments.html", context, status=status)
     if request.method == "POST" and not error:
         trigger_client_event(response, "segmentMembershipChanged", {"profile": str(profile.uuid)})
     return response
@@ -120,14 +129,16 @@ def _builder_data(request: HarkRequest, segment: Segment | None) -> dict:
 
 
 def _parse_rules(raw: str | None) -> object:
-    import json
+    from . import rules as R
 
-    if not raw:
-        return {"op": "and", "conditions": []}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValidationError({"rules": ["Rules are not valid JSON."]}) from None
+    return R.rules_from_json(raw)
+
+
+def _error_items(errors: dict, rules: object) -> list[dict]:
+    """Validation errors in words, each with its path for the builder to place it."""
+    from . import rules as R
+
+    return R.error_items(errors, rules if isinstance(rules, dict) else None)
 
 
 @require_http_methods(["GET"])
@@ -202,17 +213,19 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
         form.update({k: request.POST.get(k, form[k]) for k in form})
     data = _builder_data(request, segment)
     if request.method == "POST":
-        with contextlib.suppress(ValueError):
-            data["rules"] = json.loads(form["rules"])
+        with contextlib.suppress(ValidationError):
+            data["rules"] = _parse_rules(form["rules"])
     return render(
         request,
         "segments/builder.html",
         {
             "segment": segment,
             "form": form,
-            "errors": errors,
+            "errors": _error_items(errors, data["rules"]),
             "builder_data": data,
             "kinds": SegmentKind.choices,
+            # An existing segment's count is shown as the page opens, not after a first edit.
+            "count_on_load": segment is not None and segment.kind == SegmentKind.DYNAMIC,
         },
         status=400 if errors else 200,
     )
@@ -223,20 +236,24 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
 def segment_preview(request: HarkRequest) -> HttpResponse:
     """Live count and sample for the builder's unsaved rules."""
     from django.db import OperationalError
+    from django.http import Http404
 
     segment = None
     if request.POST.get("segment"):
-        segment = selectors.segment_get(
-            environment=request.environment, uuid=request.POST["segment"]
-        )
-    context: dict = {"errors": {}, "count": None, "sample": []}
+        key = _uuid(request.POST["segment"])
+        if key is None:
+            raise Http404("No such segment.")
+        segment = selectors.segment_get(environment=request.environment, uuid=key)
+    context: dict = {"errors": [], "count": None, "sample": []}
+    rules: object = None
     try:
         rules = _parse_rules(request.POST.get("rules"))
         context["count"], context["sample"] = services.segment_preview(
             environment_id=request.environment.pk, rules=rules, segment=segment
         )
     except ValidationError as exc:
-        context["errors"] = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+        errors = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+        context["errors"] = _error_items(errors, rules)
     except OperationalError:
         context["timeout"] = True
     return render(request, "segments/builder.html#preview", context)
@@ -391,10 +408,18 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
         Segment, uuid=uuid, environment=request.environment, kind=SegmentKind.MANUAL
     )
     uuids = request.POST.getlist("profile")
+    action = request.POST.get("action", "add")
+    bad = next((u for u in uuids if _uuid(u) is None), None)
+    if bad is not None or action not in ("add", "remove"):
+        text = (
+            f"profile: “{bad[:100]}” is not a valid id."
+            if bad is not None
+            else "action: choose add or remove."
+        )
+        return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     profiles = list(
         Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
     )
-    action = request.POST.get("action", "add")
     if action == "remove":
         changed = sum(services.segment_member_remove(segment=segment, profile=p) for p in profiles)
     else:
