@@ -5,8 +5,8 @@ AND or OR:
 
     {"op": "and", "conditions": [ <condition or group>, ... ]}
 
-An empty group matches every profile. Conditions (values in JSON; dates are "YYYY-MM-DD",
-compared as whole days in the server's TIME_ZONE; "days" are integers >= 0):
+An empty group matches every profile; groups nest at most MAX_DEPTH (5) deep, with at most
+MAX_CONDITIONS (100) conditions in all. Conditions (values in JSON; "days" are integers >= 0):
 
 Trait of the profile (typed by the trait's declared type, traits.Trait with scope "profile";
 "data_type" in the condition is used only while no definition exists):
@@ -20,7 +20,17 @@ Trait of the profile (typed by the trait's declared type, traits.Trait with scop
           within_last_days, more_than_days_ago (value: days), is_set, is_not_set
   A stored value of another JSON type counts as "not set" (numbers also accept numeric strings,
   dates accept ISO 8601 strings); negative operators (not_equals, not_contains, neq) also match
-  profiles where the trait is not set.
+  profiles where the trait is not set: each is the exact complement of its positive.
+
+Dates and time zones. Days are calendar days in the site's zone (settings.TIME_ZONE, the zone
+of the dashboard's dates). A condition's date ("YYYY-MM-DD") is such a day.
+  - A stored date alone ("2026-11-04") is a calendar day, not an instant: it is "on 2026-11-04"
+    in every zone. within_last_days N: from today - N to today (today in TIME_ZONE; 0 means
+    today); more_than_days_ago N: before today - N.
+  - A stored date-time ("2026-11-04T02:00:00Z"; without an offset it is read as UTC), and the
+    times of profiles, events and responses, are instants: on/before/after/between use the day
+    the instant falls on in TIME_ZONE; within_last_days N and more_than_days_ago N, like the
+    "within_days" of events and surveys, are rolling windows of N x 24 hours back from now.
 
 Profile metadata:
     {"type": "profile", "field": "first_seen_at" | "last_seen_at", "operator": <date op>,
@@ -42,8 +52,12 @@ Survey interactions ("survey": a survey's uuid, or null for any survey):
   completed: completed_at; partial: answered without completing (time: last data received).
     {"type": "answer", "survey": "<uuid>" | null, "question": "<question key>",
      "operator": <operator of the answer's type>, "value": ...}
-  The answer's type is the response-scope trait of that key (NPS, rating: number). Matches a
-  profile having a response whose answer satisfies the operator; is_not_set: no such answer.
+  The answer's type is the response-scope trait of that key (NPS, rating: number). What counts
+  is each survey's LATEST answer to the question (by when the response's answers arrived): a
+  user who answered 10, then 3, has answered 3. With "survey": null, a profile matches when
+  the latest answer of any one survey does. is_set: has answered; is_not_set: never answered.
+  Negative operators are the exact complement of their positive, as for traits: "NPS neq 10"
+  matches everyone whose latest answer is not 10, including users who never answered.
 
 Another segment:
     {"type": "segment", "segment": "<uuid>", "operator": "in" | "not_in"}
@@ -51,7 +65,13 @@ Another segment:
   through its member list. Cycles are refused.
 
 `validate_rules` raises a ValidationError whose message_dict is keyed by the path of the
-condition at fault, e.g. {"conditions[2].value": ["Enter a number."]}.
+condition at fault, e.g. {"conditions[2].value": ["Enter a number."]}; `path_label` puts a
+path in words ("Condition 3: value") for pages.
+
+Stored rules that no longer fit (a trait's type changed after the segment was saved, or rules
+written around the builder) never make the compiler raise: a condition that fails validation
+matches nobody (so an AND group containing it matches nobody, an OR group goes on without
+it), and the segment's page lists it in words until the rules are edited.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -226,6 +227,7 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
             "kinds": SegmentKind.choices,
             # An existing segment's count is shown as the page opens, not after a first edit.
             "count_on_load": segment is not None and segment.kind == SegmentKind.DYNAMIC,
+            "time_zone": settings.TIME_ZONE,
         },
         status=400 if errors else 200,
     )
