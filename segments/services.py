@@ -669,6 +669,44 @@ def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | N
     return True
 
 
+def segment_members_remove(
+    *, segment: Segment, profile_ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """Remove profiles from a manual segment, set-based (the Users list's bulk action): one
+    statement for the memberships, their history and the count. Returns how many left."""
+    _require_manual(segment)
+    ids = sorted({int(i) for i in profile_ids})
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH gone AS (
+                DELETE FROM segments_segmentmembership
+                WHERE segment_id = %s AND profile_id = ANY(%s::bigint[])
+                RETURNING profile_id
+            ),
+            history AS (
+                INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+                SELECT %s, profile_id, 'left', %s FROM gone
+                RETURNING 1
+            )
+            UPDATE segments_segment SET member_count = GREATEST(member_count - n, 0),
+                computed_at = %s
+            FROM (SELECT count(*) AS n FROM history) h
+            WHERE id = %s AND n > 0
+            RETURNING n
+            """,
+            [segment.pk, ids, segment.pk, at, at, segment.pk],
+        )
+        row = cursor.fetchone()
+    removed = int(row[0]) if row else 0
+    if removed:
+        _manual_changed(segment, ids)
+    return removed
+
+
 def segment_members_add(
     *, segment: Segment, profile_ids: Iterable[int], at: dt.datetime | None = None
 ) -> int:
@@ -772,10 +810,11 @@ def segment_preview(
 # --- Trait types --------------------------------------------------------------------------------
 
 
-def segments_trait_type_changed(*, environment_id: int, scope: str, key: str) -> list[int]:
-    """A trait's type changed: its conditions now compare differently (or no longer fit, and
-    match nobody), so recompute the dynamic segments that use it (those that depend on them
-    follow when their members change). Returns their ids."""
+def segments_trait_changed(*, environment_id: int, scope: str, key: str) -> list[int]:
+    """A trait's type changed (its conditions now compare differently, or no longer fit and
+    match nobody), or the trait was deleted with its values: recompute the dynamic segments
+    that use it (those that depend on them follow when their members change). Returns their
+    ids."""
     from .selectors import segments_using_trait
 
     using = segments_using_trait(environment_id=environment_id, scope=scope, key=key)

@@ -423,7 +423,9 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
         Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
     )
     if action == "remove":
-        changed = sum(services.segment_member_remove(segment=segment, profile=p) for p in profiles)
+        changed = services.segment_members_remove(
+            segment=segment, profile_ids=[p.pk for p in profiles]
+        )
     else:
         changed = services.segment_members_add(
             segment=segment, profile_ids=[p.pk for p in profiles]

@@ -244,9 +244,9 @@ def trait_update(
     if changed:
         trait.save(update_fields=changed)
     if "data_type" in changed:
-        from segments.services import segments_trait_type_changed
+        from segments.services import segments_trait_changed
 
-        segments_trait_type_changed(
+        segments_trait_changed(
             environment_id=trait.environment_id, scope=trait.scope, key=trait.key
         )
     return trait
@@ -271,11 +271,17 @@ def trait_delete(*, trait: Any) -> int:
         )
     else:
         sql = "UPDATE surveys_response SET data = data - %s WHERE environment_id = %s AND data ? %s"
+    from segments.services import segments_trait_changed
+
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, [trait.key, trait.environment_id, trait.key])
             touched = cursor.rowcount
         trait.delete()
+        # Segments with a condition on it now see no value: recompute them (after commit).
+        segments_trait_changed(
+            environment_id=trait.environment_id, scope=trait.scope, key=trait.key
+        )
     return touched
 
 

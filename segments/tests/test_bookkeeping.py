@@ -153,3 +153,37 @@ def test_a_running_recompute_is_not_waited_for_its_count_is_refreshed_after(
     for callback in callbacks:
         callback()
     assert counted(pro) == (1, 1)
+
+
+def test_bulk_remove_is_set_based_and_keeps_the_books(environment):
+    from django.test.utils import CaptureQueriesContext
+
+    beta = services.segment_create(environment=environment, name="Beta", kind="manual")
+
+    def remove(n: int) -> int:
+        profiles = [ProfileFactory(environment=environment) for _ in range(n)]
+        services.segment_members_add(segment=beta, profile_ids=[p.pk for p in profiles])
+        with CaptureQueriesContext(connection) as queries:
+            removed = services.segment_members_remove(
+                segment=beta, profile_ids=[p.pk for p in profiles]
+            )
+        assert removed == n
+        assert counted(beta) == (0, 0)
+        assert all(history(beta, p.pk) == ["entered", "left"] for p in profiles)
+        return len(queries)
+
+    assert remove(1) == remove(20)
+
+
+def test_deleting_a_trait_recomputes_the_segments_that_use_it(
+    environment, pro, django_capture_on_commit_callbacks
+):
+    from traits.models import Trait
+    from traits.services import trait_delete
+
+    ProfileFactory(environment=environment, traits={"plan": "pro"})
+    recompute(pro)
+    assert counted(pro) == (1, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        trait_delete(trait=Trait.objects.get(environment=environment, key="plan"))
+    assert counted(pro) == (0, 0)
