@@ -57,31 +57,6 @@ def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
     )
 
 
-def segment_options(*, environment: Any) -> QuerySet[Segment]:
-    """Segments for filter dropdowns (Overview, Responses, Users)."""
-    return Segment.objects.filter(environment=environment).only("uuid", "name", "kind")
-
-
-def profiles_in_segment(queryset: QuerySet, *, segment: Segment) -> QuerySet:
-    """Filter any Profile queryset to a segment's members (an EXISTS on the membership index)."""
-    from django.db.models import Exists, OuterRef
-
-    members = SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("pk"))
-    return queryset.filter(Exists(members))
-
-
-def filter_by_segment(
-    queryset: QuerySet, *, segment: Segment, profile_field: str = "profile"
-) -> QuerySet:
-    """Filter a queryset with a profile foreign key (responses, events) to a segment's members."""
-    from django.db.models import Exists, OuterRef
-
-    members = SegmentMembership.objects.filter(
-        segment=segment, profile_id=OuterRef(f"{profile_field}_id")
-    )
-    return queryset.filter(Exists(members))
-
-
 def segment_rule_problems(*, segment: Segment, names: Any = None) -> list[dict[str, Any]]:
     """The conditions of a dynamic segment's stored rules that no longer fit (a trait's type
     changed since, or the rules were written around the builder), as error items in words
@@ -131,3 +106,28 @@ def segments_using_trait(
             ]
         found.append({"segment": segment, "conditions": len(paths), "problems": problems})
     return found
+
+
+def segment_options(*, environment: Any) -> QuerySet[Segment]:
+    """Segments for filter dropdowns (Overview, Responses, Users)."""
+    return Segment.objects.filter(environment=environment).only("uuid", "name", "kind")
+
+
+def profiles_in_segment(queryset: QuerySet, *, segment: Segment) -> QuerySet:
+    """Filter any Profile queryset to a segment's members (an EXISTS on the membership index)."""
+    from django.db.models import Exists, OuterRef
+
+    members = SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("pk"))
+    return queryset.filter(Exists(members))
+
+
+def filter_by_segment(
+    queryset: QuerySet, *, segment: Segment, profile_field: str = "profile"
+) -> QuerySet:
+    """Filter a queryset with a profile foreign key (responses, events) to a segment's members."""
+    from django.db.models import Exists, OuterRef
+
+    members = SegmentMembership.objects.filter(
+        segment=segment, profile_id=OuterRef(f"{profile_field}_id")
+    )
+    return queryset.filter(Exists(members))

@@ -41,23 +41,22 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
     profile = get_object_or_404(Profile, uuid=profile_uuid, environment=request.environment)
     error = ""
     if request.method == "POST":
-        key = _uuid(request.POST.get("segment"))
+        segment = get_object_or_404(
+            Segment,
+            uuid=_uuid(request.POST.get("segment")),  # not a uuid: None, a 404
+            environment=request.environment,
+            kind=SegmentKind.MANUAL,
+        )
         action = request.POST.get("action")
-        if key is None:
-            error = "Choose a segment."
-        elif action not in ("add", "remove"):
-            error = "Unknown action."
-        else:
-            segment = get_object_or_404(
-                Segment, uuid=key, environment=request.environment, kind=SegmentKind.MANUAL
-            )
-            try:
-                if action == "add":
-                    services.segment_member_add(segment=segment, profile=profile)
-                else:
-                    services.segment_member_remove(segment=segment, profile=profile)
-            except ValidationError as exc:
-                error = _error_text(exc)
+        try:
+            if action == "add":
+                services.segment_member_add(segment=segment, profile=profile)
+            elif action == "remove":
+                services.segment_member_remove(segment=segment, profile=profile)
+            else:
+                error = "Unknown action."
+        except ValidationError as exc:
+            error = _error_text(exc)
         if not request.htmx and not error:
             return redirect(request.POST.get("next") or env_reverse(request, "segments:list"))
     context = {
@@ -318,15 +317,16 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
     from . import rules as R
 
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
-    context = {"segment": segment, **_members_page(request, segment)}
+    context = {
+        "segment": segment,
+        "can_edit": request.membership.can_edit,
+        "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
+        **_members_page(request, segment),
+    }
     if request.htmx and request.htmx.target == "members":
         return render(request, "segments/detail.html#members", context)
-    names = _names(request, segment.rules)
-    context.update(
-        can_edit=request.membership.can_edit,
-        rules_text=R.describe_rules(segment.rules, names),
-        rule_problems=selectors.segment_rule_problems(segment=segment, names=names),
-    )
+    # Conditions that no longer fit (a trait's type changed): listed in words, no profile read.
+    context["rule_problems"] = selectors.segment_rule_problems(segment=segment)
     return render(request, "segments/detail.html", context)
 
 
