@@ -115,14 +115,16 @@ def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
     """`known_<name>`: the profiles the input names by `column` (input key `key`, rows matching
     `where`), found with LATERAL ... LIMIT 1, which the planner cannot flatten: one unique-index
     probe per id (as a join, not knowing how many rows the input holds, it chose to read the
-    whole environment's profiles). `<name>`: the upsert of the new ones, and of known ones whose
-    last_seen_at is due to advance only: an upsert locks the row it conflicts with even when its
-    WHERE then skips the update, and concurrent batches naming the same users would queue."""
+    whole environment's profiles). `<name>`: the upsert of the new ones (first seen at their
+    oldest event of the call, last seen at the newest), and of known ones whose last_seen_at is
+    due to advance or whose first_seen_at an older event moves back (a backfill) only: an upsert
+    locks the row it conflicts with even when its WHERE then skips the update, and concurrent
+    batches naming the same users would queue."""
     return f"""known_{name} AS (
-    SELECT p.id, p.uuid, p.{column}, p.last_seen_at
+    SELECT p.id, p.uuid, p.{column}, p.first_seen_at, p.last_seen_at
     FROM (SELECT DISTINCT {key} FROM input WHERE {where}) i
     CROSS JOIN LATERAL (
-        SELECT id, uuid, {column}, last_seen_at FROM profiles_profile
+        SELECT id, uuid, {column}, first_seen_at, last_seen_at FROM profiles_profile
         WHERE environment_id = %(env)s AND {column} = i.{key}
         LIMIT 1
     ) p
@@ -130,15 +132,19 @@ def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
 {name} AS (
     INSERT INTO profiles_profile
         (uuid, environment_id, {column}, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), %(env)s, i.{key}, '{{}}'::jsonb, i.t, i.t
-    FROM (SELECT {key}, max(t) AS t FROM input WHERE {where} GROUP BY {key}) i
+    SELECT gen_random_uuid(), %(env)s, i.{key}, '{{}}'::jsonb, i.f, i.t
+    FROM (SELECT {key}, min(t) AS f, max(t) AS t FROM input WHERE {where} GROUP BY {key}) i
     LEFT JOIN known_{name} k ON k.{column} = i.{key}
     WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
+        OR k.first_seen_at > i.f
     ORDER BY i.{key}
     ON CONFLICT (environment_id, {column}) WHERE {column} IS NOT NULL
-    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    DO UPDATE SET
+        last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
+        first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
     WHERE profiles_profile.last_seen_at
         < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
+        OR profiles_profile.first_seen_at > EXCLUDED.first_seen_at
     RETURNING id, uuid, {column}
 ),
 """

@@ -133,21 +133,23 @@ def profiles_mark_active(*, environment_id: int, activity: Iterable[tuple[int, d
 
 _TOUCH_SQL = """
 INSERT INTO profiles_profile (uuid, environment_id, {col}, traits, first_seen_at, last_seen_at)
-SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.t, v.t
-FROM jsonb_to_recordset(%s::jsonb) AS v(k text, t timestamptz)
+SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.f, v.t
+FROM jsonb_to_recordset(%s::jsonb) AS v(k text, f timestamptz, t timestamptz)
 ORDER BY v.k
 ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
-DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
+DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
+    first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
 RETURNING id, uuid, {col}
 """
 
 
-def _latest(pairs: Iterable[tuple[str, datetime]]) -> dict[str, datetime]:
-    latest: dict[str, datetime] = {}
+def _span(pairs: Iterable[tuple[str, datetime]]) -> dict[str, tuple[datetime, datetime]]:
+    """Per key, the (earliest, latest) time: a profile is first seen at the oldest."""
+    span: dict[str, tuple[datetime, datetime]] = {}
     for key, at in pairs:
-        if key not in latest or at > latest[key]:
-            latest[key] = at
-    return latest
+        first, last = span.get(key, (at, at))
+        span[key] = (min(first, at), max(last, at))
+    return span
 
 
 # A CTE for single-statement writes run in autocommit: SET LOCAL from inside the statement, so
@@ -189,21 +191,21 @@ def profiles_touch(
     concurrent batches lock rows in the same order). Tracking never merges profiles: that is
     identify's job.
     """
-    users = _latest((u, at) for u, _, _, at in keys if u)
-    devices = _latest((a, at) for u, a, _, at in keys if not u and a)
-    emails = _latest((e, at) for u, a, e, at in keys if not u and not a and e)
+    users = _span((u, at) for u, _, _, at in keys if u)
+    devices = _span((a, at) for u, a, _, at in keys if not u and a)
+    emails = _span((e, at) for u, a, e, at in keys if not u and not a and e)
     found: dict[tuple[str, str], tuple[int, Any]] = {}
     with connection.cursor() as cursor:
-        for col, latest in (("user_id", users), ("anonymous_id", devices)):
-            if not latest:
+        for col, span in (("user_id", users), ("anonymous_id", devices)):
+            if not span:
                 continue
-            names = sorted(latest)
-            # One JSON document rather than two arrays: psycopg adapts a long list of
-            # datetimes slowly, json.dumps is C.
-            cursor.execute(
-                _TOUCH_SQL.format(col=col),
-                [environment_id, json.dumps([{"k": n, "t": latest[n].isoformat()} for n in names])],
-            )
+            names = sorted(span)
+            # One JSON document rather than arrays: psycopg adapts a long list of datetimes
+            # slowly, json.dumps is C.
+            rows = [
+                {"k": n, "f": span[n][0].isoformat(), "t": span[n][1].isoformat()} for n in names
+            ]
+            cursor.execute(_TOUCH_SQL.format(col=col), [environment_id, json.dumps(rows)])
             for pk, uuid, key in cursor.fetchall():
                 found[(col, key)] = (pk, uuid)
         if emails:
@@ -218,23 +220,28 @@ def profiles_touch(
                 found[("email", key)] = (pk, uuid)
             existing = [found[("email", e)][0] for e in sorted(emails) if ("email", e) in found]
             if existing:
+                known = [e for e in sorted(emails) if ("email", e) in found]
                 cursor.execute(
-                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t) "
-                    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, t) WHERE p.id = v.id",
-                    [
-                        existing,
-                        [emails[e] for e in sorted(emails) if ("email", e) in found],
-                    ],
+                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t), "
+                    "first_seen_at = LEAST(p.first_seen_at, v.f) "
+                    "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                    "AS v(id, f, t) WHERE p.id = v.id",
+                    [existing, [emails[e][0] for e in known], [emails[e][1] for e in known]],
                 )
             missing = [e for e in sorted(emails) if ("email", e) not in found]
             if missing:
                 cursor.execute(
                     "INSERT INTO profiles_profile "
                     "(uuid, environment_id, email, traits, first_seen_at, last_seen_at) "
-                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.t, v.t "
-                    "FROM unnest(%s::text[], %s::timestamptz[]) AS v(e, t) "
+                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.f, v.t "
+                    "FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(e, f, t) "
                     "RETURNING id, uuid, email",
-                    [environment_id, missing, [emails[e] for e in missing]],
+                    [
+                        environment_id,
+                        missing,
+                        [emails[e][0] for e in missing],
+                        [emails[e][1] for e in missing],
+                    ],
                 )
                 for pk, uuid, key in cursor.fetchall():
                     found[("email", key)] = (pk, uuid)
@@ -332,6 +339,7 @@ def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
         DO UPDATE SET
             email = COALESCE(EXCLUDED.email, profiles_profile.email),
             traits = {traits},
+            first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
             last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
         {where}
         RETURNING {_RETURNING}, (xmax = 0) AS created
@@ -381,6 +389,7 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
             DO UPDATE SET
                 email = COALESCE(EXCLUDED.email, profiles_profile.email),
                 traits = {merged},
+                first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
                 last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
             RETURNING {_RETURNING}, (xmax = 0) AS created
         ),
@@ -487,7 +496,7 @@ def _update(
     else:
         traits_sql = "%s::jsonb || traits || %s::jsonb"
         traits_params = [fastjson.dumps(merged.traits if merged else {}), fastjson.dumps(traits)]
-    first_seen = merged.first_seen_at if merged else target.first_seen_at
+    first_seen = min(merged.first_seen_at if merged else target.first_seen_at, seen_at)
     cursor.execute(
         f"""
         UPDATE profiles_profile SET
@@ -516,22 +525,20 @@ def _update(
 def _merge_children(*, source: Profile, target: Profile) -> None:
     """Move everything the anonymous `source` profile owns to `target`, set-based, then delete it.
 
-    These tables belong to other apps (events, surveys, segments); moving rows between two
-    profiles of the same environment is a profile-level operation, so it lives here as a few
-    UPDATE statements rather than a call per row. Rows that would duplicate one the target
-    already has (a segment membership, a month of activity) are left behind and deleted with
-    the source.
+    These tables belong to other apps (events, surveys); moving rows between two profiles of
+    the same environment is a profile-level operation, so it lives here as a few UPDATE
+    statements rather than a call per row. Months of activity the target already has are left
+    behind and deleted with the source. Segment memberships go through segments' own service
+    (its counts and history must follow).
     """
     from events.models import Event
-    from segments.models import SegmentMembership, SegmentMembershipChange
+    from segments.services import segment_memberships_merge
     from surveys.models import Response
 
     Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
-    SegmentMembership.objects.filter(profile_id=source.pk).exclude(
-        segment_id__in=SegmentMembership.objects.filter(profile_id=target.pk).values("segment_id")
-    ).update(profile_id=target.pk)
-    SegmentMembershipChange.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    # Segments keep their own books: memberships move, counts and histories stay right.
+    segment_memberships_merge(source_id=source.pk, target_id=target.pk)
     MonthlyActivity.objects.filter(profile_id=source.pk).exclude(
         month__in=MonthlyActivity.objects.filter(profile_id=target.pk).values("month")
     ).update(profile_id=target.pk)
@@ -567,7 +574,7 @@ def _identify(
                 return profile, created, True
             # A new user id with an email: a profile known by that email alone is adopted
             # (rare: only when the user is new), so the new row gives way to it.
-            Profile.objects.filter(pk=profile.pk).delete()
+            _delete_fresh(profile.pk)
 
         cursor.execute(
             f"""
@@ -687,7 +694,7 @@ def profile_identify(
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment
             return profile
-        Profile.objects.filter(pk=profile.pk).delete()  # the email-only profile is adopted below
+        _delete_fresh(profile.pk)  # the email-only profile is adopted below
 
     for attempt in range(_ATTEMPTS):
         try:
@@ -760,11 +767,23 @@ def profile_alias(
     )
 
 
+def _delete_fresh(profile_id: int) -> None:
+    """Delete a profile identify has just created and must give way (an email-only profile is
+    adopted instead); segments first, in case an evaluation already placed it."""
+    from segments.services import segment_memberships_end
+
+    segment_memberships_end(profile_ids=[profile_id])
+    Profile.objects.filter(pk=profile_id).delete()
+
+
 def profile_delete(*, profile: Profile) -> None:
-    """Delete a profile with its events, responses, segment memberships and activity."""
+    """Delete a profile with its events, responses, segment memberships and activity. Its
+    segments record that it left and lower their member counts."""
     from events.models import Event
+    from segments.services import segment_memberships_end
 
     with transaction.atomic():
+        segment_memberships_end(profile_ids=[profile.pk])
         # The events table is the largest: delete its rows with one statement up front rather
         # than letting the collector look at them.
         Event.objects.filter(profile_id=profile.pk).delete()

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import (
     BigIntegerField,
@@ -26,6 +27,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
     DecimalField,
     Exists,
@@ -89,6 +91,9 @@ class CompileContext:
     now: dt.datetime = field(default_factory=timezone.now)
     profile_ids: list[int] | None = None
     _types: R.TypeResolver | None = None
+    # Conditions of stored rules that no longer fit (a trait's type changed, rules edited
+    # outside the builder): {path: messages}. They match nobody; they are never an error.
+    problems: dict[str, list[str]] = field(default_factory=dict)
     _events: dict[str, int | None] = field(default_factory=dict)
     _surveys: dict[str, int | None] = field(default_factory=dict)
     _segments: dict[str, Any] = field(default_factory=dict)
@@ -234,7 +239,7 @@ def in_ids(column: str, ids: Any) -> Q:
 
 def typed_value(json_field: str, key: str, data_type: str) -> Any:
     """The value under `key` of a JSONB column, as SQL of `data_type`, or NULL when it is missing
-    or of another JSON type. Never raises on bad data."""
+    or of another JSON type. Never raises on bad data. (Dates: see `date_value`.)"""
     node = JsonGet(json_field, key)
     text = JsonGetText(json_field, key)
     typeof = JsonbTypeof(node)
@@ -255,19 +260,94 @@ def typed_value(json_field: str, key: str, data_type: str) -> Any:
         return Case(
             When(Exact(typeof, "boolean"), then=boolean), default=None, output_field=BooleanField()
         )
-    return Case(
-        When(Exact(typeof, "string"), then=SafeTimestamp(text)),
-        default=None,
-        output_field=DateTimeField(),
+    return date_value(json_field, key).moment
+
+
+@dataclass
+class DateValue:
+    """A date-typed JSONB value: `moment`, the instant (NULL when the value is not a valid ISO
+    8601 date or date-time); `day`, the calendar date when the value is a date alone
+    ("2026-11-04"), else NULL. A date alone is a calendar day, never an instant: it is compared
+    with calendar days, whatever the time zone."""
+
+    moment: Any
+    day: Any
+
+
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def date_value(json_field: str, key: str) -> DateValue:
+    text = JsonGetText(json_field, key)
+    is_string = Exact(JsonbTypeof(JsonGet(json_field, key)), "string")
+    moment = Case(
+        When(is_string, then=SafeTimestamp(text)), default=None, output_field=DateTimeField()
     )
+    # hark_safe_timestamptz reads a date alone as midnight in the session's zone, and ::date
+    # reads it back in that same zone: the written date, in any session zone.
+    day = Case(
+        When(
+            Q(is_string) & Q(Regex(text, DAY_PATTERN)), then=Cast(SafeTimestamp(text), DateField())
+        ),
+        default=None,
+        output_field=DateField(),
+    )
+    return DateValue(moment=moment, day=day)
+
+
+def site_zone() -> dt.tzinfo:
+    """The zone of calendar days: settings.TIME_ZONE (the dashboard's dates use it too)."""
+    return timezone.get_default_timezone()
 
 
 def day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), site_zone())
+
+
+class LocalToday(Func):
+    """The date of `now` in the site's zone, minus `days`: SQL computed from the clock parameter
+    (compiled statements swap the clock at execution, so it cannot be computed in Python)."""
+
+    output_field = DateField()
+
+    def __init__(self, now: dt.datetime, days: int = 0) -> None:
+        self.days = int(days)
+        super().__init__(
+            Value(str(settings.TIME_ZONE), output_field=TextField()),
+            Value(now, output_field=DateTimeField()),
+        )
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple]:
+        zone_sql, zone_params = compiler.compile(self.source_expressions[0])
+        now_sql, now_params = compiler.compile(self.source_expressions[1])
+        sql = f"(timezone({zone_sql}, ({now_sql})::timestamptz)::date - {self.days})"
+        return sql, (*zone_params, *now_params)
+
+
+def day_q(day: Any, operator: str, value: Any, now: dt.datetime) -> Q:
+    """A date operator over a calendar-date expression (a date-only value): whole days, and the
+    windows count days back from today in the site's zone ("within the last 0 days": today)."""
+    if operator == "within_last_days":
+        return Q(GreaterThanOrEqual(day, LocalToday(now, value))) & Q(
+            LessThanOrEqual(day, LocalToday(now))
+        )
+    if operator == "more_than_days_ago":
+        return Q(LessThan(day, LocalToday(now, value)))
+    if operator == "between":
+        return Q(GreaterThanOrEqual(day, R.parse_day(value[0]))) & Q(
+            LessThanOrEqual(day, R.parse_day(value[1]))
+        )
+    target = R.parse_day(value)
+    if operator == "before":
+        return Q(LessThan(day, target))
+    if operator == "after":
+        return Q(GreaterThan(day, target))
+    return Q(Exact(day, target))  # "on"
 
 
 def date_q(expr: Any, operator: str, value: Any, now: dt.datetime) -> Q:
-    """A date operator (other than set/not set) over a timestamp expression."""
+    """A date operator (other than set/not set) over a timestamp expression: days are calendar
+    days in the site's zone; the windows roll (the last N x 24 hours before now)."""
     if operator == "within_last_days":
         since = now - dt.timedelta(days=int(value))
         return Q(GreaterThanOrEqual(expr, since)) & Q(LessThanOrEqual(expr, now))
@@ -287,14 +367,35 @@ def date_q(expr: Any, operator: str, value: Any, now: dt.datetime) -> Q:
     return Q(GreaterThanOrEqual(expr, start)) & Q(LessThan(expr, end))  # "on"
 
 
+def value_date_q(value: DateValue, operator: str, target: Any, now: dt.datetime) -> Q:
+    """A date operator over a stored value: a date alone by calendar days, a date-time as an
+    instant (NULL-safe when the value is set: the two branches exclude each other)."""
+    return (Q(IsNull(value.day, False)) & day_q(value.day, operator, target, now)) | (
+        Q(IsNull(value.day, True)) & date_q(value.moment, operator, target, now)
+    )
+
+
 def _decimal(value: Any) -> Any:
     from decimal import Decimal
 
     return Decimal(str(value))
 
 
+def typed(json_field: str, key: str, data_type: str) -> Any:
+    """The value under `key` for `data_type`: an expression, or a DateValue for dates."""
+    if data_type == R.DATE:
+        return date_value(json_field, key)
+    return typed_value(json_field, key, data_type)
+
+
+def _present(value: Any) -> Any:
+    """The expression that is NULL exactly when the value is not set."""
+    return value.moment if isinstance(value, DateValue) else value
+
+
 def positive_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.datetime) -> Q:
-    """The operator's test over a typed value expression (NULL-safe: NULL is no match)."""
+    """The operator's test over a typed value (NULL-safe: NULL is no match). Negative operators
+    give the test they negate ("neq": the value equals)."""
     if data_type == R.STRING:
         if operator in ("equals", "not_equals"):
             return Q(Exact(expr, value))
@@ -322,6 +423,8 @@ def positive_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dat
         return Q(lookup(expr, _decimal(value)))
     elif data_type == R.BOOLEAN:
         return Q(Exact(expr, operator == "is_true"))
+    elif isinstance(expr, DateValue):
+        return value_date_q(expr, operator, value, now)
     else:
         return date_q(expr, operator, value, now)
     raise ValueError(f"unknown operator {operator!r} for {data_type}")
@@ -330,15 +433,16 @@ def positive_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.dat
 def typed_q(expr: Any, data_type: str, operator: str, value: Any, now: dt.datetime) -> Q:
     """Full semantics on one typed value: set/not set, and negative operators also match
     when the value is not set. The result is TRUE or FALSE, never NULL."""
+    present = _present(expr)
     if operator == "is_set":
-        return Q(IsNull(expr, False))
+        return Q(IsNull(present, False))
     if operator == "is_not_set":
-        return Q(IsNull(expr, True))
+        return Q(IsNull(present, True))
     if operator in R.NEGATIVE_OPERATORS:
-        return Q(IsNull(expr, True)) | ~positive_q(expr, data_type, operator, value, now)
+        return Q(IsNull(present, True)) | ~positive_q(expr, data_type, operator, value, now)
     # "IS NOT NULL AND ..." keeps the result two-valued (never NULL): a NULL would turn the
     # NOT of an enclosing "not in segment" into NULL too, and drop the row.
-    return Q(IsNull(expr, False)) & positive_q(expr, data_type, operator, value, now)
+    return Q(IsNull(present, False)) & positive_q(expr, data_type, operator, value, now)
 
 
 # --- Conditions --------------------------------------------------------------------------------
@@ -355,7 +459,7 @@ def _trait_q(c: Mapping, ctx: CompileContext) -> Q:
         for value in values:
             found |= Q(traits__contains={c["key"]: value})
         return ~found if operator == "not_equals" else found
-    expr = typed_value("traits", c["key"], data_type)
+    expr = typed("traits", c["key"], data_type)
     return typed_q(expr, data_type, operator, c.get("value"), ctx.now)
 
 
@@ -490,21 +594,45 @@ def _survey_q(c: Mapping, ctx: CompileContext) -> Q:
 
 
 def _answer_q(c: Mapping, ctx: CompileContext) -> Q:
+    """Each survey's latest answer to the question counts (a user who answered 10, then 3, has
+    answered 3); with no survey chosen, a profile matches when one survey's latest answer does.
+    Negative operators are the exact complement of their positive ("NPS ≠ 10": no latest answer
+    is 10, which includes users who never answered), as for traits."""
+    from surveys.models import Response
+
     qs = _responses(c, ctx)
     operator = c["operator"]
+    negate = operator in R.NEGATIVE_OPERATORS or operator == "is_not_set"
     if qs is None:
-        return MATCH_ALL if operator == "is_not_set" else MATCH_NONE
-    data_type = ctx.types.resolve("response", c["question"], c.get("data_type"))
-    expr = typed_value("data", c["question"], data_type)
-    answered = Q(IsNull(expr, False))
-    if operator in ("is_set", "is_not_set"):
-        cond = answered
-    elif operator in R.NEGATIVE_OPERATORS:
-        cond = answered & ~positive_q(expr, data_type, operator, c.get("value"), ctx.now)
-    else:
-        cond = positive_q(expr, data_type, operator, c.get("value"), ctx.now)
-    found = Q(Exists(qs.filter(cond).filter(profile_id=OuterRef("pk"))))
-    return ~found if operator == "is_not_set" else found
+        return MATCH_ALL if negate else MATCH_NONE
+    question = c["question"]
+    data_type = ctx.types.resolve("response", question, c.get("data_type"))
+    answered = Q(IsNull(_present(typed("data", question, data_type)), False))
+    qs = qs.filter(answered)
+    if operator not in ("is_set", "is_not_set"):
+        # The latest answered response per (profile, survey): no later one answers too. The
+        # time is when its answers arrived (last_data_at; created_at before any), then the id.
+        later = (
+            Response.objects.filter(
+                environment_id=ctx.environment_id,
+                profile_id=OuterRef("profile_id"),
+                survey_id=OuterRef("survey_id"),
+            )
+            .filter(answered)
+            .alias(t=Coalesce("last_data_at", "created_at"))
+            .filter(Q(t__gt=OuterRef("t")) | Q(t=OuterRef("t"), id__gt=OuterRef("id")))
+        )
+        qs = (
+            qs.alias(t=Coalesce("last_data_at", "created_at"))
+            .filter(~Exists(later))
+            .filter(
+                positive_q(
+                    typed("data", question, data_type), data_type, operator, c.get("value"), ctx.now
+                )
+            )
+        )
+    found = Q(Exists(qs.filter(profile_id=OuterRef("pk"))))
+    return ~found if negate else found
 
 
 def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
@@ -517,16 +645,30 @@ def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
         # Deleted segment (or a cycle, refused when saving): it has no members.
         return MATCH_ALL if negate else MATCH_NONE
     if segment.kind == "dynamic":
-        inner = group_q(segment.rules, ctx, (*stack, key))
+        # Its own rules, checked on their own: their problems are reported on that segment.
+        inner = group_q(segment.rules, ctx, (*stack, key), path=f"[segment {key}]")
     else:
         members = SegmentMembership.objects.filter(segment_id=segment.id)
         inner = Q(Exists(members.filter(profile_id=OuterRef("pk"))))
     return ~inner if negate else inner
 
 
-def condition_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
-    if "op" in c or "conditions" in c:
-        return group_q(c, ctx, stack)
+def condition_q(
+    c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = (), path: str = "", depth: int = 1
+) -> Q:
+    if isinstance(c, Mapping) and ("op" in c or "conditions" in c):
+        return group_q(c, ctx, stack, path=path, depth=depth + 1)
+    # Stored rules were valid when saved, but a trait's type may have changed since (an
+    # "equals" on what is now a number), or the rules were written around the builder: a
+    # condition that does not fit matches nobody, and is reported, never raised.
+    problems = (
+        R.condition_errors(c, ctx.types, path)
+        if isinstance(c, Mapping)
+        else {path: ["Must be a condition or a group."]}
+    )
+    if problems:
+        ctx.problems.update(problems)
+        return MATCH_NONE
     kind = c.get("type")
     if kind == "trait":
         return _trait_q(c, ctx)
@@ -538,21 +680,45 @@ def condition_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...] = ()) ->
         return _survey_q(c, ctx)
     if kind == "answer":
         return _answer_q(c, ctx)
-    if kind == "segment":
-        return _segment_q(c, ctx, stack)
-    raise ValueError(f"unknown condition type {kind!r}")
+    return _segment_q(c, ctx, stack)
 
 
-def group_q(rules: Any, ctx: CompileContext, stack: tuple[str, ...] = ()) -> Q:
+def group_q(
+    rules: Any, ctx: CompileContext, stack: tuple[str, ...] = (), *, path: str = "", depth: int = 1
+) -> Q:
+    """A group: its conditions combined with AND/OR (an empty group matches every profile; a
+    group that is not one, or nested too deep, matches nobody and is reported)."""
     if not rules:
         return MATCH_ALL
-    parts = [condition_q(c, ctx, stack) for c in rules.get("conditions") or []]
+    problems = R.group_errors(rules, path, depth)
+    if problems:
+        ctx.problems.update(problems)
+        return MATCH_NONE
+    parts = [
+        condition_q(
+            c,
+            ctx,
+            stack,
+            f"{path}.conditions[{i}]" if path else f"conditions[{i}]",
+            depth,
+        )
+        for i, c in enumerate(rules["conditions"])
+    ]
     if not parts:
         return MATCH_ALL
     combined = parts[0]
     for part in parts[1:]:
         combined = (combined | part) if rules.get("op") == "or" else (combined & part)
     return combined
+
+
+def _report(ctx: CompileContext, what: str) -> None:
+    if ctx.problems:
+        logger.warning(
+            "segments: %s has conditions that do not fit and match nobody: %s",
+            what,
+            "; ".join(f"{p}: {' '.join(m)}" for p, m in ctx.problems.items()),
+        )
 
 
 def profiles_matching(
@@ -575,7 +741,9 @@ def profiles_matching(
     if ctx.profile_ids is not None:
         qs = qs.filter(in_ids("id", ctx.profile_ids))
     stack = (self_uuid,) if self_uuid else ()
-    return qs.filter(group_q(rules, ctx, stack))
+    matched = qs.filter(group_q(rules, ctx, stack))
+    _report(ctx, f"segment {self_uuid}" if self_uuid else "a rule tree")
+    return matched
 
 
 # --- Many segments, few profiles (incremental evaluation) ---------------------------------------
@@ -606,7 +774,7 @@ class CompiledEvaluation:
     preparable: bool = True
 
 
-_EVALUATIONS: dict[tuple[int, bool], CompiledEvaluation] = {}
+_EVALUATIONS: dict[tuple[int, bool, str], CompiledEvaluation] = {}
 
 FINGERPRINT_SQL = """
 SELECT
@@ -688,6 +856,7 @@ def _compile_evaluation(
         )
         for seg in segments
     }
+    _report(ctx, f"an environment's evaluation ({environment_id})")
     current = ArraySubquery(
         SegmentMembership.objects.filter(profile_id=OuterRef("pk"), segment__kind="dynamic").values(
             "segment_id"
@@ -831,7 +1000,8 @@ def environment_evaluation(
 
     now = now or timezone.now()
     ids = [int(i) for i in profile_ids]
-    key = (environment_id, len(ids) == 1)
+    # The site's zone is part of the statement (calendar days): a change compiles it again.
+    key = (environment_id, len(ids) == 1, str(settings.TIME_ZONE))
     compiled = _EVALUATIONS.get(key)
     if compiled is not None:
         fingerprint, evaluation = _run(compiled, now, ids)

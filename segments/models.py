@@ -78,14 +78,19 @@ class SegmentMembership(models.Model):
 
 
 class SegmentMembershipChange(models.Model):
-    """History of entries and exits, for alerts and webhooks to read."""
+    """History of entries and exits, for alerts and webhooks to read. Per (segment, profile)
+    it alternates: entered, left, entered... A deleted or merged-away profile leaves ("left")
+    and its history stays, keeping the id of a profile that no longer exists (no foreign-key
+    constraint on `profile`, and no cascade)."""
 
     class Change(models.TextChoices):
         ENTERED = "entered", "Entered"
         LEFT = "left", "Left"
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes")
-    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(
+        "profiles.Profile", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     change = models.CharField(max_length=10, choices=Change.choices)
     at = models.DateTimeField(default=timezone.now)
 

@@ -5,8 +5,8 @@ AND or OR:
 
     {"op": "and", "conditions": [ <condition or group>, ... ]}
 
-An empty group matches every profile. Conditions (values in JSON; dates are "YYYY-MM-DD",
-compared as whole days in the server's TIME_ZONE; "days" are integers >= 0):
+An empty group matches every profile; groups nest at most MAX_DEPTH (5) deep, with at most
+MAX_CONDITIONS (100) conditions in all. Conditions (values in JSON; "days" are integers >= 0):
 
 Trait of the profile (typed by the trait's declared type, traits.Trait with scope "profile";
 "data_type" in the condition is used only while no definition exists):
@@ -20,7 +20,17 @@ Trait of the profile (typed by the trait's declared type, traits.Trait with scop
           within_last_days, more_than_days_ago (value: days), is_set, is_not_set
   A stored value of another JSON type counts as "not set" (numbers also accept numeric strings,
   dates accept ISO 8601 strings); negative operators (not_equals, not_contains, neq) also match
-  profiles where the trait is not set.
+  profiles where the trait is not set: each is the exact complement of its positive.
+
+Dates and time zones. Days are calendar days in the site's zone (settings.TIME_ZONE, the zone
+of the dashboard's dates). A condition's date ("YYYY-MM-DD") is such a day.
+  - A stored date alone ("2026-11-04") is a calendar day, not an instant: it is "on 2026-11-04"
+    in every zone. within_last_days N: from today - N to today (today in TIME_ZONE; 0 means
+    today); more_than_days_ago N: before today - N.
+  - A stored date-time ("2026-11-04T02:00:00Z"; without an offset it is read as UTC), and the
+    times of profiles, events and responses, are instants: on/before/after/between use the day
+    the instant falls on in TIME_ZONE; within_last_days N and more_than_days_ago N, like the
+    "within_days" of events and surveys, are rolling windows of N x 24 hours back from now.
 
 Profile metadata:
     {"type": "profile", "field": "first_seen_at" | "last_seen_at", "operator": <date op>,
@@ -42,8 +52,12 @@ Survey interactions ("survey": a survey's uuid, or null for any survey):
   completed: completed_at; partial: answered without completing (time: last data received).
     {"type": "answer", "survey": "<uuid>" | null, "question": "<question key>",
      "operator": <operator of the answer's type>, "value": ...}
-  The answer's type is the response-scope trait of that key (NPS, rating: number). Matches a
-  profile having a response whose answer satisfies the operator; is_not_set: no such answer.
+  The answer's type is the response-scope trait of that key (NPS, rating: number). What counts
+  is each survey's LATEST answer to the question (by when the response's answers arrived): a
+  user who answered 10, then 3, has answered 3. With "survey": null, a profile matches when
+  the latest answer of any one survey does. is_set: has answered; is_not_set: never answered.
+  Negative operators are the exact complement of their positive, as for traits: "NPS neq 10"
+  matches everyone whose latest answer is not 10, including users who never answered.
 
 Another segment:
     {"type": "segment", "segment": "<uuid>", "operator": "in" | "not_in"}
@@ -51,12 +65,19 @@ Another segment:
   through its member list. Cycles are refused.
 
 `validate_rules` raises a ValidationError whose message_dict is keyed by the path of the
-condition at fault, e.g. {"conditions[2].value": ["Enter a number."]}.
+condition at fault, e.g. {"conditions[2].value": ["Enter a number."]}; `path_label` puts a
+path in words ("Condition 3: value") for pages.
+
+Stored rules that no longer fit (a trait's type changed after the segment was saved, or rules
+written around the builder) never make the compiler raise: a condition that fails validation
+matches nobody (so an AND group containing it matches nobody, an OR group goes on without
+it), and the segment's page lists it in words until the rules are edited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -244,11 +265,15 @@ def _check_days_or_null(errors: _Errors, path: str, condition: Mapping, info: Ru
 
 
 class TypeResolver:
-    """Declared trait types, looked up lazily (one query per scope)."""
+    """Declared trait types, looked up lazily (one query per scope). `overrides`
+    ({(scope, key): type}) answer "what if this trait had another type" (the Traits page)."""
 
-    def __init__(self, environment_id: int | None) -> None:
+    def __init__(
+        self, environment_id: int | None, overrides: Mapping[tuple[str, str], str] | None = None
+    ) -> None:
         self.environment_id = environment_id
         self._cache: dict[str, dict[str, str]] = {}
+        self.overrides = dict(overrides or {})
 
     def types(self, scope: str) -> dict[str, str]:
         if scope not in self._cache:
@@ -265,7 +290,7 @@ class TypeResolver:
         return self._cache[scope]
 
     def resolve(self, scope: str, key: str, declared: Any) -> str:
-        data_type = self.types(scope).get(key)
+        data_type = self.overrides.get((scope, key)) or self.types(scope).get(key)
         if data_type in DATA_TYPES:
             return data_type
         return declared if declared in DATA_TYPES else STRING
@@ -388,11 +413,16 @@ def _validate_group(
         _validate_condition(errors, child_path, child, depth, resolver, info)
 
 
-def validate_rules(rules: Any, *, environment_id: int | None) -> RulesInfo:
+def validate_rules(
+    rules: Any,
+    *,
+    environment_id: int | None,
+    type_overrides: Mapping[tuple[str, str], str] | None = None,
+) -> RulesInfo:
     """Validate a rule tree (raises ValidationError keyed by path); returns what it found.
 
     Cross-segment checks (the referenced segment exists, no cycle) are done by
-    `check_segment_references`, which needs the database.
+    `segments.services.segment_validate_rules`, which needs the database.
     """
     errors = _Errors()
     info = RulesInfo()
@@ -400,7 +430,7 @@ def validate_rules(rules: Any, *, environment_id: int | None) -> RulesInfo:
         return info
     if not isinstance(rules, Mapping):
         raise ValidationError({"rules": ["Rules must be a group: {op, conditions}."]})
-    _validate_group(errors, "", rules, 1, TypeResolver(environment_id), info)
+    _validate_group(errors, "", rules, 1, TypeResolver(environment_id, type_overrides), info)
     if info.condition_count > MAX_CONDITIONS:
         errors.add("rules", f"At most {MAX_CONDITIONS} conditions.")
     if errors.errors:
@@ -408,14 +438,177 @@ def validate_rules(rules: Any, *, environment_id: int | None) -> RulesInfo:
     return info
 
 
+def condition_errors(node: Mapping, resolver: TypeResolver, path: str) -> dict[str, list[str]]:
+    """The problems of one leaf condition (the compiler's check of stored rules)."""
+    errors = _Errors()
+    _validate_condition(errors, path, node, 0, resolver, RulesInfo())
+    return errors.errors
+
+
+def group_errors(node: Any, path: str, depth: int) -> dict[str, list[str]]:
+    """The problems of a group's own shape (not its children's)."""
+    errors = _Errors()
+    if not isinstance(node, Mapping):
+        errors.add(path, "Must be a condition or a group.")
+    elif depth > MAX_DEPTH:
+        errors.add(path, f"Groups may be nested at most {MAX_DEPTH} deep.")
+    else:
+        if node.get("op") not in GROUP_OPS:
+            errors.add(_join(path, "op"), "Choose and or or.")
+        if not isinstance(node.get("conditions"), list):
+            errors.add(_join(path, "conditions"), "Must be a list.")
+    return errors.errors
+
+
+# --- Rules as sent by a form ------------------------------------------------------------------
+
+MAX_RULES_LENGTH = 100_000
+# JSON containers one inside another: a group is two (the object and its list of conditions),
+# a condition one, a "between" value one more. Deeper input is refused before anything walks it.
+MAX_JSON_NESTING = 2 * MAX_DEPTH + 6
+TOO_DEEP = f"Rules are nested too deeply: groups may be nested at most {MAX_DEPTH} deep."
+
+
+def json_nesting(value: Any, limit: int = MAX_JSON_NESTING) -> int:
+    """How deep JSON containers nest in `value` (no recursion; stops counting past `limit`)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def rules_from_json(text: Any) -> Any:
+    """Rules sent as JSON text (the builder's form and preview): parsed, and refused with a
+    ValidationError naming "rules" when too long, not JSON, or nested deeper than any valid
+    tree (a recursion error, or a 500, in whatever walks it next)."""
+    import json
+
+    if text is None or text == "":
+        return empty_rules()
+    if not isinstance(text, str):
+        raise ValidationError({"rules": ["Rules are not valid JSON."]})
+    if len(text) > MAX_RULES_LENGTH:
+        raise ValidationError(
+            {"rules": [f"Rules are longer than {MAX_RULES_LENGTH:,} characters."]}
+        )
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValidationError({"rules": [TOO_DEEP]}) from None
+    except ValueError:
+        raise ValidationError({"rules": ["Rules are not valid JSON."]}) from None
+    if json_nesting(value) > MAX_JSON_NESTING:
+        raise ValidationError({"rules": [TOO_DEEP]})
+    return value
+
+
+# --- Paths in words ---------------------------------------------------------------------------
+
+_PATH_STEP = re.compile(r"conditions\[(\d+)\]")
+FIELD_WORDS = {
+    "value": "value",
+    "operator": "operator",
+    "key": "trait",
+    "question": "question",
+    "event": "event",
+    "count": "number of times",
+    "within_days": "days",
+    "survey": "survey",
+    "segment": "segment",
+    "date_operator": "date operator",
+    "field": "property",
+    "type": "condition type",
+    "op": "all or any",
+    "conditions": "conditions",
+}
+
+
+def path_label(path: str) -> str:
+    """A validation path in words: "conditions[1].conditions[0].value" -> "Condition 1 of
+    group 2: value"; "rules" -> "Rules"."""
+    if not path or path == "rules":
+        return "Rules"
+    steps = [int(n) + 1 for n in _PATH_STEP.findall(path)]
+    last = path.rsplit(".", 1)[-1] if "." in path else ""
+    field_name = FIELD_WORDS.get(last, last) if not last.startswith("conditions[") else ""
+    if not steps:
+        where = "Rules"
+    elif len(steps) == 1:
+        where = f"Condition {steps[0]}"
+    else:
+        where = f"Condition {steps[-1]} of group {'.'.join(str(n) for n in steps[:-1])}"
+    return f"{where}: {field_name}" if field_name else where
+
+
+def condition_at(rules: Any, path: str) -> Mapping | None:
+    """The node a validation path points into (None when the path leads nowhere)."""
+    node: Any = rules
+    for index in _PATH_STEP.findall(path or ""):
+        children = node.get("conditions") if isinstance(node, Mapping) else None
+        if not isinstance(children, list) or int(index) >= len(children):
+            return None
+        node = children[int(index)]
+    return node if isinstance(node, Mapping) else None
+
+
+def error_items(
+    message_dict: Mapping[str, list[str]], rules: Any = None, names: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Validation errors for a page: the path (for the builder to place them), the place in
+    words, the messages, and the condition as a sentence when there is one."""
+    items = []
+    for path, messages in message_dict.items():
+        node = condition_at(rules, path) if path not in ("", "rules") else None
+        leaf = node is not None and not ("op" in node or "conditions" in node)
+        items.append(
+            {
+                "path": path,
+                "label": path_label(path),
+                "messages": list(messages),
+                "condition": describe_condition(node, names) if leaf else "",
+            }
+        )
+    return items
+
+
+def trait_paths(rules: Any, *, scope: str, key: str) -> list[str]:
+    """Paths of the conditions on a trait: profile scope (trait conditions) or response scope
+    (answer conditions, by question key)."""
+    kind, attr = ("trait", "key") if scope == "profile" else ("answer", "question")
+    return [
+        path for path, c in iter_conditions(rules) if c.get("type") == kind and c.get(attr) == key
+    ]
+
+
 def iter_conditions(rules: Any, path: str = "") -> Iterable[tuple[str, Mapping]]:
-    """(path, condition) for every leaf condition of a (valid) tree."""
-    if not isinstance(rules, Mapping):
+    """(path, condition) for every leaf condition of a tree, in order. No recursion: stored
+    rules are walked before they are checked, and may be nested anyhow."""
+    # A stack of iterators over (index, child) of the groups being walked.
+    if not isinstance(rules, Mapping) or not isinstance(rules.get("conditions"), list):
         return
-    for index, child in enumerate(rules.get("conditions") or []):
-        child_path = f"{path}.conditions[{index}]" if path else f"conditions[{index}]"
+    stack = [(path, iter(enumerate(rules["conditions"])))]
+    while stack:
+        at, children = stack[-1]
+        step = next(children, None)
+        if step is None:
+            stack.pop()
+            continue
+        index, child = step
+        child_path = f"{at}.conditions[{index}]" if at else f"conditions[{index}]"
         if isinstance(child, Mapping) and ("op" in child or "conditions" in child):
-            yield from iter_conditions(child, child_path)
+            if isinstance(child.get("conditions"), list):
+                stack.append((child_path, iter(enumerate(child["conditions"]))))
         elif isinstance(child, Mapping):
             yield child_path, child
 
@@ -505,15 +698,17 @@ def describe_condition(c: Mapping, names: Mapping[str, str] | None = None) -> st
     return str(dict(c))
 
 
-def describe_rules(rules: Any, names: Mapping[str, str] | None = None) -> str:
+def describe_rules(rules: Any, names: Mapping[str, str] | None = None, *, depth: int = 1) -> str:
     """The whole tree as one line: conditions joined by AND/OR, nested groups in brackets."""
     if not isinstance(rules, Mapping) or not rules.get("conditions"):
         return "every user"
+    if depth > MAX_DEPTH or not isinstance(rules["conditions"], list):
+        return "…"
     joiner = " OR " if rules.get("op") == "or" else " AND "
     parts = []
     for child in rules["conditions"]:
         if isinstance(child, Mapping) and ("op" in child or "conditions" in child):
-            parts.append(f"({describe_rules(child, names)})")
+            parts.append(f"({describe_rules(child, names, depth=depth + 1)})")
         elif isinstance(child, Mapping):
             parts.append(describe_condition(child, names))
     return joiner.join(parts)

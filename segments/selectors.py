@@ -59,6 +59,57 @@ def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
     )
 
 
+def segment_rule_problems(*, segment: Segment, names: Any = None) -> list[dict[str, Any]]:
+    """The conditions of a dynamic segment's stored rules that no longer fit (a trait's type
+    changed since, or the rules were written around the builder), as error items in words
+    (segments.rules.error_items). Those conditions match nobody until the rules are edited.
+    Validation only (one query for the trait types): no profile is read."""
+    from django.core.exceptions import ValidationError
+
+    from . import rules as R
+
+    if segment.kind != SegmentKind.DYNAMIC:
+        return []
+    try:
+        R.validate_rules(segment.rules, environment_id=segment.environment_id)
+    except ValidationError as exc:
+        return R.error_items(exc.message_dict, segment.rules, names)
+    return []
+
+
+def segments_using_trait(
+    *, environment_id: int, scope: str, key: str, data_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The dynamic segments whose rules have a condition on this trait (profile scope: trait
+    conditions; response scope: answer conditions), each with the problems its rules would
+    have if the trait's type were `data_type` (None: as it is). Reads the environment's
+    segments, never profiles (a segment's rules are small)."""
+    from django.core.exceptions import ValidationError
+
+    from . import rules as R
+
+    found = []
+    segments = Segment.objects.filter(environment_id=environment_id, kind=SegmentKind.DYNAMIC).only(
+        "uuid", "name", "rules", "environment_id", "kind"
+    )
+    overrides = {(scope, key): data_type} if data_type else None
+    for segment in segments.order_by("name"):
+        paths = R.trait_paths(segment.rules, scope=scope, key=key)
+        if not paths:
+            continue
+        problems: list[dict[str, Any]] = []
+        try:
+            R.validate_rules(segment.rules, environment_id=environment_id, type_overrides=overrides)
+        except ValidationError as exc:
+            problems = [
+                item
+                for item in R.error_items(exc.message_dict, segment.rules)
+                if any(item["path"] == p or item["path"].startswith(p + ".") for p in paths)
+            ]
+        found.append({"segment": segment, "conditions": len(paths), "problems": problems})
+    return found
+
+
 def segment_options(*, environment: Any) -> QuerySet[Segment]:
     """Segments for filter dropdowns (Overview, Responses, Users)."""
     return Segment.objects.filter(environment=environment).only("uuid", "name", "kind")

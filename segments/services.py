@@ -706,6 +706,44 @@ def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | N
     return True
 
 
+def segment_members_remove(
+    *, segment: Segment, profile_ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """Remove profiles from a manual segment, set-based (the Users list's bulk action): one
+    statement for the memberships, their history and the count. Returns how many left."""
+    _require_manual(segment)
+    ids = sorted({int(i) for i in profile_ids})
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH gone AS (
+                DELETE FROM segments_segmentmembership
+                WHERE segment_id = %s AND profile_id = ANY(%s::bigint[])
+                RETURNING profile_id
+            ),
+            history AS (
+                INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+                SELECT %s, profile_id, 'left', %s FROM gone
+                RETURNING 1
+            )
+            UPDATE segments_segment SET member_count = GREATEST(member_count - n, 0),
+                computed_at = %s
+            FROM (SELECT count(*) AS n FROM history) h
+            WHERE id = %s AND n > 0
+            RETURNING n
+            """,
+            [segment.pk, ids, segment.pk, at, at, segment.pk],
+        )
+        row = cursor.fetchone()
+    removed = int(row[0]) if row else 0
+    if removed:
+        _manual_changed(segment, ids)
+    return removed
+
+
 def segment_members_add(
     *, segment: Segment, profile_ids: Iterable[int], at: dt.datetime | None = None
 ) -> int:
@@ -804,3 +842,120 @@ def segment_preview(
         count = qs.count()
         sample = list(qs.order_by("-last_seen_at", "-id")[:limit]) if count else []
     return count, sample
+
+
+# --- Trait types --------------------------------------------------------------------------------
+
+
+def segments_trait_changed(*, environment_id: int, scope: str, key: str) -> list[int]:
+    """A trait's type changed (its conditions now compare differently, or no longer fit and
+    match nobody), or the trait was deleted with its values: recompute the dynamic segments
+    that use it (those that depend on them follow when their members change). Returns their
+    ids."""
+    from .selectors import segments_using_trait
+
+    using = segments_using_trait(environment_id=environment_id, scope=scope, key=key)
+    for item in using:
+        segment_recompute_request(segment=item["segment"])
+    return [item["segment"].pk for item in using]
+
+
+# --- Profiles merged or deleted -----------------------------------------------------------------
+
+# Only a dynamic segment's count is ever written whole (by a recompute, under its run lock);
+# every other writer adjusts it relatively under the row lock, so manual segments need none.
+_LOCK_MEMBERSHIPS_SQL = """
+SELECT x.s, x.kind <> 'dynamic' OR pg_try_advisory_xact_lock(%s, x.s::int) FROM (
+    SELECT DISTINCT m.segment_id AS s, g.kind FROM segments_segmentmembership m
+    JOIN segments_segment g ON g.id = m.segment_id
+    WHERE m.profile_id = ANY(%s::bigint[]) ORDER BY 1
+) x
+"""
+
+_END_MEMBERSHIPS_SQL = """
+WITH gone AS (
+    DELETE FROM segments_segmentmembership WHERE profile_id = ANY(%(ids)s::bigint[])
+    RETURNING segment_id, profile_id
+),
+history AS (
+    INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+    SELECT segment_id, profile_id, 'left', %(at)s FROM gone
+    RETURNING segment_id, change
+)
+UPDATE segments_segment s SET member_count = GREATEST(s.member_count + d.delta, 0)
+FROM (SELECT segment_id, -count(*) AS delta FROM history GROUP BY segment_id) d
+WHERE s.id = d.segment_id AND s.id = ANY(%(locked)s::bigint[])
+"""
+
+_MOVE_MEMBERSHIPS_SQL = """
+WITH src AS (
+    DELETE FROM segments_segmentmembership WHERE profile_id = %(source)s
+    RETURNING segment_id
+),
+moved AS (
+    INSERT INTO segments_segmentmembership (segment_id, profile_id, since)
+    SELECT segment_id, %(target)s, %(at)s FROM src ORDER BY segment_id
+    ON CONFLICT (segment_id, profile_id) DO NOTHING
+    RETURNING segment_id
+),
+history AS (
+    INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
+    SELECT segment_id, %(source)s, 'left', %(at)s FROM src
+    UNION ALL
+    SELECT segment_id, %(target)s, 'entered', %(at)s FROM moved
+    RETURNING segment_id, change
+)
+UPDATE segments_segment s SET member_count = GREATEST(s.member_count + d.delta, 0)
+FROM (
+    SELECT segment_id, sum(CASE WHEN change = 'entered' THEN 1 ELSE -1 END) AS delta
+    FROM history GROUP BY segment_id
+) d
+WHERE s.id = d.segment_id AND d.delta <> 0 AND s.id = ANY(%(locked)s::bigint[])
+"""
+
+
+def _lock_memberships(cursor: Any, profile_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Take, without waiting, the run locks of the dynamic segments these profiles are members
+    of: (segments whose count to adjust, busy ones). A busy segment has a recompute (or an
+    incremental write) running: its count is left to a refresh queued after commit, which
+    counts it whole, so a profile's change never waits for a long recompute."""
+    cursor.execute(_LOCK_MEMBERSHIPS_SQL, [ADVISORY_LOCK_CLASS, profile_ids])
+    rows = cursor.fetchall()
+    return [s for s, ok in rows if ok], [s for s, ok in rows if not ok]
+
+
+def segment_memberships_end(*, profile_ids: Iterable[int], at: dt.datetime | None = None) -> int:
+    """Profiles are about to be deleted: they leave every segment they are in, with a "left"
+    in the history (which outlives them) and the member counts lowered, in one statement.
+    Call inside the deleting transaction. Returns how many memberships ended."""
+    ids = sorted({int(i) for i in profile_ids})
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        locked, busy = _lock_memberships(cursor, ids)
+        if not locked and not busy:
+            return 0
+        cursor.execute(_END_MEMBERSHIPS_SQL, {"ids": ids, "at": at, "locked": locked})
+    _request_refresh(busy)
+    return len(locked) + len(busy)
+
+
+def segment_memberships_merge(
+    *, source_id: int, target_id: int, at: dt.datetime | None = None
+) -> None:
+    """An anonymous profile merges into an identified one (and is then deleted): the source
+    leaves its segments ("left"), the target enters those it was not in ("entered", member
+    since now; manual lists keep the person), and a segment both were in loses one member.
+    Each history reads entered/left in turn. One statement; the target is re-evaluated against
+    the dynamic segments after commit by its caller (identify)."""
+    at = at or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        locked, busy = _lock_memberships(cursor, [source_id])
+        if not locked and not busy:
+            return
+        cursor.execute(
+            _MOVE_MEMBERSHIPS_SQL,
+            {"source": source_id, "target": target_id, "at": at, "locked": locked},
+        )
+    _request_refresh(busy)

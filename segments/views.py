@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
@@ -28,6 +29,11 @@ def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def _uuid(value: object) -> str | None:
+    """A posted uuid, or None when it is not one (a form error, never a 500)."""
+    return str(value) if isinstance(value, str) and _is_uuid(value) else None
+
+
 @require_http_methods(["GET", "POST"])
 @editor_required
 def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
@@ -38,7 +44,7 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
     if request.method == "POST":
         segment = get_object_or_404(
             Segment,
-            uuid=request.POST.get("segment") or None,
+            uuid=_uuid(request.POST.get("segment")),  # not a uuid: None, a 404
             environment=request.environment,
             kind=SegmentKind.MANUAL,
         )
@@ -67,7 +73,10 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
         "can_edit": request.membership.can_edit,
         "error": error,
     }
-    response = render(request, "segments/_profile_segments.html", context)
+    # htmx swaps only 2xx answers: the fragment shows the error in place; a plain form post
+    # gets a 400.
+    status = 400 if error and not request.htmx else 200
+    response = render(request, "segments/_profile_segments.html", context, status=status)
     if request.method == "POST" and not error:
         trigger_client_event(response, "segmentMembershipChanged", {"profile": str(profile.uuid)})
     return response
@@ -123,14 +132,16 @@ def _builder_data(request: HarkRequest, segment: Segment | None) -> dict:
 
 
 def _parse_rules(raw: str | None) -> object:
-    import json
+    from . import rules as R
 
-    if not raw:
-        return {"op": "and", "conditions": []}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValidationError({"rules": ["Rules are not valid JSON."]}) from None
+    return R.rules_from_json(raw)
+
+
+def _error_items(errors: dict, rules: object) -> list[dict]:
+    """Validation errors in words, each with its path for the builder to place it."""
+    from . import rules as R
+
+    return R.error_items(errors, rules if isinstance(rules, dict) else None)
 
 
 @require_http_methods(["GET"])
@@ -208,17 +219,20 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
         form.update({k: request.POST.get(k, form[k]) for k in form})
     data = _builder_data(request, segment)
     if request.method == "POST":
-        with contextlib.suppress(ValueError):
-            data["rules"] = json.loads(form["rules"])
+        with contextlib.suppress(ValidationError):
+            data["rules"] = _parse_rules(form["rules"])
     return render(
         request,
         "segments/builder.html",
         {
             "segment": segment,
             "form": form,
-            "errors": errors,
+            "errors": _error_items(errors, data["rules"]),
             "builder_data": data,
             "kinds": SegmentKind.choices,
+            # An existing segment's count is shown as the page opens, not after a first edit.
+            "count_on_load": segment is not None and segment.kind == SegmentKind.DYNAMIC,
+            "time_zone": settings.TIME_ZONE,
         },
         status=400 if errors else 200,
     )
@@ -229,20 +243,24 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
 def segment_preview(request: HarkRequest) -> HttpResponse:
     """Live count and sample for the builder's unsaved rules."""
     from django.db import OperationalError
+    from django.http import Http404
 
     segment = None
     if request.POST.get("segment"):
-        segment = selectors.segment_get(
-            environment=request.environment, uuid=request.POST["segment"]
-        )
-    context: dict = {"errors": {}, "count": None, "sample": []}
+        key = _uuid(request.POST["segment"])
+        if key is None:
+            raise Http404("No such segment.")
+        segment = selectors.segment_get(environment=request.environment, uuid=key)
+    context: dict = {"errors": [], "count": None, "sample": []}
+    rules: object = None
     try:
         rules = _parse_rules(request.POST.get("rules"))
         context["count"], context["sample"] = services.segment_preview(
             environment_id=request.environment.pk, rules=rules, segment=segment
         )
     except ValidationError as exc:
-        context["errors"] = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+        errors = exc.message_dict if hasattr(exc, "message_dict") else {"": exc.messages}
+        context["errors"] = _error_items(errors, rules)
     except OperationalError:
         context["timeout"] = True
     return render(request, "segments/builder.html#preview", context)
@@ -317,6 +335,8 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "members":
         return render(request, "segments/detail.html#members", context)
+    # Conditions that no longer fit (a trait's type changed): listed in words, no profile read.
+    context["rule_problems"] = selectors.segment_rule_problems(segment=segment)
     return render(request, "segments/detail.html", context)
 
 
@@ -411,12 +431,22 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
     )
     target = safe_next(request, env_reverse(request, "segments:detail", uuid=uuid))
     uuids = request.POST.getlist("profile")
+    action = request.POST.get("action", "add")
+    bad = next((u for u in uuids if _uuid(u) is None), None)
+    if bad is not None or action not in ("add", "remove"):
+        text = (
+            f"profile: “{bad[:100]}” is not a valid id."
+            if bad is not None
+            else "action: choose add or remove."
+        )
+        return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     profiles = list(
         Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
     )
-    action = request.POST.get("action", "add")
     if action == "remove":
-        changed = sum(services.segment_member_remove(segment=segment, profile=p) for p in profiles)
+        changed = services.segment_members_remove(
+            segment=segment, profile_ids=[p.pk for p in profiles]
+        )
     else:
         changed = services.segment_members_add(
             segment=segment, profile_ids=[p.pk for p in profiles]

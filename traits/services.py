@@ -227,7 +227,9 @@ def trait_update(
     hidden: bool,
 ) -> Any:
     """Change what the team may edit on a definition; writes only the fields that changed.
-    Changing the type changes how values are shown and compared; stored values stay as sent."""
+    Changing the type changes how values are shown and compared; stored values stay as sent.
+    The dynamic segments with a condition on the trait are recomputed (a condition that no
+    longer fits the type matches nobody, and the segment's page says so)."""
     if data_type not in DataType.values:
         raise ValidationError({"data_type": f"must be one of {', '.join(DataType.values)}"})
     changes = {
@@ -241,6 +243,12 @@ def trait_update(
         setattr(trait, name, changes[name])
     if changed:
         trait.save(update_fields=changed)
+    if "data_type" in changed:
+        from segments.services import segments_trait_changed
+
+        segments_trait_changed(
+            environment_id=trait.environment_id, scope=trait.scope, key=trait.key
+        )
     return trait
 
 
@@ -263,11 +271,17 @@ def trait_delete(*, trait: Any) -> int:
         )
     else:
         sql = "UPDATE surveys_response SET data = data - %s WHERE environment_id = %s AND data ? %s"
+    from segments.services import segments_trait_changed
+
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, [trait.key, trait.environment_id, trait.key])
             touched = cursor.rowcount
         trait.delete()
+        # Segments with a condition on it now see no value: recompute them (after commit).
+        segments_trait_changed(
+            environment_id=trait.environment_id, scope=trait.scope, key=trait.key
+        )
     return touched
 
 

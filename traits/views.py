@@ -10,9 +10,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.http import HarkRequest, confirm_page, confirmed
 from core.urls import env_reverse
 from environments.permissions import editor_required
+from segments.selectors import segments_using_trait
 
 from .forms import TraitForm
-from .models import Scope, Trait
+from .models import DataType, Scope, Trait
 from .selectors import trait_list
 from .services import trait_delete, trait_update
 
@@ -38,16 +39,29 @@ def trait_list_view(request: HarkRequest) -> HttpResponse:
 def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
     """GET: the edit row (htmx) or an edit page. POST: save; the row (htmx) or back to the list."""
     trait = get_object_or_404(Trait, pk=pk, environment=request.environment)
+    impact: list | None = None
+    new_type = ""
     if request.method == "POST":
         form = TraitForm(request.POST)
         if form.is_valid():
-            trait_update(trait=trait, **form.cleaned_data)
-            if _is_fragment(request):
-                return render(
-                    request, "traits/list.html#trait-row", {"trait": trait, "can_edit": True}
+            new_type = form.cleaned_data["data_type"]
+            if new_type != trait.data_type and request.POST.get("confirm_type") != new_type:
+                # A type change alters the segments with a condition on the trait: say which,
+                # and what happens to them, before it is made.
+                impact = segments_using_trait(
+                    environment_id=trait.environment_id,
+                    scope=trait.scope,
+                    key=trait.key,
+                    data_type=new_type,
                 )
-            messages.success(request, f"Trait “{trait.display_label}” saved.")
-            return HttpResponseRedirect(env_reverse(request, "traits:list"))
+            if not impact:
+                trait_update(trait=trait, **form.cleaned_data)
+                if _is_fragment(request):
+                    return render(
+                        request, "traits/list.html#trait-row", {"trait": trait, "can_edit": True}
+                    )
+                messages.success(request, f"Trait “{trait.display_label}” saved.")
+                return HttpResponseRedirect(env_reverse(request, "traits:list"))
     else:
         form = TraitForm(
             initial={
@@ -57,7 +71,19 @@ def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
                 "hidden": trait.hidden,
             }
         )
-    context = {"trait": trait, "form": form, "can_edit": True}
+    context = {
+        "trait": trait,
+        "form": form,
+        "can_edit": True,
+        "impact": impact,
+        "new_type": new_type,
+        "new_type_label": DataType(new_type).label if new_type else "",
+        "used_by": segments_using_trait(
+            environment_id=trait.environment_id, scope=trait.scope, key=trait.key
+        )
+        if impact is None
+        else [],
+    }
     if _is_fragment(request):
         return render(request, "traits/list.html#trait-edit-row", context)
     return render(request, "traits/edit.html", context)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from segments import rules as R
 
@@ -49,6 +50,7 @@ class PyResponse:
     completed_at: dt.datetime | None = None
     last_data_at: dt.datetime | None = None
     data: dict = field(default_factory=dict)
+    id: int = 0  # the database id once written: the tie-break between equal times
 
 
 @dataclass
@@ -69,6 +71,7 @@ class World:
     answer_types: dict[str, str]  # response scope
     surveys: set[str]
     now: dt.datetime
+    zone: str = "UTC"  # the site's TIME_ZONE: calendar days of dates
 
 
 def parse_iso(text: str) -> dt.datetime | None:
@@ -104,26 +107,47 @@ def typed(value: Any, data_type: str) -> Any:
         return None
     if data_type == R.BOOLEAN:
         return value if isinstance(value, bool) else None
-    return parse_iso(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    moment = parse_iso(value)
+    if moment is not None and len(value) == 10:
+        return moment.date()  # a date alone: a calendar day, not an instant
+    return moment
+
+
+# The site's zone (settings.TIME_ZONE) while evaluating: calendar days are its days.
+_ZONE: list[ZoneInfo] = [ZoneInfo("UTC")]
 
 
 def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=_ZONE[0])
 
 
-def date_test(v: dt.datetime | None, operator: str, value: Any, now: dt.datetime) -> bool:
+def date_test(v: dt.datetime | dt.date | None, operator: str, value: Any, now: dt.datetime) -> bool:
+    """A date alone compares as a calendar day, windows counted from today in the zone; a
+    date-time as an instant: its day in the zone, windows rolling back from now."""
     if v is None:
         return False
+    if not isinstance(v, dt.datetime):
+        today = now.astimezone(_ZONE[0]).date()
+        if operator == "within_last_days":
+            return today - dt.timedelta(days=value) <= v <= today
+        if operator == "more_than_days_ago":
+            return v < today - dt.timedelta(days=value)
+        if operator == "between":
+            return dt.date.fromisoformat(value[0]) <= v <= dt.date.fromisoformat(value[1])
+        day = dt.date.fromisoformat(value)
+        return {"before": v < day, "after": v > day}.get(operator, v == day)
     if operator == "within_last_days":
         return now - dt.timedelta(days=value) <= v <= now
     if operator == "more_than_days_ago":
         return v < now - dt.timedelta(days=value)
     if operator == "between":
         low = day_start(dt.date.fromisoformat(value[0]))
-        high = day_start(dt.date.fromisoformat(value[1])) + dt.timedelta(days=1)
+        high = day_start(dt.date.fromisoformat(value[1]) + dt.timedelta(days=1))
         return low <= v < high
     start = day_start(dt.date.fromisoformat(value))
-    end = start + dt.timedelta(days=1)
+    end = day_start(dt.date.fromisoformat(value) + dt.timedelta(days=1))
     if operator == "before":
         return v < start
     if operator == "after":
@@ -250,17 +274,24 @@ def condition(c: dict, p: PyProfile, world: World, stack: tuple) -> bool:
                 responses = [r for r in responses if since <= _survey_time(r, action) <= now]
             found = bool(responses)
             return not found if c["operator"] == "has_not" else found
+        # Each survey's latest answer counts; negatives are the complement of their positive.
         data_type = resolve(world.answer_types, c["question"], c.get("data_type"))
         operator = c["operator"]
-        values = [typed(r.data.get(c["question"]), data_type) for r in responses]
-        answered = [v for v in values if v is not None]
+        latest: dict[str, tuple] = {}
+        for r in responses:
+            v = typed(r.data.get(c["question"]), data_type)
+            if v is None:
+                continue
+            order = (r.last_data_at or r.created_at, r.id)
+            if r.survey not in latest or order > latest[r.survey][0]:
+                latest[r.survey] = (order, v)
+        answers = [v for _, v in latest.values()]
         if operator == "is_set":
-            return bool(answered)
+            return bool(answers)
         if operator == "is_not_set":
-            return not answered
-        if operator in R.NEGATIVE_OPERATORS:
-            return any(not positive(v, data_type, operator, c.get("value"), now) for v in answered)
-        return any(positive(v, data_type, operator, c.get("value"), now) for v in answered)
+            return not answers
+        found = any(positive(v, data_type, operator, c.get("value"), now) for v in answers)
+        return not found if operator in R.NEGATIVE_OPERATORS else found
     if kind == "segment":
         key = str(c["segment"])
         segment = world.segments.get(key)
@@ -277,4 +308,5 @@ def condition(c: dict, p: PyProfile, world: World, stack: tuple) -> bool:
 
 def matching(rules: Any, world: World, self_uuid: str | None = None) -> set[int]:
     stack = (self_uuid,) if self_uuid else ()
+    _ZONE[0] = ZoneInfo(world.zone)
     return {p.id for p in world.profiles if evaluate(rules, p, world, stack)}

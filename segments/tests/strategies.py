@@ -317,7 +317,7 @@ def write_world(world: World, environment) -> World:
     }
     for r in world.responses:
         r.profile_id = ids.get(r.profile_id, r.profile_id)
-    Response.objects.bulk_create(
+    written = Response.objects.bulk_create(
         [
             Response(
                 environment=environment,
@@ -333,6 +333,8 @@ def write_world(world: World, environment) -> World:
             for r in world.responses
         ]
     )
+    for r, row in zip(world.responses, written, strict=True):
+        r.id = row.pk
     for seg in world.segments.values():
         seg.members = {ids.get(m, m) for m in seg.members}
         row = Segment.objects.create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,7 @@ PER_OPERATOR = settings(
 
 def check(environment, world, rules) -> None:
     """Write the world, compare SQL with Python, roll back."""
+    world.zone = django_settings.TIME_ZONE
     with transaction.atomic():
         write_world(world, environment)
         R.validate_rules(rules, environment_id=environment.pk)
@@ -90,6 +92,32 @@ def test_every_trait_operator(environment, data_type, operator, world, data):
 @given(data=st.data(), world=worlds())
 def test_every_answer_operator(environment, data_type, operator, world, data):
     condition = data.draw(answer_conditions(operator=operator, data_type=data_type))
+    check(environment, world, one(condition))
+
+
+DATE_CASES = [
+    (zone, kind, op)
+    for zone in ("America/New_York", "Pacific/Auckland")
+    for kind in ("trait", "answer", "profile")
+    for op in R.DATE_VALUE_OPERATORS
+]
+
+
+@pytest.mark.parametrize(("zone", "kind", "operator"), DATE_CASES)
+@PER_OPERATOR
+@given(data=st.data(), world=worlds())
+def test_date_operators_west_and_east_of_utc(
+    settings, environment, zone, kind, operator, world, data
+):
+    """Calendar days in the site's zone (dates alone), rolling windows (date-times)."""
+    settings.TIME_ZONE = zone
+    if kind == "trait":
+        condition = data.draw(trait_conditions(key="d", operator=operator))
+    elif kind == "answer":
+        condition = data.draw(answer_conditions(operator=operator, data_type=R.DATE))
+    else:
+        field = data.draw(st.sampled_from(R.PROFILE_DATE_FIELDS))
+        condition = data.draw(profile_conditions(field=field, operator=operator))
     check(environment, world, one(condition))
 
 

@@ -55,11 +55,21 @@
     return node;
   }
 
+  // The rule field each labelled control edits, so an error's path finds its control.
+  var FIELDS = {
+    "Trait": "key", "Trait key": "key", "Type": "data_type", "Property": "field", "Event": "event",
+    "Event name": "event", "Operator": "operator", "Has or has not": "operator",
+    "In or not in": "operator", "Times": "count", "Within days (empty: ever)": "within_days",
+    "Date operator": "date_operator", "Action": "action", "Survey": "survey",
+    "Question": "question", "Question key": "question", "Segment": "segment",
+    "Condition type": "type", "Match all or any": "op"
+  };
+
   function select(label, options, value, onChange) {
     // options: [[value, label], ...]
     var known = options.some(function (o) { return String(o[0]) === String(value); });
     if (!known && value !== undefined && value !== null && value !== "") options = options.concat([[value, value + " (unknown)"]]);
-    var node = h("select", { "aria-label": label, onchange: function () { onChange(node.value); } },
+    var node = h("select", { "aria-label": label, "data-field": FIELDS[label], onchange: function () { onChange(node.value); } },
       options.map(function (o) {
         return h("option", { value: o[0], text: o[1], selected: String(o[0]) === String(value) });
       }));
@@ -67,12 +77,15 @@
   }
 
   function input(label, type, value, onInput, attrs) {
-    var node = h("input", Object.assign({ type: type, "aria-label": label, value: value === undefined || value === null ? "" : value }, attrs || {}));
+    var node = h("input", Object.assign({ type: type, "aria-label": label, "data-field": FIELDS[label], value: value === undefined || value === null ? "" : value }, attrs || {}));
     node.addEventListener("input", function () { onInput(node.value); });
     return node;
   }
 
   function pairs(object) { return Object.keys(object).map(function (k) { return [k, object[k]]; }); }
+
+  // The rule field a control edits ("value", "operator", ...): errors name it by path.
+  function field(node, name) { node.setAttribute("data-field", name); return node; }
 
   function changed(rerender) {
     if (rerender) render();  // first: rendering fills defaults (first trait, operator) in
@@ -88,7 +101,7 @@
     key = key || "value";
     if (!operator || SET_OPS.indexOf(operator) >= 0 || dataType === "boolean") return [];
     if (operator === "within_last_days" || operator === "more_than_days_ago") {
-      return [input("Days", "number", condition[key], function (v) { condition[key] = toDays(v); changed(false); }, { min: 0, step: 1, class: "narrow" }), h("span", { class: "muted", text: "days" })];
+      return [field(input("Days", "number", condition[key], function (v) { condition[key] = toDays(v); changed(false); }, { min: 0, step: 1, class: "narrow" }), key), h("span", { class: "muted", text: "days" })];
     }
     var inputType = dataType === "number" ? "number" : dataType === "date" ? "date" : "text";
     var convert = dataType === "number" ? toNumber : function (v) { return v; };
@@ -96,19 +109,19 @@
       var both = Array.isArray(condition[key]) ? condition[key] : ["", ""];
       condition[key] = both;
       return [
-        input("From", inputType, both[0], function (v) { both[0] = convert(v); changed(false); }, { step: "any" }),
+        field(input("From", inputType, both[0], function (v) { both[0] = convert(v); changed(false); }, { step: "any" }), key),
         h("span", { class: "muted", text: "and" }),
-        input("To", inputType, both[1], function (v) { both[1] = convert(v); changed(false); }, { step: "any" })
+        field(input("To", inputType, both[1], function (v) { both[1] = convert(v); changed(false); }, { step: "any" }), key)
       ];
     }
     if (operator === "in") {
       var list = Array.isArray(condition[key]) ? condition[key].join(", ") : "";
-      return [input("Values, comma-separated", "text", list, function (v) {
+      return [field(input("Values, comma-separated", "text", list, function (v) {
         condition[key] = v.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
         changed(false);
-      }, { placeholder: "a, b, c" })];
+      }, { placeholder: "a, b, c" }), key)];
     }
-    return [input("Value", inputType, condition[key], function (v) { condition[key] = convert(v); changed(false); }, { step: "any" })];
+    return [field(input("Value", inputType, condition[key], function (v) { condition[key] = convert(v); changed(false); }, { step: "any" }), key)];
   }
 
   function typedOperator(condition, dataType) {
@@ -117,9 +130,9 @@
       condition.operator = Object.keys(operators)[0];
       delete condition.value;
     }
-    return select("Operator", pairs(operators), condition.operator, function (v) {
+    return field(select("Operator", pairs(operators), condition.operator, function (v) {
       condition.operator = v; delete condition.value; changed(true);
-    });
+    }), "operator");
   }
 
   function typeOf(list, key, fallback) {
@@ -278,16 +291,41 @@
   }
 
   // Errors from the preview name a path ("conditions[1].value"): outline that condition.
+  // Each error is also written next to its condition, in words, and the control at fault is
+  // marked invalid and described by it (aria-describedby).
   function markErrors() {
     root.querySelectorAll(".rule-error").forEach(function (n) { n.classList.remove("rule-error"); });
-    document.querySelectorAll("#preview [data-path], #form-errors [data-path]").forEach(function (item) {
+    root.querySelectorAll(".rule-error-message").forEach(function (n) { n.remove(); });
+    root.querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); n.removeAttribute("aria-describedby"); });
+    var seen = {};
+    var items = document.querySelectorAll("#preview [data-path]");
+    if (!items.length) items = document.querySelectorAll("#form-errors [data-path]");
+    items.forEach(function (item, index) {
       var path = item.getAttribute("data-path");
+      if (seen[path]) return;
+      seen[path] = true;
       var best = null;
       root.querySelectorAll("[data-path]").forEach(function (node) {
         var p = node.getAttribute("data-path");
         if (p && (path === p || path.indexOf(p + ".") === 0) && (!best || p.length > best.getAttribute("data-path").length)) best = node;
       });
-      if (best) best.classList.add("rule-error");
+      if (!best) best = root.querySelector(".rule-group");
+      if (!best) return;
+      best.classList.add("rule-error");
+      var bestPath = best.getAttribute("data-path") || "";
+      var rest = path.slice(bestPath.length).replace(/^\./, "");
+      var id = "rule-error-" + index;
+      var message = h("p", { class: "rule-error-message", id: id, text: item.getAttribute("data-message") || item.textContent });
+      var control = rest ? best.querySelector(":scope > [data-field='" + rest + "']") : null;
+      if (control) {
+        best.querySelectorAll(":scope > [data-field='" + rest + "']").forEach(function (c) {
+          c.setAttribute("aria-invalid", "true");
+          c.setAttribute("aria-describedby", id);
+        });
+      }
+      // Inside a condition row the message ends the row; for a group, it follows its header.
+      if (best.classList.contains("rule-condition")) best.appendChild(message);
+      else best.insertBefore(message, best.children[1] || null);
     });
   }
 
