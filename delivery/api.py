@@ -274,11 +274,16 @@ def _text(body: dict, name: str, max_length: int, *, required: bool = False) -> 
 def _payloads(
     call: Call, decisions: list[Decision], surveys: dict[int, Survey] | None, locale: str
 ) -> list[dict[str, Any]]:
-    """Content for the decided surveys (questions: one query; translations: one)."""
+    """Content for the decided surveys (questions: one query; translations: one). `surveys`
+    are the Survey rows the decision already read (their questions are fetched onto them)."""
     if not decisions:
         return []
     ids = [d.plan.id for d in decisions]
-    with_questions = selectors.surveys_with_questions(survey_ids=ids)
+    if surveys is None:
+        with_questions = selectors.surveys_with_questions(survey_ids=ids)
+    else:
+        with_questions = {i: surveys[i] for i in ids}
+        selectors.prefetch_questions(list(with_questions.values()))
     texts = selectors.translations_for(
         survey_ids=ids, locales=content.locale_candidates(locale)
     )
@@ -323,17 +328,14 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
             environment=call.environment, identity=identity, url=url or "", referrer=referrer,
             title=title,
         )
-    decisions = [
-        d
-        for d in selectors.eligible_surveys(
-            environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
-        )
-        if d.plan.trigger != "manual"
-    ]
+    evaluation = selectors.evaluate_all(
+        environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
+    )
+    decisions = [d for d in evaluation.eligible if d.plan.trigger != "manual"]
     return _json(
         200,
         {
-            "surveys": _payloads(call, decisions, None, locale),
+            "surveys": _payloads(call, decisions, evaluation.surveys, locale),
             **_framing(call, locale),
             "settings": {"pageview_tracking": call.settings.pageview_tracking},
         },
@@ -376,11 +378,12 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
             anonymous_id=identity.anonymous_id,
         )
     )
+    evaluation = selectors.evaluate_all(
+        environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
+    )
     due = [
         d
-        for d in selectors.eligible_surveys(
-            environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
-        )
+        for d in evaluation.eligible
         if d.plan.trigger == "event" and d.plan.trigger_event == name
     ]
     if any(d.plan.trigger_nth for d in due):
@@ -390,7 +393,7 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
                 environment_id=call.environment.pk,
             ).count()
         due = [d for d in due if not d.plan.trigger_nth or d.plan.trigger_nth == count]
-    return _json(200, {"surveys": _payloads(call, due, None, locale)})
+    return _json(200, {"surveys": _payloads(call, due, evaluation.surveys, locale)})
 
 
 @router.post(

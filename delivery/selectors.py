@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -298,6 +298,12 @@ def surveys_with_questions(*, survey_ids: Sequence[int]) -> dict[int, Survey]:
     return {s.pk: s for s in qs}
 
 
+def prefetch_questions(surveys: Sequence[Survey]) -> None:
+    prefetch_related_objects(
+        list(surveys), Prefetch("questions", queryset=Question.objects.order_by("position", "id"))
+    )
+
+
 def translations_for(*, survey_ids: Sequence[int], locales: Sequence[str]) -> dict[int, dict]:
     """{survey id: texts} for the first of `locales` each survey has (one query)."""
     if not survey_ids or not locales:
@@ -305,7 +311,7 @@ def translations_for(*, survey_ids: Sequence[int], locales: Sequence[str]) -> di
     found: dict[int, tuple[int, dict]] = {}
     rows = SurveyTranslation.objects.filter(
         survey_id__in=list(survey_ids), locale__in=list(locales)
-    ).values_list("survey_id", "locale", "texts")
+    ).order_by().values_list("survey_id", "locale", "texts")
     for survey_id, locale, texts in rows:
         rank = list(locales).index(locale)
         if survey_id not in found or rank < found[survey_id][0]:
