@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja import Router
+from ninja import Field as NinjaField
+from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
 from environments.models import Environment
@@ -155,9 +157,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 def _error(exc: Refused) -> HttpResponse:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-    return _json(
-        exc.status, {"error": exc.code, "field": exc.field, "detail": exc.detail}, headers
-    )
+    return _json(exc.status, {"error": exc.code, "field": exc.field, "detail": exc.detail}, headers)
 
 
 def _environment(key: str) -> tuple[Environment, DeliverySettings] | None:
@@ -214,23 +214,25 @@ def _open(request: HttpRequest) -> Call:
             "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
         )
     origin = request.headers.get("Origin")
-    if origin and delivery_settings.allowed_origins:
-        if origin.rstrip("/").lower() not in delivery_settings.allowed_origins:
-            raise Refused(
-                "origin_not_allowed",
-                "This public key is not accepted from this origin",
-                status=403,
-            )
+    allowed = delivery_settings.allowed_origins
+    if origin and allowed and origin.rstrip("/").lower() not in allowed:
+        raise Refused(
+            "origin_not_allowed", "This public key is not accepted from this origin", status=403
+        )
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > BODY_MAX_BYTES:
         raise Refused(
-            "body_too_large", f"Bodies are at most {BODY_MAX_BYTES} bytes", status=413,
+            "body_too_large",
+            f"Bodies are at most {BODY_MAX_BYTES} bytes",
+            status=413,
             field="body",
         )
     raw = request.body
     if len(raw) > BODY_MAX_BYTES:
         raise Refused(
-            "body_too_large", f"Bodies are at most {BODY_MAX_BYTES} bytes", status=413,
+            "body_too_large",
+            f"Bodies are at most {BODY_MAX_BYTES} bytes",
+            status=413,
             field="body",
         )
     try:
@@ -284,9 +286,7 @@ def _payloads(
     else:
         with_questions = {i: surveys[i] for i in ids}
         selectors.prefetch_questions(list(with_questions.values()))
-    texts = selectors.translations_for(
-        survey_ids=ids, locales=content.locale_candidates(locale)
-    )
+    texts = selectors.translations_for(survey_ids=ids, locales=content.locale_candidates(locale))
     return [
         content.survey_content(with_questions[d.plan.id], d.plan, texts.get(d.plan.id))
         for d in decisions
@@ -325,7 +325,10 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
     facts = services.client_identify(environment=call.environment, identity=identity)
     if identity.identified and call.settings.pageview_tracking:
         services.page_view_record(
-            environment=call.environment, identity=identity, url=url or "", referrer=referrer,
+            environment=call.environment,
+            identity=identity,
+            url=url or "",
+            referrer=referrer,
             title=title,
         )
     evaluation = selectors.evaluate_all(
@@ -382,14 +385,13 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
         environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
     )
     due = [
-        d
-        for d in evaluation.eligible
-        if d.plan.trigger == "event" and d.plan.trigger_event == name
+        d for d in evaluation.eligible if d.plan.trigger == "event" and d.plan.trigger_event == name
     ]
     if any(d.plan.trigger_nth for d in due):
         if identity.identified and facts.profile_id is not None:
             count = Event.objects.filter(
-                profile_id=facts.profile_id, definition__name=name,
+                profile_id=facts.profile_id,
+                definition__name=name,
                 environment_id=call.environment.pk,
             ).count()
         due = [d for d in due if not d.plan.trigger_nth or d.plan.trigger_nth == count]
@@ -583,6 +585,13 @@ class EligibilityOut(BaseModel):
     gates: list[GateOut]
 
 
+class EligibilityQuery(Schema):
+    id: str | None = NinjaField(None, description="The contact's user id")
+    email: str | None = None
+    uuid: UUID | None = NinjaField(None, description="The contact's uuid")
+    url: str | None = NinjaField(None, description="The page (absolute URL); none: unknown")
+
+
 @rest_router.get(
     "/{survey_id}/eligibility",
     response={200: EligibilityOut, 400: dict, 401: dict, 404: dict, 429: dict},
@@ -590,11 +599,8 @@ class EligibilityOut(BaseModel):
 )
 def eligibility(
     request: HttpRequest,
-    survey_id: uuid.UUID,
-    id: str | None = None,
-    email: str | None = None,
-    uuid_: uuid.UUID | None = None,
-    url: str | None = None,
+    survey_id: UUID,
+    lookup: Query[EligibilityQuery],
 ) -> HttpResponse:
     """Every gate of the survey's web targeting for one contact (by `id`, `email` or `uuid`),
     on the page `url` when given: the same code that decides in the client API."""
@@ -604,19 +610,16 @@ def eligibility(
     survey = Survey.objects.filter(environment=environment, uuid=survey_id).first()
     if survey is None:
         return _json(404, {"error": "No survey with this uuid", "field": "survey_id"})
-    contact_uuid = uuid_ or request.GET.get("uuid")
+    url = lookup.url
     qs = Profile.objects.filter(environment=environment)
-    try:
-        if contact_uuid:
-            qs = qs.filter(uuid=uuid.UUID(str(contact_uuid)))
-        elif id:
-            qs = qs.filter(user_id=id.replace("\x00", ""))
-        elif email:
-            qs = qs.filter(email=email.replace("\x00", "").lower())
-        else:
-            return _json(400, {"error": "id: send id, email or uuid", "field": "id"})
-    except ValueError:
-        return _json(400, {"error": "uuid: not a uuid", "field": "uuid"})
+    if lookup.uuid:
+        qs = qs.filter(uuid=lookup.uuid)
+    elif lookup.id:
+        qs = qs.filter(user_id=lookup.id.replace("\x00", ""))
+    elif lookup.email:
+        qs = qs.filter(email=lookup.email.replace("\x00", "").lower())
+    else:
+        return _json(400, {"error": "id: send id, email or uuid", "field": "id"})
     profile = qs.order_by("user_id", "-last_seen_at").first()
     if profile is None:
         return _json(404, {"error": "No contact matches", "field": "id"})
@@ -625,9 +628,7 @@ def eligibility(
             url = services.url_clean(url)
         except Refused as exc:
             return _json(400, {"error": f"url: {exc.detail}", "field": "url"})
-    decision = selectors.explain(
-        survey=survey, facts=selectors.facts_for_profile(profile), url=url
-    )
+    decision = selectors.explain(survey=survey, facts=selectors.facts_for_profile(profile), url=url)
     return _json(
         200,
         {

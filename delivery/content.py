@@ -21,7 +21,7 @@ DEFAULT_LANGUAGE = "en"
 
 
 def locale_candidates(requested: str | None) -> list[str]:
-    """"pt-BR" → ["pt-br", "pt"]: the translations to look for, most specific first."""
+    """ "pt-BR" → ["pt-br", "pt"]: the translations to look for, most specific first."""
     value = (requested or "").strip().replace("_", "-").lower()[:20]
     if not value:
         return []
@@ -95,14 +95,15 @@ def _options(question: Question, texts: dict[str, Any]) -> list[dict[str, Any]] 
         title = answer_rules.value_label(question, value)
         if question.kind == QuestionKind.CSAT:
             label = answer_rules.CSAT_EMOJI.get(value, label)
-        elif shown and question.kind in (
-            QuestionKind.SINGLE_CHOICE,
-            QuestionKind.MULTIPLE_CHOICE,
+        elif (
+            shown
+            and question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
+            and index < len(shown)
+            and str(shown[index]).strip()
         ):
             # A translated choice is shown; the stored value stays the default language's, so
             # answers in every language count together.
-            if index < len(shown) and str(shown[index]).strip():
-                label = title = str(shown[index])
+            label = title = str(shown[index])
         options.append({"value": value, "label": label, "title": title})
     return options
 

@@ -196,9 +196,7 @@ def segment_names(*, environment_id: int, plans: Sequence[SurveyPlan]) -> dict[i
     if not ids:
         return {}
     return dict(
-        Segment.objects.filter(environment_id=environment_id, pk__in=ids).values_list(
-            "pk", "name"
-        )
+        Segment.objects.filter(environment_id=environment_id, pk__in=ids).values_list("pk", "name")
     )
 
 
@@ -309,9 +307,11 @@ def translations_for(*, survey_ids: Sequence[int], locales: Sequence[str]) -> di
     if not survey_ids or not locales:
         return {}
     found: dict[int, tuple[int, dict]] = {}
-    rows = SurveyTranslation.objects.filter(
-        survey_id__in=list(survey_ids), locale__in=list(locales)
-    ).order_by().values_list("survey_id", "locale", "texts")
+    rows = (
+        SurveyTranslation.objects.filter(survey_id__in=list(survey_ids), locale__in=list(locales))
+        .order_by()
+        .values_list("survey_id", "locale", "texts")
+    )
     for survey_id, locale, texts in rows:
         rank = list(locales).index(locale)
         if survey_id not in found or rank < found[survey_id][0]:

@@ -140,9 +140,7 @@ def identity_clean(environment: Any, body: Mapping[str, Any]) -> Identity:
         traits = {k: v for k, v in traits.items() if k != "email"}
         if user_id:
             email = None
-    return Identity(
-        anonymous_id=anonymous_id, user_id=user_id, email=email, traits=dict(traits)
-    )
+    return Identity(anonymous_id=anonymous_id, user_id=user_id, email=email, traits=dict(traits))
 
 
 def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str | None:
@@ -356,9 +354,7 @@ def display_answer(
     from surveys.services import response_drop_answers, response_save_answers
 
     with transaction.atomic():
-        response = Response.objects.select_for_update().select_related("survey").get(
-            pk=response.pk
-        )
+        response = Response.objects.select_for_update().select_related("survey").get(pk=response.pk)
         done = _receipt(response, idempotency_key)
         if done is not None:
             return done.result
@@ -415,8 +411,7 @@ def display_add_context(*, response: Response, data: Any) -> None:
     try:
         response_add_context(response=response, context=data)
     except ValidationError as exc:
-        key, messages = next(iter(exc.message_dict.items()))
-        raise Refused("bad_request", " ".join(messages), field="data") from None
+        raise Refused("bad_request", " ".join(exc.messages), field="data") from None
 
 
 # --- The dashboard's edits ------------------------------------------------------------------------
@@ -443,9 +438,7 @@ def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTarg
     is written when any field is bad)."""
     from segments.models import Segment
 
-    targeting = SurveyTargeting.objects.filter(survey=survey).first() or targeting_defaults(
-        survey
-    )
+    targeting = SurveyTargeting.objects.filter(survey=survey).first() or targeting_defaults(survey)
     errors: dict[str, list[str]] = {}
 
     def pick(name: str, choices: Sequence[str]) -> str | None:
@@ -568,7 +561,11 @@ def origins_clean(value: Any) -> list[str]:
             continue
         if not ORIGIN_RE.match(origin):
             raise ValidationError(
-                {"allowed_origins": [f"“{origin[:100]}” is not an origin (https://app.example.com)"]}
+                {
+                    "allowed_origins": [
+                        f"“{origin[:100]}” is not an origin (https://app.example.com)"
+                    ]
+                }
             )
         if origin not in origins:
             origins.append(origin)
@@ -638,7 +635,14 @@ def delivery_settings_update(*, environment: Any, values: Mapping[str, Any]) -> 
     return current
 
 
-TRANSLATION_KEYS = ("title", "description", "low_label", "high_label", "placeholder", "button_label")
+TRANSLATION_KEYS = (
+    "title",
+    "description",
+    "low_label",
+    "high_label",
+    "placeholder",
+    "button_label",
+)
 
 
 def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) -> SurveyTranslation:

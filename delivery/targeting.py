@@ -279,7 +279,9 @@ def page_rules_clean(rules: Any) -> list[dict[str, str]]:
         if op not in PAGE_OPS:
             raise ValidationError({"page_rules": [f"unknown page condition {op!r}"]})
         if len(value) > PAGE_VALUE_MAX:
-            raise ValidationError({"page_rules": [f"a value is at most {PAGE_VALUE_MAX} characters"]})
+            raise ValidationError(
+                {"page_rules": [f"a value is at most {PAGE_VALUE_MAX} characters"]}
+            )
         if op == "regex" and _regex(value) is None:
             raise ValidationError({"page_rules": [f"“{value}” is not a valid regular expression"]})
         cleaned.append({"kind": kind, "field": field_name, "op": op, "value": value})

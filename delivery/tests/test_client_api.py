@@ -38,7 +38,9 @@ def page(client, environment, **extra):
 
 
 def test_page_returns_surveys_theme_strings_in_one_call(client, environment):
-    survey = web_survey(environment, questions=3, targeting={"trigger": "delay", "trigger_seconds": 10})
+    survey = web_survey(
+        environment, questions=3, targeting={"trigger": "delay", "trigger_seconds": 10}
+    )
     answer = page(client, environment, locale="de-DE", user={"id": "u1"})
     assert answer.status_code == 200
     body = answer.json()
@@ -76,14 +78,21 @@ def test_page_content_in_survey_translation(client, environment):
         survey=survey,
         locale="fr",
         texts={
-            "questions": {"q1": {"title": "Recommanderiez-vous ?"}, "q3": {"choices": ["Rouge", "Bleu"]}},
+            "questions": {
+                "q1": {"title": "Recommanderiez-vous ?"},
+                "q3": {"choices": ["Rouge", "Bleu"]},
+            },
             "thank_you": {"title": "Merci !"},
         },
     )
     body = page(client, environment, locale="fr-CA").json()
     [item] = body["surveys"]
     assert item["questions"][0]["title"] == "Recommanderiez-vous ?"
-    assert item["questions"][2]["options"][0] == {"value": "Red", "label": "Rouge", "title": "Rouge"}
+    assert item["questions"][2]["options"][0] == {
+        "value": "Red",
+        "label": "Rouge",
+        "title": "Rouge",
+    }
     assert item["thank_you"]["title"] == "Merci !"
     assert body["strings"]["submit"] == "Envoyer"
     # No translation for Dutch: the default texts, Dutch interface words.
@@ -95,7 +104,9 @@ def test_page_content_in_survey_translation(client, environment):
 def test_manual_surveys_are_not_listed_but_can_be_claimed(client, environment):
     survey = web_survey(environment, targeting={"trigger": "manual"})
     assert page(client, environment).json()["surveys"] == []
-    answer = call(client, environment, "/displays", {"anonymous_id": ANON, "survey_id": str(survey.uuid)})
+    answer = call(
+        client, environment, "/displays", {"anonymous_id": ANON, "survey_id": str(survey.uuid)}
+    )
     assert answer.status_code == 201
 
 
@@ -127,7 +138,9 @@ def test_force_skips_targeting_but_needs_a_live_survey(client, environment):
     assert forced.status_code == 201
     assert Response.objects.get(uuid=forced.json()["display_id"]).context == {"forced": True}
     draft = web_survey(environment, status="draft")
-    refused = call(client, environment, "/displays", {**body, "survey_id": str(draft.uuid), "force": True})
+    refused = call(
+        client, environment, "/displays", {**body, "survey_id": str(draft.uuid), "force": True}
+    )
     assert refused.status_code == 409 and refused.json()["field"] == "status"
 
 
@@ -143,7 +156,13 @@ def _answer(client, environment, display, question, value, key, **identity):
         client,
         environment,
         f"/displays/{display}/answers",
-        {"anonymous_id": ANON, **identity, "question": question, "value": value, "idempotency_key": key},
+        {
+            "anonymous_id": ANON,
+            **identity,
+            "question": question,
+            "value": value,
+            "idempotency_key": key,
+        },
     )
 
 
@@ -176,15 +195,27 @@ def test_a_retried_answer_is_applied_once(client, environment):
 
 def test_changing_an_answer_drops_the_other_branch(client, environment):
     survey = web_survey(environment, questions=0)
-    QuestionFactory(survey=survey, kind=QuestionKind.NPS, key="nps", position=1,
-                    logic=[{"operator": "gte", "value": 9, "goto": "praise"}])
-    QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="wrong", position=2, required=False,
-                    logic=[{"operator": "answered", "value": None, "goto": "end"}])
+    QuestionFactory(
+        survey=survey,
+        kind=QuestionKind.NPS,
+        key="nps",
+        position=1,
+        logic=[{"operator": "gte", "value": 9, "goto": "praise"}],
+    )
+    QuestionFactory(
+        survey=survey,
+        kind=QuestionKind.TEXT,
+        key="wrong",
+        position=2,
+        required=False,
+        logic=[{"operator": "answered", "value": None, "goto": "end"}],
+    )
     QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="praise", position=3, required=False)
     display = _claim(client, environment, survey)
     assert _answer(client, environment, display, "nps", 3, "k-00000001").json()["next"] == "wrong"
     assert _answer(client, environment, display, "wrong", "slow", "k-00000002").json() == {
-        "next": None, "completed": True,
+        "next": None,
+        "completed": True,
     }
     assert _answer(client, environment, display, "nps", 10, "k-00000003").json()["next"] == "praise"
     assert Response.objects.get(uuid=display).data == {"nps": 10}
@@ -208,9 +239,15 @@ def test_dismiss_complete_and_context(client, environment):
     survey = web_survey(environment, questions=1)
     display = _claim(client, environment, survey)
     base = {"anonymous_id": ANON}
-    assert call(client, environment, f"/displays/{display}/context", {**base, "data": {"plan": "pro"}}).json() == {"saved": True}
-    assert call(client, environment, f"/displays/{display}/dismiss", base).json() == {"dismissed": True}
-    assert call(client, environment, f"/displays/{display}/complete", base).json() == {"completed": True}
+    assert call(
+        client, environment, f"/displays/{display}/context", {**base, "data": {"plan": "pro"}}
+    ).json() == {"saved": True}
+    assert call(client, environment, f"/displays/{display}/dismiss", base).json() == {
+        "dismissed": True
+    }
+    assert call(client, environment, f"/displays/{display}/complete", base).json() == {
+        "completed": True
+    }
     response = Response.objects.get(uuid=display)
     assert response.context == {"plan": "pro"}
     assert response.dismissed_at and response.completed_at
@@ -222,7 +259,9 @@ def test_another_persons_display_is_404(client, environment):
     survey = web_survey(environment)
     display = _claim(client, environment, survey)
     before = table_counts()
-    other = call(client, environment, f"/displays/{display}/dismiss", {"anonymous_id": "someone-else-000001"})
+    other = call(
+        client, environment, f"/displays/{display}/dismiss", {"anonymous_id": "someone-else-000001"}
+    )
     assert other.status_code == 404
     assert table_counts() == before
 
@@ -236,14 +275,26 @@ def test_other_environment_key_survey_or_display_is_404_and_writes_nothing(
     their_display = _claim(client, other_environment, theirs)
     before = table_counts()
     # My key, their survey.
-    claim = call(client, environment, "/displays", {"anonymous_id": ANON, "survey_id": str(theirs.uuid)})
+    claim = call(
+        client, environment, "/displays", {"anonymous_id": ANON, "survey_id": str(theirs.uuid)}
+    )
     assert claim.status_code == 404 and claim.json()["error"] == "not_found"
     # My key, their display.
     for action in ("dismiss", "complete"):
-        assert call(client, environment, f"/displays/{their_display}/{action}", {"anonymous_id": ANON}).status_code == 404
+        assert (
+            call(
+                client, environment, f"/displays/{their_display}/{action}", {"anonymous_id": ANON}
+            ).status_code
+            == 404
+        )
     assert _answer(client, environment, their_display, "q1", 5, "k-00000009").status_code == 404
     # Their key, my display.
-    assert call(client, other_environment, f"/displays/{display}/dismiss", {"anonymous_id": ANON}).status_code == 404
+    assert (
+        call(
+            client, other_environment, f"/displays/{display}/dismiss", {"anonymous_id": ANON}
+        ).status_code
+        == 404
+    )
     # No key / unknown key.
     unknown = call(client, environment, "/page", {"anonymous_id": ANON, "url": URL}, key="pk_nope")
     assert unknown.status_code == 401 and unknown.json()["error"] == "unknown_key"
@@ -255,7 +306,12 @@ def test_client_calls_never_return_profile_data(client, environment):
     user = {"id": "u-secret", "email": "ann@secret.test", "traits": {"salary": "123456"}}
     texts = [
         page(client, environment, user=user).content.decode(),
-        call(client, environment, "/displays", {"anonymous_id": ANON, "user": user, "survey_id": str(survey.uuid)}).content.decode(),
+        call(
+            client,
+            environment,
+            "/displays",
+            {"anonymous_id": ANON, "user": user, "survey_id": str(survey.uuid)},
+        ).content.decode(),
     ]
     for text in texts:
         assert "u-secret" not in text and "ann@secret" not in text and "123456" not in text
@@ -277,21 +333,41 @@ def test_identity_verification_accepts_a_signed_user(client, verified):
     answer = page(client, verified, user={"id": "u1"}, signature=signature)
     assert answer.status_code == 200 and len(answer.json()["surveys"]) == 1
     display = _claim(client, verified, survey, user={"id": "u1"}, signature=signature)
-    ok = _answer(client, verified, display, "q1", 7, "k-00000001", user={"id": "u1"}, signature=signature)
+    ok = _answer(
+        client, verified, display, "q1", 7, "k-00000001", user={"id": "u1"}, signature=signature
+    )
     assert ok.status_code == 200
     # Email-only users sign their lower-cased email.
     signed_email = identity_signature(verified.identity_secret, user_id=None, email="ann@x.test")
-    assert page(client, verified, user={"email": "Ann@X.test"}, signature=signed_email).status_code == 200
+    assert (
+        page(client, verified, user={"email": "Ann@X.test"}, signature=signed_email).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("path", ["/page", "/identify", "/event", "/displays"])
-def test_identity_verification_refuses_unsigned_wrong_and_other_users_signature(client, verified, path):
+def test_identity_verification_refuses_unsigned_wrong_and_other_users_signature(
+    client, verified, path
+):
     survey = web_survey(verified)
     other = identity_signature(verified.identity_secret, user_id="someone-else", email=None)
-    body = {"anonymous_id": ANON, "url": URL, "name": "clicked", "survey_id": str(survey.uuid), "user": {"id": "u1", "traits": {"plan": "pro"}}}
+    body = {
+        "anonymous_id": ANON,
+        "url": URL,
+        "name": "clicked",
+        "survey_id": str(survey.uuid),
+        "user": {"id": "u1", "traits": {"plan": "pro"}},
+    }
     before = table_counts()
-    for signature, code in ((None, "signature_required"), ("0" * 64, "signature_invalid"), ("zz", "signature_invalid"), (other, "signature_invalid")):
-        answer = call(client, verified, path, {**body, **({"signature": signature} if signature else {})})
+    for signature, code in (
+        (None, "signature_required"),
+        ("0" * 64, "signature_invalid"),
+        ("zz", "signature_invalid"),
+        (other, "signature_invalid"),
+    ):
+        answer = call(
+            client, verified, path, {**body, **({"signature": signature} if signature else {})}
+        )
         assert answer.status_code == 403
         assert answer.json()["error"] == code and answer.json()["field"] == "signature"
     assert table_counts() == before
@@ -312,7 +388,12 @@ def test_identity_verification_ignores_an_unsigned_email_beside_a_signed_id(clie
 
     victim = profile_identify(environment=verified, email="victim@x.test", traits={"plan": "gold"})
     signature = identity_signature(verified.identity_secret, user_id="attacker", email=None)
-    page(client, verified, user={"id": "attacker", "email": "victim@x.test", "traits": {"email": "victim@x.test"}}, signature=signature)
+    page(
+        client,
+        verified,
+        user={"id": "attacker", "email": "victim@x.test", "traits": {"email": "victim@x.test"}},
+        signature=signature,
+    )
     victim.refresh_from_db()
     assert victim.user_id is None
     assert Profile.objects.get(environment=verified, user_id="attacker").email is None
@@ -331,25 +412,54 @@ def test_a_thousand_anonymous_page_views_and_events_write_nothing(client, enviro
     with CaptureQueriesContext(connection) as queries:
         for n in range(500):
             device = f"anonymous-device-{n:06d}"
-            assert call(client, environment, "/page", {"anonymous_id": device, "url": URL}).status_code == 200
-            assert call(client, environment, "/event", {"anonymous_id": device, "name": "clicked", "url": URL}).status_code == 200
+            assert (
+                call(client, environment, "/page", {"anonymous_id": device, "url": URL}).status_code
+                == 200
+            )
+            assert (
+                call(
+                    client,
+                    environment,
+                    "/event",
+                    {"anonymous_id": device, "name": "clicked", "url": URL},
+                ).status_code
+                == 200
+            )
     assert table_counts() == before
-    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+    ]
     assert writes == []
 
 
 def test_event_returns_event_triggered_surveys_due_now(client, environment):
     every = web_survey(environment, targeting={"trigger": "event", "trigger_event": "clicked"})
-    third = web_survey(environment, targeting={"trigger": "event", "trigger_event": "clicked", "trigger_nth": 3, "throttle_exempt": True})
+    third = web_survey(
+        environment,
+        targeting={
+            "trigger": "event",
+            "trigger_event": "clicked",
+            "trigger_nth": 3,
+            "throttle_exempt": True,
+        },
+    )
     web_survey(environment, targeting={"trigger": "event", "trigger_event": "other"})
     body = {"anonymous_id": ANON, "name": "clicked", "url": URL}
-    assert [s["id"] for s in call(client, environment, "/event", body).json()["surveys"]] == [str(every.uuid)]
-    ids = [s["id"] for s in call(client, environment, "/event", {**body, "count": 3}).json()["surveys"]]
+    assert [s["id"] for s in call(client, environment, "/event", body).json()["surveys"]] == [
+        str(every.uuid)
+    ]
+    ids = [
+        s["id"] for s in call(client, environment, "/event", {**body, "count": 3}).json()["surveys"]
+    ]
     assert ids == [str(every.uuid), str(third.uuid)]
     # Identified users are counted on the server (stored events).
     user = {"user": {"id": "u1"}}
     for n in range(1, 4):
-        ids = [s["id"] for s in call(client, environment, "/event", {**body, **user}).json()["surveys"]]
+        ids = [
+            s["id"] for s in call(client, environment, "/event", {**body, **user}).json()["surveys"]
+        ]
         assert (str(third.uuid) in ids) is (n == 3)
     assert Event.objects.filter(environment=environment, definition__name="clicked").count() == 3
 
@@ -358,13 +468,21 @@ def test_identify_merges_the_device_into_the_user(client, environment):
     survey = web_survey(environment, questions=1)
     display = _claim(client, environment, survey)
     device = Profile.objects.get(environment=environment, anonymous_id=ANON)
-    answer = call(client, environment, "/identify", {"anonymous_id": ANON, "user": {"id": "u9", "traits": {"plan": "pro"}}})
+    answer = call(
+        client,
+        environment,
+        "/identify",
+        {"anonymous_id": ANON, "user": {"id": "u9", "traits": {"plan": "pro"}}},
+    )
     assert answer.json() == {"identified": True}
     response = Response.objects.get(uuid=display)
     assert response.profile.user_id == "u9"
     assert not Profile.objects.filter(pk=device.pk).exists() or response.profile_id == device.pk
     # The merged user continues the same display, and is not shown the survey again.
-    assert _answer(client, environment, display, "q1", 9, "k-00000001", user={"id": "u9"}).status_code == 200
+    assert (
+        _answer(client, environment, display, "q1", 9, "k-00000001", user={"id": "u9"}).status_code
+        == 200
+    )
     assert page(client, environment, user={"id": "u9"}).json()["surveys"] == []
 
 
@@ -387,13 +505,23 @@ def test_bad_input_is_400_naming_the_field(client, environment):
             continue
         assert answer.status_code == 400, body
         assert answer.json()["field"] == field, body
-    not_json = client.post(f"{PREFIX}/page?key={environment.public_key}", data="{nope", content_type="text/plain")
+    not_json = client.post(
+        f"{PREFIX}/page?key={environment.public_key}", data="{nope", content_type="text/plain"
+    )
     assert not_json.status_code == 400 and not_json.json()["field"] == "body"
-    array = client.post(f"{PREFIX}/page?key={environment.public_key}", data="[]", content_type="text/plain")
+    array = client.post(
+        f"{PREFIX}/page?key={environment.public_key}", data="[]", content_type="text/plain"
+    )
     assert array.json()["field"] == "body"
-    big = call(client, environment, "/page", {"anonymous_id": ANON, "url": URL, "title": "x" * 70_000})
+    big = call(
+        client, environment, "/page", {"anonymous_id": ANON, "url": URL, "title": "x" * 70_000}
+    )
     assert big.status_code == 413 and big.json()["error"] == "body_too_large"
-    deep = client.post(f"{PREFIX}/page?key={environment.public_key}", data="[" * 5000 + "]" * 5000, content_type="text/plain")
+    deep = client.post(
+        f"{PREFIX}/page?key={environment.public_key}",
+        data="[" * 5000 + "]" * 5000,
+        content_type="text/plain",
+    )
     assert deep.status_code == 400
     bad_survey = call(client, environment, "/displays", {"anonymous_id": ANON, "survey_id": "x"})
     assert bad_survey.json()["field"] == "survey_id"
@@ -407,11 +535,22 @@ def test_cors_headers_preflight_and_allowed_origins(client, environment):
     assert answer["Access-Control-Allow-Origin"] == origin
     assert "Access-Control-Allow-Credentials" not in answer
     assert not answer.cookies
-    preflight = client.options(f"{PREFIX}/page", HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    preflight = client.options(
+        f"{PREFIX}/page", HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
     assert preflight.status_code == 204
     assert "Content-Type" in preflight["Access-Control-Allow-Headers"]
     # application/json bodies work too.
-    assert call(client, environment, "/page", {"anonymous_id": ANON, "url": URL}, content_type="application/json").status_code == 200
+    assert (
+        call(
+            client,
+            environment,
+            "/page",
+            {"anonymous_id": ANON, "url": URL},
+            content_type="application/json",
+        ).status_code
+        == 200
+    )
     DeliverySettings.objects.create(environment=environment, allowed_origins=[origin])
     from delivery import api
 
@@ -455,7 +594,9 @@ def _queries(client, environment, body, path="/page"):
 
 
 @pytest.mark.parametrize("identified", [False, True])
-def test_page_query_count_is_flat_for_1_and_50_live_surveys(client, environment, other_environment, identified):
+def test_page_query_count_is_flat_for_1_and_50_live_surveys(
+    client, environment, other_environment, identified
+):
     from profiles.services import profile_identify
 
     user = {"user": {"id": "u1"}} if identified else {}
@@ -463,7 +604,15 @@ def test_page_query_count_is_flat_for_1_and_50_live_surveys(client, environment,
     profile_identify(environment=other_environment, user_id="u1")
     web_survey(environment, questions=3)
     for _ in range(50):
-        web_survey(other_environment, questions=3, targeting={"page_rules": [{"kind": "include", "field": "path", "op": "starts_with", "value": "/b"}]})
+        web_survey(
+            other_environment,
+            questions=3,
+            targeting={
+                "page_rules": [
+                    {"kind": "include", "field": "path", "op": "starts_with", "value": "/b"}
+                ]
+            },
+        )
     body = {"anonymous_id": ANON, "url": URL, "locale": "de", **user}
     _queries(client, environment, body)  # warm the key cache
     _queries(client, other_environment, body)
@@ -474,14 +623,18 @@ def test_page_query_count_is_flat_for_1_and_50_live_surveys(client, environment,
     assert fifty <= (13 if identified else 4)
 
 
-def test_claim_query_count_is_flat_for_1_and_50_live_surveys(client, environment, other_environment):
+def test_claim_query_count_is_flat_for_1_and_50_live_surveys(
+    client, environment, other_environment
+):
     one_survey = web_survey(environment, questions=3)
     surveys = [web_survey(other_environment, questions=3) for _ in range(50)]
     call(client, environment, "/page", {"anonymous_id": ANON, "url": URL})
     call(client, other_environment, "/page", {"anonymous_id": ANON, "url": URL})
     body = {"anonymous_id": ANON, "url": URL, "user": {"id": "u1"}}
     one = _queries(client, environment, {**body, "survey_id": str(one_survey.uuid)}, "/displays")
-    fifty = _queries(client, other_environment, {**body, "survey_id": str(surveys[7].uuid)}, "/displays")
+    fifty = _queries(
+        client, other_environment, {**body, "survey_id": str(surveys[7].uuid)}, "/displays"
+    )
     assert one == fifty
 
 
@@ -497,7 +650,9 @@ def test_throttle_and_recurrence_follow_the_person_across_devices(client, enviro
     _claim(client, environment, first, user={"id": "u1"})
     other_device = {"anonymous_id": "second-device-00000001", "url": URL, "user": {"id": "u1"}}
     assert call(client, environment, "/page", other_device).json()["surveys"] == []
-    refused = call(client, environment, "/displays", {**other_device, "survey_id": str(second.uuid)})
+    refused = call(
+        client, environment, "/displays", {**other_device, "survey_id": str(second.uuid)}
+    )
     assert refused.json()["field"] == "throttling"
 
 
@@ -509,7 +664,9 @@ def test_every_90_days_creates_a_new_response_after_90_days_not_before(client, e
     response = Response.objects.get(uuid=first)
     for days, expected in ((89, 409), (90, 201)):
         at = timezone.now() - timedelta(days=days)
-        Response.objects.filter(pk=response.pk).update(created_at=at, first_shown_at=at, last_shown_at=at)
+        Response.objects.filter(pk=response.pk).update(
+            created_at=at, first_shown_at=at, last_shown_at=at
+        )
         answer = call(client, environment, "/displays", body)
         assert answer.status_code == expected
     assert Response.objects.filter(survey=survey).count() == 2

@@ -98,7 +98,9 @@ def test_limits_gate_counts_completed_responses_of_every_channel(environment):
     profile = ProfileFactory(environment=environment)
     for channel in (Channel.LINK, Channel.API):
         ResponseFactory(
-            survey=survey, profile=ProfileFactory(environment=environment), channel=channel,
+            survey=survey,
+            profile=ProfileFactory(environment=environment),
+            channel=channel,
             completed=True,
         )
     ResponseFactory(survey=survey, profile=ProfileFactory(environment=environment))  # partial
@@ -140,9 +142,7 @@ def test_segments_gate_any_all_and_exclude(environment):
     only_enterprise = web_survey(environment, targeting={"segments_include": [enterprise.pk]})
     decision = decide(only_enterprise, profile)
     assert gate(decision, "segments").reason == "not in segment Enterprise customers"
-    any_of = web_survey(
-        environment, targeting={"segments_include": [enterprise.pk, trial.pk]}
-    )
+    any_of = web_survey(environment, targeting={"segments_include": [enterprise.pk, trial.pk]})
     assert decide(any_of, profile).eligible
     all_of = web_survey(
         environment,
@@ -217,7 +217,9 @@ def test_recurrence_every_90_days(environment):
         "shown 3 days ago; this survey recurs every 90 days"
     )
     assert decision.eligible_at is not None
-    assert decide(survey, profile, now=timezone.now() + timedelta(days=86, hours=23)).eligible is False
+    assert (
+        decide(survey, profile, now=timezone.now() + timedelta(days=86, hours=23)).eligible is False
+    )
     assert decide(survey, profile, now=timezone.now() + timedelta(days=87, minutes=1)).eligible
 
 
