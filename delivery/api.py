@@ -274,24 +274,47 @@ def _text(body: dict, name: str, max_length: int, *, required: bool = False) -> 
 
 
 def _payloads(
-    call: Call, decisions: list[Decision], surveys: dict[int, Survey] | None, locale: str
+    call: Call,
+    decisions: list[Decision],
+    locale: str,
+    snapshot: selectors.Snapshot | None = None,
+    surveys: dict[int, Survey] | None = None,
 ) -> list[dict[str, Any]]:
-    """Content for the decided surveys (questions: one query; translations: one). `surveys`
-    are the Survey rows the decision already read (their questions are fetched onto them)."""
+    """Content for the decided surveys, in `locale`. With a snapshot, content built once per
+    survey and locale is reused; otherwise questions cost one query and translations one."""
     if not decisions:
         return []
-    ids = [d.plan.id for d in decisions]
-    if surveys is None:
-        with_questions = selectors.surveys_with_questions(survey_ids=ids)
-    else:
-        with_questions = {i: surveys[i] for i in ids}
-        selectors.prefetch_questions(list(with_questions.values()))
-    texts = selectors.translations_for(survey_ids=ids, locales=content.locale_candidates(locale))
-    return [
-        content.survey_content(with_questions[d.plan.id], d.plan, texts.get(d.plan.id))
-        for d in decisions
-        if d.plan.id in with_questions
+    key_locale = ",".join(content.locale_candidates(locale))
+    wanted = [
+        d for d in decisions if snapshot is None or (d.plan.id, key_locale) not in snapshot.content
     ]
+    built: dict[int, dict] = {}
+    if wanted:
+        ids = [d.plan.id for d in wanted]
+        if surveys is None:
+            with_questions = selectors.surveys_with_questions(survey_ids=ids)
+        else:
+            with_questions = {i: surveys[i] for i in ids}
+            selectors.prefetch_questions(list(with_questions.values()))
+        texts = selectors.translations_for(
+            survey_ids=ids, locales=content.locale_candidates(locale)
+        )
+        for d in wanted:
+            if d.plan.id in with_questions:
+                built[d.plan.id] = content.survey_content(
+                    with_questions[d.plan.id], d.plan, texts.get(d.plan.id)
+                )
+        if snapshot is not None:
+            for survey_id, item in built.items():
+                snapshot.content[(survey_id, key_locale)] = item
+    out = []
+    for d in decisions:
+        item = built.get(d.plan.id)
+        if item is None and snapshot is not None:
+            item = snapshot.content.get((d.plan.id, key_locale))
+        if item is not None:
+            out.append(item)
+    return out
 
 
 def _framing(call: Call, locale: str) -> dict[str, Any]:
@@ -332,13 +355,17 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
             title=title,
         )
     evaluation = selectors.evaluate_all(
-        environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
+        environment_id=call.environment.pk,
+        facts=facts,
+        url=url,
+        settings=call.settings,
+        cached=True,
     )
     decisions = [d for d in evaluation.eligible if d.plan.trigger != "manual"]
     return _json(
         200,
         {
-            "surveys": _payloads(call, decisions, evaluation.surveys, locale),
+            "surveys": _payloads(call, decisions, locale, evaluation.snapshot, evaluation.surveys),
             **_framing(call, locale),
             "settings": {"pageview_tracking": call.settings.pageview_tracking},
         },
@@ -382,7 +409,11 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
         )
     )
     evaluation = selectors.evaluate_all(
-        environment_id=call.environment.pk, facts=facts, url=url, settings=call.settings
+        environment_id=call.environment.pk,
+        facts=facts,
+        url=url,
+        settings=call.settings,
+        cached=True,
     )
     due = [
         d for d in evaluation.eligible if d.plan.trigger == "event" and d.plan.trigger_event == name
@@ -395,7 +426,10 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
                 environment_id=call.environment.pk,
             ).count()
         due = [d for d in due if not d.plan.trigger_nth or d.plan.trigger_nth == count]
-    return _json(200, {"surveys": _payloads(call, due, evaluation.surveys, locale)})
+    return _json(
+        200,
+        {"surveys": _payloads(call, due, locale, evaluation.snapshot, evaluation.surveys)},
+    )
 
 
 @router.post(
@@ -450,6 +484,7 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
             url=url,
             locale=content.ui_language(locale) if locale else "",
             force=force,
+            settings=call.settings,
         )
     except NotEligible as exc:
         gate = exc.decision.failed
@@ -462,21 +497,10 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
                 "detail": f"Not shown: the {gate.name if gate else 'targeting'} gate says no",
             },
         )
-    decision = exc_free_decision(survey)
-    [payload] = _payloads(call, [decision], None, locale)
+    [payload] = _payloads(call, [response.decision], locale)
     return _json(
         201, {"display_id": str(response.uuid), "survey": payload, **_framing(call, locale)}
     )
-
-
-def exc_free_decision(survey: Survey) -> Decision:
-    """A decision shell to render the content of a claimed survey (its plan only)."""
-    [plan] = selectors.plans_for(
-        selectors.surveys_with_targeting(
-            environment_id=survey.environment_id, survey_ids=[survey.pk], live_web_only=False
-        )
-    )
-    return Decision(plan, ())
 
 
 def _display(call: Call, identity: Identity, display_id: str) -> Response:

@@ -12,11 +12,13 @@ segments. Content adds one query for questions and one for translations.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
@@ -219,6 +221,43 @@ def context_for(
     )
 
 
+@dataclass
+class Snapshot:
+    """An environment's live web surveys as the client API's page and event calls read them:
+    the Survey rows, their plans, segment names, and content built per locale on first use."""
+
+    surveys: dict[int, Survey]
+    plans: list[SurveyPlan]
+    segment_names: dict[int, str]
+    content: dict[tuple[int, str], dict] = field(default_factory=dict)
+
+
+# Per process: {environment id: (taken at, snapshot)}. Survey edits reach `/page` and `/event`
+# within HARK_DELIVERY_CACHE_SECONDS; a claim always decides from the database.
+_snapshots: dict[int, tuple[float, Snapshot]] = {}
+_SNAPSHOTS_MAX = 500
+
+
+def live_snapshot(environment_id: int) -> Snapshot:
+    ttl = django_settings.HARK_DELIVERY_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _snapshots.get(environment_id)
+    if ttl and cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    surveys = surveys_with_targeting(environment_id=environment_id)
+    plans = plans_for(surveys)
+    snapshot = Snapshot(
+        surveys={s.pk: s for s in surveys},
+        plans=plans,
+        segment_names=segment_names(environment_id=environment_id, plans=plans),
+    )
+    if ttl:
+        if len(_snapshots) >= _SNAPSHOTS_MAX:
+            _snapshots.clear()
+        _snapshots[environment_id] = (now, snapshot)
+    return snapshot
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Every live web survey decided for one person (eligible or not)."""
@@ -226,6 +265,7 @@ class Evaluation:
     decisions: list[Decision]
     surveys: dict[int, Survey]
     facts: Facts
+    snapshot: Snapshot | None = None
 
     @property
     def eligible(self) -> list[Decision]:
@@ -239,7 +279,25 @@ def evaluate_all(
     url: str | None,
     settings: DeliverySettings | None = None,
     now: datetime | None = None,
+    cached: bool = False,
 ) -> Evaluation:
+    """Every live web survey decided for this person. `cached`: from the environment's
+    snapshot (the client API's page and event calls); otherwise read now."""
+    settings = settings or delivery_settings(environment_id)
+    if cached:
+        snapshot = live_snapshot(environment_id)
+        ctx = Context(
+            now=now or timezone.now(),
+            url=url,
+            throttle_days=settings.throttle_days,
+            segment_names=snapshot.segment_names,
+        )
+        return Evaluation(
+            decisions=[evaluate(p, facts, ctx) for p in snapshot.plans],
+            surveys=snapshot.surveys,
+            facts=facts,
+            snapshot=snapshot,
+        )
     surveys = surveys_with_targeting(environment_id=environment_id)
     plans = plans_for(surveys)
     ctx = context_for(

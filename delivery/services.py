@@ -245,7 +245,12 @@ def _lock_person(profile_id: int) -> None:
 
 
 def _decide(
-    environment: Any, survey: Survey, facts: Facts, url: str | None, force: bool
+    environment: Any,
+    survey: Survey,
+    facts: Facts,
+    url: str | None,
+    force: bool,
+    settings: DeliverySettings | None = None,
 ) -> Decision:
     surveys = selectors.surveys_with_targeting(
         environment_id=environment.pk, survey_ids=[survey.pk], live_web_only=False
@@ -255,7 +260,7 @@ def _decide(
         environment_id=environment.pk,
         plans=plans,
         url=url,
-        settings=selectors.delivery_settings(environment.pk),
+        settings=settings or selectors.delivery_settings(environment.pk),
         force=force,
     )
     return evaluate(plans[0], facts, ctx)
@@ -269,8 +274,10 @@ def display_claim(
     url: str | None,
     locale: str = "",
     force: bool = False,
+    settings: DeliverySettings | None = None,
 ) -> Response:
     """Check the gates again and record the display (a web Response), or raise NotEligible.
+    The returned response carries the `decision` that allowed it.
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
     an accepted one creates the device's profile (its first row)."""
@@ -283,14 +290,14 @@ def display_claim(
         facts = selectors.facts_for(
             environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-        decision = _decide(environment, survey, facts, url, force)
+        decision = _decide(environment, survey, facts, url, force, settings)
         if not decision.eligible:
             raise NotEligible(decision)
         profile = profile_identify(environment=environment, anonymous_id=identity.anonymous_id)
     with transaction.atomic():
         _lock_person(profile.pk)
         facts = selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
-        decision = _decide(environment, survey, facts, url, force)
+        decision = _decide(environment, survey, facts, url, force, settings)
         if not decision.eligible:
             raise NotEligible(decision)
         context: dict[str, Any] = {}
@@ -299,9 +306,11 @@ def display_claim(
         if force:
             context["forced"] = True
         survey.environment = environment
-        return response_record_view(
+        response = response_record_view(
             survey=survey, profile=profile, channel=Channel.WEB, context=context, locale=locale
         )
+    response.decision = decision  # type: ignore[attr-defined]
+    return response
 
 
 # --- A claimed display's steps --------------------------------------------------------------------

@@ -671,3 +671,22 @@ def test_every_90_days_creates_a_new_response_after_90_days_not_before(client, e
         assert answer.status_code == expected
     assert Response.objects.filter(survey=survey).count() == 2
     assert answer.json()["display_id"] != first
+
+
+@override_settings(HARK_DELIVERY_CACHE_SECONDS=60)
+def test_page_reads_a_process_snapshot_and_a_claim_still_checks_the_database(client, environment):
+    from delivery import selectors
+    from surveys.services import survey_set_status
+
+    selectors._snapshots.clear()
+    survey = web_survey(environment, questions=3)
+    body = {"anonymous_id": ANON, "url": URL, "locale": "fr"}
+    _queries(client, environment, body)
+    # Surveys, questions and translations come from the snapshot: one query for the person.
+    assert _queries(client, environment, body) == 1
+    survey_set_status(survey=survey, status="paused")
+    assert len(call(client, environment, "/page", body).json()["surveys"]) == 1  # not yet
+    claim = call(client, environment, "/displays", {**body, "survey_id": str(survey.uuid)})
+    assert claim.status_code == 409 and claim.json()["field"] == "status"
+    selectors._snapshots.clear()
+    assert call(client, environment, "/page", body).json()["surveys"] == []
