@@ -80,7 +80,7 @@ names.forEach(function (name) {
       return a instanceof Error ? String(a) : a;
     });
     window.__hark.events.push([name].concat(args));
-    if (name === "onBeforeShow" && window.__hark.cancelShow) return false;
+    if (name === "onBeforeShow" && window.__cancel) return false;
   });
 });
 """
