@@ -497,7 +497,15 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
                 "detail": f"Not shown: the {gate.name if gate else 'targeting'} gate says no",
             },
         )
-    [payload] = _payloads(call, [response.decision], locale)
+    # Content from the process snapshot when this survey is in it (built once per locale).
+    snapshot = selectors.live_snapshot(call.environment.pk)
+    [payload] = _payloads(
+        call,
+        [response.decision],
+        locale,
+        snapshot if response.decision.plan.id in snapshot.surveys else None,
+        snapshot.surveys if response.decision.plan.id in snapshot.surveys else None,
+    )
     return _json(
         201, {"display_id": str(response.uuid), "survey": payload, **_framing(call, locale)}
     )

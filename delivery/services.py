@@ -32,7 +32,7 @@ from surveys.models import Channel, Response, Survey
 
 from . import selectors
 from .models import AnswerReceipt, DeliverySettings, SurveyTargeting, SurveyTranslation
-from .targeting import Decision, Facts, evaluate, page_rules_clean
+from .targeting import Context, Decision, Facts, evaluate, page_rules_clean
 
 ANONYMOUS_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -178,12 +178,29 @@ def _identify(environment: Any, identity: Identity) -> Any:
 
 
 def client_identify(*, environment: Any, identity: Identity) -> Facts:
-    """Facts about the caller. An identified caller is written first (identify); an anonymous
-    one is only looked up by the device id: nothing is written for them."""
-    if identity.identified:
-        profile = _identify(environment, identity)
-        return selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
-    return selectors.facts_for(environment_id=environment.pk, anonymous_id=identity.anonymous_id)
+    """Facts about the caller. An anonymous caller is only looked up by the device id: nothing
+    is written for them. An identified caller is written (identify: traits, the device's
+    anonymous profile merged) unless the call would change nothing: the user is known, already
+    linked to this device, and the call carries no traits (the usual page view, one SELECT)."""
+    if not identity.identified:
+        return selectors.facts_for(
+            environment_id=environment.pk, anonymous_id=identity.anonymous_id
+        )
+    facts = selectors.facts_for(
+        environment_id=environment.pk,
+        user_id=identity.user_id,
+        email=None if identity.user_id else identity.email,
+    )
+    known = (
+        facts.profile_id is not None
+        and facts.anonymous_id == identity.anonymous_id
+        and not identity.traits
+        and (identity.email is None or facts.email == identity.email)
+    )
+    if known:
+        return facts
+    profile = _identify(environment, identity)
+    return selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
 
 
 def page_view_record(
@@ -256,13 +273,9 @@ def _decide(
         environment_id=environment.pk, survey_ids=[survey.pk], live_web_only=False
     )
     plans = selectors.plans_for(surveys)
-    ctx = selectors.context_for(
-        environment_id=environment.pk,
-        plans=plans,
-        url=url,
-        settings=settings or selectors.delivery_settings(environment.pk),
-        force=force,
-    )
+    settings = settings or selectors.delivery_settings(environment.pk)
+    # No segment names: a refused claim answers with the gate's name only.
+    ctx = Context(now=timezone.now(), url=url, throttle_days=settings.throttle_days, force=force)
     return evaluate(plans[0], facts, ctx)
 
 
