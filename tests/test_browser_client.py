@@ -495,3 +495,125 @@ def test_client_logic_jumps_agree_with_the_shared_cases(context, host):
     )
     assert keys
     assert got == [c["next"] for c in cases["cases"]]
+
+
+# --- Accessibility -----------------------------------------------------------------------------
+
+KINDS = [
+    ("nps", {}),
+    ("csat", {}),
+    ("ces", {}),
+    ("rating", {}),
+    ("rating", {"scale": 10, "style": "numbers"}),
+    ("single_choice", {}),
+    ("multiple_choice", {}),
+    ("text", {}),
+    ("email", {}),
+    ("cta", {}),
+]
+
+
+def _serious(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {[(n['target'], n.get('failureSummary')) for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation_on_an_open_survey_of_each_type(
+    browser, host, environment, scheme
+):
+    from delivery.models import DeliverySettings
+
+    DeliverySettings.objects.create(environment=environment, color_scheme=scheme)
+    for n, (kind, config) in enumerate(KINDS):
+        path = f"/k{n}"
+        rule = [{"kind": "include", "field": "path", "op": "equals", "value": path}]
+        survey = web_survey(environment, questions=0, targeting={"page_rules": rule})
+        question = QuestionFactory(survey=survey, kind=kind, key="q", position=1, required=False)
+        if config:
+            question.config = {**question.config, **config}
+            question.save()
+        # A fresh device per survey: the environment's throttle would hold a second survey back.
+        context = browser.new_context(viewport={"width": 390, "height": 800})
+        context.set_default_timeout(10_000)
+        try:
+            page = context.new_page()
+            page.emulate_media(reduced_motion="reduce")
+            page.goto(host.url(path))
+            page.locator(WIDGET).locator("legend").wait_for()
+            assert _serious(page) == [], kind
+            assert_clean(page)
+        finally:
+            context.close()
+
+
+def test_keyboard_only_journey_through_a_corner_survey(context, host, environment):
+    survey = survey_with_questions(environment)
+    page = open_page(context, host)
+    page.locator(WIDGET).locator(".opt").first.wait_for()
+    # A corner survey does not steal focus; it is announced politely.
+    assert page.evaluate("document.activeElement === document.body")
+    live = page.locator(WIDGET).locator("[aria-live=polite]")
+    assert "How likely?" in live.inner_text()
+
+    page.focus("#host-input")
+    page.keyboard.press("Tab")  # into the survey: its close button, then the scale
+    page.keyboard.press("Tab")
+    focused = "document.querySelector('hark-widget').shadowRoot.activeElement"
+    assert page.evaluate(f"{focused}.textContent") == "0"
+    outline = page.evaluate(f"getComputedStyle({focused}).outlineStyle")
+    assert outline == "solid"  # a visible focus ring
+    for _ in range(8):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.locator(WIDGET).get_by_role("button", name="Price").wait_for()
+    assert page.evaluate(f"{focused}.textContent") == "Price"  # focus follows the step
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.locator(WIDGET).locator("textarea").wait_for()
+    page.keyboard.type("Keyboard only")
+    page.keyboard.press("Tab")  # Skip
+    page.keyboard.press("Tab")  # Submit
+    page.keyboard.press("Enter")
+    page.locator(WIDGET).get_by_role("heading", name="Thank you!").wait_for()
+    response = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: (response.refresh_from_db(), response.completed_at)[1] is not None)
+    assert response.data == {"nps": 8, "reason": "Features", "comment": "Keyboard only"}
+    assert_clean(page)
+
+
+def test_modal_survey_takes_focus_keeps_it_and_gives_it_back_on_escape(context, host, environment):
+    from delivery.models import DeliverySettings
+
+    DeliverySettings.objects.create(environment=environment, position="center")
+    survey = survey_with_questions(environment, targeting={"trigger": "manual"})
+    page = open_page(context, host)
+    page.wait_for_function("() => window.hark && window.hark.version")
+    page.focus("#host-button")
+    page.evaluate(f"hark('showForm', '{survey.uuid}')")
+    dialog = page.locator(WIDGET).get_by_role("dialog", name="How likely?")
+    dialog.wait_for()
+    assert dialog.get_attribute("aria-modal") == "true"
+    inside = "document.activeElement.tagName === 'HARK-WIDGET'"
+    page.wait_for_function(f"() => {inside}")
+    for _ in range(15):  # Tab cycles inside the dialog
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside)
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(inside)
+    page.keyboard.press("Escape")
+    assert page.locator(WIDGET).count() == 0
+    assert page.evaluate("document.activeElement.id") == "host-button"
+    response = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: (response.refresh_from_db(), response.dismissed_at)[1] is not None)
+    assert [e[0] for e in events(page) if e[0] in ("onShow", "onDismiss")] == [
+        "onShow",
+        "onDismiss",
+    ]
+    assert_clean(page)

@@ -467,7 +467,7 @@
     return typeof v === "string" && /^(#[0-9a-f]{3,8}|rgba?\([\d\s.,%]+\))$/i.test(v.trim()) ? v.trim() : dflt;
   }
   function luminance(hex) {
-    var m = /^#([0-9a-f]{3}|[0-9a-f]{6})/i.exec(hex);
+    var m = /^#([0-9a-f]{6}|[0-9a-f]{3})$/i.exec(hex);
     if (!m) return 0.5;
     var s = m[1].length === 3 ? m[1].replace(/./g, "$&$&") : m[1];
     var c = [0, 2, 4].map(function (i) {
