@@ -117,6 +117,9 @@ class HostApp:
         self.public_key = public_key
         self.commands: list[list] = []
         self.hostile_css = False
+        # A page of the test's own (the Settings snippet pasted verbatim, inline): served for
+        # "/" without the CSP, which forbids inline scripts.
+        self.page_html: str | None = None
         self.script = f"{hark_origin}/static/hark/client/v1/hark.js"
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
@@ -140,16 +143,21 @@ class HostApp:
                     self._send(HOSTILE_CSS if app.hostile_css else "body{margin:8px}", "text/css")
                 elif path == "/favicon.ico":
                     self._send("", "image/x-icon", status=404)
+                elif app.page_html is not None:
+                    self._send(app.page_html, "text/html", csp=False)
                 else:
                     self._send(HOST_HTML.replace("{script}", app.script), "text/html")
 
-            def _send(self, body: str, content_type: str, status: int = 200) -> None:
+            def _send(
+                self, body: str, content_type: str, status: int = 200, csp: bool = True
+            ) -> None:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", f"{content_type}; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")
-                self.send_header("Content-Security-Policy", csp_for(app.hark_origin))
+                if csp:
+                    self.send_header("Content-Security-Policy", csp_for(app.hark_origin))
                 self.end_headers()
                 self.wfile.write(data)
 
