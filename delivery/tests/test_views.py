@@ -291,3 +291,19 @@ def test_settings_page_saves_theme_throttle_origins(
         answer = owner_client.post(page, {**data, field: value})
         assert answer.status_code == 400, field
     assert DeliverySettings.objects.get(environment=environment).updated_at == stored.updated_at
+
+
+def test_survey_link_page_uses_the_same_interface_translations(environment):
+    from django.urls import reverse
+
+    from surveys.factories import QuestionFactory
+    from surveys.models import QuestionKind
+
+    survey = web_survey(environment, questions=0)
+    QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="a", position=1, required=False)
+    QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="b", position=2, required=False)
+    link = reverse("surveys:link", kwargs={"public_id": survey.public_id})
+    german = Client().get(link, {"locale": "de"}).content.decode()
+    assert "Frage 1 von 2" in german and "Weiter" in german and "Überspringen" in german
+    english = Client().get(link).content.decode()
+    assert "Question 1 of 2" in english and "Next" in english
