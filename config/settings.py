@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "surveys",
     "segments",
     "delivery",
+    "demo",
 ]
 
 MIDDLEWARE = [
