@@ -617,3 +617,52 @@ def test_modal_survey_takes_focus_keeps_it_and_gives_it_back_on_escape(context, 
         "onDismiss",
     ]
     assert_clean(page)
+
+
+# --- The other commands ------------------------------------------------------------------------
+
+
+def test_set_locale_add_to_response_dismiss_form_and_reset_user(context, host, environment):
+    survey = survey_with_questions(environment, targeting={"recurrence": "always"})
+    host.commands = [["setLocale", "de"], ["addToResponse", {"page_kind": "billing"}]]
+    page = open_page(context, host)
+    widget = page.locator(WIDGET)
+    widget.get_by_text("Frage 1 von 3").wait_for()  # the interface's words in German
+    assert widget.get_by_role("button", name="Schließen").count() == 1
+    first = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: (first.refresh_from_db(), first.context)[1] != {})
+    assert first.context["page_kind"] == "billing"
+
+    page.evaluate(f"hark('dismissForm', '{survey.uuid}')")
+    assert widget.count() == 0
+    wait_for_db(page, lambda: (first.refresh_from_db(), first.dismissed_at)[1] is not None)
+    assert [e[0] for e in events(page) if e[0] == "onDismiss"] == ["onDismiss"]
+
+    device = page.evaluate("localStorage.getItem('hark:aid')")
+    page.evaluate("hark('resetUser')")  # a fresh anonymous id, and a new page call
+    widget.get_by_text("Frage 1 von 3").wait_for()
+    assert page.evaluate("localStorage.getItem('hark:aid')") != device
+    page.evaluate("hark('closeForm')")  # closes without recording a dismissal
+    assert widget.count() == 0
+    second = Response.objects.exclude(pk=first.pk).get(survey=survey)
+    assert second.profile_id != first.profile_id
+    page.wait_for_timeout(300)
+    second.refresh_from_db()
+    assert second.dismissed_at is None
+    assert_clean(page)
+
+
+def test_scroll_trigger_shows_past_the_given_depth(context, host, environment):
+    survey_with_questions(environment, targeting={"trigger": "scroll", "trigger_percent": 60})
+    page = context.new_page()
+    page.add_init_script(
+        "document.addEventListener('DOMContentLoaded', () =>"
+        " document.getElementById('tall').style.height = '4000px')"
+    )
+    page.goto(host.url("/"))
+    page.wait_for_function("() => window.hark && window.hark.version")
+    page.wait_for_timeout(500)
+    assert page.locator(WIDGET).count() == 0
+    page.mouse.wheel(0, 3000)
+    page.locator(WIDGET).get_by_role("button", name="0", exact=True).wait_for()
+    assert_clean(page)
