@@ -8,11 +8,14 @@ targeting mixes segments, page rules, sampling, recurrence and triggers), then d
 with concurrent HTTP clients for a fixed time, in interleaved rounds:
 
     trivial  GET /api/v1/                        (secret-key check: the same stack, no work)
-    page     POST /api/v1/client/page            (an identified user starts a page: identify,
-                                                  $pageview stored, 50 surveys decided, content)
+    page     POST /api/v1/client/page            (a returning user, on their device, starts a
+                                                  page: $pageview stored, 50 surveys decided)
     anon     POST /api/v1/client/page            (an anonymous visitor: decided, nothing written)
     claim    POST /api/v1/client/displays        (re-check under the person's lock and record
                                                   the view: 201, or 409 when a gate says no)
+
+Run it with Redis (`--redis-url`, as production runs): without it, segment re-evaluation of
+the profiles a page view touched runs inline in the request.
 
 It prints requests per second, p50/p99 latency and the ratio to the trivial endpoint of the
 same round (goal: at least 50 % for page and claim), then times one decision in process
@@ -69,9 +72,10 @@ env = environment_create(name="Benchmark")
 _, secret = api_key_create(environment=env, name="bench")
 with connection.cursor() as c:
     c.execute(
-        "INSERT INTO profiles_profile (uuid, environment_id, user_id, email, traits, "
-        "first_seen_at, last_seen_at) SELECT gen_random_uuid(), %s, 'user-' || i, "
-        "'user-' || i || '@example.test', jsonb_build_object('plan', 'pro'), "
+        "INSERT INTO profiles_profile (uuid, environment_id, user_id, email, anonymous_id, "
+        "traits, first_seen_at, last_seen_at) SELECT gen_random_uuid(), %s, 'user-' || i, "
+        "'user-' || i || '@example.test', 'device-' || lpad(i::text, 12, '0'), "
+        "jsonb_build_object('plan', 'pro'), "
         "now() - interval '30 days', now() - interval '1 day' FROM generate_series(0, %s - 1) i",
         [env.pk, users],
     )

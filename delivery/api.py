@@ -394,20 +394,11 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
     count = call.body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise Refused("bad_request", "count is a whole number from 1", field="count")
-    if identity.identified:
-        services._identify(call.environment, identity)
-        services.event_record(
-            environment=call.environment, identity=identity, name=name, properties=properties
-        )
-    facts = (
-        selectors.facts_for(environment_id=call.environment.pk, user_id=identity.user_id)
-        if identity.user_id
-        else selectors.facts_for(
-            environment_id=call.environment.pk,
-            email=identity.email,
-            anonymous_id=identity.anonymous_id,
-        )
-    )
+    # Checked before anything is written.
+    item = services.event_item(identity=identity, name=name, properties=properties)
+    facts = services.client_identify(environment=call.environment, identity=identity)
+    if item is not None:
+        services.event_store(environment=call.environment, item=item)
     evaluation = selectors.evaluate_all(
         environment_id=call.environment.pk,
         facts=facts,

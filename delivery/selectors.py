@@ -293,7 +293,7 @@ def evaluate_all(
             segment_names=snapshot.segment_names,
         )
         return Evaluation(
-            decisions=[evaluate(p, facts, ctx) for p in snapshot.plans],
+            decisions=[evaluate(p, facts, ctx, every_gate=False) for p in snapshot.plans],
             surveys=snapshot.surveys,
             facts=facts,
             snapshot=snapshot,

@@ -149,6 +149,8 @@ def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str |
     if not isinstance(value, str) or not value.strip():
         raise Refused("bad_request", f"{field} is required", field=field)
     value = value.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise Refused("bad_request", f"{field} contains control characters", field=field)
     if len(value) > URL_MAX_LENGTH:
         raise Refused("bad_request", f"{field} is longer than {URL_MAX_LENGTH}", field=field)
     parts = urlsplit(value)
@@ -223,14 +225,14 @@ def page_view_record(
     events_track(environment_id=environment.pk, items=[item])
 
 
-def event_record(
-    *, environment: Any, identity: Identity, name: str, properties: Mapping[str, Any] | None
-) -> int | None:
-    """Store an identified user's event; returns its profile id."""
-    from events.services import events_track, track_item
+def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] | None) -> Any:
+    """The validated event of an identified user (None for an anonymous visitor: not stored)."""
+    from events.services import track_item
 
+    if not identity.identified:
+        return None
     try:
-        item = track_item(
+        return track_item(
             event=name,
             user_id=identity.user_id,
             email=None if identity.user_id else identity.email,
@@ -239,8 +241,12 @@ def event_record(
     except ValidationError as exc:
         key, messages = next(iter(exc.message_dict.items()))
         raise Refused("bad_request", f"{key}: {' '.join(messages)}", field=key) from None
-    [stored] = events_track(environment_id=environment.pk, items=[item])
-    return stored.profile_id
+
+
+def event_store(*, environment: Any, item: Any) -> None:
+    from events.services import events_track
+
+    events_track(environment_id=environment.pk, items=[item])
 
 
 # --- Claiming a display ---------------------------------------------------------------------------

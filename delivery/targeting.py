@@ -486,15 +486,19 @@ _CHECKS = (
 FORCE_KEEPS = ("status", "channel")
 
 
-def evaluate(plan: SurveyPlan, facts: Facts, ctx: Context) -> Decision:
-    """Every gate of `plan` for the person of `facts` (no short-circuit: an explanation shows
-    them all)."""
+def evaluate(plan: SurveyPlan, facts: Facts, ctx: Context, *, every_gate: bool = True) -> Decision:
+    """The gates of `plan` for the person of `facts`. An explanation runs every gate
+    (`every_gate`); the client API's page and event calls stop at the first that fails (the
+    same checks in the same order, so the verdict is the same)."""
     gates = []
     for check, name in zip(_CHECKS, GATES, strict=True):
         if ctx.force and name not in FORCE_KEEPS:
             gates.append(Gate(name, PASS, "skipped: the display is forced"))
             continue
-        gates.append(check(plan, facts, ctx))
+        gate = check(plan, facts, ctx)
+        gates.append(gate)
+        if not every_gate and not gate.passed:
+            break
     return Decision(plan, tuple(gates))
 
 
