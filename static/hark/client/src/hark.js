@@ -407,7 +407,7 @@
     "@media (prefers-reduced-motion:reduce){.card{animation:none}.fill{transition:none!important}}",
     ".top{display:flex;align-items:center;gap:10px;margin-bottom:8px}",
     ".end{justify-content:flex-end}",
-    ".bar{flex:1;height:6px;border-radius:99px;background:var(--hark-border);overflow:hidden}",
+    ".bar{flex:1;height:6px;border-radius:99px;background:rgba(128,128,140,.25);overflow:hidden}",
     ".fill{display:block;height:100%;background:var(--hark-brand);transition:width .3s}",
     ".x{background:none;border:0;cursor:pointer;min-width:32px;min-height:32px;border-radius:8px;font-size:16px;color:var(--hark-text)}",
     ".step{font-size:12px;color:var(--hark-muted);margin-bottom:4px}",
