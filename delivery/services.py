@@ -563,6 +563,25 @@ def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTarg
     return targeting
 
 
+def delivery_copy(*, source: Survey, target: Survey) -> None:
+    """A duplicated survey gets the same targeting (with its own sampling salt: its sample is
+    drawn anew) and translations."""
+    from .models import _salt
+
+    targeting = SurveyTargeting.objects.filter(survey=source).first()
+    if targeting is not None:
+        targeting.pk = None
+        targeting.survey = target
+        targeting.sample_salt = _salt()
+        targeting.updated_at = timezone.now()
+        targeting._state.adding = True
+        targeting.save(force_insert=True)
+    SurveyTranslation.objects.bulk_create(
+        SurveyTranslation(survey=target, locale=t.locale, texts=t.texts)
+        for t in SurveyTranslation.objects.filter(survey=source)
+    )
+
+
 def targeting_resample(*, survey: Survey) -> SurveyTargeting:
     """A new sampling salt: everyone is drawn again."""
     from .models import _salt

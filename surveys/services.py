@@ -371,6 +371,9 @@ def survey_duplicate(*, survey: Survey, by: Any = None) -> Survey:
         )
         for q in survey.questions.all()
     )
+    from delivery.services import delivery_copy
+
+    delivery_copy(source=survey, target=copy)
     return copy
 
 

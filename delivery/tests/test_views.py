@@ -307,3 +307,20 @@ def test_survey_link_page_uses_the_same_interface_translations(environment):
     assert "Frage 1 von 2" in german and "Weiter" in german and "Überspringen" in german
     english = Client().get(link).content.decode()
     assert "Question 1 of 2" in english and "Next" in english
+
+
+def test_duplicating_a_survey_copies_its_targeting_and_translations(environment):
+    from surveys.services import survey_duplicate
+
+    survey = web_survey(environment, targeting={"sample_percent": 30, "trigger": "exit_intent"})
+    SurveyTranslation.objects.create(
+        survey=survey, locale="de", texts={"thank_you": {"title": "Danke"}}
+    )
+    copy = survey_duplicate(survey=survey)
+    original, copied = (
+        SurveyTargeting.objects.get(survey=survey),
+        SurveyTargeting.objects.get(survey=copy),
+    )
+    assert (copied.sample_percent, copied.trigger) == (30, "exit_intent")
+    assert copied.sample_salt != original.sample_salt
+    assert SurveyTranslation.objects.get(survey=copy).texts == {"thank_you": {"title": "Danke"}}
