@@ -443,7 +443,7 @@ def _survey(call: Call, value: Any) -> Survey:
         survey_uuid = uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         raise Refused("bad_request", "survey_id is a survey's id", field="survey_id") from None
-    survey = Survey.objects.filter(environment=call.environment, uuid=survey_uuid).first()
+    survey = selectors.survey_with_targeting(environment_id=call.environment.pk, uuid=survey_uuid)
     if survey is None:
         raise Refused("not_found", "No such survey", status=404, field="survey_id")
     return survey

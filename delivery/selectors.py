@@ -103,6 +103,16 @@ def surveys_with_targeting(
     return list(qs)
 
 
+def survey_with_targeting(*, environment_id: int, uuid: Any) -> Survey | None:
+    """One survey of the environment by uuid, with its targeting (one query), any status."""
+    return (
+        Survey.objects.filter(environment_id=environment_id, uuid=uuid)
+        .select_related("web_targeting")
+        .annotate(completed_upto=RawSQL(_COMPLETED_UPTO_LIMIT, ()))
+        .first()
+    )
+
+
 def plans_for(surveys: Sequence[Survey]) -> list[SurveyPlan]:
     return [_plan(s) for s in surveys]
 

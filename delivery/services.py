@@ -267,24 +267,6 @@ def _lock_person(profile_id: int) -> None:
         )
 
 
-def _decide(
-    environment: Any,
-    survey: Survey,
-    facts: Facts,
-    url: str | None,
-    force: bool,
-    settings: DeliverySettings | None = None,
-) -> Decision:
-    surveys = selectors.surveys_with_targeting(
-        environment_id=environment.pk, survey_ids=[survey.pk], live_web_only=False
-    )
-    plans = selectors.plans_for(surveys)
-    settings = settings or selectors.delivery_settings(environment.pk)
-    # No segment names: a refused claim answers with the gate's name only.
-    ctx = Context(now=timezone.now(), url=url, throttle_days=settings.throttle_days, force=force)
-    return evaluate(plans[0], facts, ctx)
-
-
 def display_claim(
     *,
     environment: Any,
@@ -300,23 +282,41 @@ def display_claim(
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
     an accepted one creates the device's profile (its first row)."""
+    from profiles.models import Profile
     from profiles.services import profile_identify
     from surveys.services import response_record_view
 
+    # The survey and its targeting as read by the caller (selectors.survey_with_targeting):
+    # the person's history, which two tabs race on, is read again under the lock.
+    [plan] = selectors.plans_for([survey])
+    settings = settings or selectors.delivery_settings(environment.pk)
+
+    def decide(facts: Facts) -> Decision:
+        # No segment names: a refused claim answers with the gate's name only.
+        ctx = Context(
+            now=timezone.now(), url=url, throttle_days=settings.throttle_days, force=force
+        )
+        return evaluate(plan, facts, ctx)
+
     if identity.identified:
-        profile = _identify(environment, identity)
+        facts = client_identify(environment=environment, identity=identity)
     else:
         facts = selectors.facts_for(
             environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-        decision = _decide(environment, survey, facts, url, force, settings)
+        decision = decide(facts)
         if not decision.eligible:
             raise NotEligible(decision)
-        profile = profile_identify(environment=environment, anonymous_id=identity.anonymous_id)
+        if facts.profile_id is None:
+            facts.profile_id = profile_identify(
+                environment=environment, anonymous_id=identity.anonymous_id
+            ).pk
+    assert facts.profile_id is not None
+    profile = Profile(pk=facts.profile_id, environment_id=environment.pk)
     with transaction.atomic():
         _lock_person(profile.pk)
         facts = selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
-        decision = _decide(environment, survey, facts, url, force, settings)
+        decision = decide(facts)
         if not decision.eligible:
             raise NotEligible(decision)
         context: dict[str, Any] = {}
