@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
     PYTHON,
     ROOT,
+    _server_cpu,
     analyze,
     database_url,
     server_env,
@@ -228,6 +229,7 @@ def _process(args: tuple) -> tuple[list[float], int, float, float]:
 
 
 def drive(args: argparse.Namespace, seed: dict, case: str, duration: float, rng_seed: int):
+    before = _server_cpu(args)
     start_at = time.time() + 0.5
     with mp.Pool(args.clients) as pool:
         results = pool.map(
@@ -249,7 +251,13 @@ def drive(args: argparse.Namespace, seed: dict, case: str, duration: float, rng_
     elapsed = max(r[3] for r in results) - min(r[2] for r in results)
     latencies = sorted(x for r in results for x in r[0])
     n = len(latencies)
+    after = _server_cpu(args)
+    cpu = {"app": 0.0, "db": 0.0}
+    for (kind, pid), seconds in after.items():
+        cpu[kind] += seconds - before.get((kind, pid), 0.0)
     return {
+        "app_ms": cpu["app"] / n * 1000 if n else float("nan"),
+        "db_ms": cpu["db"] / n * 1000 if n else float("nan"),
         "case": case,
         "requests": n,
         "errors": sum(r[1] for r in results),
@@ -265,20 +273,27 @@ django.setup()
 from delivery import selectors
 env_id, users, samples = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(3)
+settings = selectors.delivery_settings(env_id)  # the client API keeps it with the key
 pages = PAGES_JSON
-times = []
+times, cpus = [], []
 for n in range(samples + 20):
     user = f"user-{rng.randrange(users)}"
     url = "https://app.acme.test" + rng.choice(pages)
     start = time.perf_counter()
+    cpu = time.process_time()
     facts = selectors.facts_for(environment_id=env_id, user_id=user)
-    evaluation = selectors.evaluate_all(environment_id=env_id, facts=facts, url=url, cached=True)
+    evaluation = selectors.evaluate_all(
+        environment_id=env_id, facts=facts, url=url, cached=True, settings=settings
+    )
     assert len(evaluation.decisions) == SURVEYS_COUNT
     took = time.perf_counter() - start
     if n >= 20:  # warm-up
         times.append(took)
+        cpus.append(time.process_time() - cpu)
 times.sort()
-print(json.dumps({"p50": times[len(times) // 2], "p95": times[int(len(times) * 0.95)],
+cpus.sort()
+print(json.dumps({"cpu_p50": cpus[len(cpus) // 2], "cpu_p95": cpus[int(len(cpus) * 0.95)],
+                  "p50": times[len(times) // 2], "p95": times[int(len(times) * 0.95)],
                   "p99": times[int(len(times) * 0.99)], "n": len(times)}))
 """.replace("PAGES_JSON", json.dumps(PAGES)).replace("SURVEYS_COUNT", str(SURVEYS))
 
@@ -321,6 +336,7 @@ def main() -> None:
     seed = prepare(env, args.users)
     analyze(db_url)
     server = start_server(args, env)
+    args.server_pid = server.pid
     rows = []
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     try:
@@ -345,13 +361,14 @@ def main() -> None:
     )
     print(
         f"{'round':>5} {'case':<8}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'vs trivial':>12}"
+        f"{'p99 ms':>9}{'vs trivial':>12}{'CPU ms app+db':>15}"
     )
     for r in rows:
         ratio = r["rps"] / trivial[r["round"]] if trivial.get(r["round"]) else float("nan")
         print(
             f"{r['round']:>5} {r['case']:<8}{r['requests']:>10}{r['errors']:>8}"
             f"{r['rps']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>12.0%}"
+            f"{r['app_ms']:>8.1f}+{r['db_ms']:<6.1f}"
         )
     print()
     for case in cases:
@@ -372,8 +389,11 @@ def main() -> None:
     print(
         f"one decision (50 surveys, in process): p50 {decision['p50'] * 1000:.1f} ms, "
         f"p95 {decision['p95'] * 1000:.1f} ms, p99 {decision['p99'] * 1000:.1f} ms over "
-        f"{decision['n']} — {'meets' if decision['p95'] < 0.020 else 'misses'} the 20 ms goal"
+        f"{decision['n']} — {'meets' if decision['p95'] < 0.020 else 'misses'} the 20 ms goal; "
+        f"CPU of the deciding process p50 {decision['cpu_p50'] * 1000:.1f} ms, "
+        f"p95 {decision['cpu_p95'] * 1000:.1f} ms"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from ninja import Field as NinjaField
 from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
+from core.fastjson import dumps_orjson
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
 
@@ -148,7 +149,13 @@ ERRORS: dict[int, Any] = {
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    # orjson where it writes what json.dumps would (a survey page's content is ~10 kB).
+    text = dumps_orjson(body)
+    response = HttpResponse(
+        text if text is not None else json.dumps(body),
+        status=status,
+        content_type="application/json",
+    )
     response["Cache-Control"] = "no-store"
     for key, value in (headers or {}).items():
         response[key] = value

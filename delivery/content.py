@@ -3,6 +3,7 @@ interface's own words. Plain text only (the client renders text, never HTML)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.utils import translation
@@ -36,7 +37,9 @@ def ui_language(requested: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+@functools.cache
 def ui_strings(language: str) -> dict[str, str]:
+    """The interface's words in `language` (one of UI_LANGUAGES: the cache stays small)."""
     with translation.override(language):
         return {
             "next": _("Next"),

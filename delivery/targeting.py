@@ -146,7 +146,7 @@ class Context:
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Gate:
     name: str
     verdict: str  # pass, fail, or unknown (not checkable here, e.g. no page given)
