@@ -666,3 +666,11 @@ def test_scroll_trigger_shows_past_the_given_depth(context, host, environment):
     page.mouse.wheel(0, 3000)
     page.locator(WIDGET).get_by_role("button", name="0", exact=True).wait_for()
     assert_clean(page)
+
+
+def test_session_delay_counts_from_the_start_of_the_session(context, host, environment):
+    survey_with_questions(environment, targeting={"trigger": "session_delay", "trigger_seconds": 1})
+    page = open_page(context, host)
+    page.locator(WIDGET).get_by_role("button", name="0", exact=True).wait_for()
+    assert page.evaluate("+sessionStorage.getItem('hark:ss') > 0")  # the session's start
+    assert_clean(page)
