@@ -232,6 +232,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
 
 @require_GET
 def translation_pick(request: HarkRequest, uuid: UUID) -> HttpResponse:
+    _survey(request, uuid)  # another environment's survey: 404
     locale = request.GET.get("locale", "").strip().lower()[:20] or "de"
     return HttpResponseRedirect(
         env_reverse(request, "delivery:translation", uuid=uuid, locale=locale)
