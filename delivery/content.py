@@ -55,6 +55,8 @@ def ui_strings(language: str) -> dict[str, str]:
             "select_all": _("Select all that apply"),
             "placeholder": _("Type your answer"),
             "dialog_label": _("Survey"),
+            "optional": _("(optional)"),
+            "continue": _("Continue"),
         }
 
 

@@ -56,6 +56,8 @@ def test_page_returns_surveys_theme_strings_in_one_call(client, environment):
     assert body["theme"]["position"] == "bottom_right"
     assert body["locale"] == "de"
     assert body["strings"]["next"] == "Weiter"
+    assert body["strings"]["continue"] == "Fortfahren"
+    assert body["strings"]["optional"] == "(optional)"
     assert answer["Content-Type"] == "application/json"
 
 
