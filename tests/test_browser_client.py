@@ -219,8 +219,11 @@ def test_show_form_shows_a_manual_survey_and_force_skips_targeting(context, host
         page.evaluate(f"hark('showForm', '{manual.uuid}')")
     assert claim.value.status == 409
     assert page.locator(WIDGET).count() == 0
-    # ...and force skips the targeting, for testing.
-    page.evaluate(f"hark('showForm', '{manual.uuid}', {{force: true}})")
+    # ...and force skips the targeting, for testing; also when called while another claim is
+    # still in flight (it waits for that claim instead of being dropped).
+    page.evaluate(
+        f"hark('showForm', '{manual.uuid}'); hark('showForm', '{manual.uuid}', {{force: true}})"
+    )
     page.locator(WIDGET).get_by_role("button", name="10", exact=True).wait_for()
     assert_clean(page)
 

@@ -321,8 +321,12 @@
   // Showing a survey: ask onBeforeShow, claim the display from the server (it re-checks the
   // targeting and records the view, so two tabs or a stale page cannot show it twice), render.
 
-  function show(s, force) {
-    if (active || claiming) return;
+  // A showForm called while another claim is in flight is not dropped: it runs when that claim
+  // has ended (if nothing got shown). Triggers that come due meanwhile are dropped, as before.
+  var waiting = null;
+  function show(s, force, explicit) {
+    if (active) return;
+    if (claiming) { if (explicit) waiting = [s, force]; return; }
     if (fire("onBeforeShow", s.id, s) === false) return;
     claiming = true;
     var body = who();
@@ -330,12 +334,19 @@
     body.url = location.href;
     body.locale = locale();
     body.force = !!force;
-    post("displays", body).then(guard(function (data) {
+    var done = function () {
       claiming = false;
-      if (!data.display_id || active) return;
-      look(data);
-      render(data.survey || s, data.display_id);
-    }), function (e) { claiming = false; if (e.status !== 409) report(e); else debug("not shown:", e.data); });
+      var next_ = waiting;
+      waiting = null;
+      if (next_ && !active) show(next_[0], next_[1], true);
+    };
+    post("displays", body).then(guard(function (data) {
+      if (data.display_id && !active) {
+        look(data);
+        render(data.survey || s, data.display_id);
+      }
+      done();
+    }), guard(function (e) { if (e.status !== 409) report(e); else debug("not shown:", e.data); done(); }));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -802,7 +813,7 @@
     trackPage: function () { lastUrl = null; trackPage(); },
     showForm: function (id, opts) {
       var s = forms[id] || { id: id };
-      show(s, !!(opts && opts.force));
+      show(s, !!(opts && opts.force), true);
     },
     dismissForm: function (id) { if (active && (!id || active.s.id === id)) dismiss(active); },
     closeForm: function (id) { if (active && (!id || active.s.id === id)) close(active, "onClose"); },

@@ -260,8 +260,10 @@ w.addEventListener("hashchange", guard(navigated));
 w.addEventListener("online", guard(function () { failures = 0; flush(); }));
 w.addEventListener("pagehide", guard(beaconAll));
 d.addEventListener("visibilitychange", guard(function () { if (d.visibilityState === "hidden") beaconAll(); }));
-function show(s, force) {
-if (active || claiming) return;
+var waiting = null;
+function show(s, force, explicit) {
+if (active) return;
+if (claiming) { if (explicit) waiting = [s, force]; return; }
 if (fire("onBeforeShow", s.id, s) === false) return;
 claiming = true;
 var body = who();
@@ -269,12 +271,19 @@ body.survey_id = s.id;
 body.url = location.href;
 body.locale = locale();
 body.force = !!force;
-post("displays", body).then(guard(function (data) {
+var done = function () {
 claiming = false;
-if (!data.display_id || active) return;
+var next_ = waiting;
+waiting = null;
+if (next_ && !active) show(next_[0], next_[1], true);
+};
+post("displays", body).then(guard(function (data) {
+if (data.display_id && !active) {
 look(data);
 render(data.survey || s, data.display_id);
-}), function (e) { claiming = false; if (e.status !== 409) report(e); else debug("not shown:", e.data); });
+}
+done();
+}), guard(function (e) { if (e.status !== 409) report(e); else debug("not shown:", e.data); done(); }));
 }
 function num(v) {
 if (typeof v === "boolean" || v === null || v === undefined) return null;
@@ -694,7 +703,7 @@ if (mine === pageSeq) (data.surveys || []).some(function (s) { forms[s.id] = s; 
 trackPage: function () { lastUrl = null; trackPage(); },
 showForm: function (id, opts) {
 var s = forms[id] || { id: id };
-show(s, !!(opts && opts.force));
+show(s, !!(opts && opts.force), true);
 },
 dismissForm: function (id) { if (active && (!id || active.s.id === id)) dismiss(active); },
 closeForm: function (id) { if (active && (!id || active.s.id === id)) close(active, "onClose"); },
