@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PROFILES ?= 2000
 
-.PHONY: help install run test browser lint format check worker beat seed benchmarks clean
+.PHONY: help install run test browser lint format check worker beat seed benchmarks clean client
 
 help:
 	@echo "make run        dashboard with demo data on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
@@ -17,6 +17,7 @@ help:
 	@echo "make worker     a Celery worker (needs REDIS_URL)"
 	@echo "make beat       the Celery beat scheduler (needs REDIS_URL)"
 	@echo "make benchmarks the performance runs in benchmarks/ (long)"
+	@echo "make client     rebuild static/hark/client/v1/hark.js from static/hark/client/src/hark.js"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,9 @@ benchmarks: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/pages.py
 	$(BIN)/python benchmarks/segments.py
+
+client:
+	$(PYTHON) scripts/build_client.py
 
 clean:
 	rm -rf $(VENV) .data/staticfiles

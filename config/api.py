@@ -866,3 +866,12 @@ def sync_segment_remove(request: HttpRequest, payload: Query[SyncSegmentIn]) -> 
         "contact_uuid": profile.uuid,
         "changed": removed,
     }
+
+
+# --- Mounted routers ----------------------------------------------------------------------------
+# The client API (public key, CORS): delivery/api.py, documented in delivery/CONTRACT.md.
+from delivery.api import rest_router as delivery_rest_router  # noqa: E402
+from delivery.api import router as client_router  # noqa: E402
+
+api.add_router("/client/", client_router)
+api.add_router("/forms/", delivery_rest_router)

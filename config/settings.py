@@ -77,12 +77,16 @@ INSTALLED_APPS = [
     "events",
     "surveys",
     "segments",
+    "delivery",
+    "demo",
 ]
 
 MIDDLEWARE = [
     # First: X-Forwarded-* from a peer that is not a trusted proxy are dropped before anything
     # (SecurityMiddleware's SECURE_PROXY_SSL_HEADER, the login throttle) reads them.
     "core.proxy.TrustedProxyMiddleware",
+    # Then the client API's CORS headers, on every answer under its prefix, errors too.
+    "delivery.middleware.ClientCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -225,6 +229,21 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# The web client's stable URL (/static/hark/client/v1/hark.js, pasted into customers' apps, so
+# it cannot carry a content hash): cached for an hour and revalidated in the background, so a
+# deploy reaches every site within the hour. Hashed copies stay immutable; with DEBUG, no cache.
+WHITENOISE_CLIENT_MAX_AGE = 3600
+
+
+def _static_headers(headers, path: str, url: str) -> None:
+    cache = headers.get("Cache-Control", "")
+    if url.startswith(f"{STATIC_URL}hark/client/v1/") and "immutable" not in cache and not DEBUG:
+        headers["Cache-Control"] = (
+            f"public, max-age={WHITENOISE_CLIENT_MAX_AGE}, stale-while-revalidate=86400"
+        )
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_headers
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -276,6 +295,13 @@ HARK_BASE_URL = (env_url("HARK_BASE_URL", ("https", "http")) or "").rstrip("/")
 HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # Hot ingestion statements are PREPAREd once per database session (see core/prepared.py): turn
 # off behind a pooler in transaction mode, which does not keep sessions.
+# The client API (public key, called from customers' pages): calls per minute per IP and per
+# public key before 429.
+HARK_CLIENT_RATE_LIMIT_IP = env_int("HARK_CLIENT_RATE_LIMIT_IP", 600, minimum=1)
+HARK_CLIENT_RATE_LIMIT_KEY = env_int("HARK_CLIENT_RATE_LIMIT_KEY", 60000, minimum=1)
+# How long a web process keeps an environment's live web surveys (targeting and content) for the
+# client API's page and event calls; claims always read the database. 0: no cache (tests).
+HARK_DELIVERY_CACHE_SECONDS = env_int("HARK_DELIVERY_CACHE_SECONDS", 0 if TESTING else 5, minimum=0)
 HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
 # Ingestion commits without waiting for the WAL flush unless this is on (see
 # profiles.services.ingest_transaction_setup).

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("surveys.urls")),
     path("", include("segments.urls")),
+    path("", include("delivery.urls")),
 ]

@@ -11,7 +11,11 @@ from .answers import CSAT_POINTS, RATING_SCALES
 from .logic import END, OPERATORS
 from .models import Channel, Question, QuestionKind, SurveyMode
 
-BUILDER_CHANNELS = [(Channel.LINK, "Survey link"), (Channel.EMAIL, "Email")]
+BUILDER_CHANNELS = [
+    (Channel.WEB, "Web (in-product)"),
+    (Channel.LINK, "Survey link"),
+    (Channel.EMAIL, "Email"),
+]
 LOGIC_ROWS = 3
 
 

@@ -231,6 +231,40 @@ def _check_on_path(questions: list[Question], answers: dict[str, Any]) -> None:
         )
 
 
+@transaction.atomic
+def response_drop_answers(
+    *, response: Response, keys: Sequence[str], at: datetime | None = None
+) -> Response:
+    """Remove the answers to `keys` (questions a changed answer took off the respondent's
+    path), so the response never holds two branches' answers."""
+    dropped = [k for k in keys if k in (response.data or {})]
+    if not dropped:
+        return response
+    at = at or timezone.now()
+    response.data = {k: v for k, v in response.data.items() if k not in dropped}
+    response.updated_at = at
+    response.save(update_fields=["data", "updated_at"])
+    _after_interaction(response, at)
+    return response
+
+
+@transaction.atomic
+def response_add_context(
+    *, response: Response, context: Mapping[str, Any] | None, at: datetime | None = None
+) -> Response:
+    """Merge contextual data into a response (the web client's addToResponse)."""
+    cleaned = _clean_context(context)
+    merged = {**(response.context or {}), **cleaned}
+    if len(merged) > CONTEXT_MAX_KEYS:
+        raise ValidationError({"context": [f"has more than {CONTEXT_MAX_KEYS} keys"]})
+    if merged == response.context:
+        return response
+    response.context = merged
+    response.updated_at = at or timezone.now()
+    response.save(update_fields=["context", "updated_at"])
+    return response
+
+
 def response_import(
     *,
     survey: Survey,
@@ -391,6 +425,9 @@ def survey_duplicate(*, survey: Survey, by: Any = None) -> Survey:
         )
         for q in survey.questions.all()
     )
+    from delivery.services import delivery_copy
+
+    delivery_copy(source=survey, target=copy)
     return copy
 
 

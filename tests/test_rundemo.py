@@ -32,12 +32,16 @@ def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_rundemo_serves_and_stops_its_embedded_database(tmp_path, stop_signal):
-    port = _free_port()
+    port, demo_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(HARK_DATA_DIR=str(tmp_path / "data"), DEBUG="true")
     env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "rundemo", "--port", str(port), "--profiles", "20"],
+        [
+            sys.executable,
+            *("manage.py", "rundemo", "--port", str(port), "--profiles", "20"),
+            *("--demo-port", str(demo_port)),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,10 +60,16 @@ def test_rundemo_serves_and_stops_its_embedded_database(tmp_path, stop_signal):
                 assert time.monotonic() < deadline, "rundemo did not answer"
                 time.sleep(0.5)
         assert _postgres_processes(tmp_path / "data")
+        # Beside the dashboard, on another origin: the Acme demo product with the client.
+        with urllib.request.urlopen(f"http://127.0.0.1:{demo_port}/", timeout=5) as page:
+            html = page.read().decode()
+            assert f"http://127.0.0.1:{port}/static/hark/client/v1/hark.js" in html
+            assert "script-src 'self' http://127.0.0.1:" in page.headers["Content-Security-Policy"]
 
         process.send_signal(stop_signal)
         output, _ = process.communicate(timeout=60)
         assert "demo@hark.local" in output
+        assert f"Acme demo product (in-product surveys): http://127.0.0.1:{demo_port}/" in output
         deadline = time.monotonic() + 30
         while _postgres_processes(tmp_path / "data"):
             assert time.monotonic() < deadline, "the embedded PostgreSQL was left running"

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 # POST endpoints that only read (they compute a preview from the posted form).
 READ_ONLY_POSTS = {"segments:preview"}
-APPS = ("environments", "profiles", "traits", "events", "surveys", "segments")
+APPS = ("environments", "profiles", "traits", "events", "surveys", "segments", "delivery")
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:
@@ -87,9 +87,15 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
         if namespace == "segments":
             manual = short in ("import", "members")
             return world["manual_segment" if manual else "segment"].uuid
-        return {"profiles": world["profile"], "surveys": world["survey"]}[namespace].uuid
+        return {
+            "profiles": world["profile"],
+            "surveys": world["survey"],
+            "delivery": world["survey"],
+        }[namespace].uuid
     if kwarg == "profile_uuid":
         return world["profile"].uuid
+    if kwarg == "locale":
+        return "de"
     if kwarg == "question_id":
         return world["question"].pk
     if kwarg == "pk":

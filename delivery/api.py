@@ -1,0 +1,672 @@
+"""The client API (`/api/v1/client/`): what the web client (and a mobile app) calls with the
+environment's public key. The contract is delivery/CONTRACT.md; the README documents it.
+
+No cookie, no CSRF token: the calls come from customers' origins (CORS headers are added by
+delivery.middleware.ClientCorsMiddleware). Bodies are read as JSON whatever their content
+type, so the client can send `text/plain` (a CORS simple request, and what sendBeacon sends).
+Every problem answers `{"error": code, "field": name, "detail": words}` with a 4xx status, and
+is found before anything is written. A call returns survey content only: never a profile,
+trait, response or segment name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from ninja import Field as NinjaField
+from ninja import Query, Router, Schema
+from pydantic import BaseModel, Field
+
+from core.fastjson import dumps_orjson
+from environments.models import Environment
+from surveys.models import Response, Survey, SurveyStatus
+
+from . import content, selectors, services
+from .models import DeliverySettings
+from .ratelimit import hit
+from .services import Identity, NotEligible, Refused
+from .targeting import Decision
+
+router = Router(tags=["Client API (public key)"], auth=None)
+
+BODY_MAX_BYTES = 65_536
+KEY_CACHE_SECONDS = 5.0
+_key_cache: dict[str, tuple[float, Environment, DeliverySettings]] = {}
+
+
+# --- Documentation models (the OpenAPI document; the endpoints read bodies themselves) ---------
+
+
+class UserIn(BaseModel):
+    id: str | int | None = None
+    email: str | None = None
+    traits: dict[str, Any] | None = None
+
+
+class IdentityIn(BaseModel):
+    anonymous_id: str = Field(description="The device id the client made (16-64 characters)")
+    user: UserIn | None = None
+    signature: str | None = Field(
+        None, description="HMAC-SHA256 hex of user.id (or lower-cased email), under verification"
+    )
+
+
+class PageIn(IdentityIn):
+    url: str
+    referrer: str | None = None
+    locale: str | None = None
+    title: str | None = None
+
+
+class EventIn(IdentityIn):
+    name: str
+    properties: dict[str, Any] | None = None
+    url: str | None = None
+    count: int | None = Field(None, description="Anonymous: times this device sent the event")
+    locale: str | None = None
+
+
+class ClaimIn(IdentityIn):
+    survey_id: str
+    url: str | None = None
+    locale: str | None = None
+    force: bool = False
+
+
+class AnswerIn(IdentityIn):
+    idempotency_key: str
+    question: str
+    value: Any = None
+
+
+class ContextIn(IdentityIn):
+    data: dict[str, Any]
+    idempotency_key: str | None = None
+
+
+class ClientError(BaseModel):
+    error: str
+    field: str | None = None
+    detail: str
+
+
+class SurveysOut(BaseModel):
+    surveys: list[dict[str, Any]]
+    theme: dict[str, Any] | None = None
+    strings: dict[str, str] | None = None
+    locale: str | None = None
+    settings: dict[str, Any] | None = None
+
+
+class ClaimOut(BaseModel):
+    display_id: str
+    survey: dict[str, Any]
+    theme: dict[str, Any]
+    strings: dict[str, str]
+    locale: str
+
+
+class StepOut(BaseModel):
+    next: str | None
+    completed: bool
+
+
+def _doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                "text/plain": {"schema": schema},
+            },
+        }
+    }
+
+
+ERRORS: dict[int, Any] = {
+    400: ClientError,
+    401: ClientError,
+    403: ClientError,
+    404: ClientError,
+    409: ClientError,
+    413: ClientError,
+    429: ClientError,
+}
+
+
+# --- Plumbing ----------------------------------------------------------------------------------
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+    # orjson where it writes what json.dumps would (a survey page's content is ~10 kB).
+    text = dumps_orjson(body)
+    response = HttpResponse(
+        text if text is not None else json.dumps(body),
+        status=status,
+        content_type="application/json",
+    )
+    response["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def _error(exc: Refused) -> HttpResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+    return _json(exc.status, {"error": exc.code, "field": exc.field, "detail": exc.detail}, headers)
+
+
+def _environment(key: str) -> tuple[Environment, DeliverySettings] | None:
+    """The environment of a public key, with its delivery settings (remembered a few seconds:
+    a settings change reaches the client API within KEY_CACHE_SECONDS)."""
+    now = time.monotonic()
+    cached = _key_cache.get(key)
+    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1], cached[2]
+    environment = (
+        Environment.objects.select_related("delivery_settings").filter(public_key=key).first()
+    )
+    if environment is None:
+        _key_cache.pop(key, None)
+        return None
+    try:
+        found = environment.delivery_settings
+    except DeliverySettings.DoesNotExist:
+        found = DeliverySettings(environment=environment)
+    if len(_key_cache) > 1000:
+        _key_cache.clear()
+    _key_cache[key] = (now, environment, found)
+    return environment, found
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # gunicorn rewrites REMOTE_ADDR from X-Forwarded-For for trusted proxies only.
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+class Call:
+    """One authenticated client call: its environment, settings and JSON body."""
+
+    def __init__(self, environment: Environment, settings_: DeliverySettings, body: dict) -> None:
+        self.environment = environment
+        self.settings = settings_
+        self.body = body
+
+
+def _open(request: HttpRequest) -> Call:
+    retry = hit(f"ip:{_client_ip(request)}", settings.HARK_CLIENT_RATE_LIMIT_IP)
+    if retry is not None:
+        raise Refused(
+            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
+        )
+    key = request.GET.get("key") or request.headers.get("X-Hark-Key") or ""
+    found = _environment(key.strip()) if key.startswith("pk_") and len(key) < 100 else None
+    if found is None:
+        raise Refused("unknown_key", "Missing or unknown public key", status=401, field="key")
+    environment, delivery_settings = found
+    retry = hit(f"key:{environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)
+    if retry is not None:
+        raise Refused(
+            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
+        )
+    origin = request.headers.get("Origin")
+    allowed = delivery_settings.allowed_origins
+    if origin and allowed and origin.rstrip("/").lower() not in allowed:
+        raise Refused(
+            "origin_not_allowed", "This public key is not accepted from this origin", status=403
+        )
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > BODY_MAX_BYTES:
+        raise Refused(
+            "body_too_large",
+            f"Bodies are at most {BODY_MAX_BYTES} bytes",
+            status=413,
+            field="body",
+        )
+    raw = request.body
+    if len(raw) > BODY_MAX_BYTES:
+        raise Refused(
+            "body_too_large",
+            f"Bodies are at most {BODY_MAX_BYTES} bytes",
+            status=413,
+            field="body",
+        )
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise Refused("bad_request", "The body is not JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise Refused("bad_request", "The body is a JSON object", field="body")
+    return Call(environment, delivery_settings, body)
+
+
+def client_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            call = _open(request)
+            return view(request, call, *args, **kwargs)
+        except Refused as exc:
+            return _error(exc)
+
+    # ninja reads the signature for the path parameters: the view's, without `call`.
+    signature = inspect.signature(view)
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name != "call"]
+    )
+    return wrapper
+
+
+def _text(body: dict, name: str, max_length: int, *, required: bool = False) -> str:
+    value = body.get(name)
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise Refused("bad_request", f"{name} is required", field=name)
+    if len(value) > max_length:
+        raise Refused("bad_request", f"{name} is longer than {max_length}", field=name)
+    return value.strip()
+
+
+def _payloads(
+    call: Call,
+    decisions: list[Decision],
+    locale: str,
+    snapshot: selectors.Snapshot | None = None,
+    surveys: dict[int, Survey] | None = None,
+) -> list[dict[str, Any]]:
+    """Content for the decided surveys, in `locale`. With a snapshot, content built once per
+    survey and locale is reused; otherwise questions cost one query and translations one."""
+    if not decisions:
+        return []
+    key_locale = ",".join(content.locale_candidates(locale))
+    wanted = [
+        d for d in decisions if snapshot is None or (d.plan.id, key_locale) not in snapshot.content
+    ]
+    built: dict[int, dict] = {}
+    if wanted:
+        ids = [d.plan.id for d in wanted]
+        if surveys is None:
+            with_questions = selectors.surveys_with_questions(survey_ids=ids)
+        else:
+            with_questions = {i: surveys[i] for i in ids}
+            selectors.prefetch_questions(list(with_questions.values()))
+        texts = selectors.translations_for(
+            survey_ids=ids, locales=content.locale_candidates(locale)
+        )
+        for d in wanted:
+            if d.plan.id in with_questions:
+                built[d.plan.id] = content.survey_content(
+                    with_questions[d.plan.id], d.plan, texts.get(d.plan.id)
+                )
+        if snapshot is not None:
+            for survey_id, item in built.items():
+                snapshot.content[(survey_id, key_locale)] = item
+    out = []
+    for d in decisions:
+        item = built.get(d.plan.id)
+        if item is None and snapshot is not None:
+            item = snapshot.content.get((d.plan.id, key_locale))
+        if item is not None:
+            out.append(item)
+    return out
+
+
+def _framing(call: Call, locale: str) -> dict[str, Any]:
+    language = content.ui_language(locale)
+    return {
+        "theme": content.theme(call.settings),
+        "strings": content.ui_strings(language),
+        "locale": language,
+    }
+
+
+# --- Endpoints ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/page",
+    response={200: SurveysOut, **ERRORS},
+    openapi_extra=_doc(PageIn),
+    summary="Start a page: the surveys that could trigger here",
+)
+@client_call
+def page(request: HttpRequest, call: Call) -> HttpResponse:
+    """Everything the client needs for this page in one round trip: the surveys that pass
+    every gate for this person here (the trigger is armed by the client), their content, the
+    theme and the interface's words. Stores a `$pageview` for identified users."""
+    identity = services.identity_clean(call.environment, call.body)
+    url = services.url_clean(call.body.get("url"))
+    referrer = _text(call.body, "referrer", services.URL_MAX_LENGTH)
+    title = _text(call.body, "title", 1000)
+    locale = _text(call.body, "locale", 20)
+    facts = services.client_identify(environment=call.environment, identity=identity)
+    if identity.identified and call.settings.pageview_tracking:
+        services.page_view_record(
+            environment=call.environment,
+            identity=identity,
+            url=url or "",
+            referrer=referrer,
+            title=title,
+        )
+    evaluation = selectors.evaluate_all(
+        environment_id=call.environment.pk,
+        facts=facts,
+        url=url,
+        settings=call.settings,
+        cached=True,
+    )
+    decisions = [d for d in evaluation.eligible if d.plan.trigger != "manual"]
+    return _json(
+        200,
+        {
+            "surveys": _payloads(call, decisions, locale, evaluation.snapshot, evaluation.surveys),
+            **_framing(call, locale),
+            "settings": {"pageview_tracking": call.settings.pageview_tracking},
+        },
+    )
+
+
+@router.post(
+    "/event",
+    response={200: SurveysOut, **ERRORS},
+    openapi_extra=_doc(EventIn),
+    summary="A tracked event: the surveys it makes due now",
+)
+@client_call
+def event(request: HttpRequest, call: Call) -> HttpResponse:
+    """Identified users' events are stored; anonymous visitors' are not (their `count` says
+    how many times the device sent this event, for "the Nth time")."""
+    from events.models import Event
+
+    identity = services.identity_clean(call.environment, call.body)
+    name = _text(call.body, "name", 200, required=True)
+    url = services.url_clean(call.body.get("url"), required=False)
+    locale = _text(call.body, "locale", 20)
+    properties = call.body.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise Refused("bad_request", "properties must be an object", field="properties")
+    count = call.body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise Refused("bad_request", "count is a whole number from 1", field="count")
+    # Checked before anything is written.
+    item = services.event_item(identity=identity, name=name, properties=properties)
+    facts = services.client_identify(environment=call.environment, identity=identity)
+    if item is not None:
+        services.event_store(environment=call.environment, item=item)
+    evaluation = selectors.evaluate_all(
+        environment_id=call.environment.pk,
+        facts=facts,
+        url=url,
+        settings=call.settings,
+        cached=True,
+    )
+    due = [
+        d for d in evaluation.eligible if d.plan.trigger == "event" and d.plan.trigger_event == name
+    ]
+    if any(d.plan.trigger_nth for d in due):
+        if identity.identified and facts.profile_id is not None:
+            count = Event.objects.filter(
+                profile_id=facts.profile_id,
+                definition__name=name,
+                environment_id=call.environment.pk,
+            ).count()
+        due = [d for d in due if not d.plan.trigger_nth or d.plan.trigger_nth == count]
+    return _json(
+        200,
+        {"surveys": _payloads(call, due, locale, evaluation.snapshot, evaluation.surveys)},
+    )
+
+
+@router.post(
+    "/identify",
+    response={200: dict[str, bool], **ERRORS},
+    openapi_extra=_doc(IdentityIn),
+    summary="Identify the user of this device",
+)
+@client_call
+def identify(request: HttpRequest, call: Call) -> HttpResponse:
+    identity = services.identity_clean(call.environment, call.body)
+    if not identity.identified:
+        raise Refused("bad_request", "user is required", field="user")
+    services._identify(call.environment, identity)
+    return _json(200, {"identified": True})
+
+
+def _survey(call: Call, value: Any) -> Survey:
+    try:
+        survey_uuid = uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise Refused("bad_request", "survey_id is a survey's id", field="survey_id") from None
+    survey = selectors.survey_with_targeting(environment_id=call.environment.pk, uuid=survey_uuid)
+    if survey is None:
+        raise Refused("not_found", "No such survey", status=404, field="survey_id")
+    return survey
+
+
+@router.post(
+    "/displays",
+    response={201: ClaimOut, **ERRORS},
+    openapi_extra=_doc(ClaimIn),
+    summary="Claim a display before showing a survey",
+)
+@client_call
+def claim(request: HttpRequest, call: Call) -> HttpResponse:
+    """The gates are checked again (under a per-person lock) and the view is recorded: two
+    tabs, or a stale page, cannot show a survey twice or break the throttle. `force` skips the
+    targeting gates (the survey must be live); the display is still recorded."""
+    identity = services.identity_clean(call.environment, call.body)
+    survey = _survey(call, call.body.get("survey_id"))
+    url = services.url_clean(call.body.get("url"), required=False)
+    locale = _text(call.body, "locale", 20)
+    force = call.body.get("force", False)
+    if not isinstance(force, bool):
+        raise Refused("bad_request", "force is true or false", field="force")
+    try:
+        response = services.display_claim(
+            environment=call.environment,
+            survey=survey,
+            identity=identity,
+            url=url,
+            locale=content.ui_language(locale) if locale else "",
+            force=force,
+            settings=call.settings,
+        )
+    except NotEligible as exc:
+        gate = exc.decision.failed
+        # The gate's name only: its reason may name a segment or a person's history.
+        return _json(
+            409,
+            {
+                "error": "not_eligible",
+                "field": gate.name if gate else None,
+                "detail": f"Not shown: the {gate.name if gate else 'targeting'} gate says no",
+            },
+        )
+    # Content from the process snapshot when this survey is in it (built once per locale).
+    snapshot = selectors.live_snapshot(call.environment.pk)
+    [payload] = _payloads(
+        call,
+        [response.decision],
+        locale,
+        snapshot if response.decision.plan.id in snapshot.surveys else None,
+        snapshot.surveys if response.decision.plan.id in snapshot.surveys else None,
+    )
+    return _json(
+        201, {"display_id": str(response.uuid), "survey": payload, **_framing(call, locale)}
+    )
+
+
+def _display(call: Call, identity: Identity, display_id: str) -> Response:
+    """The caller's own web display in this environment, else 404 (another environment's,
+    another person's, or no such id: the same answer)."""
+    try:
+        value = uuid.UUID(display_id)
+    except ValueError:
+        raise Refused("not_found", "No such display", status=404) from None
+    qs = Response.objects.select_related("survey").filter(
+        uuid=value, environment_id=call.environment.pk, channel="web"
+    )
+    if identity.user_id:
+        qs = qs.filter(profile__user_id=identity.user_id)
+    elif identity.email:
+        qs = qs.filter(profile__email=identity.email)
+    else:
+        qs = qs.filter(profile__anonymous_id=identity.anonymous_id)
+    response = qs.first()
+    if response is None:
+        raise Refused("not_found", "No such display", status=404)
+    if response.survey.status != SurveyStatus.LIVE:
+        raise Refused("not_found", "This survey no longer accepts answers", status=404)
+    return response
+
+
+@router.post(
+    "/displays/{display_id}/answers",
+    response={200: StepOut, **ERRORS},
+    openapi_extra=_doc(AnswerIn),
+    summary="Save one step's answer (a partial response)",
+)
+@client_call
+def answer(request: HttpRequest, call: Call, display_id: str) -> HttpResponse:
+    identity = services.identity_clean(call.environment, call.body)
+    key = services.idempotency_key_clean(call.body.get("idempotency_key"), required=True)
+    response = _display(call, identity, display_id)
+    result = services.display_answer(
+        response=response,
+        question_key=call.body.get("question"),
+        value=call.body.get("value"),
+        idempotency_key=key or "",
+    )
+    return _json(200, result)
+
+
+@router.post(
+    "/displays/{display_id}/dismiss",
+    response={200: dict[str, bool], **ERRORS},
+    openapi_extra=_doc(IdentityIn),
+    summary="The person closed the survey",
+)
+@client_call
+def dismiss(request: HttpRequest, call: Call, display_id: str) -> HttpResponse:
+    identity = services.identity_clean(call.environment, call.body)
+    services.display_dismiss(response=_display(call, identity, display_id))
+    return _json(200, {"dismissed": True})
+
+
+@router.post(
+    "/displays/{display_id}/complete",
+    response={200: dict[str, bool], **ERRORS},
+    openapi_extra=_doc(IdentityIn),
+    summary="Mark the response completed",
+)
+@client_call
+def complete(request: HttpRequest, call: Call, display_id: str) -> HttpResponse:
+    identity = services.identity_clean(call.environment, call.body)
+    services.display_complete(response=_display(call, identity, display_id))
+    return _json(200, {"completed": True})
+
+
+@router.post(
+    "/displays/{display_id}/context",
+    response={200: dict[str, bool], **ERRORS},
+    openapi_extra=_doc(ContextIn),
+    summary="Add contextual data to the response (addToResponse)",
+)
+@client_call
+def add_context(request: HttpRequest, call: Call, display_id: str) -> HttpResponse:
+    identity = services.identity_clean(call.environment, call.body)
+    response = _display(call, identity, display_id)
+    services.display_add_context(response=response, data=call.body.get("data"))
+    return _json(200, {"saved": True})
+
+
+# --- REST (secret key): the decision explained ---------------------------------------------------
+
+rest_router = Router(tags=["Forms"])
+
+
+class GateOut(BaseModel):
+    gate: str
+    passed: bool
+    verdict: str
+    reason: str
+    eligible_at: str | None
+
+
+class EligibilityOut(BaseModel):
+    survey: str
+    contact: str | None
+    url: str | None
+    eligible: bool
+    eligible_at: str | None
+    gates: list[GateOut]
+
+
+class EligibilityQuery(Schema):
+    id: str | None = NinjaField(None, description="The contact's user id")
+    email: str | None = None
+    uuid: UUID | None = NinjaField(None, description="The contact's uuid")
+    url: str | None = NinjaField(None, description="The page (absolute URL); none: unknown")
+
+
+@rest_router.get(
+    "/{survey_id}/eligibility",
+    response={200: EligibilityOut, 400: dict, 401: dict, 404: dict, 429: dict},
+    summary="Would this contact be shown this survey, and why (not)?",
+)
+def eligibility(
+    request: HttpRequest,
+    survey_id: UUID,
+    lookup: Query[EligibilityQuery],
+) -> HttpResponse:
+    """Every gate of the survey's web targeting for one contact (by `id`, `email` or `uuid`),
+    on the page `url` when given: the same code that decides in the client API."""
+    from profiles.models import Profile
+
+    environment = request.auth.environment  # type: ignore[attr-defined]
+    survey = Survey.objects.filter(environment=environment, uuid=survey_id).first()
+    if survey is None:
+        return _json(404, {"error": "No survey with this uuid", "field": "survey_id"})
+    url = lookup.url
+    qs = Profile.objects.filter(environment=environment)
+    if lookup.uuid:
+        qs = qs.filter(uuid=lookup.uuid)
+    elif lookup.id:
+        qs = qs.filter(user_id=lookup.id.replace("\x00", ""))
+    elif lookup.email:
+        qs = qs.filter(email=lookup.email.replace("\x00", "").lower())
+    else:
+        return _json(400, {"error": "id: send id, email or uuid", "field": "id"})
+    profile = qs.order_by("user_id", "-last_seen_at").first()
+    if profile is None:
+        return _json(404, {"error": "No contact matches", "field": "id"})
+    if url is not None:
+        try:
+            url = services.url_clean(url)
+        except Refused as exc:
+            return _json(400, {"error": f"url: {exc.detail}", "field": "url"})
+    decision = selectors.explain(survey=survey, facts=selectors.facts_for_profile(profile), url=url)
+    return _json(
+        200,
+        {
+            "survey": str(survey.uuid),
+            "contact": str(profile.uuid),
+            "url": url,
+            "eligible": decision.eligible,
+            "eligible_at": decision.eligible_at.isoformat() if decision.eligible_at else None,
+            "gates": [g.as_dict() for g in decision.gates],
+        },
+    )

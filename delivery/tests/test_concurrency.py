@@ -1,0 +1,64 @@
+"""Claims racing in threads, each on its own connection, against real PostgreSQL: the gates
+hold under concurrency (two tabs, two surveys at once)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from delivery.factories import web_survey
+from surveys.models import Response
+
+from .helpers import ANON, call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _race(workers: list[Callable[[], int]]) -> list[int]:
+    results: list[int] = []
+    barrier = threading.Barrier(len(workers))
+
+    def run(target: Callable[[], int]) -> None:
+        try:
+            barrier.wait()
+            results.append(target())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _claimer(environment, survey, body):
+    def claim() -> int:
+        return call(
+            Client(), environment, "/displays", {**body, "survey_id": str(survey.uuid)}
+        ).status_code
+
+    return claim
+
+
+@pytest.mark.parametrize("identified", [True, False])
+def test_concurrent_claims_for_the_same_person_and_survey_give_one_display(environment, identified):
+    survey = web_survey(environment)
+    body = {"anonymous_id": ANON, **({"user": {"id": "u1"}} if identified else {})}
+    codes = _race([_claimer(environment, survey, body) for _ in range(4)])
+    assert sorted(codes) == [201, 409, 409, 409]
+    [response] = Response.objects.filter(survey=survey)
+    assert response.show_count == 1
+
+
+def test_throttle_holds_across_two_surveys_claimed_at_once(environment):
+    first, second = web_survey(environment), web_survey(environment)
+    body = {"anonymous_id": ANON, "user": {"id": "u1"}}
+    codes = _race([_claimer(environment, first, body), _claimer(environment, second, body)] * 2)
+    assert sorted(codes) == [201, 409, 409, 409]
+    assert Response.objects.filter(profile__user_id="u1").count() == 1
