@@ -300,13 +300,17 @@ def test_two_tabs_for_the_same_user_show_one_display(browser, host, environment)
     context.set_default_timeout(10_000)
     try:
         first, second = context.new_page(), context.new_page()
-        with (
-            first.expect_response(lambda r: "/displays" in r.url) as one,
-            second.expect_response(lambda r: "/displays" in r.url) as two,
-        ):
-            first.goto(host.url("/"))
-            second.goto(host.url("/"))
-        assert sorted([one.value.status, two.value.status]) == [201, 409]
+        claims: list[int] = []
+        for page in (first, second):
+            page.on("response", lambda r: claims.append(r.status) if "/displays" in r.url else None)
+        first.goto(host.url("/"))
+        second.goto(host.url("/"))
+        for page in (first, second):
+            page.wait_for_load_state("networkidle")
+        # One claim wins. The other tab either claims too and is refused (409), or asks for its
+        # page after the display was recorded and is offered nothing to claim: both are right.
+        assert claims.count(201) == 1, claims
+        assert set(claims) <= {201, 409}, claims
         shown = [p for p in (first, second) if p.locator(WIDGET).count()]
         assert len(shown) == 1
         assert Response.objects.filter(survey=survey).count() == 1
@@ -460,7 +464,7 @@ def test_signed_identify_user_works_and_unsigned_is_refused_writing_nothing(
 
     host.commands = [["identifyUser", {"id": "cust-5", "plan": "pro"}]]  # no signature
     page = open_page(context, host)
-    page.wait_for_function("window.__hark.events.some((e) => e[0] === 'onError')")
+    page.wait_for_function("() => window.__hark.events.some((e) => e[0] === 'onError')")
     page.wait_for_timeout(300)
     assert "403" in json.dumps(events(page, "onError"))
     assert page.locator(WIDGET).count() == 0

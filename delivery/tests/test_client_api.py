@@ -666,8 +666,10 @@ def test_every_90_days_creates_a_new_response_after_90_days_not_before(client, e
     response = Response.objects.get(uuid=first)
     for days, expected in ((89, 409), (90, 201)):
         at = timezone.now() - timedelta(days=days)
+        # The display and its last activity lie `days` back (a response is reused only
+        # within hours of its last activity: surveys.services).
         Response.objects.filter(pk=response.pk).update(
-            created_at=at, first_shown_at=at, last_shown_at=at
+            created_at=at, first_shown_at=at, last_shown_at=at, updated_at=at
         )
         answer = call(client, environment, "/displays", body)
         assert answer.status_code == expected
