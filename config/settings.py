@@ -236,8 +236,13 @@ WHITENOISE_CLIENT_MAX_AGE = 3600
 
 
 def _static_headers(headers, path: str, url: str) -> None:
+    # DEBUG as it is when the file is served (the module's value is the default at start-up;
+    # an import here, not at the top: this module is what django.conf.settings reads).
+    from django.conf import settings as current
+
     cache = headers.get("Cache-Control", "")
-    if url.startswith(f"{STATIC_URL}hark/client/v1/") and "immutable" not in cache and not DEBUG:
+    client = url.startswith(f"{STATIC_URL}hark/client/v1/")
+    if client and "immutable" not in cache and not current.DEBUG:
         headers["Cache-Control"] = (
             f"public, max-age={WHITENOISE_CLIENT_MAX_AGE}, stale-while-revalidate=86400"
         )
