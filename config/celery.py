@@ -59,6 +59,17 @@ def beat_schedule() -> dict:
             "schedule": 86400.0,
             "kwargs": {"full": True},
         },
+        # Team alerts: new responses and segment entries against the immediate subscriptions,
+        # then delivery (retries and expired leases included).
+        "alerts-sweep": {
+            "task": "alerts.tasks.sweep_and_deliver",
+            "schedule": float(settings.HARK_ALERTS_SWEEP_SECONDS),
+        },
+        # Digests: each period once, shortly after HARK_ALERTS_DIGEST_HOUR.
+        "alerts-digests": {
+            "task": "alerts.tasks.send_digests",
+            "schedule": 300.0,
+        },
     }
 
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "segments",
     "delivery",
     "demo",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -334,6 +335,25 @@ if 4 * HARK_SEGMENT_STATEMENT_TIMEOUT >= CELERY_TASK_TIME_LIMIT:
         f"HARK_SEGMENT_STATEMENT_TIMEOUT must be less than {CELERY_TASK_TIME_LIMIT // 4} "
         f"seconds (a quarter of the task time limit), got {HARK_SEGMENT_STATEMENT_TIMEOUT}"
     )
+
+# Team alerts (alerts/services.py). Read here, as the beat schedule (config/celery.py) is built
+# before Django's apps are loaded.
+# How often (seconds) the sweep matches new completed responses and segment entries against the
+# immediate alert subscriptions, and delivers what is due.
+HARK_ALERTS_SWEEP_SECONDS = env_int("HARK_ALERTS_SWEEP_SECONDS", 15, minimum=1)
+# How far back (seconds) each sweep re-reads before its cursor, so rows committed late are seen.
+HARK_ALERTS_LOOKBACK_SECONDS = env_int("HARK_ALERTS_LOOKBACK_SECONDS", 600, minimum=60)
+# Delivery attempts of an alert (email and Slack) before it is marked failed.
+HARK_ALERTS_MAX_ATTEMPTS = env_int("HARK_ALERTS_MAX_ATTEMPTS", 6, minimum=1)
+# The hour (0-23, in TIME_ZONE) at which daily and weekly (Monday) digest periods end.
+HARK_ALERTS_DIGEST_HOUR = env_int("HARK_ALERTS_DIGEST_HOUR", 8, minimum=0)
+if HARK_ALERTS_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(
+        f"HARK_ALERTS_DIGEST_HOUR must be an hour from 0 to 23, got {HARK_ALERTS_DIGEST_HOUR}"
+    )
+# Outbound posts (Slack-compatible alert webhooks) to private, loopback or link-local addresses
+# are refused unless this is on (tests, local demos). Shared with webhooks.
+HARK_WEBHOOKS_ALLOW_PRIVATE = env_bool("HARK_WEBHOOKS_ALLOW_PRIVATE", False)
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -1,0 +1,211 @@
+"""Delivery of immediate alerts: the Slack message (checked on a real local receiver), the email
+(Django's outbox), retries with backoff, leases, and the private-address refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from alerts import services
+from alerts.factories import AlertSubscriptionFactory
+from alerts.models import AlertSent, DeliveryStatus, Trigger
+from profiles.factories import ProfileFactory
+from segments import services as segment_services
+from segments.factories import ManualSegmentFactory
+from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def survey(environment):
+    survey = SurveyFactory(environment=environment, live=True, name="Onboarding")
+    QuestionFactory(
+        survey=survey, kind="nps", key="nps", title="How likely are you to recommend Acme?"
+    )
+    QuestionFactory(survey=survey, kind="csat", key="csat", title="How satisfied are you?")
+    QuestionFactory(survey=survey, kind="text", key="why", title="What should we improve?")
+    return survey
+
+
+@pytest.fixture
+def jane(environment):
+    return ProfileFactory(
+        environment=environment,
+        user_id="u-42",
+        email="jane@customer.test",
+        traits={"name": "Jane Doe"},
+    )
+
+
+def subscription(owner, **fields):
+    return AlertSubscriptionFactory(
+        environment=owner.environment,
+        user=owner.user,
+        created_at=timezone.now() - dt.timedelta(minutes=1),
+        **fields,
+    )
+
+
+def test_slack_message_and_email_say_who_what_and_link_to_the_panel(
+    owner, survey, jane, slack_receiver, settings
+):
+    settings.HARK_BASE_URL = "https://hark.example.com"
+    sub = subscription(owner, name="Detractors", slack_url=slack_receiver.url, email=True)
+    response = ResponseFactory(
+        survey=survey,
+        profile=jane,
+        data={"nps": 3, "csat": -2, "why": "Too slow <and> buggy & pricey"},
+        completed=True,
+    )
+    services.alerts_sweep()
+    assert services.alerts_deliver() == 1
+
+    panel = f"https://hark.example.com/e/{owner.environment.slug}/users/{jane.uuid}/"
+    [post] = slack_receiver.posts
+    assert post["path"] == "/services/T000/B000/XXXX"
+    assert post["content_type"] == "application/json"
+    body = post["json"]
+    text = body["text"]
+    assert "New response to Onboarding" in text
+    assert "Jane Doe (jane@customer.test · u-42)" in text
+    assert "How likely are you to recommend Acme?: 3" in text
+    # CSAT in words, as the Response List shows it.
+    assert "How satisfied are you?: Very unsatisfied" in text
+    assert panel in text
+    blocks = " ".join(b.get("text", {}).get("text", "") for b in body["blocks"])
+    assert f"<{panel}|Jane Doe>" in blocks
+    assert "*What should we improve?*\nToo slow &lt;and&gt; buggy &amp; pricey" in blocks
+
+    [email] = mail.outbox
+    assert email.to == [owner.user.email]
+    assert email.subject == "[Hark] New response to Onboarding: Jane Doe"
+    assert "How satisfied are you?\n  Very unsatisfied" in email.body
+    assert "Too slow <and> buggy & pricey" in email.body
+    assert panel in email.body
+    html, mime = email.alternatives[0]
+    assert mime == "text/html"
+    assert f'<a href="{panel}">Jane Doe</a>' in html
+    assert "Too slow &lt;and&gt; buggy &amp; pricey" in html
+
+    row = AlertSent.objects.get(subscription=sub, object_id=response.pk)
+    assert row.status == DeliveryStatus.SENT and row.attempts == 1
+    # Delivered once: nothing more on the next rounds.
+    services.alerts_sweep()
+    assert services.alerts_deliver() == 0
+    assert len(slack_receiver.posts) == 1 and len(mail.outbox) == 1
+
+
+def test_segment_entered_message(owner, environment, jane, slack_receiver):
+    churn = ManualSegmentFactory(environment=environment, name="Churn risk")
+    subscription(
+        owner, trigger=Trigger.SEGMENT_ENTERED, segment=churn, slack_url=slack_receiver.url
+    )
+    segment_services.segment_member_add(segment=churn, profile=jane)
+    services.alerts_sweep()
+    services.alerts_deliver()
+    [post] = slack_receiver.posts
+    assert (
+        "Entered the segment Churn risk: Jane Doe (jane@customer.test · u-42)"
+        in post["json"]["text"]
+    )
+    assert "Entered the segment Churn risk" in mail.outbox[0].subject
+
+
+def test_a_failed_slack_post_is_retried_with_backoff_without_resending_the_email(
+    owner, survey, jane, slack_receiver, settings
+):
+    settings.HARK_ALERTS_MAX_ATTEMPTS = 3
+    subscription(owner, slack_url=slack_receiver.url, email=True)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    slack_receiver.statuses = [500, 503]
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+    services.alerts_deliver(now=now)
+    row = AlertSent.objects.get()
+    assert (row.status, row.attempts, row.email_done, row.slack_done) == ("pending", 1, True, False)
+    assert "HTTP 500" in row.last_error
+    assert row.next_attempt_at == now + dt.timedelta(seconds=30)
+    # Not due yet: nothing is tried.
+    assert services.alerts_deliver(now=now + dt.timedelta(seconds=10)) == 0
+    services.alerts_deliver(now=now + dt.timedelta(seconds=31))
+    row.refresh_from_db()
+    assert (row.attempts, row.next_attempt_at) == (2, now + dt.timedelta(seconds=31 + 120))
+    services.alerts_deliver(now=now + dt.timedelta(minutes=10))
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.slack_done) == ("sent", 3, True)
+    assert len(mail.outbox) == 1 and len(slack_receiver.posts) == 1
+
+
+def test_attempts_are_bounded(owner, survey, jane, slack_receiver, settings):
+    settings.HARK_ALERTS_MAX_ATTEMPTS = 2
+    subscription(owner, slack_url=slack_receiver.url, email=False)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    slack_receiver.statuses = [500] * 5
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+    for minutes in (0, 5, 60, 600):
+        services.alerts_deliver(now=now + dt.timedelta(minutes=minutes))
+    row = AlertSent.objects.get()
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert slack_receiver.posts == []
+
+
+def test_a_lease_held_by_a_dead_worker_expires_and_the_alert_is_retried(
+    owner, survey, jane, slack_receiver
+):
+    subscription(owner, slack_url=slack_receiver.url, email=False)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+    # A worker claimed it and died before posting (the claim commits on its own).
+    assert services._claim(AlertSent, now, 10) == [AlertSent.objects.get().pk]
+    assert services.alerts_deliver(now=now + dt.timedelta(minutes=1)) == 0  # still leased
+    assert services.alerts_deliver(now=now + services.LEASE + dt.timedelta(seconds=1)) == 1
+    row = AlertSent.objects.get()
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(slack_receiver.posts) == 1
+
+
+def test_a_slack_url_on_a_private_address_is_refused_without_the_setting(
+    owner, survey, jane, settings
+):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    for url in (
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost:9/hook",
+    ):
+        with pytest.raises(ValueError, match="refused"):
+            services.outbound.check_url(url)
+    # Stored before the setting changed: delivery checks again and refuses.
+    subscription(owner, slack_url="http://127.0.0.1:9/hook", email=False)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    services.alerts_sweep()
+    services.alerts_deliver()
+    row = AlertSent.objects.get()
+    assert row.status == "pending" and "refused" in row.last_error
+
+
+def test_delivery_queries_do_not_grow_with_the_batch(
+    owner, survey, environment, django_assert_max_num_queries
+):
+    subscription(owner, email=True)
+    for _ in range(3):
+        ResponseFactory(survey=survey, data={"nps": 1, "why": "x"}, completed=True)
+    services.alerts_sweep()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as three:
+        assert services.alerts_deliver() == 3
+    for _ in range(12):
+        ResponseFactory(survey=survey, data={"nps": 1, "why": "x"}, completed=True)
+    services.alerts_sweep()
+    # Loading is fixed per batch; each alert then costs its one status update.
+    with django_assert_max_num_queries(len(three.captured_queries) + 9):
+        assert services.alerts_deliver() == 12
