@@ -38,7 +38,8 @@ from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import http as outbound
+from webhooks import http as outbound
+
 from . import messages
 from .models import (
     AlertCursor,
@@ -166,8 +167,8 @@ def subscription_save(
     if values.get("slack_url"):
         try:
             outbound.check_url(values["slack_url"])
-        except ValueError as exc:
-            raise ValidationError({"slack_url": [str(exc)]}) from exc
+        except outbound.UnsafeURL as exc:
+            raise ValidationError({"slack_url": [f"This URL is refused: it {exc}."]}) from exc
     if subscription is None:
         subscription = AlertSubscription(environment=environment, user=user)
     changed = [f for f in SUBSCRIPTION_FIELDS if getattr(subscription, f) != values.get(f)]

@@ -59,6 +59,11 @@ def beat_schedule() -> dict:
             "schedule": 86400.0,
             "kwargs": {"full": True},
         },
+        # Webhooks: deliveries due for retry, leases lapsed, debounced response.updated.
+        "webhooks-drain": {
+            "task": "webhooks.tasks.webhooks_drain",
+            "schedule": float(settings.HARK_WEBHOOKS_DRAIN_SECONDS),
+        },
         # Team alerts: new responses and segment entries against the immediate subscriptions,
         # then delivery (retries and expired leases included).
         "alerts-sweep": {

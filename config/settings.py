@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "surveys",
     "segments",
     "delivery",
+    "webhooks",
     "demo",
     "alerts",
 ]
@@ -336,6 +337,18 @@ if 4 * HARK_SEGMENT_STATEMENT_TIMEOUT >= CELERY_TASK_TIME_LIMIT:
         f"seconds (a quarter of the task time limit), got {HARK_SEGMENT_STATEMENT_TIMEOUT}"
     )
 
+# Webhooks and destinations (webhooks/). Outbound calls refuse private, loopback, link-local
+# and metadata addresses unless this is on (tests, local demos).
+HARK_WEBHOOKS_ALLOW_PRIVATE = env_bool("HARK_WEBHOOKS_ALLOW_PRIVATE", False)
+# Seconds a worker holds a delivery it is sending; a worker killed mid-delivery loses its lease
+# and the delivery is sent again after this (longer than the 10 s request timeout).
+HARK_WEBHOOKS_LEASE_SECONDS = env_int("HARK_WEBHOOKS_LEASE_SECONDS", 60, minimum=1)
+# Deliveries one drain task claims at a time.
+HARK_WEBHOOKS_BATCH_SIZE = env_int("HARK_WEBHOOKS_BATCH_SIZE", 100, minimum=1)
+# Seconds response.updated waits for more answers before it is sent (debounce).
+HARK_WEBHOOKS_DEBOUNCE_SECONDS = env_int("HARK_WEBHOOKS_DEBOUNCE_SECONDS", 30, minimum=1)
+# How often (seconds) beat re-kicks the drain (deliveries due for retry, debounced updates).
+HARK_WEBHOOKS_DRAIN_SECONDS = env_int("HARK_WEBHOOKS_DRAIN_SECONDS", 5, minimum=1)
 # Team alerts (alerts/services.py). Read here, as the beat schedule (config/celery.py) is built
 # before Django's apps are loaded.
 # How often (seconds) the sweep matches new completed responses and segment entries against the
@@ -351,9 +364,7 @@ if HARK_ALERTS_DIGEST_HOUR > 23:
     raise ImproperlyConfigured(
         f"HARK_ALERTS_DIGEST_HOUR must be an hour from 0 to 23, got {HARK_ALERTS_DIGEST_HOUR}"
     )
-# Outbound posts (Slack-compatible alert webhooks) to private, loopback or link-local addresses
-# are refused unless this is on (tests, local demos). Shared with webhooks.
-HARK_WEBHOOKS_ALLOW_PRIVATE = env_bool("HARK_WEBHOOKS_ALLOW_PRIVATE", False)
+# Slack-compatible posts go through webhooks/http.py: HARK_WEBHOOKS_ALLOW_PRIVATE applies.
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -1,0 +1,208 @@
+"""Outbound HTTP for webhooks, destinations and alerts: one POST, safe against SSRF.
+
+`post()` resolves the URL's host name once, refuses it when any resolved address is loopback,
+private, link-local (the 169.254.169.254 metadata address included), multicast, reserved or
+unspecified (IPv6 equivalents and IPv4-mapped IPv6 included), then connects to the checked
+address itself, not to the name, so a second DNS answer cannot swap in a private address
+(rebinding). The Host header and TLS SNI / certificate check still use the name. Redirects are
+never followed, the whole request is bounded by a timeout, and the response body is read up to
+a small cap. `settings.HARK_WEBHOOKS_ALLOW_PRIVATE` lifts the address check (tests, local demos).
+
+`post()` never raises for a network or policy failure: the Result says what happened.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import certifi
+import urllib3
+from django.conf import settings
+
+BODY_CAP_BYTES = 4096
+DEFAULT_TIMEOUT = 10.0
+USER_AGENT = "Hark-Webhooks/1.0"
+
+# 100.64.0.0/10 (carrier-grade NAT) and the NAT64 / 6to4 ranges can reach internal hosts too.
+_EXTRA_BLOCKED = [
+    ipaddress.ip_network("100.64.0.0/10"),
+    ipaddress.ip_network("192.0.0.0/24"),
+    ipaddress.ip_network("198.18.0.0/15"),
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("2002::/16"),
+]
+
+
+class UnsafeURL(ValueError):
+    """The URL is malformed, not http(s), or points at an address outbound calls may not reach."""
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int | None  # HTTP status, None when no response was received
+    body_excerpt: str
+    latency_ms: int
+    error: str  # empty on a received response (whatever its status)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def _allow_private() -> bool:
+    return bool(getattr(settings, "HARK_WEBHOOKS_ALLOW_PRIVATE", False))
+
+
+def address_refusal(address: str) -> str | None:
+    """Why an IP address may not be called (None when it may)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            reason = address_refusal(str(mapped))
+            if reason:
+                return reason
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata included)"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if any(ip in network for network in _EXTRA_BLOCKED if network.version == ip.version):
+        return "a private address"
+    return None
+
+
+def _split(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path with query) of an http(s) URL, or UnsafeURL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL("must start with https:// or http://")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURL("has no host name")
+    if parts.username or parts.password:
+        raise UnsafeURL("must not carry a user name or password")
+    port = port or (443 if parts.scheme == "https" else 80)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return parts.scheme, host, port, path
+
+
+def resolve_checked(host: str, port: int) -> str:
+    """The address to connect to: DNS resolved once, every answer checked. Raises UnsafeURL."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"host name {host!r} does not resolve ({exc})") from None
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise UnsafeURL(f"host name {host!r} does not resolve")
+    if not _allow_private():
+        for address in addresses:
+            reason = address_refusal(address)
+            if reason:
+                raise UnsafeURL(f"{host} resolves to {address}, {reason}")
+    return addresses[0]
+
+
+def check_url(url: str, *, resolve: bool = True) -> None:
+    """Validation-time check (forms, API): raises UnsafeURL with a readable reason. Delivery
+    checks again after resolving, so a name that later resolves elsewhere is still refused."""
+    _scheme, host, port, _ = _split(url)
+    if len(url) > 2000:
+        raise UnsafeURL("is longer than 2000 characters")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not _allow_private():
+            reason = address_refusal(str(literal))
+            if reason:
+                raise UnsafeURL(f"points at {host}, {reason}")
+        return
+    if resolve:
+        resolve_checked(host, port)
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+) -> Result:
+    """POST `body` to `url`; never follows a redirect; reads at most BODY_CAP_BYTES back."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        scheme, host, port, path = _split(url)
+        address = resolve_checked(host, port)
+    except UnsafeURL as exc:
+        return Result(None, "", elapsed(), f"refused: {exc}")
+    host_header = host if ":" not in host else f"[{host}]"
+    default_port = 443 if scheme == "https" else 80
+    if port != default_port:
+        host_header = f"{host_header}:{port}"
+    send_headers = {"User-Agent": USER_AGENT, **headers, "Host": host_header}
+    urllib_timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout, total=timeout)
+    if scheme == "https":
+        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=urllib_timeout,
+            retries=False,
+            maxsize=1,
+            server_hostname=host,
+            assert_hostname=host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            address, port, timeout=urllib_timeout, retries=False, maxsize=1
+        )
+    try:
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body,
+            headers=send_headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            data = response.read(BODY_CAP_BYTES, decode_content=True) or b""
+        finally:
+            response.release_conn()
+            response.close()
+        excerpt = data[:BODY_CAP_BYTES].decode("utf-8", "replace")
+        return Result(response.status, excerpt, elapsed(), "")
+    except urllib3.exceptions.NewConnectionError as exc:
+        return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
+    except urllib3.exceptions.TimeoutError:
+        return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
+    except urllib3.exceptions.HTTPError as exc:
+        return Result(None, "", elapsed(), f"connection failed: {type(exc).__name__}: {exc}"[:500])
+    except OSError as exc:
+        return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
+    finally:
+        pool.close()
