@@ -181,7 +181,7 @@ def test_a_slack_url_on_a_private_address_is_refused_without_the_setting(
         "http://169.254.169.254/latest/meta-data",
         "http://localhost:9/hook",
     ):
-        with pytest.raises(UnsafeURL, match="loopback|private|link-local"):
+        with pytest.raises(UnsafeURL, match=r"loopback|private|link-local"):
             services.outbound.check_url(url)
     # Stored before the setting changed: delivery checks again and refuses.
     subscription(owner, slack_url="http://127.0.0.1:9/hook", email=False)

@@ -93,7 +93,7 @@ def test_daily_digest_compares_with_the_previous_period_and_lists_detractors(
     assert "Recommend us?: 3; Satisfied?: Very unsatisfied; Why?: Too slow" in body
     assert f"https://hark.example.com/e/{environment.slug}/users/{jane.uuid}/" in body
     html = email.alternatives[0][0]
-    assert "<td style=\"padding: 4px 12px 4px 0\">NPS</td>" in html and "33.3" in html
+    assert '<td style="padding: 4px 12px 4px 0">NPS</td>' in html and "33.3" in html
     [post] = slack_receiver.posts
     assert "NPS: 33.3 (previous -33.3, +66.6)" in post["json"]["text"]
     assert "New detractors" in post["json"]["text"]
