@@ -5,7 +5,6 @@ form error and writes nothing."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from alerts.factories import AlertSubscriptionFactory
