@@ -55,6 +55,8 @@ SCHEDULED = {
     "traits-count-profiles": "traits.tasks.count_trait_profiles",
     "surveys-rollup-recent-days": "surveys.tasks.rollup_response_stats",
     "surveys-rollup-all-days": "surveys.tasks.rollup_response_stats",
+    "alerts-sweep": "alerts.tasks.sweep_and_deliver",
+    "alerts-digests": "alerts.tasks.send_digests",
 }
 
 

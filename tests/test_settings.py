@@ -60,6 +60,10 @@ VARIABLES = [
     "HARK_LOGIN_COOLOFF_MINUTES",
     "HARK_LOGIN_THROTTLE",
     "FORWARDED_ALLOW_IPS",
+    "HARK_ALERTS_SWEEP_SECONDS",
+    "HARK_ALERTS_LOOKBACK_SECONDS",
+    "HARK_ALERTS_MAX_ATTEMPTS",
+    "HARK_ALERTS_DIGEST_HOUR",
 ]
 VALID = {
     "DATABASE_URL": "postgres://hark@db.internal:5432/hark",
@@ -191,6 +195,10 @@ def test_without_redis_tasks_run_inline(environ):
         ("HARK_TESTING", "perhaps"),
         ("CSRF_TRUSTED_ORIGINS", "hark.example.com"),
         ("LOG_LEVEL", "LOUD"),
+        ("HARK_ALERTS_SWEEP_SECONDS", "0"),
+        ("HARK_ALERTS_LOOKBACK_SECONDS", "5"),
+        ("HARK_ALERTS_MAX_ATTEMPTS", "never"),
+        ("HARK_ALERTS_DIGEST_HOUR", "24"),
     ],
 )
 def test_bad_value_raises_improperly_configured_naming_the_variable(environ, name, value):
