@@ -13,13 +13,12 @@ from django.utils import timezone
 from alerts.factories import AlertSubscriptionFactory
 from alerts.models import AlertSent
 from profiles.factories import ProfileFactory
-from segments.tests.celery_fixtures import (  # noqa: F401 (fixtures)
+from segments.tests import celery_fixtures
+from segments.tests.celery_fixtures import (
     HarkProcess,
     celery_command,
     new_queue,
     publishing_to,
-    redis_server,
-    redis_url,
     start_worker,
     worker_env,
 )
@@ -27,6 +26,10 @@ from surveys import services as survey_services
 from surveys.factories import QuestionFactory, SurveyFactory
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+# A real Redis (see celery_fixtures).
+redis_server = celery_fixtures.redis_server
+redis_url = celery_fixtures.redis_url
 
 
 def test_a_completed_response_is_posted_to_slack_by_the_worker(
