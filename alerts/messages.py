@@ -76,7 +76,8 @@ def _slack_alert(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def alert_contents(rows: Sequence[AlertSent]) -> dict[int, dict[str, Any]]:
-    """{AlertSent id: context} for a batch: a fixed number of queries for the whole batch."""
+    """{AlertSent id: context} for a batch: a fixed number of queries for the whole batch. An
+    alert whose response was deleted since has no entry."""
     from profiles.models import Profile
     from segments.models import SegmentMembershipChange
     from surveys.models import Response
@@ -103,7 +104,9 @@ def alert_contents(rows: Sequence[AlertSent]) -> dict[int, dict[str, Any]]:
     for row in rows:
         subscription = row.subscription
         environment = subscription.environment
-        if row.kind == Trigger.RESPONSE and row.object_id in responses:
+        if row.kind == Trigger.RESPONSE:
+            if row.object_id not in responses:
+                continue  # deleted since: nothing to tell (services marks it)
             response = responses[row.object_id]
             profile = response.profile
             headline = f"New response to {response.survey.name}"

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -270,6 +271,11 @@ def _sweep_source(trigger: str, now: dt.datetime, lookback: dt.timedelta) -> int
         FROM alerts_alertsubscription s
         JOIN {source["from"]}
         WHERE s.active AND s.trigger = %s AND s.frequency = 'immediate'
+          -- Only while its owner is still a member (a removed member is told nothing more).
+          AND EXISTS (
+              SELECT 1 FROM environments_membership m
+              WHERE m.user_id = s.user_id AND m.environment_id = s.environment_id
+          )
           AND {source["time"]} >= %s AND {source["time"]} <= %s
           AND {source["time"]} >= s.created_at
           {source["where"]}
@@ -315,12 +321,20 @@ def _claim(model: type, now: dt.datetime, limit: int) -> list[int]:
     count the attempt. Committed at once, so a killed worker's lease simply expires."""
     table = model._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        # A row whose delivery kept dying (its worker killed, its lease lapsing) stops here.
+        cursor.execute(
+            f"UPDATE {table} SET status = 'failed', leased_until = NULL, "
+            "last_error = 'delivery interrupted too many times' "
+            "WHERE status = 'pending' AND attempts >= %s "
+            "AND (leased_until IS NULL OR leased_until <= %s)",
+            [settings.HARK_ALERTS_MAX_ATTEMPTS, now],
+        )
         cursor.execute(
             f"""
             UPDATE {table} SET leased_until = %s, attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM {table}
-                WHERE status = 'pending' AND next_attempt_at <= %s
+                WHERE status = 'pending' AND next_attempt_at <= %s AND attempts < %s
                   AND (leased_until IS NULL OR leased_until <= %s)
                 ORDER BY next_attempt_at, id
                 LIMIT %s
@@ -328,7 +342,7 @@ def _claim(model: type, now: dt.datetime, limit: int) -> list[int]:
             )
             RETURNING id
             """,
-            [now + LEASE, now, now, limit],
+            [now + LEASE, now, settings.HARK_ALERTS_MAX_ATTEMPTS, now, limit],
         )
         return sorted(row[0] for row in cursor.fetchall())
 
@@ -380,9 +394,16 @@ def _finish(row: Any, errors: list[str], now: dt.datetime, fields: list[str]) ->
     )
 
 
-def _deliver(row: Any, content: Mapping[str, Any], template: str, now: dt.datetime) -> None:
+def _deliver(row: Any, content: Mapping[str, Any] | None, template: str, now: dt.datetime) -> None:
     subscription = row.subscription
     errors: list[str] = []
+    if content is None:
+        # The response was deleted (a deleted user's data) before its alert went out.
+        row.status = DeliveryStatus.FAILED
+        row.leased_until = None
+        row.last_error = "the response no longer exists"
+        row.save(update_fields=["status", "leased_until", "last_error"])
+        return
     if not row.email_done:
         try:
             _send_email(
@@ -420,7 +441,7 @@ def alerts_deliver(*, now: dt.datetime | None = None, limit: int = CLAIM_BATCH) 
     )
     contents = messages.alert_contents(rows)
     for row in rows:
-        _deliver(row, contents[row.pk], "alert", now)
+        _deliver(row, contents.get(row.pk), "alert", now)
     return len(rows)
 
 
@@ -448,13 +469,20 @@ def digest_period(frequency: str, now: dt.datetime) -> tuple[dt.datetime, dt.dat
 def digests_schedule(*, now: dt.datetime | None = None) -> int:
     """Queue each digest subscription's last complete period (once: unique per subscription
     and period)."""
+    from environments.models import Membership
+
     now = now or timezone.now()
+    members = Membership.objects.filter(
+        user_id=OuterRef("user_id"), environment_id=OuterRef("environment_id")
+    )
     rows = []
     for frequency in (Frequency.DAILY, Frequency.WEEKLY):
         start, end = digest_period(frequency, now)
-        for pk in AlertSubscription.objects.filter(
-            active=True, frequency=frequency, created_at__lt=end
-        ).values_list("pk", flat=True):
+        for pk in (
+            AlertSubscription.objects.filter(active=True, frequency=frequency, created_at__lt=end)
+            .filter(Exists(members))
+            .values_list("pk", flat=True)
+        ):
             rows.append(
                 AlertDigest(
                     subscription_id=pk,
@@ -477,7 +505,13 @@ def digests_deliver(*, now: dt.datetime | None = None, limit: int = CLAIM_BATCH)
         )
     )
     for row in rows:
-        _deliver(row, messages.digest_content(row), "digest", now)
+        try:
+            content = messages.digest_content(row)
+        except Exception as exc:  # one digest failing never holds up the others
+            logger.exception("alerts: digest %s could not be built", row.pk)
+            _finish(row, [f"building the digest: {exc}"], now, [])
+            continue
+        _deliver(row, content, "digest", now)
     return len(rows)
 
 

@@ -210,3 +210,43 @@ def test_delivery_queries_do_not_grow_with_the_batch(
     # Loading is fixed per batch; each alert then costs its one status update.
     with django_assert_max_num_queries(len(three.captured_queries) + 9):
         assert services.alerts_deliver() == 12
+
+
+def test_a_removed_member_is_told_nothing_more(owner, environment, survey, jane):
+    from environments.services import member_add, member_remove
+
+    colleague = member_add(environment=environment, email="leaver@acme.test", role="analyst")
+    subscription(colleague, email=True)
+    member_remove(membership=colleague)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    assert services.alerts_sweep() == 0
+    assert mail.outbox == []
+
+
+def test_an_alert_whose_response_was_deleted_is_not_sent(owner, survey, jane, slack_receiver):
+    subscription(owner, slack_url=slack_receiver.url, email=True)
+    response = ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    services.alerts_sweep()
+    response.delete()
+    services.alerts_deliver()
+    row = AlertSent.objects.get()
+    assert (row.status, row.last_error) == ("failed", "the response no longer exists")
+    assert mail.outbox == [] and slack_receiver.posts == []
+
+
+def test_an_alert_whose_deliveries_keep_dying_stops_after_the_attempts(
+    owner, survey, jane, settings
+):
+    settings.HARK_ALERTS_MAX_ATTEMPTS = 2
+    subscription(owner, email=True)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+    # Two workers killed mid-delivery, one after the other.
+    assert services._claim(AlertSent, now, 10)
+    assert services._claim(AlertSent, now + services.LEASE + dt.timedelta(seconds=1), 10)
+    later = now + 2 * services.LEASE + dt.timedelta(seconds=2)
+    assert services.alerts_deliver(now=later) == 0
+    row = AlertSent.objects.get()
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert mail.outbox == []
