@@ -18,6 +18,7 @@ from django.utils import timezone
 from .models import AlertDigest, AlertSent, Trigger
 
 DIGEST_DETRACTORS = 20
+SLACK_MAX_ANSWERS = 45
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
@@ -50,9 +51,11 @@ def _slack_alert(content: Mapping[str, Any]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}}
     ]
-    lines = [f"*{_escape(a.title)}*\n{_escape(a.text)}" for a in content["answers"]]
-    if lines:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n\n".join(lines)}})
+    # One section per answer: a section's text holds at most 3,000 characters (a title is at
+    # most 500, an answer's preview 280), a message at most 50 blocks.
+    for answer in content["answers"][:SLACK_MAX_ANSWERS]:
+        text = f"*{_escape(answer.title)}*\n{_escape(answer.text)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     blocks.append(
         {
             "type": "context",
