@@ -61,6 +61,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/pages.py
 	$(BIN)/python benchmarks/segments.py
+	$(BIN)/python benchmarks/alerts.py
 
 client:
 	$(PYTHON) scripts/build_client.py
