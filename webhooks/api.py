@@ -10,7 +10,7 @@ from typing import Literal
 from uuid import UUID
 
 from django.http import Http404, HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from . import selectors, services
 from .models import Delivery, EndpointKind, WebhookEndpoint
@@ -169,7 +169,7 @@ def endpoint_create(request: HttpRequest, payload: EndpointIn):
         write_key=payload.write_key,
         enabled=payload.enabled,
     )
-    return 201, _out(endpoint, secret=True)
+    return Status(201, _out(endpoint, secret=True))
 
 
 @router.get("/{uuid}", response={200: EndpointOut, 404: Error}, summary="One webhook endpoint")
@@ -196,7 +196,7 @@ def endpoint_patch(request: HttpRequest, uuid: UUID, payload: EndpointPatch):
 @router.delete("/{uuid}", response={204: None, 404: Error}, summary="Delete an endpoint")
 def endpoint_remove(request: HttpRequest, uuid: UUID):
     services.endpoint_delete(endpoint=_endpoint(request, uuid))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -207,7 +207,9 @@ def endpoint_remove(request: HttpRequest, uuid: UUID):
 def endpoint_rotate(request: HttpRequest, uuid: UUID):
     endpoint = _endpoint(request, uuid)
     if endpoint.kind != EndpointKind.WEBHOOK:
-        return 400, {"error": "kind: only webhook endpoints have a signing secret", "field": "kind"}
+        return Status(
+            400, {"error": "kind: only webhook endpoints have a signing secret", "field": "kind"}
+        )
     secret = services.endpoint_rotate_secret(endpoint=endpoint)
     return {"secret": secret, "previous_secret_expires_at": endpoint.previous_secret_expires_at}
 
@@ -239,7 +241,7 @@ def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
         raise Http404("No delivery with this id")
     replay = services.delivery_replay(delivery=delivery)
     replay.event = delivery.event
-    return 202, _delivery_out(replay)
+    return Status(202, _delivery_out(replay))
 
 
 @router.post(
@@ -251,10 +253,10 @@ def replay_failed(request: HttpRequest, uuid: UUID, payload: ReplayIn):
     count = services.deliveries_replay_failed(
         endpoint=_endpoint(request, uuid), since=payload.since
     )
-    return 202, {"replayed": count}
+    return Status(202, {"replayed": count})
 
 
 @router.post("/{uuid}/test", response={202: DeliveryOut, 404: Error}, summary="Send a test event")
 def send_test(request: HttpRequest, uuid: UUID):
     delivery = services.endpoint_send_test(endpoint=_endpoint(request, uuid))
-    return 202, _delivery_out(delivery)
+    return Status(202, _delivery_out(delivery))

@@ -27,6 +27,7 @@ class Receiver:
     default: int = 200
     statuses: list[int] = field(default_factory=list)
     hang: threading.Event | None = None  # set: answer; unset: hold requests
+    hold_first: int = 0  # with `hang`: only the first N requests are held
     received: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,8 +51,11 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
+                    count = len(receiver.received)
                 receiver.arrived.set()
-                if receiver.hang is not None:
+                if receiver.hang is not None and (
+                    not receiver.hold_first or count <= receiver.hold_first
+                ):
                     receiver.hang.wait(60)
                 self.send_response(status)
                 reply = b'{"ok": true}' + b"x" * 10000  # longer than the 4 KB cap
