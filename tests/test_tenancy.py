@@ -22,12 +22,22 @@ from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
 from traits.factories import TraitFactory
+from webhooks.factories import DeliveryFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
 # POST endpoints that only read (they compute a preview from the posted form).
 READ_ONLY_POSTS = {"segments:preview"}
-APPS = ("environments", "profiles", "traits", "events", "surveys", "segments", "delivery")
+APPS = (
+    "environments",
+    "profiles",
+    "traits",
+    "events",
+    "surveys",
+    "segments",
+    "delivery",
+    "webhooks",
+)
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:
@@ -78,6 +88,8 @@ def _world(environment: Environment) -> dict[str, Any]:
         "event_definition": EventDefinitionFactory(environment=environment),
         "api_key": key,
         "membership": colleague,
+        "webhook_endpoint": (endpoint := WebhookEndpointFactory(environment=environment)),
+        "webhook_delivery": DeliveryFactory(endpoint=endpoint),
     }
 
 
@@ -91,6 +103,7 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             "profiles": world["profile"],
             "surveys": world["survey"],
             "delivery": world["survey"],
+            "webhooks": world["webhook_endpoint"],
         }[namespace].uuid
     if kwarg == "profile_uuid":
         return world["profile"].uuid
@@ -105,6 +118,8 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             return world["event_definition"].pk
         if namespace == "environments":
             return world["api_key" if "api_key" in short else "membership"].pk
+        if namespace == "webhooks":
+            return world["webhook_delivery"].pk
     raise AssertionError(f"tests/test_tenancy.py: say which object {name} takes as {kwarg!r}")
 
 
