@@ -875,3 +875,11 @@ from delivery.api import router as client_router  # noqa: E402
 
 api.add_router("/client/", client_router)
 api.add_router("/forms/", delivery_rest_router)
+
+# Webhook endpoints and their deliveries (webhooks/api.py); the document's `webhooks` section
+# describes each event's payload.
+from webhooks.api import router as webhooks_router  # noqa: E402
+from webhooks.openapi import install as install_webhooks_openapi  # noqa: E402
+
+api.add_router("/webhooks/", webhooks_router)
+install_webhooks_openapi(api)

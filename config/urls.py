@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("segments.urls")),
     path("", include("delivery.urls")),
+    path("", include("webhooks.urls")),
     path("", include("alerts.urls")),
 ]

@@ -534,11 +534,13 @@ def _merge_children(*, source: Profile, target: Profile) -> None:
     from events.models import Event
     from segments.services import segment_memberships_merge
     from surveys.models import Response
+    from webhooks.outbox import outbox_profile_merged
 
     Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     # Segments keep their own books: memberships move, counts and histories stay right.
     segment_memberships_merge(source_id=source.pk, target_id=target.pk)
+    outbox_profile_merged(source_id=source.pk, target_id=target.pk)
     MonthlyActivity.objects.filter(profile_id=source.pk).exclude(
         month__in=MonthlyActivity.objects.filter(profile_id=target.pk).values("month")
     ).update(profile_id=target.pk)
@@ -548,6 +550,18 @@ def _merge_children(*, source: Profile, target: Profile) -> None:
 def _is_mergeable(source: Profile, ident: _Identity) -> bool:
     """An anonymous profile (no user id; no email, or the same one) merges into the identified."""
     return source.user_id is None and (source.email is None or source.email == ident.email)
+
+
+def _emit_identified(
+    environment_id: int, profile_id: int, *, created: bool = False, merged_from: str = ""
+) -> None:
+    """contact.identified for webhooks (written only when an endpoint subscribes)."""
+    from webhooks.outbox import emit
+
+    data: dict[str, Any] = {"created": created}
+    if merged_from:
+        data["merged_from"] = merged_from
+    emit(environment_id, "contact.identified", data, profile_id)
 
 
 def _identify(
@@ -571,6 +585,8 @@ def _identify(
                 seen_at=seen_at,
             )
             if not adopt:
+                if created:
+                    _emit_identified(environment_id, profile.pk, created=True)
                 return profile, created, True
             # A new user id with an email: a profile known by that email alone is adopted
             # (rare: only when the user is new), so the new row gives way to it.
@@ -622,10 +638,13 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
+        if created:
+            _emit_identified(environment_id, profile.pk, created=True)
         return profile, created, False
 
     if source is not None:
         _merge_children(source=source, target=target)
+        _emit_identified(environment_id, target.pk, merged_from=str(source.uuid))
     with connection.cursor() as cursor:
         profile = _update(
             cursor,
@@ -690,6 +709,9 @@ def profile_identify(
                 seen_at=seen_at,
             )
         if not adopt:
+            if created:
+                # Only for a new contact: one more statement, in its own transaction.
+                _emit_identified(environment.pk, profile.pk, created=True)
             notify_segments(environment.pk, [profile.pk], marked=True)
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment
@@ -781,6 +803,7 @@ def profile_delete(*, profile: Profile) -> None:
     segments record that it left and lower their member counts."""
     from events.models import Event
     from segments.services import segment_memberships_end
+    from webhooks.outbox import emit
 
     with transaction.atomic():
         segment_memberships_end(profile_ids=[profile.pk])
@@ -788,3 +811,14 @@ def profile_delete(*, profile: Profile) -> None:
         # than letting the collector look at them.
         Event.objects.filter(profile_id=profile.pk).delete()
         Profile.objects.filter(pk=profile.pk).delete()
+        # After the delete: the contact's own pending events went with it (erasure); this one
+        # carries what a receiver needs to find the contact on its side.
+        contact = {
+            "id": profile.user_id,
+            "uuid": str(profile.uuid),
+            "email": profile.email,
+            "anonymous_id": profile.anonymous_id,
+        }
+        emit(
+            profile.environment_id, "contact.deleted", {"contact": contact}, contact_key=profile.pk
+        )

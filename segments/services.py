@@ -32,6 +32,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from webhooks.outbox import kick_after_commit as outbox_kick
+from webhooks.outbox import outbox_insert_cte
+
 from . import rules as R
 from .compiler import CompileContext, environment_evaluation, profiles_matching
 from .dirty import mark_dirty_cte
@@ -352,7 +355,8 @@ def segment_recompute(
                     )
                     ON CONFLICT DO NOTHING
                     RETURNING profile_id
-                )
+                ),
+                {_outbox_cte("entered", segment)}
                 INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
                 SELECT %s, profile_id, 'entered', %s FROM entered
                 """,
@@ -367,7 +371,8 @@ def segment_recompute(
                         SELECT 1 FROM {STAGE_TABLE} s WHERE s.profile_id = m.profile_id
                     )
                     RETURNING profile_id
-                )
+                ),
+                {_outbox_cte("left_", segment)}
                 INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
                 SELECT %s, profile_id, 'left', %s FROM left_
                 """,
@@ -408,7 +413,21 @@ def segment_recompute(
         return result
     if result.entered or result.left:
         _request_dependents(segment)
+        outbox_kick()
     return result
+
+
+def _outbox_cte(source: str, segment: Segment) -> str:
+    """The webhooks outbox's piece of a recompute statement: segment.entered/left for every
+    profile of `source`, written by the same statement (nothing without a subscriber)."""
+    return outbox_insert_cte(
+        name=f"outbox_{source.strip('_')}",
+        source=source,
+        profile_column="profile_id",
+        event_type="segment.entered" if source == "entered" else "segment.left",
+        env_param=str(int(segment.environment_id)),
+        data_sql=f"jsonb_build_object('segment_id', {int(segment.pk)})",
+    )
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -534,7 +553,8 @@ def segment_profiles_evaluate(
     result.left = sorted(current - wanted)
     if not result.entered and not result.left:
         return result
-    _apply_incremental(result, now or timezone.now())
+    _apply_incremental(result, now or timezone.now(), environment_id=environment_id)
+    outbox_kick()
     return result
 
 
@@ -553,6 +573,8 @@ WITH
     WHERE m.segment_id = l.segment_id AND m.profile_id = l.profile_id
     RETURNING m.segment_id, m.profile_id
   ),
+  {outbox_entered},
+  {outbox_left},
   history AS (
     INSERT INTO segments_segmentmembershipchange (segment_id, profile_id, change, at)
     SELECT segment_id, profile_id, 'entered', %s FROM ins
@@ -569,7 +591,7 @@ WHERE s.id = d.segment_id
 """
 
 
-def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
+def _apply_incremental(result: EvaluationResult, now: dt.datetime, *, environment_id: int) -> None:
     """Write what an incremental evaluation found, in one statement (memberships, history,
     counts) after taking the touched segments' locks in a fixed order (no deadlock with another
     evaluation; a full recompute of one of them finishes first)."""
@@ -583,8 +605,19 @@ def _apply_incremental(result: EvaluationResult, now: dt.datetime) -> None:
             "FROM (SELECT unnest(%s::int[]) AS s ORDER BY 1) x",
             [ADVISORY_LOCK_CLASS, touched],
         )
+        outbox = {
+            f"outbox_{name}": outbox_insert_cte(
+                name=f"outbox_{name}",
+                source=source,
+                profile_column="profile_id",
+                event_type=f"segment.{name}",
+                env_param=str(int(environment_id)),
+                data_sql="jsonb_build_object('segment_id', src.segment_id)",
+            )
+            for name, source in (("entered", "ins"), ("left", "del"))
+        }
         cursor.execute(
-            APPLY_INCREMENTAL_SQL,
+            APPLY_INCREMENTAL_SQL.format(**outbox),
             [
                 [s for s, _ in result.entered],
                 [p for _, p in result.entered],

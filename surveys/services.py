@@ -51,6 +51,14 @@ def _after_interaction(response: Response, at: datetime) -> None:
     )
 
 
+def _emit(response: Response, event_type: str) -> None:
+    """An event for webhooks and destinations (one statement; written only when an endpoint
+    subscribes); its payload is built at delivery from the response."""
+    from webhooks.outbox import emit
+
+    emit(response.environment_id, event_type, {"response_id": response.pk}, response.profile_id)
+
+
 def _check_same_environment(survey: Survey, profile: Any) -> None:
     if survey.environment_id != profile.environment_id:
         raise ValueError("the survey and the profile belong to different environments")
@@ -140,6 +148,7 @@ def response_record_view(
             created_at=at,
             updated_at=at,
         )
+        _emit(response, "response.displayed")
     else:
         response.show_count += 1
         response.first_shown_at = response.first_shown_at or at
@@ -201,6 +210,17 @@ def response_save_answers(
     response.save(update_fields=fields)
     if cleaned:
         _record_answer_traits(response, cleaned, at)
+    if "completed_at" in fields:
+        _emit(response, "response.completed")
+    elif cleaned and response.completed_at is None:
+        from webhooks.outbox import emit_response_updated
+
+        emit_response_updated(
+            environment_id=response.environment_id,
+            response_id=response.pk,
+            profile_id=response.profile_id,
+            at=at,
+        )
     _after_interaction(response, at)
     return response
 
@@ -213,6 +233,7 @@ def response_dismiss(*, response: Response, at: datetime | None = None) -> Respo
         response.dismissed_at = at
         response.updated_at = at
         response.save(update_fields=["dismissed_at", "updated_at"])
+        _emit(response, "response.dismissed")
         _after_interaction(response, at)
     return response
 
@@ -389,6 +410,7 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
         return survey
     if status == SurveyStatus.LIVE and not survey.questions.exists():
         raise ValidationError({"status": ["add at least one question before publishing"]})
+    previous = survey.status
     survey.status = status
     fields = ["status", "updated_at"]
     if status == SurveyStatus.LIVE:
@@ -396,7 +418,17 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
         survey.published_by = by
         fields += ["published_at", "published_by"]
     survey.save(update_fields=fields)
+    if status == SurveyStatus.LIVE:
+        _emit_survey(survey, "survey.published")
+    elif previous == SurveyStatus.LIVE:
+        _emit_survey(survey, "survey.closed")
     return survey
+
+
+def _emit_survey(survey: Survey, event_type: str) -> None:
+    from webhooks.outbox import emit
+
+    emit(survey.environment_id, event_type, {"survey_id": survey.pk})
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
 from traits.factories import TraitFactory
+from webhooks.factories import DeliveryFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,17 @@ READ_ONLY_POSTS = {"segments:preview"}
 # Pages where every member, analysts included, manages their own rows (an alert only reads):
 # an analyst's post there is checked like anyone's (and the test's data is not a valid form).
 SELF_SERVICE_POSTS = {"alerts:new", "alerts:edit", "alerts:delete"}
-APPS = ("environments", "profiles", "traits", "events", "surveys", "segments", "delivery", "alerts")
+APPS = (
+    "environments",
+    "profiles",
+    "traits",
+    "events",
+    "surveys",
+    "segments",
+    "delivery",
+    "webhooks",
+    "alerts",
+)
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:
@@ -84,6 +95,8 @@ def _world(environment: Environment) -> dict[str, Any]:
         "event_definition": EventDefinitionFactory(environment=environment),
         "api_key": key,
         "membership": colleague,
+        "webhook_endpoint": (endpoint := WebhookEndpointFactory(environment=environment)),
+        "webhook_delivery": DeliveryFactory(endpoint=endpoint),
         "alert": AlertSubscriptionFactory(
             environment=environment, user=(analyst or colleague).user
         ),
@@ -100,6 +113,7 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             "profiles": world["profile"],
             "surveys": world["survey"],
             "delivery": world["survey"],
+            "webhooks": world["webhook_endpoint"],
         }[namespace].uuid
     if kwarg == "profile_uuid":
         return world["profile"].uuid
@@ -114,6 +128,8 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             return world["event_definition"].pk
         if namespace == "environments":
             return world["api_key" if "api_key" in short else "membership"].pk
+        if namespace == "webhooks":
+            return world["webhook_delivery"].pk
         if namespace == "alerts":
             return world["alert"].pk
     raise AssertionError(f"tests/test_tenancy.py: say which object {name} takes as {kwarg!r}")

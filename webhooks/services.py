@@ -28,13 +28,13 @@ import secrets as pysecrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import fastjson
 from environments.models import Environment, Membership, Role
 
 from . import http
@@ -306,16 +306,20 @@ def _event_payload(event: OutboxEvent) -> dict[str, Any]:
     return event.payload
 
 
+def _encode(value: Any) -> bytes:
+    """Sorted keys: the body is byte-identical on every retry and replay, whether the payload
+    was just built or read back from its JSONB column (which reorders keys)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
 def request_for(delivery: Delivery, at: datetime) -> tuple[bytes, dict[str, str]]:
     """The body and headers of a delivery's request."""
     event = delivery.event
     endpoint = delivery.endpoint
     payload = _event_payload(event)
     if endpoint.kind == EndpointKind.SEGMENT:
-        return fastjson.dumps(segment_batch(event, payload)).encode(), segment_headers(
-            endpoint.secret
-        )
-    body = fastjson.dumps(payload).encode()
+        return _encode(segment_batch(event, payload)), segment_headers(endpoint.secret)
+    body = _encode(payload)
     headers = webhook_headers(
         endpoint.signing_secrets(at), webhook_id(event), int(at.timestamp()), body
     )
@@ -331,10 +335,10 @@ def deliver(*, delivery_id: int, lease: datetime, at: datetime | None = None) ->
     )
     if delivery is None:
         return "lost-lease"
-    at = at or now()
-    body, headers = request_for(delivery, at)
+    body, headers = request_for(delivery, at or now())
     result = http.post(delivery.endpoint.url, body, headers)
-    return record_result(delivery=delivery, lease=lease, result=result, at=now())
+    # With a clock given (tests), the result is recorded at that time too.
+    return record_result(delivery=delivery, lease=lease, result=result, at=at or now())
 
 
 def record_result(*, delivery: Delivery, lease: datetime, result: http.Result, at: datetime) -> str:

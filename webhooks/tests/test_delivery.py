@@ -1,0 +1,425 @@
+"""Delivery with a real local HTTP receiver: signatures checked with the `standardwebhooks`
+package (an independent implementation of the specification), the retry schedule on a clock the
+test controls (services take `at`), per-contact order across failures, leases, replays."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from profiles.factories import ProfileFactory
+from profiles.services import profile_delete, profile_identify
+from segments.factories import SegmentFactory
+from segments.services import segment_recompute
+from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from surveys.services import response_dismiss, response_save_answers, survey_set_status
+from webhooks import services
+from webhooks.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
+from webhooks.outbox import emit, pending_updates_flush
+
+pytestmark = pytest.mark.django_db
+
+
+def endpoint_for(environment, receiver, types, **kw) -> WebhookEndpoint:
+    return services.endpoint_create(
+        environment=environment, url=receiver.url, event_types=types, **kw
+    )
+
+
+def run(at=None, times: int = 1) -> None:
+    for _ in range(times):
+        services.drain(at=at)
+
+
+@pytest.fixture
+def nps_survey(environment):
+    survey = SurveyFactory(environment=environment, name="Onboarding NPS", live=True)
+    QuestionFactory(survey=survey, kind="nps", key="score", title="How likely?")
+    QuestionFactory(
+        survey=survey, kind="single_choice", key="color", title="Pick one", choices=["Red", "Blue"]
+    )
+    return survey
+
+
+def test_completed_response_is_signed_and_carries_survey_and_contact(
+    environment, allow_private, receiver, nps_survey
+):
+    survey = nps_survey
+    endpoint = endpoint_for(environment, receiver, ["response.completed"])
+    profile = ProfileFactory(environment=environment, user_id="u-1", email="ann@example.com")
+    response = ResponseFactory(survey=survey, profile=profile)
+    response_save_answers(response=response, answers={"score": 3, "color": "Blue"}, complete=True)
+
+    run()
+
+    assert len(receiver.received) == 1
+    got = receiver.received[0]
+    payload = Webhook(endpoint.secret).verify(got.body, got.headers)
+    assert payload["type"] == "response.completed"
+    data = payload["data"]
+    assert data["environment"] == {"id": environment.slug, "name": environment.name}
+    assert data["contact"]["id"] == "u-1"
+    assert data["contact"]["email"] == "ann@example.com"
+    assert data["contact"]["uuid"] == str(profile.uuid)
+    assert [q["title"] for q in data["survey"]["questions"]] == ["How likely?", "Pick one"]
+    answers = {a["key"]: a for a in data["response"]["answers"]}
+    assert answers["score"]["question"] == "How likely?"
+    assert answers["color"]["label"] == "Blue"
+    event = OutboxEvent.objects.get()
+    assert got.headers["webhook-id"] == f"msg_{event.uuid.hex}"
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert delivery.http_status == 200
+    assert 0 < len(delivery.body_excerpt) <= 4096  # read up to the cap only
+
+
+def test_no_subscribed_endpoint_writes_no_event(environment, allow_private, receiver, nps_survey):
+    survey = nps_survey
+    endpoint_for(environment, receiver, ["survey.published"])
+    response = ResponseFactory(survey=survey, profile=ProfileFactory(environment=environment))
+    response_save_answers(response=response, answers={"score": 9}, complete=True)
+    response_dismiss(response=response)
+    assert not OutboxEvent.objects.exists()
+
+
+def test_outbox_event_rolls_back_with_the_change(environment, allow_private, receiver):
+    endpoint_for(environment, receiver, ["contact.identified"])
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        emit(environment.pk, "contact.identified", {}, None)
+        raise RuntimeError
+    assert not OutboxEvent.objects.exists()
+
+
+def test_retry_schedule_follows_the_specification_then_gives_up(
+    environment, allow_private, receiver
+):
+    receiver.default = 500
+    endpoint_for(environment, receiver, ["survey.published"])
+    survey = SurveyFactory(environment=environment)
+    QuestionFactory(survey=survey)
+    survey_set_status(survey=survey, status="live")
+    clock = timezone.now()
+    delays = []
+    for attempt in range(1, services.MAX_ATTEMPTS + 1):
+        run(at=clock)
+        delivery = Delivery.objects.get()
+        assert delivery.attempt == attempt
+        assert len(receiver.received) == attempt
+        if attempt == services.MAX_ATTEMPTS:
+            assert delivery.status == DeliveryStatus.GAVE_UP
+            break
+        assert delivery.status == DeliveryStatus.FAILED
+        delays.append((delivery.next_attempt_at - clock).total_seconds())
+        # Not sent again before it is due.
+        run(at=clock + timedelta(seconds=delays[-1] * 0.85))
+        assert len(receiver.received) == attempt
+        clock = delivery.next_attempt_at
+    expected = services.RETRY_SCHEDULE[1:]
+    assert len(delays) == len(expected)
+    for delay, base in zip(delays, expected, strict=True):
+        assert base * 0.9 <= delay <= base * 1.1  # jitter of +-10%
+    # Every attempt carried the same webhook-id.
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+
+
+def test_410_disables_the_endpoint(environment, allow_private, receiver):
+    receiver.default = 410
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    run()
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert "410" in endpoint.disabled_reason
+    assert Delivery.objects.get().status == DeliveryStatus.GAVE_UP
+
+
+def test_failing_for_five_days_disables_and_emails_admins(
+    environment, owner, allow_private, receiver, django_capture_on_commit_callbacks
+):
+    receiver.default = 503
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    clock = timezone.now()
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    run(at=clock)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.failing_since == clock
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    with django_capture_on_commit_callbacks(execute=True):
+        run(at=clock + timedelta(days=5, seconds=1))
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert "5 days" in endpoint.disabled_reason
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [owner.user.email]
+    assert endpoint.url in mail.outbox[0].body
+
+
+def test_success_clears_failing_since(environment, allow_private, receiver):
+    receiver.statuses = [500]
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    clock = timezone.now()
+    run(at=clock)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None
+    run(at=clock + timedelta(seconds=6))
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_receiver_down_then_back_gets_every_event_in_order_per_contact(
+    environment, allow_private, receiver
+):
+    endpoint_for(environment, receiver, ["contact.identified", "segment.entered"])
+    contacts = [ProfileFactory(environment=environment) for _ in range(3)]
+    for round_ in range(4):
+        for contact in contacts:
+            emit(environment.pk, "contact.identified", {"round": round_}, contact.pk)
+    receiver.default = 503  # down
+    clock = timezone.now()
+    for _ in range(4):
+        run(at=clock)
+        clock += timedelta(minutes=40)
+    assert receiver.received  # it was tried
+    receiver.default = 200  # back
+    for _ in range(12):
+        run(at=clock)
+        clock += timedelta(hours=3)
+    assert Delivery.objects.exclude(status=DeliveryStatus.SUCCEEDED).count() == 0
+    ok_ids = set()
+    order: dict[str, list[int]] = {}
+    seen_ok: set[str] = set()
+    # The successful receipts, per contact, in arrival order.
+    events = {f"msg_{e.uuid.hex}": e for e in OutboxEvent.objects.all()}
+    for got in receiver.received:
+        msg = got.headers["webhook-id"]
+        ok_ids.add(msg)
+        event = events[msg]
+        order.setdefault(str(event.contact_key), []).append(event.pk)
+        seen_ok.add(msg)
+    assert ok_ids == set(events)  # each webhook-id at least once
+    for ids in order.values():
+        # Arrivals per contact never go back in creation order (retries repeat the same one).
+        assert ids == sorted(ids)
+
+
+def test_a_contact_later_event_waits_for_the_earlier_one(environment, allow_private, receiver):
+    endpoint_for(environment, receiver, ["contact.identified"])
+    contact = ProfileFactory(environment=environment)
+    other = ProfileFactory(environment=environment)
+    emit(environment.pk, "contact.identified", {"n": 1}, contact.pk)
+    emit(environment.pk, "contact.identified", {"n": 2}, contact.pk)
+    emit(environment.pk, "contact.identified", {"n": 1}, other.pk)
+    receiver.statuses = [500]  # the contact's first event fails once
+    clock = timezone.now()
+    run(at=clock)
+    # The failed first event blocks the contact's second; the other contact is not held up.
+    sent = [r.json()["data"]["contact"]["uuid"] for r in receiver.received]
+    assert sent == [str(contact.uuid), str(other.uuid)]
+    run(at=clock + timedelta(seconds=6))
+    assert [r.headers["webhook-id"] for r in receiver.received][2:] == [
+        f"msg_{e.uuid.hex}"
+        for e in OutboxEvent.objects.filter(contact_key=contact.pk).order_by("id")
+    ]
+
+
+def test_a_lapsed_lease_is_sent_again(environment, allow_private, receiver, settings):
+    settings.HARK_WEBHOOKS_LEASE_SECONDS = 30
+    endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    services.fan_out()
+    clock = timezone.now()
+    ids, _lease = services.claim(limit=10, at=clock)  # a worker takes it, then dies
+    assert len(ids) == 1
+    run(at=clock + timedelta(seconds=10))  # still leased: nobody else sends it
+    assert receiver.received == []
+    run(at=clock + timedelta(seconds=31))
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert delivery.attempt == 2
+    assert len(receiver.received) == 1
+
+
+def test_replay_sends_the_same_webhook_id(environment, allow_private, receiver):
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    run()
+    services.delivery_replay(delivery=Delivery.objects.get())
+    run()
+    assert len(receiver.received) == 2
+    first, second = receiver.received
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body
+    Webhook(endpoint.secret).verify(second.body, second.headers)
+
+
+def test_replay_all_failed_since(environment, allow_private, receiver):
+    receiver.default = 500
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    clock = timezone.now()
+    for _ in range(3):
+        emit(environment.pk, "survey.published", {"survey_id": 0})
+    run(at=clock)
+    receiver.default = 200
+    assert services.deliveries_replay_failed(endpoint=endpoint, since=clock - timedelta(1)) == 3
+    run()
+    assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 3
+    assert not Delivery.objects.filter(status=DeliveryStatus.FAILED).exists()
+
+
+def test_rotation_signs_with_both_secrets_for_a_day(environment, allow_private, receiver):
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    old = endpoint.secret
+    clock = timezone.now() - timedelta(hours=1)  # rotated an hour ago
+    new = services.endpoint_rotate_secret(endpoint=endpoint, at=clock)
+    assert new != old and new.startswith("whsec_")
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    run()
+    got = receiver.received[-1]
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    # A receiver holding either secret accepts it (the package checks the timestamp too).
+    for secret in (old, new):
+        Webhook(secret).verify(got.body, got.headers)
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    run(at=clock + timedelta(hours=25))
+    got = receiver.received[-1]
+    assert len(got.headers["webhook-signature"].split(" ")) == 1
+
+
+def test_debounced_update_sends_one_event_for_many_answers(
+    environment, allow_private, receiver, nps_survey, settings
+):
+    survey = nps_survey
+    endpoint_for(environment, receiver, ["response.updated", "response.completed"])
+    response = ResponseFactory(survey=survey, profile=ProfileFactory(environment=environment))
+    clock = timezone.now()
+    response_save_answers(response=response, answers={"score": 9}, at=clock)
+    response_save_answers(response=response, answers={"color": "Red"}, at=clock)
+    assert pending_updates_flush(now=clock) == 0  # not yet due
+    due = clock + timedelta(seconds=settings.HARK_WEBHOOKS_DEBOUNCE_SECONDS)
+    assert pending_updates_flush(now=due) == 1
+    run(at=due)
+    assert [r.json()["type"] for r in receiver.received] == ["response.updated"]
+    # A response completed before the debounce is over sends only response.completed.
+    response2 = ResponseFactory(survey=survey, profile=ProfileFactory(environment=environment))
+    response_save_answers(response=response2, answers={"score": 1}, at=clock)
+    response_save_answers(response=response2, answers={"color": "Blue"}, complete=True, at=clock)
+    run(at=due)
+    assert [r.json()["type"] for r in receiver.received] == [
+        "response.updated",
+        "response.completed",
+    ]
+
+
+def test_contact_events_and_erasure(environment, allow_private, receiver):
+    endpoint_for(environment, receiver, ["contact.identified", "contact.deleted"])
+    profile = profile_identify(environment=environment, user_id="u-9", email="z@example.com")
+    assert OutboxEvent.objects.filter(event_type="contact.identified").count() == 1
+    profile_identify(environment=environment, user_id="u-9")  # known: no new event
+    assert OutboxEvent.objects.filter(event_type="contact.identified").count() == 1
+    profile_delete(profile=profile)
+    # The contact's pending events went with it; contact.deleted carries its identifiers.
+    events = list(OutboxEvent.objects.values_list("event_type", flat=True))
+    assert events == ["contact.deleted"]
+    run()
+    data = receiver.received[0].json()["data"]
+    assert data["contact"]["id"] == "u-9"
+    assert data["contact"]["uuid"] == str(profile.uuid)
+
+
+def test_merge_emits_identified_and_keeps_pending_events(environment, allow_private, receiver):
+    endpoint_for(environment, receiver, ["contact.identified", "survey.published"])
+    anon = profile_identify(environment=environment, anonymous_id="dev-1")
+    assert OutboxEvent.objects.filter(profile=anon).count() == 1
+    merged = profile_identify(environment=environment, user_id="u-2", anonymous_id="dev-1")
+    # Either the device was adopted or merged: every event is about the surviving contact.
+    assert set(OutboxEvent.objects.values_list("profile_id", flat=True)) == {merged.pk}
+
+
+def test_segment_recompute_emits_entered_and_left_in_its_statements(
+    environment, allow_private, receiver
+):
+    profiles = [
+        ProfileFactory(environment=environment, traits={"plan": "pro" if i % 2 else "free"})
+        for i in range(20)
+    ]
+    segment = SegmentFactory(
+        environment=environment,
+        rules={
+            "op": "and",
+            "conditions": [{"type": "trait", "key": "plan", "operator": "equals", "value": "pro"}],
+        },
+    )
+    with CaptureQueriesContext(connection) as without:
+        segment_recompute(segment_id=segment.pk)
+    assert not OutboxEvent.objects.exists()
+    endpoint_for(environment, receiver, ["segment.entered", "segment.left"])
+    from profiles.models import Profile
+
+    Profile.objects.filter(pk__in=[p.pk for p in profiles]).update(traits={"plan": "pro"})
+    Profile.objects.filter(pk=profiles[1].pk).update(traits={"plan": "free"})
+    with CaptureQueriesContext(connection) as with_hook:
+        segment_recompute(segment_id=segment.pk)
+    # Same statements: the outbox rows ride in the recompute's own INSERT/DELETE.
+    assert len(with_hook) == len(without)
+    entered = OutboxEvent.objects.filter(event_type="segment.entered")
+    left = OutboxEvent.objects.filter(event_type="segment.left")
+    assert entered.count() == 10
+    assert list(left.values_list("profile_id", flat=True)) == [profiles[1].pk]
+    run()
+    types = sorted(r.json()["type"] for r in receiver.received)
+    assert types == ["segment.entered"] * 10 + ["segment.left"]
+    one = next(r.json() for r in receiver.received if r.json()["type"] == "segment.left")
+    assert one["data"]["segment"]["name"] == segment.name
+    assert one["data"]["contact"]["uuid"] == str(profiles[1].uuid)
+
+
+def test_segment_destination_gets_identify_and_track(
+    environment, allow_private, receiver, nps_survey
+):
+    survey = nps_survey
+    services.endpoint_create(
+        environment=environment,
+        url=receiver.url,
+        event_types=None,
+        kind="segment",
+        write_key="wk_123",
+    )
+    profile = ProfileFactory(environment=environment, user_id="u-7", email="s@example.com")
+    response = ResponseFactory(survey=survey, profile=profile)
+    response_save_answers(response=response, answers={"score": 10}, complete=True)
+    run()
+    got = receiver.received[0]
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"wk_123:").decode()
+    batch = got.json()["batch"]
+    identify, track = batch
+    assert identify["type"] == "identify" and identify["userId"] == "u-7"
+    assert identify["traits"] == {"score": 10, "email": "s@example.com"}
+    assert track["event"] == "Survey Completed"
+    assert track["properties"]["score"] == 10
+    assert track["properties"]["survey_name"] == "Onboarding NPS"
+
+
+def test_endpoint_create_refuses_bad_input(environment):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        services.endpoint_create(
+            environment=environment, url="http://127.0.0.1/x", event_types=["survey.published"]
+        )
+    assert "url" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.endpoint_create(
+            environment=environment, url="https://8.8.8.8/x", event_types=["nope"]
+        )
+    assert "event_types" in exc.value.message_dict
+    assert not WebhookEndpoint.objects.exists()

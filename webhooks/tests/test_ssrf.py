@@ -1,0 +1,123 @@
+"""Outbound requests refuse loopback, private, link-local and metadata addresses, as literals or
+behind a name, at validation and again at delivery time (after DNS resolution), unless
+HARK_WEBHOOKS_ALLOW_PRIVATE is on."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.utils import timezone
+
+from webhooks import http, services
+from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
+from webhooks.outbox import emit
+
+REFUSED = [
+    "http://127.0.0.1/hook",
+    "http://10.0.0.1/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]/hook",
+    "http://[::ffff:10.0.0.1]/hook",
+    "http://[fe80::1]/hook",
+    "http://0.0.0.0/hook",
+    "http://192.168.1.1/hook",
+    "http://localhost:8000/hook",
+]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Names resolving to private addresses (no resolver needed), others to the real one."""
+    names = {
+        "internal.example.test": "10.0.0.1",
+        "metadata.example.test": "169.254.169.254",
+        "public.example.test": "93.184.215.14",
+    }
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port or 80))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_private_targets_are_refused(url, settings):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    with pytest.raises(http.UnsafeURL):
+        http.check_url(url)
+    result = http.post(url, b"{}", {})
+    assert result.status is None and result.error.startswith("refused")
+
+
+@pytest.mark.parametrize("name", ["internal.example.test", "metadata.example.test"])
+def test_names_resolving_to_private_addresses_are_refused(name, fake_dns, settings):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    with pytest.raises(http.UnsafeURL, match=fake_dns[name]):
+        http.check_url(f"https://{name}/hook")
+    assert http.post(f"https://{name}/hook", b"{}", {}).error.startswith("refused")
+
+
+def test_public_name_passes_the_check(fake_dns, settings):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    http.check_url("https://public.example.test/hook")
+
+
+def test_the_setting_allows_private_targets(settings, receiver):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = True
+    http.check_url(receiver.url)
+    assert http.post(receiver.url, b"{}", {}).status == 200
+
+
+@pytest.mark.django_db
+def test_rebinding_is_refused_at_delivery_time(environment, fake_dns, settings, monkeypatch):
+    """A name that resolved to a public address when saved and to a private one when sent is
+    refused at delivery: the check runs on the address actually connected to."""
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    endpoint = services.endpoint_create(
+        environment=environment,
+        url="https://public.example.test/hook",
+        event_types=["survey.published"],
+    )
+    fake_dns["public.example.test"] = "127.0.0.1"
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    services.drain(at=timezone.now())
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.http_status is None
+    assert "127.0.0.1" in delivery.error and "loopback" in delivery.error
+    assert WebhookEndpoint.objects.get().enabled
+
+
+def test_redirects_are_not_followed(settings):
+    """A 302 is an answer (not a 2xx: retried), never followed to its Location."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.HARK_WEBHOOKS_ALLOW_PRIVATE = True
+        result = http.post(f"http://127.0.0.1:{server.server_address[1]}/hook", b"{}", {})
+        assert result.status == 302 and not result.ok
+        assert hits == ["/hook"]
+    finally:
+        server.shutdown()
+        server.server_close()
