@@ -9,7 +9,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import AlertSubscription
+from .models import AlertDigest, AlertSent, AlertSubscription
+
+RECENT_DELIVERIES = 10
 
 
 def subscriptions_visible(*, environment: Any, membership: Any) -> QuerySet[AlertSubscription]:
@@ -23,4 +25,18 @@ def subscriptions_visible(*, environment: Any, membership: Any) -> QuerySet[Aler
 def subscription_for(*, environment: Any, membership: Any, pk: int) -> AlertSubscription:
     return get_object_or_404(
         subscriptions_visible(environment=environment, membership=membership), pk=pk
+    )
+
+
+def recent_deliveries(*, subscription: AlertSubscription) -> list[AlertSent | AlertDigest]:
+    """The subscription's latest alerts or digests (status, attempts, last error), newest first:
+    one query on the (subscription, ...) unique index."""
+    model = AlertSent if subscription.frequency == "immediate" else AlertDigest
+    fields = ["status", "attempts", "created_at", "sent_at", "last_error", "next_attempt_at"]
+    if model is AlertDigest:
+        fields += ["period_start", "period_end"]
+    return list(
+        model.objects.filter(subscription=subscription)
+        .only(*fields)
+        .order_by("-id")[:RECENT_DELIVERIES]
     )

@@ -60,7 +60,10 @@ def _form_page(request: HarkRequest, subscription: AlertSubscription | None) -> 
         form = SubscriptionForm(initial=_initial(subscription), environment=request.environment)
     else:
         form = SubscriptionForm(environment=request.environment)
-    context = {"form": form, "subscription": subscription}
+    deliveries = (
+        selectors.recent_deliveries(subscription=subscription) if subscription is not None else []
+    )
+    context = {"form": form, "subscription": subscription, "deliveries": deliveries}
     return render(request, "alerts/form.html", context, status=status)
 
 

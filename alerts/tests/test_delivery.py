@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from alerts import services
@@ -153,6 +155,13 @@ def test_attempts_are_bounded(owner, survey, jane, slack_receiver, settings):
     row = AlertSent.objects.get()
     assert (row.status, row.attempts) == ("failed", 2)
     assert slack_receiver.posts == []
+    # Its owner sees why on the alert's page.
+    client = Client()
+    client.force_login(owner.user)
+    page = client.get(
+        reverse("alerts:edit", kwargs={"env": owner.environment.slug, "pk": row.subscription_id})
+    ).content.decode()
+    assert "Failed" in page and "slack: HTTP 500: no_service" in page
 
 
 def test_a_lease_held_by_a_dead_worker_expires_and_the_alert_is_retried(
