@@ -238,7 +238,6 @@ def _profile_conditions(
             .order_by()
             .query.sql_with_params()
         )
-        ctx.profile_ids = None
         branches.append(f"WHEN %s THEN EXISTS ({sql})")
         params += [subscription.pk, *inner]
     if not branches:
