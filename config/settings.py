@@ -345,6 +345,8 @@ HARK_WEBHOOKS_ALLOW_PRIVATE = env_bool("HARK_WEBHOOKS_ALLOW_PRIVATE", False)
 HARK_WEBHOOKS_LEASE_SECONDS = env_int("HARK_WEBHOOKS_LEASE_SECONDS", 60, minimum=1)
 # Deliveries one drain task claims at a time.
 HARK_WEBHOOKS_BATCH_SIZE = env_int("HARK_WEBHOOKS_BATCH_SIZE", 100, minimum=1)
+# HTTP calls one drain task makes at once (threads); each worker process runs its own.
+HARK_WEBHOOKS_SEND_THREADS = env_int("HARK_WEBHOOKS_SEND_THREADS", 8, minimum=1)
 # Seconds response.updated waits for more answers before it is sent (debounce).
 HARK_WEBHOOKS_DEBOUNCE_SECONDS = env_int("HARK_WEBHOOKS_DEBOUNCE_SECONDS", 30, minimum=1)
 # How often (seconds) beat re-kicks the drain (deliveries due for retry, debounced updates).
