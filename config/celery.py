@@ -59,6 +59,16 @@ def beat_schedule() -> dict:
             "schedule": 86400.0,
             "kwargs": {"full": True},
         },
+        # Monthly partitions of events_event, created ahead; late rows moved out of DEFAULT.
+        "events-partitions": {
+            "task": "events.tasks.ensure_event_partitions",
+            "schedule": 86400.0,
+        },
+        # Each environment's retention (Settings -> Data), in bounded batches.
+        "retention-purge": {
+            "task": "retention.tasks.purge",
+            "schedule": 3600.0,
+        },
     }
 
 
