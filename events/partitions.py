@@ -120,8 +120,7 @@ def partition_create(month: date) -> bool:
             bounds,
         )
         if not cursor.fetchone()[0]:
-            cursor.execute(
-f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES {values}")
+            cursor.execute(f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES {values}")
             return True
         # Late rows: a standalone table with the month's rows, then attached (its indexes are
         # built by the attach; the CHECK lets it skip scanning the rows again).

@@ -21,9 +21,7 @@ class RetentionPolicy(models.Model):
         related_name="retention_policy",
     )
     events_days = models.PositiveIntegerField(null=True, blank=True, validators=DAYS_VALIDATORS)
-    responses_days = models.PositiveIntegerField(
-        null=True, blank=True, validators=DAYS_VALIDATORS
-    )
+    responses_days = models.PositiveIntegerField(null=True, blank=True, validators=DAYS_VALIDATORS)
     # Anonymous profiles (no user id, no email) with no activity for this long.
     anonymous_profiles_days = models.PositiveIntegerField(
         null=True, blank=True, validators=DAYS_VALIDATORS

@@ -27,7 +27,16 @@ pytestmark = pytest.mark.django_db
 
 # POST endpoints that only read (they compute a preview from the posted form).
 READ_ONLY_POSTS = {"segments:preview"}
-APPS = ("environments", "profiles", "traits", "events", "surveys", "segments", "delivery", "retention")
+APPS = (
+    "environments",
+    "profiles",
+    "traits",
+    "events",
+    "surveys",
+    "segments",
+    "delivery",
+    "retention",
+)
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:

@@ -26,7 +26,9 @@ from profiles.factories import ProfileFactory
 
 def _partition_of(event_id: int) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tableoid::regclass::text FROM events_event WHERE id = %s", [event_id])
+        cursor.execute(
+            "SELECT tableoid::regclass::text FROM events_event WHERE id = %s", [event_id]
+        )
         return cursor.fetchone()[0]
 
 
@@ -176,7 +178,9 @@ def test_migration_partitions_a_populated_table_and_back():
                    FROM generate_series(1, 600) g""",
                 [environment.pk, *[p.pk for p in profiles], definition.pk],
             )
-            cursor.execute("DELETE FROM events_event WHERE id IN (SELECT max(id) FROM events_event)")
+            cursor.execute(
+                "DELETE FROM events_event WHERE id IN (SELECT max(id) FROM events_event)"
+            )
             cursor.execute(CHECKSUM)
             before = cursor.fetchone()
             cursor.execute("SELECT max(id) FROM events_event")
@@ -189,9 +193,10 @@ def test_migration_partitions_a_populated_table_and_back():
             assert cursor.fetchone() == before
             cursor.execute("SELECT count(*) FROM events_event_default")
             assert cursor.fetchone()[0] == 0  # every month with events got its partition
-        assert {p.month for p in partitions_list()} >= {
-            date(2026, m, 1) for m in range(1, 13)
-        } | {date(2027, 1, 1), date(2027, 2, 1)}
+        assert {p.month for p in partitions_list()} >= {date(2026, m, 1) for m in range(1, 13)} | {
+            date(2027, 1, 1),
+            date(2027, 2, 1),
+        }
         assert EventMessage.objects.count() == 199
         # Ids continue after the old sequence (the deleted newest id is not handed out again);
         # a retried message id of the old table is still a duplicate.
