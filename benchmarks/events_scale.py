@@ -178,9 +178,7 @@ def seed(layout: str, events: int, reseed: bool) -> Any:
                FROM generate_series(0, %s - 1) g""",
             [env, DEFINITIONS],
         )
-        cursor.execute(
-            "SELECT min(id) FROM profiles_profile WHERE environment_id = %s", [env]
-        )
+        cursor.execute("SELECT min(id) FROM profiles_profile WHERE environment_id = %s", [env])
         (pmin,) = cursor.fetchone()
         cursor.execute(
             "SELECT id FROM events_eventdefinition WHERE environment_id = %s AND name = 'Event 0'",
@@ -197,9 +195,10 @@ def seed(layout: str, events: int, reseed: bool) -> Any:
                       %(dmin)s + CASE WHEN g %% 2 = 0 THEN 0
                                       ELSE 1 + (g * 7919) %% (%(definitions)s - 1) END,
                       ts, ts,
-                      jsonb_build_object('plan', (ARRAY['free', 'pro', 'enterprise'])[1 + g %% 3],
+                      jsonb_build_object('plan',
+                                         (ARRAY['free', 'pro', 'enterprise'])[(1 + g %% 3)::int],
                                          'n', g %% 1000)
-               FROM generate_series(1, %(events)s) g,
+               FROM generate_series(1::bigint, %(events)s) g,
                     LATERAL (SELECT date_trunc('day', now()) - %(span)s::interval
                              + (g::float8 / %(events)s) * %(span)s::interval AS ts) t""",
             {
@@ -422,21 +421,27 @@ def table(results: list[dict[str, Any]]) -> str:
         ("size with indexes", lambda r: f"{r['bytes'] / 2**30:.1f} GiB"),
         (
             "track, 1 event per call",
-            lambda r: f"{r['track_single']['calls_per_s']:.0f}/s "
-            f"(p50 {r['track_single']['p50_ms']:.1f}, p95 {r['track_single']['p95_ms']:.1f} ms)",
+            lambda r: (
+                f"{r['track_single']['calls_per_s']:.0f}/s "
+                f"(p50 {r['track_single']['p50_ms']:.1f}, p95 {r['track_single']['p95_ms']:.1f} ms)"
+            ),
         ),
         (
             "track, 100 events per call",
-            lambda r: f"{r['track_batch']['events_per_s']:,.0f} events/s "
-            f"(p50 {r['track_batch']['p50_ms']:.0f}, p95 {r['track_batch']['p95_ms']:.0f} ms)",
+            lambda r: (
+                f"{r['track_batch']['events_per_s']:,.0f} events/s "
+                f"(p50 {r['track_batch']['p50_ms']:.0f}, p95 {r['track_batch']['p95_ms']:.0f} ms)"
+            ),
         ),
     ]
     for key, label in (("segment_rare", "rare"), ("segment_popular", "popular")):
         rows.append(
             (
                 f"segment: performed a {label} event in 30 days",
-                lambda r, key=key: f"{r[key]['median_ms']:.0f} ms, {r[key]['matched']:,} "
-                f"profiles, {r[key]['partitions_read']} table(s) read",
+                lambda r, key=key: (
+                    f"{r[key]['median_ms']:.0f} ms, {r[key]['matched']:,} "
+                    f"profiles, {r[key]['partitions_read']} table(s) read"
+                ),
             )
         )
     for key, label in (
@@ -447,8 +452,9 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append(
             (
                 f"{label} p50 / p95",
-                lambda r, key=key: f"{r['pages'][key]['p50_ms']:.1f} / "
-                f"{r['pages'][key]['p95_ms']:.1f} ms",
+                lambda r, key=key: (
+                    f"{r['pages'][key]['p50_ms']:.1f} / {r['pages'][key]['p95_ms']:.1f} ms"
+                ),
             )
         )
     head = "| | " + " | ".join(r["layout"] for r in results) + " |"
@@ -467,9 +473,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="segment SELECTs per event")
     parser.add_argument("--iterations", type=int, default=40, help="requests per page")
     parser.add_argument("--track-calls", type=int, default=2000)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    )
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
     if args.layout:
         child(args)

@@ -298,9 +298,10 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
     skipped (events_eventmessage takes the message id first, ON CONFLICT DO NOTHING, and only
     the events whose id it took are inserted: the events table is partitioned by month, so it
     cannot hold a unique constraint on the message id alone; a concurrent call with the same id
-    waits on that row's unique index entry, then skips), and every profile is marked active for the month, all in one statement of
-    data-modifying CTEs (profile rows are locked in key order, so concurrent batches do not
-    deadlock). After commit, segments hear which profiles changed.
+    waits on that row's unique index entry, then skips), and every profile is marked active for
+    the month, all in one statement of data-modifying CTEs (profile rows are locked in key
+    order, so concurrent batches do not deadlock). After commit, segments hear which profiles
+    changed.
     """
     if not items:
         return []
@@ -510,8 +511,10 @@ def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) ->
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "DELETE FROM events_event WHERE id IN ("
-                " SELECT id FROM events_event WHERE definition_id = %s LIMIT %s)",
+                # By the whole primary key (id, timestamp): each partition's index finds the
+                # row at once.
+                "DELETE FROM events_event WHERE (id, timestamp) IN ("
+                " SELECT id, timestamp FROM events_event WHERE definition_id = %s LIMIT %s)",
                 [definition_id, batch],
             )
             deleted += cursor.rowcount

@@ -104,7 +104,7 @@ def test_late_event_lands_in_default_then_moves_to_its_new_partition(environment
     """A month without a partition (a backfill, or a month retention dropped) still takes its
     events, in DEFAULT; the daily task gives the month its partition and moves them there."""
     late = datetime(2019, 3, 14, 15, 9, tzinfo=UTC)
-    [item] = events_track(
+    events_track(
         environment_id=environment.pk,
         items=[track_item(event="Imported", user_id="u1", timestamp=late, message_id="old-1")],
     )

@@ -211,7 +211,7 @@ def test_ingestion_keeps_working_while_the_purge_runs():
         try:
             purge_started.set()
             retention_purge(batch=100)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -230,7 +230,7 @@ def test_ingestion_keeps_working_while_the_purge_runs():
                 stored.extend(
                     item.stored for item in events_track(environment_id=environment.pk, items=items)
                 )
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
