@@ -6,7 +6,7 @@ Design:
   transaction, so the purge never holds many row locks, never bloats one transaction, and
   ingestion (which only inserts new rows, in the newest partition) never waits for it.
 - Whole months of events are dropped, not deleted: when every environment has an events
-  policy, the months older than the oldest cutoff go with one DETACH + DROP each
+  policy, the months older than the oldest cutoff go with one DROP TABLE each
   (events/partitions.py). Shorter policies inside a month delete that environment's rows in
   batches, on the (definition, timestamp) index, in the pruned partitions only.
 - Responses are purged by whole days (in TIME_ZONE), and only after the survey roll-up

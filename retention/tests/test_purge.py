@@ -10,11 +10,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from environments.models import Environment
 from events.factories import EventDefinitionFactory, EventFactory
 from events.models import Event, EventMessage
-from events.partitions import partition_create, partitions_list
+from events.partitions import (
+    add_months,
+    month_of,
+    month_start,
+    partition_create,
+    partition_name,
+    partitions_ensure,
+    partitions_list,
+)
 from events.services import events_track, track_item
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
@@ -188,29 +197,39 @@ def test_anonymous_profiles_without_activity_are_purged_with_their_events(months
 
 @pytest.mark.django_db(transaction=True)
 def test_ingestion_keeps_working_while_the_purge_runs():
-    """A purge deleting thousands of old events in small batches, raced by tracking in two
-    threads: every track call succeeds and every event is stored."""
+    """The daily partition task, then a purge dropping an expired month and deleting
+    thousands of old events in small batches, raced by tracking in two threads: every track
+    call succeeds and every event is stored."""
     environment = Environment.objects.create(name="Race", slug="race")
     _policy(environment, events_days=1)
     profile = ProfileFactory(environment=environment)
     definition = EventDefinitionFactory(environment=environment, name="Old")
+    expired = add_months(month_of(timezone.now()), -2)
+    partition_create(expired)
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO events_event (environment_id, profile_id, definition_id, timestamp,
                    received_at, properties)
                SELECT %s, %s, %s, now() - interval '3 days' - g * interval '1 second',
                       now(), '{}'::jsonb
-               FROM generate_series(1, 6000) g""",
-            [environment.pk, profile.pk, definition.pk],
+               FROM generate_series(1, 6000) g
+               UNION ALL
+               SELECT %s, %s, %s, %s + g * interval '1 minute', now(), '{}'::jsonb
+               FROM generate_series(1, 3000) g""",
+            [environment.pk, profile.pk, definition.pk] * 2 + [month_start(expired)],
         )
     errors: list[BaseException] = []
     stored: list[bool] = []
     purge_started = threading.Event()
+    purged: dict = {}
+    created: list[str] = []
 
     def purge() -> None:
         try:
             purge_started.set()
-            retention_purge(batch=100)
+            # The daily task's partitions too (months ahead of a clock a year on).
+            created.extend(partitions_ensure(now=timezone.now() + timedelta(days=365), ahead=2))
+            purged.update(retention_purge(batch=100))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -246,4 +265,7 @@ def test_ingestion_keeps_working_while_the_purge_runs():
     assert len(stored) == 2 * (40 + 10) and all(stored)
     assert Event.objects.filter(definition__name="Live").count() == 100
     assert not Event.objects.filter(definition=definition).exists()
+    assert purged["partitions_dropped"] == [partition_name(expired)]
+    assert len(created) == 3
+    # The 6,000 of the last few days in batches (the month two months back went whole).
     assert RetentionPolicy.objects.get(pk=environment.pk).last_purge["events"] == 6000
