@@ -26,7 +26,7 @@ Then, in-process (DEBUG off, the whole Django stack for pages, no network), it m
 - the Events page, and the User Detail Panel (htmx) of typical profiles (~100 events) and of
   the one with 10,000 events: p50/p95 server time.
 It runs each layout in a child process (one Django configuration per database) and prints one
-table; the raw figures are written to benchmarks/events_scale.json.
+table; the raw figures are written to benchmarks/results/events_scale.json.
 """
 
 from __future__ import annotations
@@ -490,7 +490,9 @@ def main() -> None:
                 print(line, end="", flush=True)
         if proc.wait() != 0:
             raise SystemExit(f"{layout} failed")
-    (ROOT / "benchmarks" / "events_scale.json").write_text(json.dumps(results, indent=2))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "events_scale.json").write_text(json.dumps(results, indent=2))
     print()
     print(table(results))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
