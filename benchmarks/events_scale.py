@@ -20,13 +20,18 @@ differs). Each is created when missing, migrated and loaded once (a later run re
 
 Then, in-process (DEBUG off, the whole Django stack for pages, no network), it measures:
 - track throughput: events_track one event per call, and 100 events per call, sequentially,
-  for known users with message ids (calls/s, events/s, p50/p95 ms);
+  for known users with message ids (calls/s, events/s, p50/p95 ms), with no segment in the
+  environment (without Redis their re-evaluation would run inside the call);
 - the segment "performed <event> in the last 30 days" (the SELECT of a recompute, median of
-  runs, and how many partitions its plan reads), for a rare and the popular event;
+  runs, and how many partitions its plan reads), for a rare and the popular event, and one
+  profile re-evaluated against both (the worker's incremental path after a track);
 - the Events page, and the User Detail Panel (htmx) of typical profiles (~100 events) and of
   the one with 10,000 events: p50/p95 server time.
-It runs each layout in a child process (one Django configuration per database) and prints one
-table; the raw figures are written to benchmarks/results/events_scale.json.
+Last, the tracking statement alone (prepared, as ingestion runs it) on both tables in turn, call
+after call from one process, so the load of a shared machine falls on both alike (separate runs
+differ by 2x on a busy machine). It runs each layout in a child process (one Django
+configuration per database) and prints the tables; the raw figures are written to
+benchmarks/results/events_scale.json.
 """
 
 from __future__ import annotations
@@ -261,6 +266,8 @@ def measure_track(environment: Any, calls: int, batch: int) -> dict[str, float]:
     from events.services import events_track, track_item
 
     rng = random.Random(batch)
+    # Message ids new on every run (a reused id would measure the duplicate path instead).
+    ids = random.Random()
     times = []
     began = time.perf_counter()
     for _ in range(calls):
@@ -269,7 +276,7 @@ def measure_track(environment: Any, calls: int, batch: int) -> dict[str, float]:
                 event=f"Event {rng.randrange(DEFINITIONS)}",
                 user_id=f"u{rng.randint(1, PROFILES)}",
                 properties={"plan": "pro", "n": rng.randrange(1000)},
-                message_id=uuid.UUID(int=rng.getrandbits(128)).hex,
+                message_id=uuid.UUID(int=ids.getrandbits(128)).hex,
             )
             for _ in range(batch)
         ]
@@ -335,6 +342,30 @@ def measure_segment(environment: Any, event: str, runs: int) -> dict[str, Any]:
     }
 
 
+def measure_profile_evaluation(environment: Any, iterations: int) -> dict[str, float]:
+    """One profile against the two segments above (the incremental path a worker runs for
+    the profiles a track changed): prepared statements, pruned when they start."""
+    import random
+
+    from profiles.models import Profile
+    from segments import services
+
+    rng = random.Random(11)
+    low = (
+        Profile.objects.filter(environment=environment)
+        .order_by("pk")
+        .values_list("pk", flat=True)[0]
+    )
+    ids = [low + rng.randrange(PROFILES) for _ in range(iterations + 3)]
+    times = []
+    for i, pid in enumerate(ids):
+        t0 = time.perf_counter()
+        services.segment_profiles_evaluate(environment_id=environment.pk, profile_ids=[pid])
+        if i >= 3:
+            times.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95)}
+
+
 def measure_pages(environment: Any, iterations: int) -> dict[str, dict[str, float]]:
     import random
 
@@ -381,6 +412,71 @@ def measure_pages(environment: Any, iterations: int) -> dict[str, dict[str, floa
     }
 
 
+def interleaved(args: argparse.Namespace) -> dict[str, Any]:
+    """The tracking statement alone (prepared, as ingestion runs it), on both tables in turn,
+    call after call, from one process: the machine's load (2 cores shared with other work)
+    falls on both alike, which separate runs cannot promise."""
+    import random
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from core import fastjson
+    from events.services import TRACK, TRACK_ONE_USER
+
+    conns = {}
+    for layout in ("partitioned", "flat"):
+        conn = psycopg.connect(
+            layout_url(args.database_url, layout),
+            autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
+        )
+        conn.execute(TRACK.prepare_sql)
+        conn.execute(TRACK_ONE_USER.prepare_sql)
+        (env,) = conn.execute(
+            "SELECT id FROM environments_environment WHERE slug = %s", [SLUG]
+        ).fetchone()
+        conns[layout] = (conn, env)
+    rng = random.Random()
+    times: dict[tuple[str, int], list[float]] = {(n, k): [] for n in conns for k in (1, 100)}
+    for turn in range(args.interleaved + 5):
+        for size in (1, 100):
+            order = list(conns) if turn % 2 else list(conns)[::-1]
+            for layout in order:
+                conn, env = conns[layout]
+                now = datetime.now(UTC)
+                rows = [
+                    {
+                        "n": i,
+                        "u": f"u{rng.randint(1, PROFILES)}",
+                        "a": None,
+                        "pid": None,
+                        "e": f"Event {rng.randrange(DEFINITIONS)}",
+                        "t": now.isoformat(),
+                        "props": {"plan": "pro", "n": rng.randrange(1000)},
+                        "m": uuid.uuid4().hex,
+                        "dup": False,
+                    }
+                    for i in range(size)
+                ]
+                params = {"env": env, "received": now, "synchronous_commit": "off"}
+                params["resolution"] = 300
+                if size == 1:
+                    statement = TRACK_ONE_USER
+                    params.update(rows[0], props=fastjson.dumps(rows[0]["props"]))
+                else:
+                    statement = TRACK
+                    params["rows"] = fastjson.dumps(rows)
+                t0 = time.perf_counter()
+                conn.execute(statement.execute_sql, statement.args(params)).fetchall()
+                if turn >= 5:
+                    times[(layout, size)].append((time.perf_counter() - t0) * 1000)
+    return {
+        f"{layout}_{size}": {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)}
+        for (layout, size), v in times.items()
+    }
+
+
 def child(args: argparse.Namespace) -> None:
     url = layout_url(args.database_url, args.layout)
     ensure_database(url)
@@ -404,14 +500,20 @@ def child(args: argparse.Namespace) -> None:
     log(f"{args.layout}: {count:,} events, {size / 2**30:.1f} GiB with indexes")
     result: dict[str, Any] = {"layout": args.layout, "events": count, "bytes": int(size)}
     result["load_s"] = load_s
-    log(f"{args.layout}: segments")
-    result["segment_rare"] = measure_segment(environment, "Event 1", args.runs)
-    result["segment_popular"] = measure_segment(environment, "Event 0", args.runs)
-    log(f"{args.layout}: pages")
-    result["pages"] = measure_pages(environment, args.iterations)
+    from segments.models import Segment
+
+    # Tracking first, with no segment in the environment: without Redis, the re-evaluation of
+    # the changed profiles (a worker's job in production) would run inside the call.
+    Segment.objects.filter(environment=environment).delete()
     log(f"{args.layout}: track")
     result["track_single"] = measure_track(environment, args.track_calls, 1)
     result["track_batch"] = measure_track(environment, max(1, args.track_calls // 20), 100)
+    log(f"{args.layout}: segments")
+    result["segment_rare"] = measure_segment(environment, "Event 1", args.runs)
+    result["segment_popular"] = measure_segment(environment, "Event 0", args.runs)
+    result["segment_one_profile"] = measure_profile_evaluation(environment, args.iterations)
+    log(f"{args.layout}: pages")
+    result["pages"] = measure_pages(environment, args.iterations)
     print("RESULT " + json.dumps(result, default=str), flush=True)
 
 
@@ -444,6 +546,15 @@ def table(results: list[dict[str, Any]]) -> str:
                 ),
             )
         )
+    rows.append(
+        (
+            "segments: one profile re-evaluated p50 / p95",
+            lambda r: (
+                f"{r['segment_one_profile']['p50_ms']:.1f} / "
+                f"{r['segment_one_profile']['p95_ms']:.1f} ms"
+            ),
+        )
+    )
     for key, label in (
         ("events_page", "Events page"),
         ("panel_typical", "User panel (~100 events)"),
@@ -474,12 +585,22 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40, help="requests per page")
     parser.add_argument("--track-calls", type=int, default=2000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--interleaved", type=int, default=400, help="calls per size in the A/B comparison"
+    )
     args = parser.parse_args()
+    if args.layout == "interleaved":
+        setup_django(layout_url(args.database_url, "partitioned"))
+        print("RESULT " + json.dumps({"layout": "interleaved", **interleaved(args)}), flush=True)
+        return
     if args.layout:
         child(args)
         return
     results = []
-    for layout in args.layouts.split(","):
+    layouts = args.layouts.split(",")
+    if {"partitioned", "flat"} <= set(layouts) and args.interleaved:
+        layouts.append("interleaved")
+    for layout in layouts:
         command = [sys.executable, __file__, "--layout", layout, *sys.argv[1:]]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
@@ -493,8 +614,22 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "events_scale.json").write_text(json.dumps(results, indent=2))
+    ab = next((r for r in results if r["layout"] == "interleaved"), None)
+    results = [r for r in results if r["layout"] != "interleaved"]
     print()
     print(table(results))
+    if ab:
+        print(f"\nThe tracking statement alone, interleaved A/B, {args.interleaved} calls each:")
+        print("| | partitioned | flat |\n|---|---|---|")
+        for size in (1, 100):
+            print(
+                f"| {size} event(s) per call, p50 / p95 | "
+                + " | ".join(
+                    "{p50_ms:.2f} / {p95_ms:.2f} ms".format(**ab[f"{layout}_{size}"])
+                    for layout in ("partitioned", "flat")
+                )
+                + " |"
+            )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n(load average at the end: {load}; {os.cpu_count()} CPUs)")
 
