@@ -75,6 +75,16 @@ def beat_schedule() -> dict:
             "task": "alerts.tasks.send_digests",
             "schedule": 300.0,
         },
+        # Monthly partitions of events_event, created ahead; late rows moved out of DEFAULT.
+        "events-partitions": {
+            "task": "events.tasks.ensure_event_partitions",
+            "schedule": 86400.0,
+        },
+        # Each environment's retention (Settings -> Data), in bounded batches.
+        "retention-purge": {
+            "task": "retention.tasks.purge",
+            "schedule": 3600.0,
+        },
     }
 
 

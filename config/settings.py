@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "webhooks",
     "demo",
     "alerts",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -410,3 +411,9 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
+
+# Events at scale and retention (issue 18 items 3, 4): monthly partitions of events_event are
+# created this many months ahead (beat "events-partitions", daily); the hourly purge (beat
+# "retention-purge") deletes at most this many rows per statement, each its own transaction.
+HARK_EVENTS_PARTITIONS_AHEAD = env_int("HARK_EVENTS_PARTITIONS_AHEAD", 3, minimum=1)
+HARK_RETENTION_BATCH = env_int("HARK_RETENTION_BATCH", 5000, minimum=1)

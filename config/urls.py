@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("delivery.urls")),
     path("", include("webhooks.urls")),
     path("", include("alerts.urls")),
+    path("", include("retention.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,11 +39,13 @@ class EventDefinition(models.Model):
 
 
 class Event(models.Model):
-    # Plan: monthly range partitions on `timestamp` once an installation outgrows one table;
-    # the message_id uniqueness would then move to include the partition key.
+    # Partitioned by month on `timestamp` (declarative RANGE partitioning, migration 0004 and
+    # events/partitions.py): the primary key in the database is (id, timestamp), every index
+    # below is a partitioned index, and retention drops whole months. A unique constraint must
+    # include the partition key, so message_id deduplication lives in EventMessage.
     # Every index costs a write per event, so the foreign keys have none of their own: the
     # composite indexes below start with profile and definition, and events are never read by
-    # environment alone (the message_id constraint covers the environment's retries).
+    # environment alone.
     environment = models.ForeignKey(
         "environments.Environment", on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -55,17 +58,10 @@ class Event(models.Model):
     timestamp = models.DateTimeField(default=timezone.now)
     received_at = models.DateTimeField(default=timezone.now)
     properties = models.JSONField(default=dict, blank=True)
-    # Client message id (Segment messageId): a retried call is stored once.
+    # Client message id (Segment messageId): a retried call is stored once (EventMessage).
     message_id = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["environment", "message_id"],
-                condition=Q(message_id__isnull=False),
-                name="event_env_message_id_uniq",
-            )
-        ]
         indexes = [
             # The user detail panel (events newest first) and segment event conditions per profile.
             models.Index(
@@ -84,6 +80,26 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.definition_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class EventMessage(models.Model):
+    """The message ids stored per environment: the deduplication of events_event, whose unique
+    constraints would have to include the partition key (a retry with another timestamp, in
+    another month, would then be stored twice). The tracking statement inserts here first
+    (ON CONFLICT DO NOTHING) and stores only the events whose message id was new.
+
+    `timestamp` is the event's, so retention removes a message with its event; its BRIN index
+    is a few pages and costs ingestion next to nothing (rows arrive roughly in time order)."""
+
+    pk = models.CompositePrimaryKey("environment", "message_id")
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    message_id = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [BrinIndex(fields=["timestamp"], name="event_message_time_brin")]
 
 
 class EventDailyCount(models.Model):

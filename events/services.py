@@ -217,14 +217,22 @@ resolved AS (
     FROM input i
     {joins}LEFT JOIN definitions df ON df.name = i.e
 ),
+messages AS (
+    INSERT INTO events_eventmessage (environment_id, message_id, timestamp)
+    SELECT %(env)s, m, t FROM resolved
+    WHERE NOT dup AND m IS NOT NULL AND profile_id IS NOT NULL AND definition_id IS NOT NULL
+    ORDER BY m
+    ON CONFLICT (environment_id, message_id) DO NOTHING
+    RETURNING message_id
+),
 stored AS (
     INSERT INTO events_event
         (environment_id, profile_id, definition_id, timestamp, received_at, properties, message_id)
     SELECT %(env)s, profile_id, definition_id, t, %(received)s, props, m
-    FROM resolved
+    FROM resolved r
     WHERE NOT dup AND profile_id IS NOT NULL AND definition_id IS NOT NULL
+        AND (m IS NULL OR EXISTS (SELECT 1 FROM messages s WHERE s.message_id = r.m))
     ORDER BY n
-    ON CONFLICT (environment_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
     RETURNING message_id
 ),
 activity AS (
@@ -287,9 +295,13 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
 
     Profiles are created when missing (and their last_seen_at advanced), definitions created on
     first sight, a message_id already stored in the environment (or repeated in the call) is
-    skipped, and every profile is marked active for the month, all in one statement of
-    data-modifying CTEs (profile rows are locked in key order, so concurrent batches do not
-    deadlock). After commit, segments hear which profiles changed.
+    skipped (events_eventmessage takes the message id first, ON CONFLICT DO NOTHING, and only
+    the events whose id it took are inserted: the events table is partitioned by month, so it
+    cannot hold a unique constraint on the message id alone; a concurrent call with the same id
+    waits on that row's unique index entry, then skips), and every profile is marked active for
+    the month, all in one statement of data-modifying CTEs (profile rows are locked in key
+    order, so concurrent batches do not deadlock). After commit, segments hear which profiles
+    changed.
     """
     if not items:
         return []
@@ -499,8 +511,10 @@ def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) ->
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "DELETE FROM events_event WHERE id IN ("
-                " SELECT id FROM events_event WHERE definition_id = %s LIMIT %s)",
+                # By the whole primary key (id, timestamp): each partition's index finds the
+                # row at once.
+                "DELETE FROM events_event WHERE (id, timestamp) IN ("
+                " SELECT id, timestamp FROM events_event WHERE definition_id = %s LIMIT %s)",
                 [definition_id, batch],
             )
             deleted += cursor.rowcount

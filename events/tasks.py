@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from .partitions import partitions_ensure
 from .services import (
     event_counts_rollup,
     event_definition_delete,
@@ -44,3 +45,10 @@ def delete_event_definition(definition_id: int) -> int:
 def resume_event_definition_deletes() -> int:
     """Hourly (beat entry "events-resume-deletions"): deletions left unfinished."""
     return len(event_definition_deletes_resume())
+
+
+@shared_task(**IDEMPOTENT)
+def ensure_event_partitions() -> list[str]:
+    """Daily (beat entry "events-partitions"): the coming months' partitions exist, and late
+    events that fell into the DEFAULT partition move into their month's."""
+    return partitions_ensure()

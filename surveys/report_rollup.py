@@ -101,6 +101,18 @@ def as_score_keys(keys: Mapping[str, dict[int, str]]) -> dict[str, KeySpec | Non
 # --- Write ---------------------------------------------------------------------------------------
 
 
+def responses_purged_before(environment_id: int) -> date | None:
+    """Responses created before this day were purged by retention (retention/models.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT responses_purged_before FROM retention_retentionpolicy "
+            "WHERE environment_id = %s",
+            [environment_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def rollup_watermark(environment_id: int) -> date | None:
     """Days before this one are rolled up; None when nothing is."""
     with connection.cursor() as cursor:
@@ -127,6 +139,11 @@ def response_stats_rollup(
     watermark = rollup_watermark(environment_id)
     if since is not None and (watermark is None or watermark < since):
         since = None
+    # Days whose responses retention purged are frozen: their rows are all that is left of
+    # them (retention/services.py rolls them up before it deletes).
+    frozen = responses_purged_before(environment_id)
+    if frozen is not None and (since is None or since < frozen):
+        since = frozen
     qs = Response.objects.filter(environment_id=environment_id, created_at__lt=day_start(through))
     if since is not None:
         qs = qs.filter(created_at__gte=day_start(since))

@@ -42,6 +42,7 @@ APPS = (
     "delivery",
     "webhooks",
     "alerts",
+    "retention",
 )
 
 
