@@ -59,6 +59,11 @@ def beat_schedule() -> dict:
             "schedule": 86400.0,
             "kwargs": {"full": True},
         },
+        # Audit log retention (HARK_AUDIT_RETENTION_DAYS), in batches.
+        "governance-purge-audit-log": {
+            "task": "governance.tasks.purge_audit_log",
+            "schedule": 86400.0,
+        },
     }
 
 

@@ -808,11 +808,18 @@ def survey_list_figures(
     if span.end is not None:
         live = live.filter(created_at__lt=span.end)
     rows: list[dict[str, Any]] = []
+    # The roll-up, and the figures of erased responses after it (governance.erasure).
+    end = watermark
+    if watermark is not None and span.end is not None:
+        end = min(watermark, timezone.localtime(span.end).date())
+    rows += rolled_up_by_survey(
+        environment_id=environment_id,
+        start=span.start_date,
+        end=end,
+        watermark=watermark,
+        last_day=span.end_date,
+    )
     if watermark is not None and (span.start is None or span.start < day_start(watermark)):
-        end = watermark
-        if span.end is not None:
-            end = min(end, timezone.localtime(span.end).date())
-        rows += rolled_up_by_survey(environment_id=environment_id, start=span.start_date, end=end)
         live = live.filter(created_at__gte=day_start(watermark))
     rows += scores.grouped_figures(live, {"sid": F("survey_id")}, keys, overview_counts())
     by_survey: dict[int, list[dict[str, Any]]] = {}

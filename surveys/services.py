@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from governance import audit
 from traits.models import Scope
 
 from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
@@ -32,6 +33,9 @@ from .models import Channel, Question, QuestionKind, Response, Survey, SurveyMod
 RESPONSE_REUSE_WINDOW = timedelta(hours=3)
 CONTEXT_MAX_KEYS = 50
 QUESTION_KEY_MAX_LENGTH = 100
+
+SURVEY_AUDIT_FIELDS = ("name", "status", "mode", "channels", "thank_you")
+QUESTION_AUDIT_FIELDS = ("key", "kind", "title", "description", "required", "config", "logic")
 
 
 # --- Responses --------------------------------------------------------------------------------
@@ -336,7 +340,7 @@ def survey_create(
     channels: Sequence[str] | None = None,
     created_by: Any = None,
 ) -> Survey:
-    return Survey.objects.create(
+    survey = Survey.objects.create(
         environment=environment,
         name=name.strip()[:200] or "Untitled survey",
         mode=mode,
@@ -344,6 +348,10 @@ def survey_create(
         created_by=created_by,
         thank_you={"title": "Thank you!", "message": "Your feedback helps us improve."},
     )
+    audit.record(
+        created_by, "survey.create", survey, after=audit.snapshot(survey, SURVEY_AUDIT_FIELDS)
+    )
+    return survey
 
 
 def survey_update(
@@ -355,6 +363,7 @@ def survey_update(
     thank_you: Mapping[str, str] | None = None,
 ) -> Survey:
     fields: list[str] = []
+    before = audit.snapshot(survey, SURVEY_AUDIT_FIELDS)
     if name is not None and name.strip() and name.strip() != survey.name:
         survey.name = name.strip()[:200]
         fields.append("name")
@@ -378,7 +387,20 @@ def survey_update(
             fields.append("thank_you")
     if fields:
         survey.save(update_fields=[*fields, "updated_at"])
+        audit.record(
+            None,
+            "survey.update",
+            survey,
+            *audit.changes(before, audit.snapshot(survey, SURVEY_AUDIT_FIELDS)),
+        )
     return survey
+
+
+STATUS_ACTIONS = {
+    SurveyStatus.LIVE: "survey.publish",
+    SurveyStatus.PAUSED: "survey.pause",
+    SurveyStatus.ARCHIVED: "survey.archive",
+}
 
 
 def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
@@ -389,6 +411,7 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
         return survey
     if status == SurveyStatus.LIVE and not survey.questions.exists():
         raise ValidationError({"status": ["add at least one question before publishing"]})
+    before = {"status": survey.status}
     survey.status = status
     fields = ["status", "updated_at"]
     if status == SurveyStatus.LIVE:
@@ -396,6 +419,9 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
         survey.published_by = by
         fields += ["published_at", "published_by"]
     survey.save(update_fields=fields)
+    audit.record(
+        by, STATUS_ACTIONS.get(status, "survey.status"), survey, before, {"status": status}
+    )
     return survey
 
 
@@ -561,7 +587,7 @@ def question_add(
     position = (survey.questions.aggregate(m=Max("position"))["m"] or 0) + 1
     if key:
         key = _check_key(survey=survey, key=key)
-    return Question.objects.create(
+    question = Question.objects.create(
         survey=survey,
         position=position,
         kind=kind,
@@ -571,6 +597,14 @@ def question_add(
         required=required if kind != QuestionKind.CTA else False,
         config=_clean_config(kind, config if config is not None else DEFAULT_CONFIG[kind]),
     )
+    audit.record(
+        None,
+        "survey.update",
+        survey,
+        None,
+        {"question_added": audit.snapshot(question, QUESTION_AUDIT_FIELDS)},
+    )
+    return question
 
 
 # Words that make a title read well and a key long: left out of default keys.
@@ -719,6 +753,7 @@ def question_update(
     if errors:
         raise ValidationError(errors)
     old_key = question.key
+    before = audit.snapshot(question, QUESTION_AUDIT_FIELDS)
     question.title = title[:500]
     question.key = key
     question.description = description.strip()
@@ -734,6 +769,15 @@ def question_update(
                     {**r, "goto": key} if r.get("goto") == old_key else r for r in other.logic
                 ]
                 other.save(update_fields=["logic"])
+    old, new = audit.changes(before, audit.snapshot(question, QUESTION_AUDIT_FIELDS))
+    if new:
+        audit.record(
+            None,
+            "survey.update",
+            question.survey,
+            {"question": old_key, **old},
+            {"question": question.key, **new},
+        )
     return question
 
 
@@ -780,6 +824,13 @@ def question_move(*, question: Question, direction: str) -> None:
 def question_delete(*, question: Question) -> None:
     survey = question.survey
     key = question.key
+    audit.record(
+        None,
+        "survey.update",
+        survey,
+        {"question_deleted": audit.snapshot(question, QUESTION_AUDIT_FIELDS)},
+        None,
+    )
     question.delete()
     changed = []
     for position, other in enumerate(
