@@ -113,7 +113,14 @@ def member_add(
         user=user, environment=environment, defaults={"role": role}
     )
     if created:
-        audit.record(None, "member.add", _member_target(membership), None, {"role": role})
+        audit.record(
+            None,
+            "member.add",
+            _member_target(membership),
+            None,
+            {"role": role},
+            environment=environment,
+        )
     elif membership.role != role:
         before = membership.role
         membership.role = role
@@ -190,7 +197,14 @@ def member_role_change(*, membership: Membership, role: str) -> Membership:
     before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    audit.record(None, "member.role", _member_target(membership), {"role": before}, {"role": role})
+    audit.record(
+        None,
+        "member.role",
+        _member_target(membership),
+        {"role": before},
+        {"role": role},
+        environment=membership.environment_id,
+    )
     return membership
 
 

@@ -14,8 +14,9 @@ request (a management command, a task) the entry names no actor ("system").
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -201,3 +202,14 @@ def record(
         before=jsonable(before) if before is not None else None,
         after=jsonable(after) if after is not None else None,
     )
+
+
+@contextlib.contextmanager
+def acting(user: Any, *, ip: str | None = None) -> Iterator[None]:
+    """Record changes made inside the block as `user`'s (a management command or a task acting
+    for a team member; tests)."""
+    token = _current.set(Actor(user=user, label=_user_label(user), ip=ip, environment_id=None))
+    try:
+        yield
+    finally:
+        _current.reset(token)

@@ -114,6 +114,19 @@ def rollup_watermark(environment_id: int) -> date | None:
     return row[0] if row else None
 
 
+def rollup_state(environment_id: int) -> tuple[date | None, bool]:
+    """(the watermark, whether any response of the environment was erased): what a read needs
+    to know to add rolled-up and erased figures. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT through_day FROM {STATE_TABLE} WHERE environment_id = %s), "
+            f"EXISTS (SELECT 1 FROM {ERASED_TABLE} WHERE environment_id = %s)",
+            [environment_id, environment_id],
+        )
+        watermark, erased = cursor.fetchone()
+    return watermark, bool(erased)
+
+
 @transaction.atomic
 def response_stats_rollup(
     *, environment_id: int, since: date | None = None, through: date | None = None
