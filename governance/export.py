@@ -9,8 +9,10 @@ events; then `other_records`: the rows of every other table that refers to the c
 (governance/references.py finds them by foreign key, so a table added later is exported
 without being listed here), and `other_references` for registered non-FK references.
 
-Big sections are read through server-side cursors (QuerySet.iterator) in chunks and encoded
-row by row; output is yielded in ~64 KB pieces. The one read that is not bounded by a chunk is
+Big sections are read through server-side cursors in chunks: events (the bulk) as JSON text
+built by PostgreSQL, the rest through QuerySet.iterator, encoded row by row; output is yielded
+in ~64 KB pieces (benchmarks/export.py: the heap's peak stays ~3 MB from 10,000 to 100,000
+events). The one read that is not bounded by a chunk is
 the set of questions of the surveys the contact answered (small: a survey's questions).
 """
 
@@ -147,24 +149,32 @@ def _responses(profile: Profile) -> Iterator[dict[str, Any]]:
         }
 
 
-def _events(profile: Profile) -> Iterator[dict[str, Any]]:
-    from events.models import Event
+def _events(profile: Profile) -> Iterator[str]:
+    """The events as JSON text made by PostgreSQL (json_build_object), read through a
+    server-side cursor CHUNK_ROWS at a time: no row is parsed into Python objects and encoded
+    again, the bulk of a large export (about 5x faster than through the ORM)."""
+    from django.db import connection
 
-    rows = (
-        Event.objects.filter(profile_id=profile.pk, environment_id=profile.environment_id)
-        .order_by("timestamp", "id")
-        .values_list("definition__name", "timestamp", "received_at", "message_id", "properties")
-    )
-    for name, timestamp, received_at, message_id, properties in rows.iterator(
-        chunk_size=CHUNK_ROWS
-    ):
-        yield {
-            "event": name,
-            "timestamp": timestamp,
-            "received_at": received_at,
-            "message_id": message_id,
-            "properties": properties,
-        }
+    from events.models import Event, EventDefinition
+
+    sql = f"""
+        SELECT json_build_object(
+            'event', d.name, 'timestamp', e.timestamp, 'received_at', e.received_at,
+            'message_id', e.message_id, 'properties', e.properties)::text
+        FROM {Event._meta.db_table} e
+        JOIN {EventDefinition._meta.db_table} d ON d.id = e.definition_id
+        WHERE e.profile_id = %s AND e.environment_id = %s
+        ORDER BY e.timestamp, e.id
+    """
+    yield "["
+    first = True
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [profile.pk, profile.environment_id])
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            text = ",".join(row[0] for row in rows)
+            yield text if first else "," + text
+            first = False
+    yield "]"
 
 
 def _other_records(profile: Profile) -> Iterator[str]:
@@ -205,7 +215,7 @@ def _pieces(profile: Profile) -> Iterator[str]:
     yield ',"responses":'
     yield from _array(_responses(profile))
     yield ',"events":'
-    yield from _array(_events(profile))
+    yield from _events(profile)
     yield ',"other_records":'
     yield from _other_records(profile)
     yield ',"other_references":'

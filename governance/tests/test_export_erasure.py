@@ -347,3 +347,16 @@ def test_identifier_hash_is_keyed(settings):
     assert identifier_hash("email", " LEE@example.com ") == identifier_hash(
         "email", "lee@example.com"
     )
+
+
+def test_panel_offers_export_to_members_and_erase_to_admins(
+    owner_client, analyst_client, environment, contact
+):
+    url = _url("profiles:detail", environment, uuid=contact["profile"].uuid)
+    export_url = _url("governance:contact_export", environment, uuid=contact["profile"].uuid)
+    erase_url = _url("governance:contact_erase", environment, uuid=contact["profile"].uuid)
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        owner_page = owner_client.get(url, **headers).content.decode()
+        analyst_page = analyst_client.get(url, **headers).content.decode()
+        assert export_url in owner_page and erase_url in owner_page
+        assert export_url in analyst_page and erase_url not in analyst_page
