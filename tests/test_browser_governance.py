@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -45,7 +46,7 @@ def test_export_then_erase_from_the_panel(logged_in_page, live_server, environme
         panel.get_by_role("link", name="Export data").click()
     download = download_info.value
     assert download.suggested_filename == f"hark-contact-{profile.uuid}.json"
-    document = json.loads(open(download.path(), encoding="utf-8").read())
+    document = json.loads(Path(download.path()).read_text(encoding="utf-8"))
     assert document["profile"]["email"] == "ada@example.com"
     assert len(document["events"]) == 3
     assert document["responses"][0]["answers"][0]["question_title"] == "Recommend us?"
