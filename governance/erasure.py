@@ -78,6 +78,19 @@ class ErasurePlan:
     def rows(self) -> list[tuple[str, int]]:
         return sorted(((k, v) for k, v in self.counts.items() if v), key=lambda kv: -kv[1])
 
+    def described_rows(self) -> list[tuple[str, str, int]]:
+        """(table label, what it holds in words, rows) for the confirmation."""
+        from django.apps import apps
+
+        described = []
+        for label, count in self.rows():
+            try:
+                name = str(apps.get_model(label)._meta.verbose_name_plural).capitalize()
+            except (LookupError, ValueError):
+                name = label
+            described.append((label, name, count))
+        return described
+
 
 def _add(counts: dict[str, int], label: str, n: int) -> None:
     counts[label] = counts.get(label, 0) + n
