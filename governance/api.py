@@ -8,12 +8,49 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from ninja import Router
+from ninja import Router, Schema
+from pydantic import ConfigDict
 
 from . import audit
 from .export import contact_export_stream, export_filename
 
 router = Router(tags=["Contacts"])
+
+
+class ExportFieldError(Schema):
+    field: str
+    message: str
+
+
+class ExportError(Schema):
+    """The API's error body (config.api.Error)."""
+
+    error: str
+    field: str | None = None
+    errors: list[ExportFieldError] | None = None
+
+
+class ContactExport(Schema):
+    """The export document (governance/export.py describes every section)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str
+    exported_at: str
+    profile: dict
+    traits: dict
+    segment_memberships: list
+    segment_membership_history: list
+    responses: list
+    events: list
+    other_records: dict
+    other_references: dict
+
+
+RESPONSES = {
+    200: ContactExport,
+    **{status: ExportError for status in (400, 401, 404, 413, 422, 429)},
+}
 
 IDENTIFIERS = ("id", "email", "uuid")
 
@@ -30,7 +67,7 @@ def _unprocessable(request: HttpRequest, message: str, field: str) -> HttpRespon
     )
 
 
-@router.get("/export", response={422: dict, 404: dict}, summary="Export a contact's data")
+@router.get("/export", response=RESPONSES, summary="Export a contact's data")
 def contact_export(
     request: HttpRequest, id: str | None = None, email: str | None = None, uuid: str | None = None
 ) -> HttpResponse:
