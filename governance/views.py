@@ -10,7 +10,14 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.db import transaction
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -59,14 +66,20 @@ def erase_contact(request: HttpRequest, profile: Profile, *, via: str) -> Erasur
     """Erase and audit (the panel and the API's DELETE /contact): the audit entry names the
     erasure log entry, never the contact."""
     actor = audit.actor_from_request(request)
-    entry = profile_erase(profile=profile, actor=actor.user, actor_label=actor.label, via=via)
-    audit.record(
-        request,
-        "contact.erase",
-        ("erasure", entry.pk, f"Erasure #{entry.pk}"),
-        environment=profile.environment_id,
-        after={"via": via, "rows_deleted": entry.counts},
-    )
+    with transaction.atomic():
+        try:
+            entry = profile_erase(
+                profile=profile, actor=actor.user, actor_label=actor.label, via=via
+            )
+        except Profile.DoesNotExist:  # erased meanwhile by another request
+            raise Http404("No such contact") from None
+        audit.record(
+            request,
+            "contact.erase",
+            ("erasure", entry.pk, f"Erasure #{entry.pk}"),
+            environment=profile.environment_id,
+            after={"via": via, "rows_deleted": entry.counts},
+        )
     return entry
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from django.http import Http404
 from django.urls import reverse
 
 from governance.erasure import erasures_matching, identifier_hash
@@ -360,3 +361,21 @@ def test_panel_offers_export_to_members_and_erase_to_admins(
         analyst_page = analyst_client.get(url, **headers).content.decode()
         assert export_url in owner_page and erase_url in owner_page
         assert export_url in analyst_page and erase_url not in analyst_page
+
+
+def test_erasing_twice_is_404_and_logs_once(owner_client, owner, environment, contact):
+    profile = contact["profile"]
+    url = _url("governance:contact_erase", environment, uuid=profile.uuid)
+    assert owner_client.post(url, {"confirm": "yes"}).status_code == 302
+    assert owner_client.post(url, {"confirm": "yes"}).status_code == 404
+    # A request that found the contact just before another erased it.
+    from django.test import RequestFactory
+
+    from governance.views import erase_contact
+
+    request = RequestFactory().post("/")
+    request.user = owner.user
+    with pytest.raises(Http404):
+        erase_contact(request, profile, via="dashboard")
+    assert ErasureLog.objects.count() == 1
+    assert AuditEntry.objects.filter(action="contact.erase").count() == 1
