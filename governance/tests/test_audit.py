@@ -60,6 +60,15 @@ def _question_edit(client, environment, owner):
         question_update(question=question, title="After?", key=question.key)
 
 
+def _targeting_edit(client, environment, owner):
+    from delivery.factories import web_survey
+    from delivery.services import targeting_update
+
+    survey = web_survey(environment)
+    with audit.acting(owner.user, ip=CLIENT_IP):
+        targeting_update(survey=survey, values={"sample_percent": 60})
+
+
 def _survey_create(client, environment, owner):
     with audit.acting(owner.user, ip=CLIENT_IP):
         survey_create(environment=environment, name="Fresh", created_by=owner.user)
@@ -148,6 +157,7 @@ CASES = [
     ("survey.archive", _archive, {"status": "live"}, {"status": "archived"}),
     ("survey.update", _survey_edit, {"name": "Old name"}, {"name": "New name"}),
     ("survey.update", _question_edit, {"title": "Before?"}, {"title": "After?"}),
+    ("survey.update", _targeting_edit, {}, {"targeting": {"sample_percent": 60}}),
     ("survey.create", _survey_create, None, {"name": "Fresh"}),
     ("segment.create", _segment_create, None, {"name": "Fans", "kind": "manual"}),
     ("segment.update", _segment_edit, {"name": "Old"}, {"name": "New"}),
