@@ -28,7 +28,7 @@ from profiles.models import Profile
 from profiles.selectors import keyset_page
 
 from . import audit
-from .erasure import profile_erase, profile_erasure_plan
+from .erasure import erasures_matching, profile_erase, profile_erasure_plan
 from .export import contact_export_stream, export_filename
 from .models import AuditEntry, ErasureLog
 
@@ -173,3 +173,44 @@ def audit_log(request: HarkRequest) -> HttpResponse:
     fragment = bool(request.htmx) and not request.htmx.history_restore_request
     template = "governance/audit_log.html#results" if fragment else "governance/audit_log.html"
     return render(request, template, context)
+
+
+# --- Erasure log ----------------------------------------------------------------------------------
+
+
+class VerifyErasureForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("email", "Email"), ("id", "User ID"), ("uuid", "Contact uuid")], label="By"
+    )
+    value = forms.CharField(max_length=320, label="Identifier")
+
+    def clean_value(self) -> str:
+        value = self.cleaned_data["value"].replace("\x00", "").strip()
+        if not value:
+            raise forms.ValidationError("Enter the identifier to check.")
+        return value
+
+
+@require_GET
+def erasure_log(request: HarkRequest) -> HttpResponse:
+    """Settings → Erasures: the erasure log (who, when, how many rows; never whose), keyset
+    pages, and a form that confirms whether a contact with a given identifier was erased (its
+    keyed hash is looked up; the identifier is not stored). Admins only."""
+    _admin_only(request)
+    form = VerifyErasureForm(request.GET if "value" in request.GET else None)
+    matches = None
+    if form.is_bound and form.is_valid():
+        matches = list(
+            erasures_matching(
+                kind=form.cleaned_data["kind"],
+                value=form.cleaned_data["value"],
+                environment_id=request.environment.pk,
+            )[:20]
+        )
+    qs = ErasureLog.objects.filter(environment=request.environment)
+    page = keyset_page(qs, "erased_at", request.GET.get("after"), AUDIT_PAGE_SIZE)
+    for entry in page.items:
+        entry.rows = sum(entry.counts.values())
+    next_url = f"?after={page.next_cursor}" if page.next_cursor else None
+    context = {"form": form, "matches": matches, "erasures": page.items, "next_url": next_url}
+    return render(request, "governance/erasures.html", context)

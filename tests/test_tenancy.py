@@ -38,7 +38,7 @@ APPS = (
     "governance",
 )
 # Pages only admins may open (analysts and other roles get 403, even to read).
-ADMIN_ONLY_PAGES = {"governance:audit_log", "governance:contact_erase"}
+ADMIN_ONLY_PAGES = {"governance:audit_log", "governance:contact_erase", "governance:erasures"}
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:

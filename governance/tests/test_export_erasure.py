@@ -379,3 +379,21 @@ def test_erasing_twice_is_404_and_logs_once(owner_client, owner, environment, co
         erase_contact(request, profile, via="dashboard")
     assert ErasureLog.objects.count() == 1
     assert AuditEntry.objects.filter(action="contact.erase").count() == 1
+
+
+def test_erasures_page_verifies_an_identifier(owner_client, analyst_client, environment, contact):
+    owner_client.post(
+        _url("governance:contact_erase", environment, uuid=contact["profile"].uuid),
+        {"confirm": "yes"},
+    )
+    url = _url("governance:erasures", environment)
+    page = owner_client.get(url)
+    assert page.status_code == 200 and len(page.context["erasures"]) == 1
+    assert b"lee@example.com" not in page.content
+    found = owner_client.get(url, {"kind": "email", "value": "LEE@example.com"})
+    assert len(found.context["matches"]) == 1 and b"Erased" in found.content
+    missing = owner_client.get(url, {"kind": "email", "value": "sam@example.com"})
+    assert missing.context["matches"] == [] and b"No match" in missing.content
+    bad = owner_client.get(url, {"kind": "phone", "value": " "})
+    assert bad.status_code == 200 and bad.context["form"].errors
+    assert analyst_client.get(url).status_code == 403
