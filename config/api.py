@@ -32,7 +32,7 @@ from core.ingest import canonical_email, lone_surrogate_field, may_hold_surrogat
 from environments.models import ApiKey, Environment
 from events.services import events_track, track_item
 from profiles.models import Profile
-from profiles.services import profile_delete, profile_identify
+from profiles.services import profile_identify
 
 from .api_auth import AuthFailed, RateLimited, authenticate_request
 
@@ -536,9 +536,13 @@ class Message(Schema):
 
 @api.delete("/contact", response={200: Message, **ERRORS_404})
 def contact_delete(request: HttpRequest, lookup: Query[ContactLookup]) -> dict[str, str]:
-    """Delete a contact with its events, responses and segment memberships."""
+    """Erase a contact: every row that refers to it (events, responses, memberships and their
+    history, displays...), in one transaction; the erasure is logged with keyed hashes of its
+    identifiers (governance.erasure)."""
+    from governance.views import erase_contact
+
     profile = _find_contact(_env(request), id=lookup.id, email=lookup.email, uuid=lookup.uuid)
-    profile_delete(profile=profile)
+    erase_contact(request, profile, via="api")
     return {"message": "Contact deleted"}
 
 
@@ -883,3 +887,6 @@ from webhooks.openapi import install as install_webhooks_openapi  # noqa: E402
 
 api.add_router("/webhooks/", webhooks_router)
 install_webhooks_openapi(api)
+from governance.api import router as governance_router  # noqa: E402
+
+api.add_router("/contact/", governance_router)

@@ -85,6 +85,11 @@ def beat_schedule() -> dict:
             "task": "retention.tasks.purge",
             "schedule": 3600.0,
         },
+        # Audit log retention (HARK_AUDIT_RETENTION_DAYS), in batches.
+        "governance-purge-audit-log": {
+            "task": "governance.tasks.purge_audit_log",
+            "schedule": 86400.0,
+        },
     }
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "demo",
     "alerts",
     "retention",
+    "governance",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +102,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "environments.middleware.EnvironmentMiddleware",
+    # After it: the actor (user, environment, client address) of audit entries written by the
+    # services during the request (governance/audit.py).
+    "governance.audit.AuditContextMiddleware",
     # Last: turns a refused sign-in into the lockout page (environments/login_throttle.py).
     "axes.middleware.AxesMiddleware",
 ]
@@ -417,3 +421,9 @@ LOGGING = {
 # "retention-purge") deletes at most this many rows per statement, each its own transaction.
 HARK_EVENTS_PARTITIONS_AHEAD = env_int("HARK_EVENTS_PARTITIONS_AHEAD", 3, minimum=1)
 HARK_RETENTION_BATCH = env_int("HARK_RETENTION_BATCH", 5000, minimum=1)
+# --- Data governance (governance/): audit log retention, erasure log hashes ---------------------
+# Audit entries older than this many days are purged daily (in batches).
+HARK_AUDIT_RETENTION_DAYS = env_int("HARK_AUDIT_RETENTION_DAYS", 365, minimum=1)
+# Key of the erasure log's identifier hashes (HMAC-SHA256). Unset: derived from SECRET_KEY, so
+# rotating SECRET_KEY makes earlier erasures unverifiable; set it to keep them verifiable.
+HARK_ERASURE_SECRET = env_str("HARK_ERASURE_SECRET", "") or ""

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("alerts.urls")),
     path("", include("retention.urls")),
+    path("", include("governance.urls")),
 ]

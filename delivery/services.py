@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from governance import audit
 from surveys.models import Channel, Response, Survey
 
 from . import selectors
@@ -467,6 +468,7 @@ def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTarg
     from segments.models import Segment
 
     targeting = SurveyTargeting.objects.filter(survey=survey).first() or targeting_defaults(survey)
+    before = audit.snapshot(targeting, TARGETING_AUDIT_FIELDS)
     errors: dict[str, list[str]] = {}
 
     def pick(name: str, choices: Sequence[str]) -> str | None:
@@ -560,7 +562,33 @@ def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTarg
     targeting.response_limit = limit
     targeting.updated_at = timezone.now()
     targeting.save()
+    old, new = audit.changes(before, audit.snapshot(targeting, TARGETING_AUDIT_FIELDS))
+    if new:
+        audit.record(None, "survey.update", survey, {"targeting": old}, {"targeting": new})
     return targeting
+
+
+TARGETING_AUDIT_FIELDS = (
+    "audience",
+    "segment_match",
+    "segments_include",
+    "segments_exclude",
+    "page_rules",
+    "trigger",
+    "trigger_seconds",
+    "trigger_event",
+    "trigger_nth",
+    "trigger_percent",
+    "recurrence",
+    "recurrence_days",
+    "recurrence_max",
+    "sample_percent",
+    "throttle_exempt",
+    "priority",
+    "starts_at",
+    "ends_at",
+    "response_limit",
+)
 
 
 def delivery_copy(*, source: Survey, target: Survey) -> None:

@@ -17,6 +17,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
+from governance import audit
+
 from .models import API_KEY_PREFIX, ApiKey, Environment, Membership, Role, hash_api_key
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def api_key_create(
         hashed_key=hash_api_key(secret),
         created_by=created_by,
     )
+    audit.record(created_by, "api_key.create", key, after={"name": name, "prefix": key.prefix})
     return key, secret
 
 
@@ -70,6 +73,13 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit.record(
+            None,
+            "api_key.revoke",
+            api_key,
+            {"revoked_at": None},
+            {"revoked_at": api_key.revoked_at, "prefix": api_key.prefix},
+        )
 
 
 @transaction.atomic
@@ -102,10 +112,28 @@ def member_add(
     membership, created = Membership.objects.get_or_create(
         user=user, environment=environment, defaults={"role": role}
     )
-    if not created and membership.role != role:
+    if created:
+        audit.record(
+            None,
+            "member.add",
+            _member_target(membership),
+            None,
+            {"role": role},
+            environment=environment,
+        )
+    elif membership.role != role:
+        before = membership.role
         membership.role = role
         membership.save(update_fields=["role"])
+        audit.record(
+            None, "member.role", _member_target(membership), {"role": before}, {"role": role}
+        )
     return membership
+
+
+def _member_target(membership: Membership) -> tuple[str, int, str]:
+    user = membership.user
+    return ("member", membership.pk, user.email or user.username)
 
 
 # --- Settings page (environment name, identity verification, team roles) ---------------------
@@ -127,6 +155,13 @@ def identity_verification_set(*, environment: Environment, enabled: bool) -> Env
     if environment.identity_verification != enabled:
         environment.identity_verification = enabled
         environment.save(update_fields=["identity_verification"])
+        audit.record(
+            None,
+            f"identity_verification.{'on' if enabled else 'off'}",
+            environment,
+            {"identity_verification": not enabled},
+            {"identity_verification": enabled},
+        )
     return environment
 
 
@@ -134,6 +169,8 @@ def identity_secret_regenerate(*, environment: Environment) -> Environment:
     """A new HMAC secret: signatures made with the old one stop verifying at once."""
     environment.identity_secret = secrets.token_hex(32)
     environment.save(update_fields=["identity_secret"])
+    # Never the secret itself: only that it changed.
+    audit.record(None, "identity_verification.secret", environment)
     return environment
 
 
@@ -157,8 +194,17 @@ def member_role_change(*, membership: Membership, role: str) -> Membership:
         admins = _lock_admins(membership.environment)
         if admins == [membership.pk]:
             raise LastAdminError("An environment needs at least one admin.")
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(
+        None,
+        "member.role",
+        _member_target(membership),
+        {"role": before},
+        {"role": role},
+        environment=membership.environment_id,
+    )
     return membership
 
 
@@ -168,6 +214,14 @@ def member_remove(*, membership: Membership) -> None:
         admins = _lock_admins(membership.environment)
         if admins == [membership.pk]:
             raise LastAdminError("An environment needs at least one admin.")
+    audit.record(
+        None,
+        "member.remove",
+        _member_target(membership),
+        {"role": membership.role},
+        None,
+        environment=membership.environment_id,
+    )
     membership.delete()
 
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from webhooks.outbox import kick_after_commit as outbox_kick
 from webhooks.outbox import outbox_insert_cte
+from governance import audit
 
 from . import rules as R
 from .compiler import CompileContext, environment_evaluation, profiles_matching
@@ -55,6 +56,8 @@ ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run p
 # then be seen as lost (segments_reset_stuck) and queued again.
 CLIENT_CHECK_INTERVAL = "1000"
 STAGE_TABLE = "hark_segment_stage"
+
+SEGMENT_AUDIT_FIELDS = ("name", "description", "kind", "rules")
 
 
 # --- Rules ----------------------------------------------------------------------------------
@@ -159,6 +162,9 @@ def segment_create(
             )
     except IntegrityError:
         raise ValidationError({"name": ["A segment with this name already exists."]}) from None
+    audit.record(
+        created_by, "segment.create", segment, after=audit.snapshot(segment, SEGMENT_AUDIT_FIELDS)
+    )
     if kind == SegmentKind.DYNAMIC:
         segment_recompute_request(segment=segment)
     return segment
@@ -174,6 +180,7 @@ def segment_update(
     """Rename / redescribe, or replace the rules (validated; a recompute is queued only when the
     rules changed). Skips the write when nothing changed."""
     fields: list[str] = []
+    before = audit.snapshot(segment, SEGMENT_AUDIT_FIELDS)
     if name is not None:
         name = name.strip()
         if not name:
@@ -201,6 +208,12 @@ def segment_update(
         rules_changed = True
     if fields:
         segment.save(update_fields=[*fields, "updated_at"])
+        audit.record(
+            None,
+            "segment.update",
+            segment,
+            *audit.changes(before, audit.snapshot(segment, SEGMENT_AUDIT_FIELDS)),
+        )
     if rules_changed:
         segment_recompute_request(segment=segment)
         _request_dependents(segment)
@@ -222,7 +235,9 @@ def segment_delete(*, segment: Segment) -> None:
     if users:
         names = ", ".join(s.name for s in users)
         raise ValidationError(f"Used by other segments ({names}): change them first.")
-    segment.delete()
+    with transaction.atomic():
+        audit.record(None, "segment.delete", segment, audit.snapshot(segment, SEGMENT_AUDIT_FIELDS))
+        segment.delete()
 
 
 # --- Recompute ------------------------------------------------------------------------------

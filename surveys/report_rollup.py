@@ -36,6 +36,9 @@ from .scores import KeySpec, grouped_figures
 
 DAILY_TABLE = "surveys_response_daily"
 STATE_TABLE = "surveys_response_rollup"
+# Figures of erased responses (governance.erasure): a roll-up (or a live read) adds them, so an
+# erasure removes the person, not their part of the totals.
+ERASED_TABLE = "surveys_response_erased"
 RECENT_DAYS = 3
 
 ANSWERED = ~Q(data={})
@@ -123,6 +126,19 @@ def rollup_watermark(environment_id: int) -> date | None:
     return row[0] if row else None
 
 
+def rollup_state(environment_id: int) -> tuple[date | None, bool]:
+    """(the watermark, whether any response of the environment was erased): what a read needs
+    to know to add rolled-up and erased figures. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT through_day FROM {STATE_TABLE} WHERE environment_id = %s), "
+            f"EXISTS (SELECT 1 FROM {ERASED_TABLE} WHERE environment_id = %s)",
+            [environment_id, environment_id],
+        )
+        watermark, erased = cursor.fetchone()
+    return watermark, bool(erased)
+
+
 @transaction.atomic
 def response_stats_rollup(
     *, environment_id: int, since: date | None = None, through: date | None = None
@@ -151,6 +167,7 @@ def response_stats_rollup(
     rows = grouped_figures(
         qs, {"sid": F("survey_id"), "day": TruncDate("created_at")}, keys, overview_counts()
     )
+    rows = _with_erased(rows, environment_id=environment_id, since=since, through=through)
     columns = list(COLUMNS.values())
     with connection.cursor() as cursor:
         delete = f"DELETE FROM {DAILY_TABLE} WHERE environment_id = %s AND day < %s"
@@ -178,6 +195,55 @@ def response_stats_rollup(
     return len(rows)
 
 
+def _with_erased(
+    rows: list[dict[str, Any]], *, environment_id: int, since: date | None, through: date
+) -> list[dict[str, Any]]:
+    """The days' figures plus those of the responses erased on them. One query."""
+    sql = f"SELECT survey_id, day, {', '.join(COLUMNS.values())} FROM {ERASED_TABLE} "
+    sql += "WHERE environment_id = %s AND day < %s"
+    params: list[Any] = [environment_id, through]
+    if since is not None:
+        sql += " AND day >= %s"
+        params.append(since)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        erased = cursor.fetchall()
+    if not erased:
+        return rows
+    merged = {(row["sid"], row["day"]): dict(row) for row in rows}
+    for sid, day, *values in erased:
+        target = merged.setdefault((sid, day), {"sid": sid, "day": day})
+        for name, value in zip(COLUMNS, values, strict=True):
+            target[name] = (target.get(name) or 0) + (value or 0)
+    return list(merged.values())
+
+
+def response_stats_erase(*, profile_id: int, environment_id: int) -> int:
+    """A profile's responses are about to be erased: add their figures to the erased roll-up
+    (per day and survey), so the Overview and the survey list keep the same totals. Call in
+    the erasing transaction. Returns the number of (day, survey) rows touched."""
+    qs = Response.objects.filter(environment_id=environment_id, profile_id=profile_id)
+    keys = as_score_keys(score_keys(environment_id))
+    rows = grouped_figures(
+        qs, {"sid": F("survey_id"), "day": TruncDate("created_at")}, keys, overview_counts()
+    )
+    if not rows:
+        return 0
+    columns = list(COLUMNS.values())
+    updates = ", ".join(f"{c} = {ERASED_TABLE}.{c} + EXCLUDED.{c}" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {ERASED_TABLE} (environment_id, day, survey_id, {', '.join(columns)}) "
+            f"VALUES (%s, %s, %s, {', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT (environment_id, day, survey_id) DO UPDATE SET {updates}",
+            [
+                [environment_id, row["day"], row["sid"]] + [row.get(name) or 0 for name in COLUMNS]
+                for row in rows
+            ],
+        )
+    return len(rows)
+
+
 def response_stats_rollup_all(*, full: bool = False) -> int:
     """Every environment with responses: the last RECENT_DAYS days (or everything)."""
     from core.periodic import for_each_environment
@@ -198,26 +264,70 @@ def response_stats_rollup_all(*, full: bool = False) -> int:
 # --- Read ----------------------------------------------------------------------------------------
 
 
+def _rolled_and_erased(
+    *,
+    environment_id: int,
+    survey_id: int | None,
+    start: date | None,
+    watermark: date | None,
+    end: date | None,
+    last_day: date | None,
+) -> tuple[str, list[Any]]:
+    """FROM-clause rows of the rolled-up days [start, end) (none without a watermark) and of
+    the responses erased on the days after (from the watermark, or start, to last_day): the
+    live part counts the responses that still exist, this adds those erased since."""
+    daily = ["environment_id = %s"]
+    daily_params: list[Any] = [environment_id]
+    if watermark is None:
+        daily.append("false")
+    else:
+        daily.append("day < %s")
+        daily_params.append(end)
+    erased = ["environment_id = %s"]
+    erased_params: list[Any] = [environment_id]
+    if watermark is not None:
+        erased.append("day >= %s")
+        erased_params.append(watermark)
+    if last_day is not None:
+        erased.append("day <= %s")
+        erased_params.append(last_day)
+    for where, params in ((daily, daily_params), (erased, erased_params)):
+        if start is not None:
+            where.append("day >= %s")
+            params.append(start)
+        if survey_id is not None:
+            where.append("survey_id = %s")
+            params.append(survey_id)
+    columns = ", ".join(["day", "survey_id", *COLUMNS.values()])
+    sql = (
+        f"(SELECT {columns} FROM {DAILY_TABLE} WHERE {' AND '.join(daily)} "
+        f"UNION ALL SELECT {columns} FROM {ERASED_TABLE} WHERE {' AND '.join(erased)}) AS rows"
+    )
+    return sql, daily_params + erased_params
+
+
 def rolled_up_weeks(
     *,
     environment_id: int,
     survey_id: int | None,
     start: date | None,
-    end: date,
+    end: date | None,
+    watermark: date | None,
+    last_day: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Raw figures per week (Monday, a date) of the rolled-up days [start, end). One query."""
-    where = ["environment_id = %s", "day < %s"]
-    params: list[Any] = [environment_id, end]
-    if start is not None:
-        where.append("day >= %s")
-        params.append(start)
-    if survey_id is not None:
-        where.append("survey_id = %s")
-        params.append(survey_id)
+    """Raw figures per week (Monday, a date) of the rolled-up days [start, end), plus those of
+    responses erased after the watermark up to last_day. One query."""
+    source, params = _rolled_and_erased(
+        environment_id=environment_id,
+        survey_id=survey_id,
+        start=start,
+        watermark=watermark,
+        end=end,
+        last_day=last_day,
+    )
     sums = ", ".join(f"SUM({column})" for column in COLUMNS.values())
     sql = (
-        f"SELECT date_trunc('week', day)::date AS week, {sums} FROM {DAILY_TABLE} "
-        f"WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY 1"
+        f"SELECT date_trunc('week', day)::date AS week, {sums} FROM {source} GROUP BY 1 ORDER BY 1"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -228,16 +338,25 @@ def rolled_up_weeks(
 
 
 def rolled_up_by_survey(
-    *, environment_id: int, start: date | None, end: date
+    *,
+    environment_id: int,
+    start: date | None,
+    end: date | None,
+    watermark: date | None,
+    last_day: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Raw figures per survey ("sid") of the rolled-up days [start, end). One query."""
-    where = ["environment_id = %s", "day < %s"]
-    params: list[Any] = [environment_id, end]
-    if start is not None:
-        where.append("day >= %s")
-        params.append(start)
+    """Raw figures per survey ("sid") of the rolled-up days [start, end), plus those of
+    responses erased after the watermark up to last_day. One query."""
+    source, params = _rolled_and_erased(
+        environment_id=environment_id,
+        survey_id=None,
+        start=start,
+        watermark=watermark,
+        end=end,
+        last_day=last_day,
+    )
     sums = ", ".join(f"SUM({column})" for column in COLUMNS.values())
-    sql = f"SELECT survey_id, {sums} FROM {DAILY_TABLE} WHERE {' AND '.join(where)} GROUP BY 1"
+    sql = f"SELECT survey_id, {sums} FROM {source} GROUP BY 1"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [

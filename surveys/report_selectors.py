@@ -31,7 +31,7 @@ from .report_rollup import (
     merge_weeks,
     overview_counts,
     rolled_up_weeks,
-    rollup_watermark,
+    rollup_state,
     score_keys,
 )
 
@@ -256,18 +256,23 @@ def _overview_figures(
     rolled: list[dict[str, Any]] = []
     # The rollup holds every response's figures: a segment (membership is per profile) or
     # "completed only" is computed live.
+    # It also holds the figures of erased responses (governance.erasure): added here for the
+    # days after the watermark, so totals are the same after an erasure.
     if segment is None and not filterset.form.errors and not filterset.completed_only:
-        watermark = rollup_watermark(filterset.environment.pk)
-        if watermark is not None and (span.start is None or span.start < day_start(watermark)):
-            end = watermark
-            if span.end is not None:
-                end = min(end, timezone.localtime(span.end).date())
+        watermark, erased = rollup_state(filterset.environment.pk)
+        end = watermark
+        if watermark is not None and span.end is not None:
+            end = min(watermark, timezone.localtime(span.end).date())
+        if watermark is not None or erased:
             rolled = rolled_up_weeks(
                 environment_id=filterset.environment.pk,
                 survey_id=survey.pk if survey else None,
                 start=span.start_date,
                 end=end,
+                watermark=watermark,
+                last_day=span.end_date,
             )
+        if watermark is not None and (span.start is None or span.start < day_start(watermark)):
             qs = qs.filter(created_at__gte=day_start(watermark))
     live = scores.grouped_figures(qs, {"week": TruncWeek("created_at")}, keys, counts)
     weeks = merge_weeks(rolled, live)

@@ -49,7 +49,7 @@ from .report_rollup import (
     day_start,
     overview_counts,
     rolled_up_by_survey,
-    rollup_watermark,
+    rollup_state,
     score_keys,
 )
 from .scores import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
@@ -801,18 +801,26 @@ def survey_list_figures(
         return {}
     keys = as_score_keys(score_keys(environment_id))
     names = list(scores.score_aggregates(keys, overview_counts())[1])
-    watermark = rollup_watermark(environment_id)
+    watermark, erased = rollup_state(environment_id)
     live = Response.objects.filter(environment_id=environment_id, survey_id__in=survey_ids)
     if span.start is not None:
         live = live.filter(created_at__gte=span.start)
     if span.end is not None:
         live = live.filter(created_at__lt=span.end)
     rows: list[dict[str, Any]] = []
+    # The roll-up, and the figures of erased responses after it (governance.erasure).
+    end = watermark
+    if watermark is not None and span.end is not None:
+        end = min(watermark, timezone.localtime(span.end).date())
+    if watermark is not None or erased:
+        rows += rolled_up_by_survey(
+            environment_id=environment_id,
+            start=span.start_date,
+            end=end,
+            watermark=watermark,
+            last_day=span.end_date,
+        )
     if watermark is not None and (span.start is None or span.start < day_start(watermark)):
-        end = watermark
-        if span.end is not None:
-            end = min(end, timezone.localtime(span.end).date())
-        rows += rolled_up_by_survey(environment_id=environment_id, start=span.start_date, end=end)
         live = live.filter(created_at__gte=day_start(watermark))
     rows += scores.grouped_figures(live, {"sid": F("survey_id")}, keys, overview_counts())
     by_survey: dict[int, list[dict[str, Any]]] = {}

@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from governance import audit
 from traits.models import Scope
 
 from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
@@ -32,6 +33,9 @@ from .models import Channel, Question, QuestionKind, Response, Survey, SurveyMod
 RESPONSE_REUSE_WINDOW = timedelta(hours=3)
 CONTEXT_MAX_KEYS = 50
 QUESTION_KEY_MAX_LENGTH = 100
+
+SURVEY_AUDIT_FIELDS = ("name", "status", "mode", "channels", "thank_you")
+QUESTION_AUDIT_FIELDS = ("key", "kind", "title", "description", "required", "config", "logic")
 
 
 # --- Responses --------------------------------------------------------------------------------
@@ -357,7 +361,7 @@ def survey_create(
     channels: Sequence[str] | None = None,
     created_by: Any = None,
 ) -> Survey:
-    return Survey.objects.create(
+    survey = Survey.objects.create(
         environment=environment,
         name=name.strip()[:200] or "Untitled survey",
         mode=mode,
@@ -365,6 +369,10 @@ def survey_create(
         created_by=created_by,
         thank_you={"title": "Thank you!", "message": "Your feedback helps us improve."},
     )
+    audit.record(
+        created_by, "survey.create", survey, after=audit.snapshot(survey, SURVEY_AUDIT_FIELDS)
+    )
+    return survey
 
 
 def survey_update(
@@ -376,6 +384,7 @@ def survey_update(
     thank_you: Mapping[str, str] | None = None,
 ) -> Survey:
     fields: list[str] = []
+    before = audit.snapshot(survey, SURVEY_AUDIT_FIELDS)
     if name is not None and name.strip() and name.strip() != survey.name:
         survey.name = name.strip()[:200]
         fields.append("name")
@@ -399,7 +408,20 @@ def survey_update(
             fields.append("thank_you")
     if fields:
         survey.save(update_fields=[*fields, "updated_at"])
+        audit.record(
+            None,
+            "survey.update",
+            survey,
+            *audit.changes(before, audit.snapshot(survey, SURVEY_AUDIT_FIELDS)),
+        )
     return survey
+
+
+STATUS_ACTIONS = {
+    SurveyStatus.LIVE: "survey.publish",
+    SurveyStatus.PAUSED: "survey.pause",
+    SurveyStatus.ARCHIVED: "survey.archive",
+}
 
 
 def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
@@ -411,6 +433,7 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
     if status == SurveyStatus.LIVE and not survey.questions.exists():
         raise ValidationError({"status": ["add at least one question before publishing"]})
     previous = survey.status
+    before = {"status": survey.status}
     survey.status = status
     fields = ["status", "updated_at"]
     if status == SurveyStatus.LIVE:
@@ -422,6 +445,9 @@ def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
         _emit_survey(survey, "survey.published")
     elif previous == SurveyStatus.LIVE:
         _emit_survey(survey, "survey.closed")
+    audit.record(
+        by, STATUS_ACTIONS.get(status, "survey.status"), survey, before, {"status": status}
+    )
     return survey
 
 
@@ -593,7 +619,7 @@ def question_add(
     position = (survey.questions.aggregate(m=Max("position"))["m"] or 0) + 1
     if key:
         key = _check_key(survey=survey, key=key)
-    return Question.objects.create(
+    question = Question.objects.create(
         survey=survey,
         position=position,
         kind=kind,
@@ -603,6 +629,14 @@ def question_add(
         required=required if kind != QuestionKind.CTA else False,
         config=_clean_config(kind, config if config is not None else DEFAULT_CONFIG[kind]),
     )
+    audit.record(
+        None,
+        "survey.update",
+        survey,
+        None,
+        {"question_added": audit.snapshot(question, QUESTION_AUDIT_FIELDS)},
+    )
+    return question
 
 
 # Words that make a title read well and a key long: left out of default keys.
@@ -751,6 +785,7 @@ def question_update(
     if errors:
         raise ValidationError(errors)
     old_key = question.key
+    before = audit.snapshot(question, QUESTION_AUDIT_FIELDS)
     question.title = title[:500]
     question.key = key
     question.description = description.strip()
@@ -766,6 +801,15 @@ def question_update(
                     {**r, "goto": key} if r.get("goto") == old_key else r for r in other.logic
                 ]
                 other.save(update_fields=["logic"])
+    old, new = audit.changes(before, audit.snapshot(question, QUESTION_AUDIT_FIELDS))
+    if new:
+        audit.record(
+            None,
+            "survey.update",
+            question.survey,
+            {"question": old_key, **old},
+            {"question": question.key, **new},
+        )
     return question
 
 
@@ -812,6 +856,13 @@ def question_move(*, question: Question, direction: str) -> None:
 def question_delete(*, question: Question) -> None:
     survey = question.survey
     key = question.key
+    audit.record(
+        None,
+        "survey.update",
+        survey,
+        {"question_deleted": audit.snapshot(question, QUESTION_AUDIT_FIELDS)},
+        None,
+    )
     question.delete()
     changed = []
     for position, other in enumerate(

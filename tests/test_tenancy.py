@@ -43,7 +43,10 @@ APPS = (
     "webhooks",
     "alerts",
     "retention",
+    "governance",
 )
+# Pages only admins may open (analysts and other roles get 403, even to read).
+ADMIN_ONLY_PAGES = {"governance:audit_log", "governance:contact_erase", "governance:erasures"}
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:
@@ -115,6 +118,7 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             "surveys": world["survey"],
             "delivery": world["survey"],
             "webhooks": world["webhook_endpoint"],
+            "governance": world["profile"],
         }[namespace].uuid
     if kwarg == "profile_uuid":
         return world["profile"].uuid
@@ -209,6 +213,9 @@ def test_objects_of_another_environment_are_404_even_for_an_admin(
 def test_members_can_open_every_page(name, kwargs, owner_client, analyst_client, environment, here):
     url = _url(name, kwargs, environment, here)
     for member in (owner_client, analyst_client):
+        if member is analyst_client and name in ADMIN_ONLY_PAGES:
+            assert member.get(url).status_code == 403, url
+            continue
         # 405: an endpoint that only takes POST (its form lives on another page).
         assert member.get(url).status_code in (200, 302, 405), url
 

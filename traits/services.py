@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core import fastjson
+from governance import audit
 
 from .models import DataType, Scope
 
@@ -239,10 +240,12 @@ def trait_update(
         "hidden": hidden,
     }
     changed = [name for name, value in changes.items() if getattr(trait, name) != value]
+    before = {name: getattr(trait, name) for name in changed}
     for name in changed:
         setattr(trait, name, changes[name])
     if changed:
         trait.save(update_fields=changed)
+        audit.record(None, "trait.update", trait, before, {n: changes[n] for n in changed})
     if "data_type" in changed:
         from segments.services import segments_trait_changed
 
@@ -277,6 +280,13 @@ def trait_delete(*, trait: Any) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql, [trait.key, trait.environment_id, trait.key])
             touched = cursor.rowcount
+        audit.record(
+            None,
+            "trait.delete",
+            trait,
+            {"key": trait.key, "scope": trait.scope, "data_type": trait.data_type},
+            {"values_removed": touched},
+        )
         trait.delete()
         # Segments with a condition on it now see no value: recompute them (after commit).
         segments_trait_changed(

@@ -1,0 +1,161 @@
+"""What refers to a contact: every model with a foreign key to profiles.Profile, found through
+Django's model metadata, and the tables that refer to those rows in turn (an answer receipt
+refers to a response, which refers to the profile). Export and erasure both walk this, so a
+table added later (a webhook outbox with a nullable foreign key to the profile) is exported and
+erased without anyone remembering to list it.
+
+References that are not foreign keys (an id in a column without a constraint, a uuid inside a
+JSON payload) register an `ExtraReference` with `register_reference`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import models
+
+MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Rows of `model` that refer to a profile through `lookup` (a filter path ending at the
+    profile's id: "profile__id", "response__profile__id")."""
+
+    model: type[models.Model]
+    lookup: str
+    depth: int
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label
+
+    def queryset(self, profile_id: int) -> models.QuerySet:
+        return self.model._base_manager.filter(**{self.lookup: profile_id})
+
+
+def _profile_model() -> type[models.Model]:
+    return apps.get_model("profiles", "Profile")
+
+
+def _foreign_keys_to(target: type[models.Model]) -> list[tuple[type[models.Model], models.Field]]:
+    found = []
+    for model in apps.get_models(include_auto_created=True):
+        for field in model._meta.get_fields(include_hidden=True):
+            if (
+                field.concrete
+                and field.is_relation
+                and (field.many_to_one or field.one_to_one)
+                and field.related_model is target
+            ):
+                found.append((model, field))
+    return found
+
+
+def profile_references() -> list[Reference]:
+    """Every (model, lookup) whose rows refer to a profile, directly or through rows that do,
+    deepest first (the order to delete them in). A model reached twice (two paths) is listed
+    once per path."""
+    profile = _profile_model()
+    found: list[Reference] = []
+    frontier: list[tuple[type[models.Model], str]] = [(profile, "id")]
+    seen: set[tuple[str, str]] = set()
+    for depth in range(1, MAX_DEPTH + 1):
+        next_frontier = []
+        for target, path in frontier:
+            for model, field in _foreign_keys_to(target):
+                lookup = f"{field.name}__{path}"
+                key = (model._meta.label, lookup)
+                if key in seen or model is profile:
+                    continue
+                seen.add(key)
+                found.append(Reference(model=model, lookup=lookup, depth=depth))
+                next_frontier.append((model, lookup))
+        frontier = next_frontier
+        if not frontier:
+            break
+    return sorted(found, key=lambda ref: (-ref.depth, ref.label, ref.lookup))
+
+
+@dataclass(frozen=True)
+class ExtraReference:
+    """A reference the foreign-key walk cannot see. `count(profile)` says how many rows refer
+    to it, `erase(profile)` removes (or redacts) them and returns how many; `export(profile)`,
+    when given, returns JSON-ready rows for the export."""
+
+    name: str
+    count: Callable[[models.Model], int]
+    erase: Callable[[models.Model], int]
+    export: Callable[[models.Model], list] | None = None
+
+
+_EXTRA: dict[str, ExtraReference] = {}
+
+
+def register_reference(reference: ExtraReference) -> ExtraReference:
+    _EXTRA[reference.name] = reference
+    return reference
+
+
+def unregister_reference(name: str) -> None:
+    _EXTRA.pop(name, None)
+
+
+def extra_references() -> list[ExtraReference]:
+    return list(_EXTRA.values())
+
+
+# --- The references Hark has today that are not foreign keys -------------------------------------
+
+
+def _dirty_count(profile: models.Model) -> int:
+    from segments.models import DirtyProfile
+
+    return DirtyProfile.objects.filter(profile_id=profile.pk).count()
+
+
+def _dirty_erase(profile: models.Model) -> int:
+    from segments.models import DirtyProfile
+
+    return DirtyProfile.objects.filter(profile_id=profile.pk)._raw_delete("default")
+
+
+def _audit_q(profile: models.Model) -> models.Q:
+    return models.Q(
+        environment_id=profile.environment_id, target_type="contact", target_id=str(profile.uuid)
+    )
+
+
+def _audit_count(profile: models.Model) -> int:
+    from .models import AuditEntry
+
+    return AuditEntry.objects.filter(_audit_q(profile)).count()
+
+
+def _audit_erase(profile: models.Model) -> int:
+    """The audit log keeps that a team member exported or erased a contact, not whom: the
+    contact's uuid and name are blanked in those entries."""
+    from .models import AuditEntry
+
+    return AuditEntry.objects.filter(_audit_q(profile)).update(
+        target_id="", target_label="(erased contact)"
+    )
+
+
+register_reference(
+    ExtraReference(
+        # segments' queue of changed profiles: a bare bigint id, no constraint.
+        name="segments.DirtyProfile",
+        count=_dirty_count,
+        erase=_dirty_erase,
+    )
+)
+register_reference(
+    ExtraReference(
+        name="governance.AuditEntry (contact named as target)",
+        count=_audit_count,
+        erase=_audit_erase,
+    )
+)
