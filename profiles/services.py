@@ -866,3 +866,55 @@ def profile_delete(*, profile: Profile) -> None:
         # than letting the collector look at them.
         Event.objects.filter(profile_id=profile.pk).delete()
         Profile.objects.filter(pk=profile.pk).delete()
+
+
+# --- Bulk import (imports app) ----------------------------------------------------------------
+
+
+def profiles_import_cte(valid_sql: str, *, by: str, env: str = "%(env)s") -> str:
+    """Data-modifying CTEs that write imported contacts, for the imports app to compose into its
+    chunk statement (this module stays the only author of profiles_profile). `valid_sql` is a
+    query of (uid, email, traits jsonb) rows, one per contact; `by` is "user_id" (upsert on the
+    unique (environment, user_id) index) or "email" (update the profiles holding the email,
+    insert the others: email is not unique). The last CTE, `upserted`, returns (id, created).
+
+    Traits merge with `||` (the file's values win; keys it leaves empty keep theirs). A row
+    whose traits and email already hold is not rewritten: a re-import of the same file writes
+    nothing, and costs no index maintenance. Imports are not activity: last_seen_at and MAU are
+    untouched (new profiles are first and last seen at the import)."""
+    if by == "user_id":
+        return f"""valid AS ({valid_sql}),
+upserted AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, user_id, email, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), {env}, v.uid, v.email, v.traits, now(), now()
+    FROM valid v ORDER BY v.uid
+    ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
+        email = COALESCE(EXCLUDED.email, profiles_profile.email),
+        traits = profiles_profile.traits || EXCLUDED.traits
+    WHERE NOT (profiles_profile.traits @> EXCLUDED.traits)
+        OR (EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM profiles_profile.email)
+    RETURNING id, (xmax = 0) AS created
+)"""
+    if by != "email":
+        raise ValueError(by)
+    return f"""valid AS ({valid_sql}),
+updated AS (
+    UPDATE profiles_profile p SET traits = p.traits || v.traits
+    FROM valid v
+    WHERE p.environment_id = {env} AND p.email = v.email AND NOT (p.traits @> v.traits)
+    RETURNING p.id
+),
+inserted AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, email, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), {env}, v.email, v.traits, now(), now()
+    FROM valid v
+    WHERE NOT EXISTS (
+        SELECT 1 FROM profiles_profile p WHERE p.environment_id = {env} AND p.email = v.email
+    )
+    RETURNING id
+),
+upserted AS (
+    SELECT id, false AS created FROM updated UNION ALL SELECT id, true FROM inserted
+)"""

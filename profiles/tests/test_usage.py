@@ -224,7 +224,7 @@ def test_usage_drill_down_pages_by_keyset_with_constant_queries(
     url = f"{usage_url(environment)}?month={month}"
     first = owner_client.get(url, headers={"HX-Request": "true"})
     assert first.status_code == 200
-    assert [t.name for t in first.templates][0] == "counted"
+    assert next(t.name for t in first.templates) == "counted"
     rows = first.context["rows"]
     assert len(rows) == USAGE_PAGE_SIZE
     after = first.context["next_after"]
