@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("segments.urls")),
     path("", include("delivery.urls")),
+    path("", include("imports.urls")),
 ]
