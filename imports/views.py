@@ -3,6 +3,7 @@ progress (an htmx fragment polled while the import runs) and the report of rejec
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from uuid import UUID
 
@@ -92,7 +93,11 @@ def import_detail(request: HarkRequest, uuid: UUID) -> HttpResponse:
     contact_import = _get_import(request, uuid)
     context: dict[str, Any] = {"import": contact_import, "is_admin": request.membership.is_admin}
     status = 200
-    if contact_import.status == ImportStatus.MAPPING:
+    mapping_step = contact_import.status == ImportStatus.MAPPING
+    if mapping_step and not os.path.exists(contact_import.path):
+        # The upload is gone (HARK_IMPORT_DIR cleaned, or not shared): nothing to map.
+        context["missing_file"] = True
+    elif mapping_step:
         mapping = mapping_default(contact_import)
         errors: dict[str, list[str]] = {}
         if request.method == "POST":

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from environments.models import Environment, Role
 from environments.services import api_key_create, member_add
 from events.factories import EventDefinitionFactory
+from imports.models import ContactImport
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
@@ -27,7 +28,16 @@ pytestmark = pytest.mark.django_db
 
 # POST endpoints that only read (they compute a preview from the posted form).
 READ_ONLY_POSTS = {"segments:preview"}
-APPS = ("environments", "profiles", "traits", "events", "surveys", "segments", "delivery")
+APPS = (
+    "environments",
+    "profiles",
+    "traits",
+    "events",
+    "surveys",
+    "segments",
+    "delivery",
+    "imports",
+)
 
 
 def _walk(patterns: list, namespace: str = "", prefix: str = "") -> list[tuple[str, str, list]]:
@@ -69,6 +79,13 @@ def _world(environment: Environment) -> dict[str, Any]:
     )
     return {
         "environment": environment,
+        "contact_import": ContactImport.objects.create(
+            environment=environment,
+            filename="contacts.csv",
+            path="/nonexistent",
+            header=["id"],
+            status="done",
+        ),
         "profile": ProfileFactory(environment=environment, traits={"plan": "pro"}),
         "survey": survey,
         "question": QuestionFactory(survey=survey),
@@ -88,6 +105,7 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             manual = short in ("import", "members")
             return world["manual_segment" if manual else "segment"].uuid
         return {
+            "imports": world["contact_import"],
             "profiles": world["profile"],
             "surveys": world["survey"],
             "delivery": world["survey"],
