@@ -190,11 +190,9 @@ def _csv_line(values: list[Any]) -> str:
 
 @require_GET
 def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
-    """Who counted in `?month=YYYY-MM`, as CSV, streamed: keyset chunks of USAGE_CSV_CHUNK rows,
+    """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset chunks of USAGE_CSV_CHUNK rows,
     so memory stays constant whatever the month's MAU."""
-    month = _usage_month(request.GET.get("month"))
-    if month is None:
-        raise Http404("month is required")
+    month = _usage_month(request.GET.get("month")) or month_start(timezone.now())
     environment_id = request.environment.pk
 
     def lines() -> Iterator[str]:
