@@ -190,8 +190,8 @@ def _csv_line(values: list[Any]) -> str:
 
 @require_GET
 def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
-    """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset chunks of USAGE_CSV_CHUNK rows,
-    so memory stays constant whatever the month's MAU."""
+    """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset
+    chunks of USAGE_CSV_CHUNK rows, so memory stays constant whatever the month's MAU."""
     month = _usage_month(request.GET.get("month")) or month_start(timezone.now())
     environment_id = request.environment.pk
 
