@@ -58,6 +58,9 @@ DATE_RE = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
 )
+# What is trimmed around a value, the same in Python and in SQL (btrim's second argument).
+BLANKS = " \t\r\n"
+_SQL_BLANKS = "E' \\t\\r\\n'"
 TRUE_WORDS = ("true", "yes", "1")
 BOOLEAN_WORDS = (*TRUE_WORDS, "false", "no", "0")
 _PY = {
@@ -235,7 +238,7 @@ def _shape_problem(plan: _Plan, row: list[str], seen: dict[str, int], n: int) ->
     `seen` maps keys to the row that first had them."""
     if len(row) != plan.width:
         return f"has {len(row)} values, the header has {plan.width}"
-    key = row[plan.key_column].strip()
+    key = row[plan.key_column].strip(BLANKS)
     if plan.uid is None:
         key = key.lower()
     if not key:
@@ -248,16 +251,16 @@ def _shape_problem(plan: _Plan, row: list[str], seen: dict[str, int], n: int) ->
 
 def _value_problem(plan: _Plan, row: list[str]) -> str | None:
     """The checks the run makes in SQL, in Python for the preview (the same rules)."""
-    if plan.uid is not None and len(row[plan.uid].strip()) > ID_MAX_LENGTH:
+    if plan.uid is not None and len(row[plan.uid].strip(BLANKS)) > ID_MAX_LENGTH:
         return f"the user id is longer than {ID_MAX_LENGTH} characters"
     if plan.email is not None:
-        email = row[plan.email].strip()
+        email = row[plan.email].strip(BLANKS)
         if len(email) > EMAIL_MAX_LENGTH:
             return f"the email is longer than {EMAIL_MAX_LENGTH} characters"
         if email and not _PY["email"].match(email):
             return f"the email {email!r} is not a valid address"
     for i, key, kind in plan.traits:
-        value = row[i].strip()
+        value = row[i].strip(BLANKS)
         if value and not _fits(value, kind):
             return f"{key}: {value!r} is not a {kind}"
     return None
@@ -271,13 +274,16 @@ def _fits(value: str, kind: str) -> bool:
 
 
 def _sample(contact_import: ContactImport, n: int) -> list[list[str]]:
-    rows = []
+    rows: list[list[str]] = []
     reader = _reader(contact_import.path)
-    next(reader, None)
-    for row in reader:
-        rows.append(row)
-        if len(rows) >= n:
-            break
+    try:
+        next(reader, None)
+        for row in reader:
+            rows.append(row)
+            if len(rows) >= n:
+                break
+    except (UnicodeDecodeError, csv.Error):
+        pass  # the preview stops there; the run fails on it, saying why
     return rows
 
 
@@ -321,11 +327,11 @@ def _sql_checks(plan: _Plan) -> str:
     cases = []
     if plan.uid is not None:
         cases.append(
-            f"WHEN length(btrim(c{plan.uid})) > {ID_MAX_LENGTH} "
+            f"WHEN length(btrim(c{plan.uid}, {_SQL_BLANKS})) > {ID_MAX_LENGTH} "
             f"THEN 'the user id is longer than {ID_MAX_LENGTH} characters'"
         )
     if plan.email is not None:
-        e = f"btrim(c{plan.email})"
+        e = f"btrim(c{plan.email}, {_SQL_BLANKS})"
         cases.append(
             f"WHEN length({e}) > {EMAIL_MAX_LENGTH} "
             f"THEN 'the email is longer than {EMAIL_MAX_LENGTH} characters'"
@@ -335,7 +341,7 @@ def _sql_checks(plan: _Plan) -> str:
             f"THEN 'the email ' || quote_literal({e}) || ' is not a valid address'"
         )
     for i, key, kind in plan.traits:
-        v = f"btrim(c{i})"
+        v = f"btrim(c{i}, {_SQL_BLANKS})"
         if kind == DataType.NUMBER:
             test = f"{v} !~ '{NUMBER_RE}'"
         elif kind == DataType.DATE:
@@ -360,7 +366,7 @@ def _literal(text: str) -> str:
 def _traits_sql(plan: _Plan) -> str:
     parts = []
     for i, key, kind in plan.traits:
-        v = f"NULLIF(btrim(c{i}), '')"
+        v = f"NULLIF(btrim(c{i}, {_SQL_BLANKS}), '')"
         if kind == DataType.NUMBER:
             value = f"to_jsonb({v}::numeric)"
         elif kind == DataType.BOOLEAN:
@@ -379,8 +385,12 @@ def _traits_sql(plan: _Plan) -> str:
 
 def _chunk_sql(plan: _Plan) -> str:
     cells = ", ".join(f"c{i}" for i in range(plan.width))
-    uid = f"NULLIF(btrim(c{plan.uid}), '')" if plan.uid is not None else "NULL::text"
-    email = f"NULLIF(lower(btrim(c{plan.email})), '')" if plan.email is not None else "NULL::text"
+    uid = f"NULLIF(btrim(c{plan.uid}, {_SQL_BLANKS}), '')" if plan.uid is not None else "NULL::text"
+    email = (
+        f"NULLIF(lower(btrim(c{plan.email}, {_SQL_BLANKS})), '')"
+        if plan.email is not None
+        else "NULL::text"
+    )
     valid = (
         f"SELECT {uid} AS uid, {email} AS email, {_traits_sql(plan)} AS traits "
         "FROM checked WHERE reason IS NULL"

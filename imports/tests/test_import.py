@@ -261,3 +261,15 @@ def test_imports_of_another_environment_are_404(
         "imports:detail", kwargs={"env": other_environment.slug, "uuid": contact_import.uuid}
     )
     assert owner_client.get(member_url).status_code == 404
+
+
+def test_values_are_trimmed_alike_in_checks_and_storage(environment, owner):
+    text = 'user_id,email,seats\n" u1\t",  A@Example.com ,\t3 \nu1,b@example.com,4\n'
+    contact_import = import_create(environment=environment, user=owner.user, upload=_upload(text))
+    import_start(contact_import=contact_import, mapping=mapping_default(contact_import))
+    import_run(import_id=contact_import.pk)
+    assert list(Profile.objects.values_list("user_id", "email", "traits")) == [
+        ("u1", "a@example.com", {"seats": 3})
+    ]
+    [(row, reason)] = RejectedRow.objects.values_list("row", "reason")
+    assert row == 2 and "'u1' is repeated (first on row 1)" in reason
