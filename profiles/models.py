@@ -120,8 +120,13 @@ class MonthlyActivity(models.Model):
             models.UniqueConstraint(fields=["profile", "month"], name="monthly_activity_uniq")
         ]
         indexes = [
-            # MAU per month, and the Usage page's list of who counted (keyset on profile id).
+            # Everyone active in a month (delivery's audience estimate).
+            models.Index(fields=["environment", "month"], name="monthly_activity_env_month"),
+            # Who counts toward MAU: the Usage page's figures and its keyset pages by profile
+            # id read only these entries, however many anonymous visitors only browsed.
             models.Index(
-                fields=["environment", "month", "profile"], name="monthly_activity_env_month_p"
-            )
+                fields=["environment", "month", "profile"],
+                name="monthly_activity_counted",
+                condition=Q(identified=True) | Q(surveyed=True),
+            ),
         ]
