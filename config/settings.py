@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "alerts",
     "retention",
     "governance",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -333,6 +334,13 @@ HARK_SEGMENT_WORK_MEM = env_str("HARK_SEGMENT_WORK_MEM", "64MB") or "64MB"
 # segments.services.segments_reset_stuck.)
 HARK_SEGMENT_STUCK_SECONDS = env_int("HARK_SEGMENT_STUCK_SECONDS", 3600, minimum=60)
 # Statement timeout (seconds) of the builder's live count.
+# Contact import (imports/): the largest CSV accepted, rows per committed chunk (the progress
+# bar moves per chunk), where uploads wait for the worker (a directory both share), and the
+# GIN pending list allowed per chunk transaction, in kB (see imports/services.py).
+HARK_IMPORT_MAX_BYTES = env_int("HARK_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+HARK_IMPORT_CHUNK_ROWS = env_int("HARK_IMPORT_CHUNK_ROWS", 50_000, minimum=1)
+HARK_IMPORT_DIR = env_str("HARK_IMPORT_DIR") or str(DATA_DIR / "imports")
+HARK_IMPORT_GIN_PENDING_KB = env_int("HARK_IMPORT_GIN_PENDING_KB", 256 * 1024, minimum=64)
 HARK_SEGMENT_PREVIEW_TIMEOUT = env_int("HARK_SEGMENT_PREVIEW_TIMEOUT", 15, minimum=1)
 # A recompute runs a few statements (stage, apply; each bounded by the statement timeout):
 # they must fit, with room, in the time a task may run (see CELERY_TASK_TIME_LIMIT).

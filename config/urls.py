@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("alerts.urls")),
     path("", include("retention.urls")),
     path("", include("governance.urls")),
+    path("", include("imports.urls")),
 ]

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from governance import audit
+from profiles.models import ActivitySource
 from surveys.models import Channel, Response, Survey
 
 from . import selectors
@@ -174,6 +175,7 @@ def _identify(environment: Any, identity: Identity) -> Any:
             email=identity.email,
             anonymous_id=identity.anonymous_id,
             traits=identity.traits,
+            source=ActivitySource.CLIENT,
         )
     except ValidationError as exc:
         key, messages = next(iter(exc.message_dict.items()))
@@ -223,7 +225,7 @@ def page_view_record(
         email=None if identity.user_id else identity.email,
         properties=properties,
     )
-    events_track(environment_id=environment.pk, items=[item])
+    events_track(environment_id=environment.pk, items=[item], source=ActivitySource.CLIENT)
 
 
 def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] | None) -> Any:
@@ -247,7 +249,7 @@ def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] |
 def event_store(*, environment: Any, item: Any) -> None:
     from events.services import events_track
 
-    events_track(environment_id=environment.pk, items=[item])
+    events_track(environment_id=environment.pk, items=[item], source=ActivitySource.CLIENT)
 
 
 # --- Claiming a display ---------------------------------------------------------------------------
@@ -310,7 +312,9 @@ def display_claim(
             raise NotEligible(decision)
         if facts.profile_id is None:
             facts.profile_id = profile_identify(
-                environment=environment, anonymous_id=identity.anonymous_id
+                environment=environment,
+                anonymous_id=identity.anonymous_id,
+                source=ActivitySource.CLIENT,
             ).pk
     assert facts.profile_id is not None
     profile = Profile(pk=facts.profile_id, environment_id=environment.pk)

@@ -110,7 +110,10 @@ def audience_estimate(*, environment_id: int, plan: SurveyPlan) -> dict[str, Any
         """
         basis = "members of the segments"
     else:
-        params["month"] = timezone.now().date().replace(day=1)
+        from profiles.services import month_start
+
+        # The month as monthly activity rows count it (in TIME_ZONE).
+        params["month"] = month_start(timezone.now())
         sql = """
             SELECT count(*) FROM profiles_monthlyactivity
             WHERE environment_id = %(env)s AND month = %(month)s

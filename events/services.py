@@ -15,9 +15,11 @@ from django.utils import timezone
 from core import fastjson, prepared
 from profiles.services import (
     COMMIT_MODE_CTE,
+    activity_upsert_sql,
     clean_email,
     clean_identifier,
     commit_mode,
+    mau_zone,
     notify_segments,
     profiles_touch,
     utc,
@@ -170,6 +172,14 @@ _IDENTITIES = {
 }
 
 
+# MAU: a user id or an email names the user (identified); a device id alone does not.
+_ACTIVITY = activity_upsert_sql(
+    "SELECT profile_id, date_trunc('month', t AT TIME ZONE %(tz)s)::date AS month, "
+    "bool_or(named) AS identified, false AS surveyed, %(source)s AS sources "
+    "FROM resolved WHERE profile_id IS NOT NULL GROUP BY 1, 2"
+)
+
+
 def _track_sql(input_sql: str, identities: tuple[str, ...] = ("users", "devices")) -> str:
     """The tracking statement over `input_sql`'s rows, finding (or creating) profiles by the
     `identities` the rows may name: both for a batch; for one event, only the kind it names (a
@@ -213,7 +223,8 @@ definitions AS (
 resolved AS (
     SELECT i.n, COALESCE({", ".join(ids)}) AS profile_id,
            {f"COALESCE({', '.join(uuids)})" if uuids else "NULL::uuid"} AS uuid,
-           df.id AS definition_id, i.t, i.props, i.m, i.dup
+           df.id AS definition_id, i.t, i.props, i.m, i.dup,
+           (i.u IS NOT NULL OR i.pid IS NOT NULL) AS named
     FROM input i
     {joins}LEFT JOIN definitions df ON df.name = i.e
 ),
@@ -235,14 +246,7 @@ stored AS (
     ORDER BY n
     RETURNING message_id
 ),
-activity AS (
-    INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
-    SELECT %(env)s, profile_id, month FROM (
-        SELECT DISTINCT profile_id, date_trunc('month', t AT TIME ZONE 'UTC')::date AS month
-        FROM resolved WHERE profile_id IS NOT NULL
-    ) m ORDER BY profile_id, month
-    ON CONFLICT (profile_id, month) DO NOTHING
-),
+activity AS ({_ACTIVITY}),
 """
         + mark_dirty_cte("SELECT profile_id FROM resolved WHERE definition_id IS NOT NULL")
         + ",\n"
@@ -261,6 +265,8 @@ _SHARED_TYPES = {
     "received": "timestamptz",
     "synchronous_commit": "text",
     "resolution": "int",
+    "tz": "text",
+    "source": "int",
 }
 TRACK = prepared.Prepared(
     "hark_events_track", _track_sql(_INPUT_ROWS), {**_SHARED_TYPES, "rows": "jsonb"}
@@ -290,7 +296,9 @@ def _track_one(row: dict[str, Any]) -> prepared.Prepared:
     return TRACK_ONE_DEVICE if row["a"] is not None else TRACK_ONE_EMAIL
 
 
-def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[TrackItem]:
+def events_track(
+    *, environment_id: int, items: Sequence[TrackItem], source: int = 1
+) -> list[TrackItem]:
     """Store events set-based: one statement for one event or a thousand.
 
     Profiles are created when missing (and their last_seen_at advanced), definitions created on
@@ -301,7 +309,8 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
     waits on that row's unique index entry, then skips), and every profile is marked active for
     the month, all in one statement of data-modifying CTEs (profile rows are locked in key
     order, so concurrent batches do not deadlock). After commit, segments hear which profiles
-    changed.
+    changed. `source`: who called, a profiles.models.ActivitySource (the API by default) for the
+    MAU row.
     """
     if not items:
         return []
@@ -350,6 +359,8 @@ def events_track(*, environment_id: int, items: Sequence[TrackItem]) -> list[Tra
                 "received": received,
                 "synchronous_commit": commit_mode(),
                 "resolution": LAST_SEEN_RESOLUTION_SECONDS,
+                "tz": mau_zone(),
+                "source": source,
             }
             if len(pending) == 1:
                 [row] = pending

@@ -74,8 +74,33 @@ class Profile(models.Model):
         return str(name or self.email or self.user_id or f"Anonymous {str(self.uuid)[:8]}")
 
 
+class ActivitySource(models.IntegerChoices):
+    """Where a month's activity came from: bits of MonthlyActivity.sources."""
+
+    API = 1, "API"
+    CLIENT = 2, "Web client"
+    LINK = 4, "Survey link"
+    EMAIL = 8, "Email"
+
+    @classmethod
+    def for_channel(cls, channel: str) -> ActivitySource:
+        """The source of a survey response's channel (surveys.models.Channel's values)."""
+        return {"api": cls.API, "web": cls.CLIENT, "link": cls.LINK, "email": cls.EMAIL}.get(
+            channel, cls.API
+        )
+
+
 class MonthlyActivity(models.Model):
-    """One row per profile and month in which it was active: MAU is a count of an index range."""
+    """One row per profile and month in which it was active.
+
+    Every month a profile was seen has a row (delivery's "people active this month" counts
+    them all). MAU, by the rule Hark is measured on, counts the rows that are `identified` (a
+    call of the client or the API named the user: a user id or an email) or `surveyed` (the
+    person saw, dismissed or answered a survey that month): an anonymous visitor who only
+    browsed has a row but is not counted. `sources` ORs the ActivitySource bits of the calls.
+    Months start in settings.TIME_ZONE. Ingestion writes rows with profiles.services'
+    activity_upsert_sql: flags only ever turn on, and a row that already says as much is
+    not rewritten."""
 
     # Indexed by the constraint (profile, month) and by (environment, month) below.
     environment = models.ForeignKey(
@@ -84,11 +109,24 @@ class MonthlyActivity(models.Model):
     profile = models.ForeignKey(
         Profile, on_delete=models.CASCADE, related_name="monthly_activity", db_index=False
     )
-    month = models.DateField(help_text="First day of the month (UTC).")
+    month = models.DateField(help_text="First day of the month (in settings.TIME_ZONE).")
+    identified = models.BooleanField(default=False, db_default=False)
+    surveyed = models.BooleanField(default=False, db_default=False)
+    sources = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
             # Ingestion marks activity with INSERT ... ON CONFLICT DO NOTHING on this key.
             models.UniqueConstraint(fields=["profile", "month"], name="monthly_activity_uniq")
         ]
-        indexes = [models.Index(fields=["environment", "month"], name="monthly_activity_env_month")]
+        indexes = [
+            # Everyone active in a month (delivery's audience estimate).
+            models.Index(fields=["environment", "month"], name="monthly_activity_env_month"),
+            # Who counts toward MAU: the Usage page's figures and its keyset pages by profile
+            # id read only these entries, however many anonymous visitors only browsed.
+            models.Index(
+                fields=["environment", "month", "profile"],
+                name="monthly_activity_counted",
+                condition=Q(identified=True) | Q(surveyed=True),
+            ),
+        ]

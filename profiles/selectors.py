@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -415,3 +416,92 @@ def profile_segment_memberships(*, profile: Profile) -> list:
         .only("since", "segment__uuid", "segment__name", "segment__kind")
         .order_by("segment__name")
     )
+
+
+# --- Usage (MAU) -------------------------------------------------------------------------------
+
+USAGE_MONTHS = 12
+USAGE_PAGE_SIZE = 50
+USAGE_CSV_CHUNK = 2000
+
+
+@dataclass
+class UsageMonth:
+    month: date
+    identified: int = 0
+    anonymous: int = 0
+    # Per ActivitySource value: how many of the month's counted people it saw.
+    by_source: dict[int, int] | None = None
+
+    @property
+    def total(self) -> int:
+        return self.identified + self.anonymous
+
+
+def _month_before(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 - n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def usage_months(*, environment_id: int, current: date) -> list[UsageMonth]:
+    """MAU for the USAGE_MONTHS months up to `current` (first days), newest first: counted
+    people (identified, or anonymous who interacted with a survey) and per source. One
+    aggregate over the (environment, month, profile) index range of those months."""
+    from .models import ActivitySource
+
+    first = _month_before(current, USAGE_MONTHS - 1)
+    bits = [s.value for s in ActivitySource]
+    per_source = ", ".join(f"count(*) FILTER (WHERE sources & {b} <> 0)" for b in bits)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT month, count(*) FILTER (WHERE identified),
+                count(*) FILTER (WHERE NOT identified), {per_source}
+            FROM profiles_monthlyactivity
+            WHERE environment_id = %s AND month BETWEEN %s AND %s AND (identified OR surveyed)
+            GROUP BY month
+            """,
+            [environment_id, first, current],
+        )
+        found = {
+            row[0]: UsageMonth(row[0], row[1], row[2], dict(zip(bits, row[3:], strict=True)))
+            for row in cursor.fetchall()
+        }
+    months = [_month_before(current, n) for n in range(USAGE_MONTHS)]
+    return [found.get(m) or UsageMonth(m, by_source=dict.fromkeys(bits, 0)) for m in months]
+
+
+def usage_counted(*, environment_id: int, month: date) -> QuerySet:
+    """Who counted in `month`, by profile id (the index's order: keyset pages walk it)."""
+    from .models import MonthlyActivity
+
+    return (
+        MonthlyActivity.objects.filter(environment_id=environment_id, month=month)
+        .filter(Q(identified=True) | Q(surveyed=True))
+        .select_related("profile")
+        .only(
+            "profile_id",
+            "identified",
+            "surveyed",
+            "sources",
+            "profile__uuid",
+            "profile__user_id",
+            "profile__email",
+            "profile__anonymous_id",
+            "profile__traits",
+        )
+        .order_by("profile_id")
+    )
+
+
+def usage_counted_page(
+    *, environment_id: int, month: date, after: int | None, size: int = USAGE_PAGE_SIZE
+) -> tuple[list[Any], int | None]:
+    """One keyset page of usage_counted (rows, the cursor of the next page or None)."""
+    qs = usage_counted(environment_id=environment_id, month=month)
+    if after is not None:
+        qs = qs.filter(profile_id__gt=after)
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].profile_id if more else None)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,7 +33,7 @@ from traits.services import (
     traits_clean,
 )
 
-from .models import MonthlyActivity, Profile
+from .models import ActivitySource, Profile
 
 ID_MAX_LENGTH = 255
 EMAIL_MAX_LENGTH = 320
@@ -64,9 +65,17 @@ def _profile_from_row(row: tuple) -> Profile:
     return Profile.from_db("default", _COLUMNS, values)
 
 
+def mau_zone() -> str:
+    """The time zone whose months MAU counts in: settings.TIME_ZONE (environments have none of
+    their own), passed to SQL as a parameter so a month starts where the team's does."""
+    return str(settings.TIME_ZONE)
+
+
 def month_start(at: datetime) -> date:
-    at = at.astimezone(UTC) if timezone.is_aware(at) else at
-    return date(at.year, at.month, 1)
+    """The first day of `at`'s month in mau_zone() (naive means UTC)."""
+    at = at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
+    local = at.astimezone(ZoneInfo(mau_zone()))
+    return date(local.year, local.month, 1)
 
 
 def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH) -> str | None:
@@ -104,28 +113,64 @@ def utc(at: datetime, *, field: str) -> datetime:
 # --- MAU -------------------------------------------------------------------------------------
 
 
-def profile_mark_active(*, environment_id: int, profile_id: int, at: datetime) -> None:
-    """Count the profile as active in the month of `at`: one insert that does nothing when the
-    row exists (the unique key is (profile, month))."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month) "
-            "VALUES (%s, %s, %s) ON CONFLICT (profile_id, month) DO NOTHING",
-            [environment_id, profile_id, month_start(at)],
-        )
+def activity_upsert_sql(rows: str, *, env: str = "%(env)s") -> str:
+    """The INSERT that records monthly activity for `rows`, a SELECT of (profile_id, month,
+    identified, surveyed, sources), usable as a data-modifying CTE in another app's statement
+    (events' track composes it, as segments.dirty's pieces are composed).
+
+    Flags only turn on: a conflict ORs them into the row. A row that already says as much is
+    filtered out before the insert (one probe of the unique index, as ON CONFLICT makes
+    anyway), so the common case (a user active all month) writes nothing and locks nothing:
+    ON CONFLICT DO UPDATE would lock the row even with nothing to change."""
+    return f"""
+    INSERT INTO profiles_monthlyactivity
+        (environment_id, profile_id, month, identified, surveyed, sources)
+    SELECT {env}, a.profile_id, a.month, a.identified, a.surveyed, a.sources::smallint
+    FROM ({rows}) a
+    WHERE NOT EXISTS (
+        SELECT 1 FROM profiles_monthlyactivity x
+        WHERE x.profile_id = a.profile_id AND x.month = a.month
+            AND (x.identified OR NOT a.identified) AND (x.surveyed OR NOT a.surveyed)
+            AND x.sources & a.sources = a.sources
+    )
+    ORDER BY a.profile_id, a.month
+    ON CONFLICT (profile_id, month) DO UPDATE SET
+        identified = profiles_monthlyactivity.identified OR EXCLUDED.identified,
+        surveyed = profiles_monthlyactivity.surveyed OR EXCLUDED.surveyed,
+        sources = profiles_monthlyactivity.sources | EXCLUDED.sources
+    """
 
 
-def profiles_mark_active(*, environment_id: int, activity: Iterable[tuple[int, datetime]]) -> None:
-    """profile_mark_active for many (profile id, time) pairs in one statement."""
-    rows = sorted({(pid, month_start(at)) for pid, at in activity})
-    if not rows:
-        return
+_MARK_ACTIVE_SQL = activity_upsert_sql(
+    "SELECT %(profile)s::bigint AS profile_id, %(month)s::date AS month, "
+    "%(identified)s::bool AS identified, %(surveyed)s::bool AS surveyed, "
+    "%(sources)s::int AS sources"
+)
+
+
+def profile_mark_active(
+    *,
+    environment_id: int,
+    profile_id: int,
+    at: datetime,
+    source: int = ActivitySource.API,
+    identified: bool = False,
+    surveyed: bool = False,
+) -> None:
+    """Count the profile as active in the month of `at` (one statement; nothing written when
+    the month's row already has these flags). `identified`: the call named the user;
+    `surveyed`: they saw, dismissed or answered a survey; `source`: an ActivitySource."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month) "
-            "SELECT %s, v.p, v.m FROM jsonb_to_recordset(%s::jsonb) AS v(p bigint, m date) "
-            "ON CONFLICT (profile_id, month) DO NOTHING",
-            [environment_id, json.dumps([{"p": p, "m": m.isoformat()} for p, m in rows])],
+            _MARK_ACTIVE_SQL,
+            {
+                "env": environment_id,
+                "profile": profile_id,
+                "month": month_start(at),
+                "identified": identified,
+                "surveyed": surveyed,
+                "sources": int(source),
+            },
         )
 
 
@@ -354,6 +399,12 @@ def _is_fast(ident: _Identity) -> bool:
     )
 
 
+_IDENTIFY_ACTIVITY = activity_upsert_sql(
+    "SELECT id AS profile_id, date_trunc('month', %(seen)s AT TIME ZONE %(tz)s)::date AS month, "
+    "%(identified)s AS identified, false AS surveyed, %(source)s AS sources FROM p"
+)
+
+
 @functools.cache
 def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prepared:
     """The identify statement for a user id or a device id, a write mode, and with or without
@@ -369,6 +420,9 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         "traits": "jsonb",
         "seen": "timestamptz",
         "synchronous_commit": "text",
+        "tz": "text",
+        "identified": "bool",
+        "source": "int",
     }
     extra = ""
     if definitions:
@@ -393,11 +447,7 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
                 last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
             RETURNING {_RETURNING}, (xmax = 0) AS created
         ),
-        activity AS (
-            INSERT INTO profiles_monthlyactivity (environment_id, profile_id, month)
-            SELECT %(env)s, id, date_trunc('month', %(seen)s AT TIME ZONE 'UTC')::date FROM p
-            ON CONFLICT (profile_id, month) DO NOTHING
-        ),
+        activity AS ({_IDENTIFY_ACTIVITY}),
         {mark_dirty_cte("SELECT id FROM p")},
         {COMMIT_MODE_CTE}{extra}
         SELECT p.*,
@@ -421,6 +471,7 @@ def _identify_fast(
     traits: dict,
     mode: str,
     seen_at: datetime,
+    source: int,
 ) -> tuple[Profile, bool, bool]:
     """A user id (with or without an email), or a device id alone: the common calls. The
     upsert, the trait definitions and the MAU row in one statement of data-modifying CTEs.
@@ -436,6 +487,9 @@ def _identify_fast(
         "traits": fastjson.dumps(traits),
         "seen": seen_at,
         "synchronous_commit": commit_mode(),
+        "tz": mau_zone(),
+        "identified": bool(ident.user_id or ident.email),
+        "source": int(source),
         "trait_types": trait_types,
     }
     prepared.execute(cursor, _identify_statement(col, mode, trait_types is not None), params)
@@ -541,9 +595,23 @@ def _merge_children(*, source: Profile, target: Profile) -> None:
     # Segments keep their own books: memberships move, counts and histories stay right.
     segment_memberships_merge(source_id=source.pk, target_id=target.pk)
     outbox_profile_merged(source_id=source.pk, target_id=target.pk)
-    MonthlyActivity.objects.filter(profile_id=source.pk).exclude(
-        month__in=MonthlyActivity.objects.filter(profile_id=target.pk).values("month")
-    ).update(profile_id=target.pk)
+    # Months both have: the target's row takes the source's flags; the others move over.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH merged AS (
+                UPDATE profiles_monthlyactivity t SET identified = t.identified OR s.identified,
+                    surveyed = t.surveyed OR s.surveyed, sources = t.sources | s.sources
+                FROM profiles_monthlyactivity s
+                WHERE s.profile_id = %(source)s AND t.profile_id = %(target)s
+                    AND t.month = s.month
+                RETURNING t.month
+            )
+            UPDATE profiles_monthlyactivity SET profile_id = %(target)s
+            WHERE profile_id = %(source)s AND month NOT IN (SELECT month FROM merged)
+            """,
+            {"source": source.pk, "target": target.pk},
+        )
     Profile.objects.filter(pk=source.pk).delete()
 
 
@@ -571,6 +639,7 @@ def _identify(
     traits: dict,
     mode: str,
     seen_at: datetime,
+    source: int,
 ) -> tuple[Profile, bool, bool]:
     """(profile, created, recorded): `recorded` when trait definitions and MAU are written."""
     with connection.cursor() as cursor:
@@ -583,6 +652,7 @@ def _identify(
                 traits=traits,
                 mode=mode,
                 seen_at=seen_at,
+                source=source,
             )
             if not adopt:
                 if created:
@@ -667,6 +737,7 @@ def profile_identify(
     traits: Mapping[str, Any] | None = None,
     mode: str = "merge",
     seen_at: datetime | None = None,
+    source: int = ActivitySource.API,
 ) -> Profile:
     """Find or create the profile (by user_id, else email, else anonymous_id) and write traits.
 
@@ -674,8 +745,9 @@ def profile_identify(
       same transaction (events, responses, segment memberships and monthly activity move; its
       traits fill gaps; the earlier first_seen_at is kept).
     - `mode="merge"` adds/overwrites the given traits; `"replace"` replaces all traits.
-    - Records profile-scope trait definitions, advances last_seen_at, marks MAU, and after
-      commit tells segments the profile changed.
+    - Records profile-scope trait definitions, advances last_seen_at, marks MAU (`source`,
+      an ActivitySource: who called; identified when a user id or an email is given), and
+      after commit tells segments the profile changed.
     Raises ValidationError naming the field for bad input. The returned profile has
     `created` set (True when it was new).
     """
@@ -707,6 +779,7 @@ def profile_identify(
                 traits=cleaned,
                 mode=mode,
                 seen_at=seen_at,
+                source=source,
             )
         if not adopt:
             if created:
@@ -729,6 +802,7 @@ def profile_identify(
                     traits=cleaned,
                     mode=mode,
                     seen_at=seen_at,
+                    source=source,
                 )
                 if not recorded:
                     if cleaned:
@@ -739,7 +813,11 @@ def profile_identify(
                             seen_at=seen_at,
                         )
                     profile_mark_active(
-                        environment_id=environment.pk, profile_id=profile.pk, at=seen_at
+                        environment_id=environment.pk,
+                        profile_id=profile.pk,
+                        at=seen_at,
+                        source=source,
+                        identified=bool(ident.user_id or ident.email),
                     )
                 notify_segments(environment.pk, [profile.pk])
             break
@@ -822,3 +900,55 @@ def profile_delete(*, profile: Profile) -> None:
         emit(
             profile.environment_id, "contact.deleted", {"contact": contact}, contact_key=profile.pk
         )
+
+
+# --- Bulk import (imports app) ----------------------------------------------------------------
+
+
+def profiles_import_cte(valid_sql: str, *, by: str, env: str = "%(env)s") -> str:
+    """Data-modifying CTEs that write imported contacts, for the imports app to compose into its
+    chunk statement (this module stays the only author of profiles_profile). `valid_sql` is a
+    query of (uid, email, traits jsonb) rows, one per contact; `by` is "user_id" (upsert on the
+    unique (environment, user_id) index) or "email" (update the profiles holding the email,
+    insert the others: email is not unique). The last CTE, `upserted`, returns (id, created).
+
+    Traits merge with `||` (the file's values win; keys it leaves empty keep theirs). A row
+    whose traits and email already hold is not rewritten: a re-import of the same file writes
+    nothing, and costs no index maintenance. Imports are not activity: last_seen_at and MAU are
+    untouched (new profiles are first and last seen at the import)."""
+    if by == "user_id":
+        return f"""valid AS ({valid_sql}),
+upserted AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, user_id, email, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), {env}, v.uid, v.email, v.traits, now(), now()
+    FROM valid v ORDER BY v.uid
+    ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
+        email = COALESCE(EXCLUDED.email, profiles_profile.email),
+        traits = profiles_profile.traits || EXCLUDED.traits
+    WHERE NOT (profiles_profile.traits @> EXCLUDED.traits)
+        OR (EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM profiles_profile.email)
+    RETURNING id, (xmax = 0) AS created
+)"""
+    if by != "email":
+        raise ValueError(by)
+    return f"""valid AS ({valid_sql}),
+updated AS (
+    UPDATE profiles_profile p SET traits = p.traits || v.traits
+    FROM valid v
+    WHERE p.environment_id = {env} AND p.email = v.email AND NOT (p.traits @> v.traits)
+    RETURNING p.id
+),
+inserted AS (
+    INSERT INTO profiles_profile
+        (uuid, environment_id, email, traits, first_seen_at, last_seen_at)
+    SELECT gen_random_uuid(), {env}, v.email, v.traits, now(), now()
+    FROM valid v
+    WHERE NOT EXISTS (
+        SELECT 1 FROM profiles_profile p WHERE p.environment_id = {env} AND p.email = v.email
+    )
+    RETURNING id
+),
+upserted AS (
+    SELECT id, false AS created FROM updated UNION ALL SELECT id, true FROM inserted
+)"""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
 from uuid import UUID
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest
@@ -14,16 +20,20 @@ from core.totals import capped_total
 from core.urls import env_reverse
 
 from .filters import ProfileFilter
-from .models import Profile
+from .models import ActivitySource, Profile
 from .selectors import (
     TRIGRAM_MIN_LENGTH,
+    USAGE_CSV_CHUNK,
     profile_events_page,
     profile_list_queryset,
     profile_page,
     profile_responses,
     profile_segment_memberships,
     profile_trait_rows,
+    usage_counted_page,
+    usage_months,
 )
+from .services import mau_zone, month_start
 
 
 def _is_fragment(request: HarkRequest) -> bool:
@@ -116,3 +126,98 @@ def user_events(request: HarkRequest, uuid: UUID) -> HttpResponse:
     context = _panel_context(request, profile, cursor)
     context["as_page"] = True
     return render(request, "profiles/detail.html", context)
+
+
+# --- Usage (Settings -> Usage) ------------------------------------------------------------------
+
+
+def _usage_month(value: str | None) -> date | None:
+    """A `YYYY-MM` parameter as the month's first day; Http404 for anything else."""
+    if not value:
+        return None
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise Http404("no such month") from None
+
+
+def _usage_after(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404("bad cursor")
+    return int(value)
+
+
+@require_GET
+def usage(request: HarkRequest) -> HttpResponse:
+    """MAU per month (identified / anonymous, and per source), and with `?month=YYYY-MM` the
+    people who counted that month, in keyset pages (the `counted` partial for htmx)."""
+    month = _usage_month(request.GET.get("month"))
+    fragment = _is_fragment(request) and month is not None
+    context: dict[str, Any] = {"sources": ActivitySource.choices, "month": month}
+    if not fragment:
+        current = month_start(timezone.now())
+        context["months"] = usage_months(environment_id=request.environment.pk, current=current)
+        context["zone"] = mau_zone()
+    if month is not None:
+        rows, next_after = usage_counted_page(
+            environment_id=request.environment.pk,
+            month=month,
+            after=_usage_after(request.GET.get("after")),
+        )
+        context.update(
+            rows=[(row, _source_labels(row.sources)) for row in rows],
+            month_param=month.strftime("%Y-%m"),
+            next_after=next_after,
+            is_later_page=bool(request.GET.get("after")),
+        )
+    if fragment:
+        return render(request, "profiles/usage.html#counted", context)
+    return render(request, "profiles/usage.html", context)
+
+
+def _source_labels(bits: int) -> list[str]:
+    return [str(label) for value, label in ActivitySource.choices if bits & value]
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+@require_GET
+def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
+    """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset
+    chunks of USAGE_CSV_CHUNK rows, so memory stays constant whatever the month's MAU."""
+    month = _usage_month(request.GET.get("month")) or month_start(timezone.now())
+    environment_id = request.environment.pk
+
+    def lines() -> Iterator[str]:
+        yield _csv_line(["uuid", "user_id", "email", "anonymous_id", "counted_as", "sources"])
+        after = None
+        while True:
+            rows, after = usage_counted_page(
+                environment_id=environment_id, month=month, after=after, size=USAGE_CSV_CHUNK
+            )
+            for row in rows:
+                p = row.profile
+                yield _csv_line(
+                    [
+                        p.uuid,
+                        p.user_id or "",
+                        p.email or "",
+                        p.anonymous_id or "",
+                        "identified" if row.identified else "anonymous, surveyed",
+                        ";".join(_source_labels(row.sources)),
+                    ]
+                )
+            if after is None:
+                return
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    name = f"mau-{request.environment.slug}-{month:%Y-%m}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

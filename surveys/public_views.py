@@ -89,13 +89,16 @@ def _anonymous_id(request: HttpRequest) -> tuple[str, bool]:
     return secrets.token_urlsafe(18), True
 
 
-def _identify(request: HttpRequest, survey: Survey, params: LinkParams) -> tuple[Any, str | None]:
+def _identify(
+    request: HttpRequest, survey: Survey, params: LinkParams, channel: str
+) -> tuple[Any, str | None]:
     """The respondent's profile (and a device id to store in the cookie, if new).
 
     A link that names the respondent identifies by what it names, never by the device: a link
     can be forwarded, so whoever opens it is not proven to be the person named, and merging the
     device's anonymous profile (its answers, its traits) into that person would hand one
     person's history to another. The device id only recognises anonymous respondents."""
+    from profiles.models import ActivitySource
     from profiles.services import profile_identify
 
     anonymous_id, is_new = _anonymous_id(request)
@@ -106,6 +109,7 @@ def _identify(request: HttpRequest, survey: Survey, params: LinkParams) -> tuple
             email=params.email,
             anonymous_id=None if params.identified else anonymous_id,
             traits=params.traits,
+            source=ActivitySource.for_channel(channel),
         )
     except ValidationError as exc:
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
@@ -268,7 +272,7 @@ def _open_response(
         refused = _needs_identity(request, survey, params)
         if refused is not None:
             return refused
-        profile, new_cookie = _identify(request, survey, params)
+        profile, new_cookie = _identify(request, survey, params, channel)
     except LinkError as exc:
         return _message(request, exc.title, exc.message, exc.status, survey)
     response = response_record_view(

@@ -42,12 +42,18 @@ QUESTION_AUDIT_FIELDS = ("key", "kind", "title", "description", "required", "con
 
 
 def _after_interaction(response: Response, at: datetime) -> None:
-    """MAU and the segment seam, shared by every response write."""
+    """MAU and the segment seam, shared by every response write. A survey seen, dismissed or
+    answered counts the person for the month, identified or not (`surveyed`)."""
+    from profiles.models import ActivitySource
     from profiles.services import profile_mark_active
     from segments.services import segment_profiles_changed
 
     profile_mark_active(
-        environment_id=response.environment_id, profile_id=response.profile_id, at=at
+        environment_id=response.environment_id,
+        profile_id=response.profile_id,
+        at=at,
+        source=ActivitySource.for_channel(response.channel),
+        surveyed=True,
     )
     environment_id, profile_id = response.environment_id, response.profile_id
     transaction.on_commit(

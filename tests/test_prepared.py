@@ -107,6 +107,8 @@ def test_one_event_statement_answers_for_the_row_it_was_given(environment):
         "received": now,
         "synchronous_commit": None,
         "resolution": LAST_SEEN_RESOLUTION_SECONDS,
+        "tz": "UTC",
+        "source": 1,
         "props": "{}",
         "m": "m-1",
         **row,

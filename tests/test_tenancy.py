@@ -19,6 +19,7 @@ from alerts.factories import AlertSubscriptionFactory
 from environments.models import Environment, Membership, Role
 from environments.services import api_key_create, member_add
 from events.factories import EventDefinitionFactory
+from imports.models import ContactImport
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
@@ -44,6 +45,7 @@ APPS = (
     "alerts",
     "retention",
     "governance",
+    "imports",
 )
 # Pages only admins may open (analysts and other roles get 403, even to read).
 ADMIN_ONLY_PAGES = {"governance:audit_log", "governance:contact_erase", "governance:erasures"}
@@ -90,6 +92,13 @@ def _world(environment: Environment) -> dict[str, Any]:
     analyst = Membership.objects.filter(environment=environment, role=Role.ANALYST).first()
     return {
         "environment": environment,
+        "contact_import": ContactImport.objects.create(
+            environment=environment,
+            filename="contacts.csv",
+            path="/nonexistent",
+            header=["id"],
+            status="done",
+        ),
         "profile": ProfileFactory(environment=environment, traits={"plan": "pro"}),
         "survey": survey,
         "question": QuestionFactory(survey=survey),
@@ -114,6 +123,7 @@ def _object_for(name: str, kwarg: str, world: dict[str, Any]) -> Any:
             manual = short in ("import", "members")
             return world["manual_segment" if manual else "segment"].uuid
         return {
+            "imports": world["contact_import"],
             "profiles": world["profile"],
             "surveys": world["survey"],
             "delivery": world["survey"],

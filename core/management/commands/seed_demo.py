@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models, transaction
 from django.db.models import Model, QuerySet
@@ -747,26 +748,39 @@ class _Seeder:
         response_stats_rollup(environment_id=self.env.pk)
 
     def monthly_activity(self) -> None:
-        """A profile is active in a month when it was seen, tracked or shown a survey."""
+        """A profile is active in a month when it was seen, tracked or shown a survey. MAU
+        flags as ingestion writes them: identified profiles through the API, anonymous ones
+        counted (surveyed) in the months a survey was shown to them, through its channel."""
         q = connection.ops.quote_name
         table = q(MonthlyActivity._meta.db_table)
+        profiles = q(Profile._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""INSERT INTO {table} (environment_id, profile_id, month)
-                    SELECT %(env)s, profile_id, month FROM (
+                f"""INSERT INTO {table}
+                        (environment_id, profile_id, month, identified, surveyed, sources)
+                    SELECT %(env)s, active.profile_id, active.month,
+                        bool_or(p.user_id IS NOT NULL OR p.email IS NOT NULL),
+                        bool_or(active.surveyed), bit_or(active.source)::smallint
+                    FROM (
                         SELECT id AS profile_id,
-                               date_trunc('month', last_seen_at AT TIME ZONE 'UTC')::date AS month
-                        FROM {q(Profile._meta.db_table)} WHERE environment_id = %(env)s
+                               date_trunc('month', last_seen_at AT TIME ZONE %(tz)s)::date
+                                   AS month, false AS surveyed, 1 AS source
+                        FROM {profiles} WHERE environment_id = %(env)s
                         UNION
-                        SELECT profile_id, date_trunc('month', timestamp AT TIME ZONE 'UTC')::date
+                        SELECT profile_id, date_trunc('month', timestamp AT TIME ZONE %(tz)s)::date,
+                               false, 1
                         FROM {q(Event._meta.db_table)} WHERE environment_id = %(env)s
                         UNION
                         SELECT profile_id,
-                               date_trunc('month', first_shown_at AT TIME ZONE 'UTC')::date
+                               date_trunc('month', first_shown_at AT TIME ZONE %(tz)s)::date, true,
+                               CASE channel WHEN 'web' THEN 2 WHEN 'link' THEN 4
+                                   WHEN 'email' THEN 8 ELSE 1 END
                         FROM {q(Response._meta.db_table)} WHERE environment_id = %(env)s
                     ) AS active
+                    JOIN {profiles} p ON p.id = active.profile_id
+                    GROUP BY active.profile_id, active.month
                     ON CONFLICT DO NOTHING""",
-                {"env": self.env.pk},
+                {"env": self.env.pk, "tz": settings.TIME_ZONE},
             )
 
     # --- Segments -------------------------------------------------------------------------
