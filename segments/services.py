@@ -32,9 +32,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from governance import audit
 from webhooks.outbox import kick_after_commit as outbox_kick
 from webhooks.outbox import outbox_insert_cte
-from governance import audit
 
 from . import rules as R
 from .compiler import CompileContext, environment_evaluation, profiles_matching

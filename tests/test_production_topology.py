@@ -57,6 +57,10 @@ SCHEDULED = {
     "surveys-rollup-all-days": "surveys.tasks.rollup_response_stats",
     "alerts-sweep": "alerts.tasks.sweep_and_deliver",
     "alerts-digests": "alerts.tasks.send_digests",
+    "webhooks-drain": "webhooks.tasks.webhooks_drain",
+    "events-partitions": "events.tasks.ensure_event_partitions",
+    "retention-purge": "retention.tasks.purge",
+    "governance-purge-audit-log": "governance.tasks.purge_audit_log",
 }
 
 

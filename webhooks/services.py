@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from environments.models import Environment, Membership, Role
+from governance import audit
 
 from . import http
 from .models import (
@@ -122,7 +123,7 @@ def endpoint_create(
     url, types, description = _clean(
         kind=kind, url=url, event_types=event_types, description=description, secret=write_key
     )
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         environment=environment,
         kind=kind,
         url=url,
@@ -132,6 +133,19 @@ def endpoint_create(
         secret=write_key if kind == EndpointKind.SEGMENT else new_secret(),
         created_by=by if getattr(by, "pk", None) else None,
     )
+    audit.record(by, "webhook.create", endpoint, None, _audited(endpoint))
+    return endpoint
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit log keeps of an endpoint: never its secret or write key."""
+    return {
+        "kind": endpoint.kind,
+        "url": endpoint.url,
+        "event_types": list(endpoint.event_types),
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+    }
 
 
 def endpoint_update(
@@ -150,6 +164,7 @@ def endpoint_update(
         description=endpoint.description if description is None else description,
         secret=write_key,
     )
+    before = _audited(endpoint)
     fields = []
     for name, value in (("url", new_url), ("event_types", types), ("description", new_description)):
         if getattr(endpoint, name) != value:
@@ -172,6 +187,10 @@ def endpoint_update(
     if fields:
         endpoint.updated_at = now()
         endpoint.save(update_fields=[*fields, "updated_at"])
+        after = _audited(endpoint)
+        if "secret" in fields:
+            before["write_key"], after["write_key"] = "(previous)", "(changed)"
+        audit.record(None, "webhook.update", endpoint, before, after)
         if enabled:
             from .outbox import kick_after_commit
 
@@ -191,10 +210,12 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, at: datetime | None = N
     endpoint.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
     )
+    audit.record(None, "webhook.update", endpoint, {"secret": "(previous)"}, {"secret": "rotated"})
     return endpoint.secret
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    audit.record(None, "webhook.delete", endpoint, _audited(endpoint), None)
     endpoint.delete()
 
 

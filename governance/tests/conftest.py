@@ -18,6 +18,7 @@ from segments.factories import ManualSegmentFactory
 from segments.models import DirtyProfile
 from segments.services import segment_member_add, segment_member_remove
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from webhooks.factories import DeliveryFactory, OutboxEventFactory, WebhookEndpointFactory
 
 
 @pytest.fixture
@@ -118,7 +119,19 @@ def contact(environment, webhook_tables) -> dict[str, Any]:
     detached = webhook_tables.objects.create(
         profile=None, payload={"event": "contact.deleted", "contact": str(profile.uuid)}
     )
+    # And the real webhooks outbox: an event for the contact, waiting with its delivery.
+    endpoint = WebhookEndpointFactory(environment=environment, event_types=["segment.entered"])
+    outbox_event = OutboxEventFactory(
+        environment=environment,
+        event_type="segment.entered",
+        profile=profile,
+        contact_key=profile.pk,
+        data={"segment_id": segment.pk},
+    )
+    outbox_delivery = DeliveryFactory(endpoint=endpoint, event=outbox_event)
     return {
+        "outbox_event": outbox_event,
+        "outbox_delivery": outbox_delivery,
         "profile": profile,
         "bystander": bystander,
         "survey": survey,

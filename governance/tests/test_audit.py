@@ -22,6 +22,7 @@ from surveys.factories import QuestionFactory, SurveyFactory
 from surveys.services import question_update, survey_create, survey_update
 from traits.factories import TraitFactory
 from traits.services import trait_update
+from webhooks import services as webhook_services
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +153,53 @@ def _identity_secret(client, environment, owner):
     )
 
 
+def _webhook_create(client, environment, owner):
+    client.post(
+        _env_url("webhooks:new", environment),
+        {
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/hooks",
+            "event_types": ["response.completed"],
+            "description": "CRM",
+        },
+    )
+
+
+def _webhook_endpoint(environment, owner):
+    with audit.acting(owner.user, ip=CLIENT_IP):
+        endpoint = webhook_services.endpoint_create(
+            environment=environment,
+            url="http://127.0.0.1:9/hooks",
+            event_types=["response.completed"],
+            description="CRM",
+        )
+    AuditEntry.objects.all().delete()
+    return endpoint
+
+
+def _webhook_edit(client, environment, owner):
+    endpoint = _webhook_endpoint(environment, owner)
+    client.post(
+        _env_url("webhooks:edit", environment, uuid=endpoint.uuid),
+        {
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/hooks",
+            "event_types": ["response.completed", "survey.published"],
+            "description": "CRM",
+        },
+    )
+
+
+def _webhook_rotate(client, environment, owner):
+    endpoint = _webhook_endpoint(environment, owner)
+    client.post(_env_url("webhooks:rotate", environment, uuid=endpoint.uuid), {"confirm": "yes"})
+
+
+def _webhook_delete(client, environment, owner):
+    endpoint = _webhook_endpoint(environment, owner)
+    client.post(_env_url("webhooks:delete", environment, uuid=endpoint.uuid), {"confirm": "yes"})
+
+
 CASES = [
     ("survey.publish", _publish, {"status": "draft"}, {"status": "live"}),
     ("survey.archive", _archive, {"status": "live"}, {"status": "archived"}),
@@ -172,13 +220,25 @@ CASES = [
     ("identity_verification.on", _identity_on, {"identity_verification": False}, {}),
     ("identity_verification.off", _identity_off, {"identity_verification": True}, {}),
     ("identity_verification.secret", _identity_secret, None, None),
+    ("webhook.create", _webhook_create, None, {"url": "http://127.0.0.1:9/hooks"}),
+    (
+        "webhook.update",
+        _webhook_edit,
+        {"event_types": ["response.completed"]},
+        {"event_types": ["response.completed", "survey.published"]},
+    ),
+    ("webhook.update", _webhook_rotate, {"secret": "(previous)"}, {"secret": "rotated"}),
+    ("webhook.delete", _webhook_delete, {"url": "http://127.0.0.1:9/hooks"}, None),
 ]
 
 
 @pytest.mark.parametrize(
     ("action", "change", "before", "after"), CASES, ids=[c[1].__name__[1:] for c in CASES]
 )
-def test_each_change_is_audited(owner_client, owner, environment, action, change, before, after):
+def test_each_change_is_audited(
+    owner_client, owner, environment, settings, action, change, before, after
+):
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = True  # the webhook cases' endpoint is on 127.0.0.1
     AuditEntry.objects.all().delete()
     # The client's address as the trusted proxy in front of Hark reports it.
     owner_client.defaults["HTTP_X_FORWARDED_FOR"] = CLIENT_IP
@@ -199,6 +259,7 @@ def test_each_change_is_audited(owner_client, owner, environment, action, change
         assert after.items() <= (entry.after or {}).items(), entry.after
     # Never a secret in the log.
     assert "hark_sk_" not in str(entry.after).replace(str((entry.after or {}).get("prefix")), "")
+    assert "whsec_" not in str(entry.before) + str(entry.after)
 
 
 def test_a_change_that_changes_nothing_is_not_recorded(owner, environment):

@@ -19,6 +19,7 @@ from profiles.models import Profile
 from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
 from tests.api_helpers import ApiClient, new_key
+from webhooks.models import Delivery
 
 
 def _url(name: str, environment: Any, **kwargs: Any) -> str:
@@ -228,6 +229,7 @@ def test_erasure_confirmation_names_what_goes(owner_client, environment, contact
     assert counts["segments.SegmentMembership"] == 1
     assert counts["segments.SegmentMembershipChange"] == 3
     assert counts["governance.PendingWebhook"] == 1
+    assert counts["webhooks.OutboxEvent"] == 1
     assert counts["test.webhook_payloads"] == 1
     assert b"Erase this contact" in page.content
     # A POST without the confirmation changes nothing.
@@ -262,8 +264,11 @@ def test_erasure_leaves_no_reference_and_keeps_the_totals(
         "surveys.Response",
         "segments.SegmentMembershipChange",
         "governance.PendingWebhook",
+        "webhooks.OutboxEvent",
         "profiles.MonthlyActivity",
     } <= checked
+    # The pending webhook delivery went with its event (nothing about the contact goes out).
+    assert not Delivery.objects.filter(pk=contact["outbox_delivery"].pk).exists()
     with connection.cursor() as cursor:
         for table, column in _database_foreign_keys_to_profile():
             cursor.execute(f'SELECT count(*) FROM {table} WHERE "{column}" = %s', [pk])
