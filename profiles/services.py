@@ -32,6 +32,7 @@ from traits.services import (
     trait_definitions_types,
     traits_clean,
 )
+from webhooks.outbox import kick_after_commit, outbox_insert_cte
 
 from .models import ActivitySource, Profile
 
@@ -432,6 +433,23 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         extra = f", definitions AS ({cte})"
         types["trait_types"] = "jsonb"
 
+    # A new user id with an email: is a profile known by that email alone to adopt? (Then the
+    # slow path takes over, and says contact.identified itself.)
+    adopt = """p.created AND p.email IS NOT NULL AND EXISTS (
+                SELECT 1 FROM profiles_profile o
+                WHERE o.environment_id = %(env)s AND o.email = p.email AND o.user_id IS NULL
+                    AND o.id <> p.id
+            )"""
+    # contact.identified for a new contact, in the same statement (webhooks owns the SQL).
+    identified = outbox_insert_cte(
+        name="identified",
+        source=f"(SELECT p.id FROM p WHERE p.created AND %(identified)s AND NOT ({adopt}))",
+        profile_column="id",
+        event_type="contact.identified",
+        env_param="%(env)s",
+        data_sql="""'{"created": true}'::jsonb""",
+        returning=True,
+    )
     sql = f"""
         WITH p AS (
             INSERT INTO profiles_profile
@@ -449,14 +467,9 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         ),
         activity AS ({_IDENTIFY_ACTIVITY}),
         {mark_dirty_cte("SELECT id FROM p")},
+        {identified},
         {COMMIT_MODE_CTE}{extra}
-        SELECT p.*,
-            -- A new user id with an email: is a profile known by that email alone to adopt?
-            p.created AND p.email IS NOT NULL AND EXISTS (
-                SELECT 1 FROM profiles_profile o
-                WHERE o.environment_id = %(env)s AND o.email = p.email AND o.user_id IS NULL
-                    AND o.id <> p.id
-            ) AS adopt
+        SELECT p.*, EXISTS (SELECT 1 FROM identified) AS emitted, {adopt} AS adopt
         FROM p CROSS JOIN commit_mode
         """
     name = f"hark_identify_{col}_{mode}_{'d' if definitions else 'n'}"
@@ -494,7 +507,9 @@ def _identify_fast(
     }
     prepared.execute(cursor, _identify_statement(col, mode, trait_types is not None), params)
     row = cursor.fetchone()
-    return _profile_from_row(row[:-2]), bool(row[-2]), bool(row[-1])
+    if row[-2]:
+        kick_after_commit()  # contact.identified was written for a subscribed endpoint
+    return _profile_from_row(row[:-3]), bool(row[-3]), bool(row[-1])
 
 
 def _insert(
@@ -620,6 +635,11 @@ def _is_mergeable(source: Profile, ident: _Identity) -> bool:
     return source.user_id is None and (source.email is None or source.email == ident.email)
 
 
+def _names_someone(ident: _Identity) -> bool:
+    """contact.identified is about people: a user id or an email, never a device id alone."""
+    return bool(ident.user_id or ident.email)
+
+
 def _emit_identified(
     environment_id: int, profile_id: int, *, created: bool = False, merged_from: str = ""
 ) -> None:
@@ -655,9 +675,7 @@ def _identify(
                 source=source,
             )
             if not adopt:
-                if created:
-                    _emit_identified(environment_id, profile.pk, created=True)
-                return profile, created, True
+                return profile, created, True  # contact.identified: in the statement
             # A new user id with an email: a profile known by that email alone is adopted
             # (rare: only when the user is new), so the new row gives way to it.
             _delete_fresh(profile.pk)
@@ -708,13 +726,16 @@ def _identify(
                 mode=mode,
                 seen_at=seen_at,
             )
-        if created:
+        if created and _names_someone(ident):
             _emit_identified(environment_id, profile.pk, created=True)
         return profile, created, False
 
     if source is not None:
         _merge_children(source=source, target=target)
         _emit_identified(environment_id, target.pk, merged_from=str(source.uuid))
+    elif target.user_id is None and target.email is None and _names_someone(ident):
+        # An anonymous device's profile takes its first user id or email: a contact now.
+        _emit_identified(environment_id, target.pk)
     with connection.cursor() as cursor:
         profile = _update(
             cursor,
@@ -782,9 +803,7 @@ def profile_identify(
                 source=source,
             )
         if not adopt:
-            if created:
-                # Only for a new contact: one more statement, in its own transaction.
-                _emit_identified(environment.pk, profile.pk, created=True)
+            # A new contact's contact.identified was written by the statement itself.
             notify_segments(environment.pk, [profile.pk], marked=True)
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment

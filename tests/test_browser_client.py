@@ -61,6 +61,9 @@ def events(page, name=None):
 
 
 def wait_until(page, predicate_js, timeout=10_000):
+    # Always a function: a bare expression is eval'd by Playwright's polling, which the host
+    # page's strict CSP (no 'unsafe-eval') refuses as soon as the first check is false.
+    assert predicate_js.lstrip().startswith("() =>"), predicate_js
     page.wait_for_function(predicate_js, timeout=timeout)
 
 
@@ -164,7 +167,7 @@ def test_armed_delay_is_cancelled_by_navigating_away(context, host, environment)
         environment, targeting={"trigger": "delay", "trigger_seconds": 2, "page_rules": pricing}
     )
     page = open_page(context, host, "/pricing")
-    page.wait_for_function("window.__armed = performance.now()")
+    page.wait_for_function("() => (window.__armed = performance.now())")
     with page.expect_response(lambda r: "/api/v1/client/page" in r.url):
         page.click("#nav-settings")
     # Well past the delay, on a page where the survey does not apply: nothing shows or is claimed.
@@ -181,7 +184,7 @@ def test_event_trigger_shows_when_the_event_is_tracked(context, host, environmen
     )
     host.commands = [["identifyUser", {"id": "cust-2"}]]
     page = open_page(context, host)
-    page.wait_for_function("window.hark && window.hark.version")
+    page.wait_for_function("() => window.hark && window.hark.version")
     page.wait_for_timeout(500)
     assert page.locator(WIDGET).count() == 0
     page.evaluate("hark('trackEvent', 'clicked_upgrade', {plan: 'pro'})")
@@ -211,7 +214,7 @@ def test_show_form_shows_a_manual_survey_and_force_skips_targeting(context, host
         environment, targeting={"trigger": "manual", "audience": "identified"}
     )
     page = open_page(context, host)
-    page.wait_for_function("window.hark && window.hark.version")
+    page.wait_for_function("() => window.hark && window.hark.version")
     page.wait_for_timeout(300)
     assert page.locator(WIDGET).count() == 0  # manual: never armed from a page
     # An anonymous visitor is not in the audience: showForm alone is refused...
@@ -285,7 +288,7 @@ def test_offline_answers_survive_closing_the_page_and_arrive_exactly_once(
 
     wait_for_db(page, arrived)
     page.wait_for_function(
-        "!Object.keys(localStorage).some(function (k) { return k.indexOf('hark:q:') === 0; })"
+        "() => !Object.keys(localStorage).some((k) => k.indexOf('hark:q:') === 0)"
     )
     assert Response.objects.filter(survey=survey).count() == 1
     assert response.data == {"nps": 4, "reason": "Price", "comment": "Too expensive"}
@@ -373,7 +376,7 @@ def test_hark_server_stopped_leaves_the_host_page_unharmed(context, environment)
     app = HostApp(stand_in.origin, environment.public_key)
     try:
         page = open_page(context, app)
-        page.wait_for_function("window.hark && window.hark.version")
+        page.wait_for_function("() => window.hark && window.hark.version")
         stand_in.stop()
         page.evaluate("hark('trackEvent', 'clicked_upgrade')")
         page.click("#nav-pricing")
@@ -490,7 +493,7 @@ def test_client_logic_jumps_agree_with_the_shared_cases(context, host):
         (Path(__file__).resolve().parent.parent / "delivery/logic_cases.json").read_text()
     )
     page = open_page(context, host)
-    page.wait_for_function("window.hark && window.hark.version")
+    page.wait_for_function("() => window.hark && window.hark.version")
     keys = [q["key"] for q in cases["questions"]]
     got = page.evaluate(
         """([questions, cases]) => cases.map((c) => {

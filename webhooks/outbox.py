@@ -88,13 +88,21 @@ def emit(
 
 
 def outbox_insert_cte(
-    *, name: str, source: str, profile_column: str, event_type: str, env_param: str, data_sql: str
+    *,
+    name: str,
+    source: str,
+    profile_column: str,
+    event_type: str,
+    env_param: str,
+    data_sql: str,
+    returning: bool = False,
 ) -> str:
     """A data-modifying CTE `name AS (INSERT INTO the outbox ...)` for a caller's statement:
     one event of `event_type` per row of the CTE/table `source`, about the profile in its column
     `profile_column`; `env_param` and `data_sql` are SQL (placeholders) for the environment id
     and the jsonb data. Nothing is written unless an enabled endpoint subscribes. The caller
-    should call kick_after_commit() when rows may have been written."""
+    should call kick_after_commit() when rows may have been written (`returning`: the CTE
+    returns the new rows' ids, so the statement can tell)."""
     if event_type not in EventType.values:
         raise ValueError(f"unknown event type {event_type!r}")
     subscribed = _SUBSCRIBED.format(env=env_param, type=f"'{event_type}'")
@@ -104,6 +112,7 @@ def outbox_insert_cte(
         FROM {source} src
         WHERE {subscribed}
         ORDER BY src.{profile_column}
+        {"RETURNING id" if returning else ""}
     )"""
 
 
