@@ -709,9 +709,6 @@ def profile_identify(
                 seen_at=seen_at,
             )
         if not adopt:
-            if created:
-                # Only for a new contact: one more statement, in its own transaction.
-                _emit_identified(environment.pk, profile.pk, created=True)
             notify_segments(environment.pk, [profile.pk], marked=True)
             profile.created = created  # type: ignore[attr-defined]
             profile.environment = environment
