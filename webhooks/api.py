@@ -148,7 +148,11 @@ def _delivery_out(delivery: Delivery) -> dict:
     }
 
 
-@router.get("/", response={200: list[EndpointOut]}, summary="List webhook endpoints")
+@router.get(
+    "/",
+    response={200: list[EndpointOut], 400: Error, 401: Error, 404: Error, 429: Error},
+    summary="List webhook endpoints",
+)
 def endpoints_list(request: HttpRequest):
     environment = request.auth.environment  # type: ignore[attr-defined]
     return [_out(e) for e in selectors.endpoints_for(environment=environment)]
@@ -156,7 +160,7 @@ def endpoints_list(request: HttpRequest):
 
 @router.post(
     "/",
-    response={201: EndpointWithSecret, 400: Error, 401: Error},
+    response={201: EndpointWithSecret, 400: Error, 401: Error, 404: Error, 429: Error},
     summary="Create a webhook endpoint (the secret is returned once)",
 )
 def endpoint_create(request: HttpRequest, payload: EndpointIn):
@@ -172,13 +176,19 @@ def endpoint_create(request: HttpRequest, payload: EndpointIn):
     return Status(201, _out(endpoint, secret=True))
 
 
-@router.get("/{uuid}", response={200: EndpointOut, 404: Error}, summary="One webhook endpoint")
+@router.get(
+    "/{uuid}",
+    response={200: EndpointOut, 404: Error, 400: Error, 401: Error, 429: Error},
+    summary="One webhook endpoint",
+)
 def endpoint_detail(request: HttpRequest, uuid: UUID):
     return _out(_endpoint(request, uuid))
 
 
 @router.patch(
-    "/{uuid}", response={200: EndpointOut, 400: Error, 404: Error}, summary="Change an endpoint"
+    "/{uuid}",
+    response={200: EndpointOut, 400: Error, 404: Error, 401: Error, 429: Error},
+    summary="Change an endpoint",
 )
 def endpoint_patch(request: HttpRequest, uuid: UUID, payload: EndpointPatch):
     endpoint = _endpoint(request, uuid)
@@ -193,7 +203,11 @@ def endpoint_patch(request: HttpRequest, uuid: UUID, payload: EndpointPatch):
     return _out(endpoint)
 
 
-@router.delete("/{uuid}", response={204: None, 404: Error}, summary="Delete an endpoint")
+@router.delete(
+    "/{uuid}",
+    response={204: None, 404: Error, 400: Error, 401: Error, 429: Error},
+    summary="Delete an endpoint",
+)
 def endpoint_remove(request: HttpRequest, uuid: UUID):
     services.endpoint_delete(endpoint=_endpoint(request, uuid))
     return Status(204, None)
@@ -201,7 +215,7 @@ def endpoint_remove(request: HttpRequest, uuid: UUID):
 
 @router.post(
     "/{uuid}/rotate",
-    response={200: SecretOut, 400: Error, 404: Error},
+    response={200: SecretOut, 400: Error, 404: Error, 401: Error, 429: Error},
     summary="Rotate the signing secret (the previous one keeps signing for 24 hours)",
 )
 def endpoint_rotate(request: HttpRequest, uuid: UUID):
@@ -216,7 +230,7 @@ def endpoint_rotate(request: HttpRequest, uuid: UUID):
 
 @router.get(
     "/{uuid}/deliveries",
-    response={200: DeliveryPage, 400: Error, 404: Error},
+    response={200: DeliveryPage, 400: Error, 404: Error, 401: Error, 429: Error},
     summary="The endpoint's deliveries, newest first (keyset pages: pass next_before)",
 )
 def deliveries(request: HttpRequest, uuid: UUID, query: Query[DeliveryQuery]):
@@ -229,7 +243,7 @@ def deliveries(request: HttpRequest, uuid: UUID, query: Query[DeliveryQuery]):
 
 @router.post(
     "/{uuid}/deliveries/{delivery_id}/replay",
-    response={202: DeliveryOut, 404: Error},
+    response={202: DeliveryOut, 404: Error, 400: Error, 401: Error, 429: Error},
     summary="Send a delivery's event again (same webhook-id)",
 )
 def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
@@ -246,7 +260,7 @@ def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
 
 @router.post(
     "/{uuid}/replay-failed",
-    response={202: dict, 400: Error, 404: Error},
+    response={202: dict, 400: Error, 404: Error, 401: Error, 429: Error},
     summary="Replay every failed delivery since a time",
 )
 def replay_failed(request: HttpRequest, uuid: UUID, payload: ReplayIn):
@@ -256,7 +270,11 @@ def replay_failed(request: HttpRequest, uuid: UUID, payload: ReplayIn):
     return Status(202, {"replayed": count})
 
 
-@router.post("/{uuid}/test", response={202: DeliveryOut, 404: Error}, summary="Send a test event")
+@router.post(
+    "/{uuid}/test",
+    response={202: DeliveryOut, 404: Error, 400: Error, 401: Error, 429: Error},
+    summary="Send a test event",
+)
 def send_test(request: HttpRequest, uuid: UUID):
     delivery = services.endpoint_send_test(endpoint=_endpoint(request, uuid))
     return Status(202, _delivery_out(delivery))

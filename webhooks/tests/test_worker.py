@@ -12,9 +12,10 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from profiles.services import profile_identify
 from segments.tests import celery_fixtures
 from segments.tests.celery_fixtures import new_queue, publishing_to, start_worker, worker_env
+from surveys.factories import QuestionFactory, SurveyFactory
+from surveys.services import survey_set_status
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.outbox import emit
@@ -35,7 +36,7 @@ def wait_for(predicate, what: str, worker=None, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def test_identify_is_delivered_by_the_worker(
+def test_a_committed_event_is_delivered_by_the_worker(
     environment, redis_url, settings, receiver, allow_private
 ):
     queue = new_queue()
@@ -43,13 +44,15 @@ def test_identify_is_delivered_by_the_worker(
     try:
         with publishing_to(redis_url, queue, settings):
             endpoint = services.endpoint_create(
-                environment=environment, url=receiver.url, event_types=["contact.identified"]
+                environment=environment, url=receiver.url, event_types=["survey.published"]
             )
-            profile = profile_identify(environment=environment, user_id="w-1", email="w@x.test")
+            survey = SurveyFactory(environment=environment)
+            QuestionFactory(survey=survey)
+            survey_set_status(survey=survey, status="live")
             wait_for(lambda: receiver.received, "the delivery", worker)
             got = receiver.received[0]
             payload = Webhook(endpoint.secret).verify(got.body, got.headers)
-            assert payload["data"]["contact"]["uuid"] == str(profile.uuid)
+            assert payload["data"]["survey"]["id"] == str(survey.uuid)
             wait_for(
                 lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).exists(),
                 "the delivery recorded",
