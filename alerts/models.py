@@ -85,19 +85,9 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class AlertSent(models.Model):
-    """One immediate alert: a subscription matched an object (a completed response, a segment
-    entry). Inserted by the sweep with ON CONFLICT DO NOTHING on (subscription, kind, object),
-    so an object seen by two sweeps alerts once; delivered under a lease, retried with backoff
-    (a worker killed mid-delivery leaves the lease to expire, and the next sweep retries)."""
+class _Outgoing(models.Model):
+    """Delivery state shared by an alert and a digest: leased, retried, each channel once."""
 
-    subscription = models.ForeignKey(
-        AlertSubscription, on_delete=models.CASCADE, related_name="sent"
-    )
-    kind = models.CharField(max_length=20, choices=Trigger.choices)
-    # The response id, or the segment membership change id.
-    object_id = models.BigIntegerField()
-    profile_id = models.BigIntegerField()
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -110,6 +100,24 @@ class AlertSent(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AlertSent(_Outgoing):
+    """One immediate alert: a subscription matched an object (a completed response, a segment
+    entry). Inserted by the sweep with ON CONFLICT DO NOTHING on (subscription, kind, object),
+    so an object seen by two sweeps alerts once; delivered under a lease, retried with backoff
+    (a worker killed mid-delivery leaves the lease to expire, and the next sweep retries)."""
+
+    subscription = models.ForeignKey(
+        AlertSubscription, on_delete=models.CASCADE, related_name="sent"
+    )
+    kind = models.CharField(max_length=20, choices=Trigger.choices)
+    # The response id, or the segment membership change id.
+    object_id = models.BigIntegerField()
+    profile_id = models.BigIntegerField()
 
     class Meta:
         constraints = [
@@ -126,7 +134,7 @@ class AlertSent(models.Model):
         ]
 
 
-class AlertDigest(models.Model):
+class AlertDigest(_Outgoing):
     """One digest: a subscription's period [period_start, period_end). Unique per (subscription,
     period_start), so a beat that fires twice, or two beats, send it once."""
 
@@ -135,17 +143,6 @@ class AlertDigest(models.Model):
     )
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    leased_until = models.DateTimeField(null=True, blank=True)
-    email_done = models.BooleanField(default=False)
-    slack_done = models.BooleanField(default=False)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
