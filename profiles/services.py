@@ -32,7 +32,7 @@ from traits.services import (
     trait_definitions_types,
     traits_clean,
 )
-from webhooks.outbox import kick_after_commit, outbox_insert_cte
+from webhooks.outbox import emit, kick_after_commit, outbox_insert_cte, outbox_profile_merged
 
 from .models import ActivitySource, Profile
 
@@ -603,7 +603,6 @@ def _merge_children(*, source: Profile, target: Profile) -> None:
     from events.models import Event
     from segments.services import segment_memberships_merge
     from surveys.models import Response
-    from webhooks.outbox import outbox_profile_merged
 
     Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
@@ -644,7 +643,6 @@ def _emit_identified(
     environment_id: int, profile_id: int, *, created: bool = False, merged_from: str = ""
 ) -> None:
     """contact.identified for webhooks (written only when an endpoint subscribes)."""
-    from webhooks.outbox import emit
 
     data: dict[str, Any] = {"created": created}
     if merged_from:
@@ -900,7 +898,6 @@ def profile_delete(*, profile: Profile) -> None:
     segments record that it left and lower their member counts."""
     from events.models import Event
     from segments.services import segment_memberships_end
-    from webhooks.outbox import emit
 
     with transaction.atomic():
         segment_memberships_end(profile_ids=[profile.pk])
