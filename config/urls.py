@@ -1,9 +1,23 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from api.segment import KINDS as SEGMENT_KINDS
+from api.segment import ingest as segment_ingest
+
+from .api import api
 
 urlpatterns = [
     # First: ingestion is the hot path, and URL resolution tries patterns in order.
-    path("", include("config.api_urls")),
+    path("api/v1/", api.urls),
+    # Segment-compatible ingestion: /segment/v1/batch, /segment/batch/, /segment/v1/t ...
+    # (libraries differ on the form).
+    re_path(
+        r"^segment/(?:v1/)?(?P<kind>"
+        + "|".join(sorted(SEGMENT_KINDS, key=len, reverse=True))
+        + r")/?$",
+        segment_ingest,
+        name="segment_ingest",
+    ),
     path("admin/", admin.site.urls),
     path("", include("environments.urls")),
     path("", include("profiles.urls")),

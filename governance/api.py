@@ -11,6 +11,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
+from api.auth import key_environment
+from api.errors import error_response
+from profiles.selectors import contact_get
+
 from . import audit
 from .export import contact_export_stream, export_filename
 
@@ -56,9 +60,7 @@ IDENTIFIERS = ("id", "email", "uuid")
 
 
 def _unprocessable(request: HttpRequest, message: str, field: str) -> HttpResponse:
-    from config.api import _error
-
-    return _error(
+    return error_response(
         request,
         422,
         f"{field}: {message}",
@@ -75,8 +77,6 @@ def contact_export(
     responses with question titles and answer labels, segment memberships and their history,
     survey displays, and every other row that refers to the contact), streamed. Exactly one of
     `id`, `email` or `uuid`; else 422 naming the field."""
-    from config.api import _env, _find_contact
-
     given = [name for name, value in (("id", id), ("email", email), ("uuid", uuid)) if value]
     if len(given) != 1:
         field = given[1] if len(given) > 1 else "id"
@@ -90,7 +90,9 @@ def contact_export(
             parsed_uuid = UUID(uuid.strip())
         except ValueError:
             return _unprocessable(request, "is not a valid uuid", "uuid")
-    profile = _find_contact(_env(request), id=id, email=email, uuid=parsed_uuid)
+    profile = contact_get(
+        environment_id=key_environment(request).pk, user_id=id, email=email, uuid=parsed_uuid
+    )
     audit.record(
         request,
         "contact.export",

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+
+from core.ingest import canonical_email
+from segments.models import Segment, SegmentMembership
+from surveys.models import Response, Survey
 
 from .models import Profile
 
@@ -505,3 +511,54 @@ def usage_counted_page(
     more = len(rows) > size
     rows = rows[:size]
     return rows, (rows[-1].profile_id if more else None)
+
+
+# --- The REST API's contacts -------------------------------------------------------------------
+
+
+def contact_get(
+    *,
+    environment_id: int,
+    user_id: str | None = None,
+    email: str | None = None,
+    uuid: uuid_lib.UUID | None = None,
+) -> Profile:
+    """The environment's contact by uuid, else user id, else email (the identified one, then the
+    most recently seen, when several share it); 404 otherwise, also for another environment's
+    uuid: a key never reaches outside its environment."""
+    qs = Profile.objects.filter(environment_id=environment_id)
+    if uuid is not None:
+        qs = qs.filter(uuid=uuid)
+    elif user_id:
+        qs = qs.filter(user_id=user_id.replace("\x00", ""))
+    elif email:
+        qs = qs.filter(email=canonical_email(email.replace("\x00", ""))).order_by(
+            "user_id", "-last_seen_at"
+        )
+    else:
+        raise ValidationError({"id": "send id, email or uuid"})
+    profile = qs.first()
+    if profile is None:
+        raise Http404("No contact matches")
+    return profile
+
+
+def contact_list(
+    *,
+    environment_id: int,
+    search: str | None = None,
+    segment: Segment | None = None,
+    survey: Survey | None = None,
+) -> QuerySet[Profile]:
+    """The environment's contacts (unordered: the caller pages them), matching `search` (when
+    not None), members of `segment`, respondents of `survey`."""
+    qs = profile_list_queryset(environment_id=environment_id)
+    if search is not None:
+        qs = qs.filter(profile_search_q(environment_id=environment_id, text=search))
+    if segment is not None:
+        qs = qs.filter(
+            Exists(SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("pk")))
+        )
+    if survey is not None:
+        qs = qs.filter(Exists(Response.objects.filter(survey=survey, profile_id=OuterRef("pk"))))
+    return qs

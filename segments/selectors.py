@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from .models import RecomputeStatus, Segment, SegmentKind, SegmentMembership
 
@@ -212,3 +213,25 @@ def segment_run_lost(*, segment: Segment) -> bool:
         else set()
     )
     return _is_lost(segment, cutoff=_stuck_cutoff(None), alive=alive)
+
+
+# --- The REST API --------------------------------------------------------------------------------
+
+
+def segment_by_uuid(*, environment: Any, uuid: Any) -> Segment:
+    """The environment's segment with this uuid; 404 otherwise (another environment's too)."""
+    segment = Segment.objects.filter(environment=environment, uuid=uuid).first()
+    if segment is None:
+        raise Http404("No segment with this uuid")
+    return segment
+
+
+def segments_by_name(*, environment: Any) -> QuerySet[Segment]:
+    return Segment.objects.filter(environment=environment).order_by("name")
+
+
+def profile_segments(*, profile: Any) -> QuerySet[Segment]:
+    """The segments a profile is a member of, by name (their uuid and name only)."""
+    return (
+        Segment.objects.filter(memberships__profile=profile).order_by("name").only("uuid", "name")
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+
+from segments.models import Segment, SegmentMembership
 
 from .models import Question, Response, Survey, SurveyStatus
 
@@ -87,3 +91,60 @@ def survey_response_count(*, survey: Survey) -> tuple[int, str]:
         .count()
     )
     return count, f"{RESPONSE_COUNT_CAP:,}+" if count > RESPONSE_COUNT_CAP else f"{count:,}"
+
+
+# --- The REST API --------------------------------------------------------------------------------
+
+
+def survey_by_uuid(*, environment: Any, uuid: Any) -> Survey:
+    """The environment's survey with this uuid; 404 otherwise (another environment's too)."""
+    survey = Survey.objects.filter(environment=environment, uuid=uuid).first()
+    if survey is None:
+        raise Http404("No survey with this uuid")
+    return survey
+
+
+def survey_forms(*, environment: Any, status: str | None = None) -> QuerySet[Survey]:
+    """The environment's surveys newest first, with their questions (one more query)."""
+    qs = (
+        Survey.objects.filter(environment=environment)
+        .prefetch_related("questions")
+        .order_by("-created_at", "-id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def response_list(
+    *,
+    environment: Any,
+    survey: Survey | None = None,
+    segment: Segment | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    include: str = "completed",
+) -> QuerySet[Response]:
+    """The environment's responses with their survey and profile (unordered: the caller pages
+    them): of `survey`, of `segment`'s members, received between `start` and `end`;
+    `include` "completed", "partials" (answers but no completion) or "all" (either)."""
+    qs = Response.objects.filter(environment=environment).select_related("survey", "profile")
+    if survey is not None:
+        qs = qs.filter(survey=survey)
+    if segment is not None:
+        qs = qs.filter(
+            Exists(
+                SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("profile_id"))
+            )
+        )
+    if start:
+        qs = qs.filter(created_at__gte=start)
+    if end:
+        qs = qs.filter(created_at__lte=end)
+    if include == "completed":
+        qs = qs.filter(completed_at__isnull=False)
+    elif include == "partials":
+        qs = qs.filter(completed_at__isnull=True).exclude(data={})
+    else:
+        qs = qs.filter(Q(completed_at__isnull=False) | ~Q(data={}))
+    return qs

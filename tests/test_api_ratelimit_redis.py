@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from config.api_auth import RateLimited, rate_limit_check
+from api.ratelimit import RateLimited, rate_limit_check
 from environments.models import ApiKey
 
 REDIS_CACHE = {
@@ -21,7 +21,7 @@ REDIS_CACHE = {
 @override_settings(CACHES=REDIS_CACHE, HARK_API_RATE_LIMIT=2)
 def test_rate_limit_counts_in_redis(monkeypatch):
     cache = caches.create_connection("default")
-    monkeypatch.setattr("config.api_auth.cache", cache)
+    monkeypatch.setattr("api.ratelimit.cache", cache)
     key = ApiKey(pk=10**12 + uuid.uuid4().int % 10**9)
     rate_limit_check(key)
     rate_limit_check(key)

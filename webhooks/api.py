@@ -1,7 +1,7 @@
 """The webhooks REST router (mounted at /api/v1/webhooks/): endpoints CRUD, secret rotation,
 the delivery log (keyset pages) and replays. Same API-key auth as the rest of the API; every
 lookup is scoped by the key's environment (another environment's uuid is 404). Service
-validation errors become 400 JSON naming the field (config/api.py's handlers)."""
+validation errors become 400 JSON naming the field (api/errors.py's handlers)."""
 
 from __future__ import annotations
 

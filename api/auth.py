@@ -1,5 +1,4 @@
-"""API key authentication and per-key rate limiting, shared by the REST API and the
-Segment-compatible endpoints.
+"""API key authentication, shared by the REST API and the Segment-compatible endpoints.
 
 A key is sent as `Authorization: Bearer KEY`, as HTTP Basic with the key as user name and an
 empty password (what Segment libraries do with their write key), or as an `api_key` parameter.
@@ -10,67 +9,20 @@ from __future__ import annotations
 import binascii
 import time
 from base64 import b64decode
-from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
+from ninja.security import APIKeyQuery, HttpBasicAuth, HttpBearer
 
-from environments.models import ApiKey
+from environments.models import ApiKey, Environment
 from environments.services import api_key_authenticate, api_key_touch
 
-RATE_WINDOW_SECONDS = 60
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"Rate limit exceeded: retry in {retry_after} s")
+from .ratelimit import rate_limit_check
 
 
 class AuthFailed(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
-
-
-_clients: dict[int, Any] = {}
-
-
-def _redis_client() -> Any:
-    """The redis-py client behind Django's Redis cache (kept per process: building one per
-    request costs more than the INCR), or None with the locmem cache."""
-    backend = getattr(cache, "_cache", None)
-    get_client = getattr(backend, "get_client", None)
-    if get_client is None:
-        return None
-    client = _clients.get(id(backend))
-    if client is None:
-        client = _clients[id(backend)] = get_client(write=True)
-    return client
-
-
-def rate_limit_check(api_key: ApiKey) -> None:
-    """Fixed one-minute window per key, counted in the cache (Redis when REDIS_URL is set, so
-    all web processes share it; per process otherwise). Raises RateLimited over the limit."""
-    limit = settings.HARK_API_RATE_LIMIT
-    now = time.time()
-    window = int(now // RATE_WINDOW_SECONDS)
-    key = f"hark:rl:{api_key.pk}:{window}"
-    redis_client = _redis_client()
-    if redis_client is not None:
-        # One round trip on the hot path (Django's cache.incr checks existence first).
-        count = redis_client.incr(key)
-        if count == 1:
-            redis_client.expire(key, RATE_WINDOW_SECONDS * 2)
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.add(key, 0, RATE_WINDOW_SECONDS * 2)
-            count = cache.incr(key)
-    if count > limit:
-        raise RateLimited(max(1, int(RATE_WINDOW_SECONDS - now % RATE_WINDOW_SECONDS) + 1))
 
 
 def credentials_from_header(value: str) -> str | None:
@@ -153,3 +105,34 @@ def authenticate_request(request: HttpRequest, *, body_key: str | None = None) -
             error = error or exc
     assert error is not None
     raise error
+
+
+# --- The REST API's security schemes -----------------------------------------------------------
+
+
+class ApiKeyBearer(HttpBearer):
+    """Authenticates for all three schemes (so a bad key gets a precise error); the Basic and
+    query schemes below are declared for the OpenAPI document."""
+
+    def __call__(self, request: HttpRequest) -> ApiKey:
+        return authenticate_request(request)
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey:  # pragma: no cover
+        return authenticate_request(request)
+
+
+class ApiKeyBasic(HttpBasicAuth):
+    def authenticate(self, request: HttpRequest, username: str, password: str) -> ApiKey:
+        return authenticate_request(request)  # pragma: no cover
+
+
+class ApiKeyParam(APIKeyQuery):
+    param_name = "api_key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey:
+        return authenticate_request(request)  # pragma: no cover
+
+
+def key_environment(request: HttpRequest) -> Environment:
+    """The environment of the request's API key: every endpoint reads and writes in it only."""
+    return request.auth.environment  # type: ignore[attr-defined]

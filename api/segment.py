@@ -35,8 +35,9 @@ from events.services import TrackItem, events_track, track_item
 from profiles.services import profile_alias, profile_identify, profiles_traits_merge
 from traits.services import traits_clean
 
-from .api import MAX_BODY_BYTES, decode_body, loads
-from .api_auth import AuthFailed, RateLimited, authenticate_request
+from .auth import AuthFailed, authenticate_request
+from .body import MAX_BODY_BYTES, decode_body, loads
+from .ratelimit import RateLimited
 
 BATCH_MAX_MESSAGES = 1000
 KINDS = {
