@@ -26,6 +26,7 @@ from ninja import Field as NinjaField
 from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
+from api.auth import key_environment
 from core.fastjson import dumps_orjson
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
@@ -174,9 +175,7 @@ def _environment(key: str) -> tuple[Environment, DeliverySettings] | None:
     cached = _key_cache.get(key)
     if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
         return cached[1], cached[2]
-    environment = (
-        Environment.objects.select_related("delivery_settings").filter(public_key=key).first()
-    )
+    environment = selectors.environment_for_public_key(key)
     if environment is None:
         _key_cache.pop(key, None)
         return None
@@ -389,8 +388,6 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
 def event(request: HttpRequest, call: Call) -> HttpResponse:
     """Identified users' events are stored; anonymous visitors' are not (their `count` says
     how many times the device sent this event, for "the Nth time")."""
-    from events.models import Event
-
     identity = services.identity_clean(call.environment, call.body)
     name = _text(call.body, "name", 200, required=True)
     url = services.url_clean(call.body.get("url"), required=False)
@@ -418,11 +415,9 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
     ]
     if any(d.plan.trigger_nth for d in due):
         if identity.identified and facts.profile_id is not None:
-            count = Event.objects.filter(
-                profile_id=facts.profile_id,
-                definition__name=name,
-                environment_id=call.environment.pk,
-            ).count()
+            count = selectors.event_count(
+                environment_id=call.environment.pk, profile_id=facts.profile_id, name=name
+            )
         due = [d for d in due if not d.plan.trigger_nth or d.plan.trigger_nth == count]
     return _json(
         200,
@@ -516,16 +511,13 @@ def _display(call: Call, identity: Identity, display_id: str) -> Response:
         value = uuid.UUID(display_id)
     except ValueError:
         raise Refused("not_found", "No such display", status=404) from None
-    qs = Response.objects.select_related("survey").filter(
-        uuid=value, environment_id=call.environment.pk, channel="web"
+    response = selectors.web_display(
+        environment_id=call.environment.pk,
+        uuid=value,
+        user_id=identity.user_id,
+        email=identity.email,
+        anonymous_id=identity.anonymous_id,
     )
-    if identity.user_id:
-        qs = qs.filter(profile__user_id=identity.user_id)
-    elif identity.email:
-        qs = qs.filter(profile__email=identity.email)
-    else:
-        qs = qs.filter(profile__anonymous_id=identity.anonymous_id)
-    response = qs.first()
     if response is None:
         raise Refused("not_found", "No such display", status=404)
     if response.survey.status != SurveyStatus.LIVE:
@@ -634,23 +626,16 @@ def eligibility(
 ) -> HttpResponse:
     """Every gate of the survey's web targeting for one contact (by `id`, `email` or `uuid`),
     on the page `url` when given: the same code that decides in the client API."""
-    from profiles.models import Profile
-
-    environment = request.auth.environment  # type: ignore[attr-defined]
-    survey = Survey.objects.filter(environment=environment, uuid=survey_id).first()
+    environment = key_environment(request)
+    survey = selectors.survey_of(environment=environment, uuid=survey_id)
     if survey is None:
         return _json(404, {"error": "No survey with this uuid", "field": "survey_id"})
     url = lookup.url
-    qs = Profile.objects.filter(environment=environment)
-    if lookup.uuid:
-        qs = qs.filter(uuid=lookup.uuid)
-    elif lookup.id:
-        qs = qs.filter(user_id=lookup.id.replace("\x00", ""))
-    elif lookup.email:
-        qs = qs.filter(email=lookup.email.replace("\x00", "").lower())
-    else:
+    if not (lookup.uuid or lookup.id or lookup.email):
         return _json(400, {"error": "id: send id, email or uuid", "field": "id"})
-    profile = qs.order_by("user_id", "-last_seen_at").first()
+    profile = selectors.contact_for_eligibility(
+        environment=environment, uuid=lookup.uuid, user_id=lookup.id, email=lookup.email
+    )
     if profile is None:
         return _json(404, {"error": "No contact matches", "field": "id"})
     if url is not None:

@@ -24,7 +24,10 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from surveys.models import Question, Survey, SurveyStatus
+from environments.models import Environment
+from events.models import Event
+from profiles.models import Profile
+from surveys.models import Question, Response, Survey, SurveyStatus
 
 from .models import DeliverySettings, SurveyTargeting, SurveyTranslation
 from .targeting import Context, Decision, Facts, History, SurveyPlan, evaluate, order
@@ -385,3 +388,63 @@ def translations_for(*, survey_ids: Sequence[int], locales: Sequence[str]) -> di
         if survey_id not in found or rank < found[survey_id][0]:
             found[survey_id] = (rank, texts or {})
     return {sid: texts for sid, (_, texts) in found.items()}
+
+
+# --- The client API and the eligibility endpoint ------------------------------------------------
+
+
+def environment_for_public_key(key: str) -> Environment | None:
+    """The environment of a public key, with its delivery settings (one query)."""
+    return Environment.objects.select_related("delivery_settings").filter(public_key=key).first()
+
+
+def event_count(*, environment_id: int, profile_id: int, name: str) -> int:
+    """How many times the profile performed the event (for a trigger on "the Nth time")."""
+    return Event.objects.filter(
+        profile_id=profile_id,
+        definition__name=name,
+        environment_id=environment_id,
+    ).count()
+
+
+def web_display(
+    *,
+    environment_id: int,
+    uuid: Any,
+    user_id: str | None,
+    email: str | None,
+    anonymous_id: str | None,
+) -> Response | None:
+    """A web display of the environment, with its survey, if it is the person's own: by user id
+    when given, else by email, else by device id."""
+    qs = Response.objects.select_related("survey").filter(
+        uuid=uuid, environment_id=environment_id, channel="web"
+    )
+    if user_id:
+        qs = qs.filter(profile__user_id=user_id)
+    elif email:
+        qs = qs.filter(profile__email=email)
+    else:
+        qs = qs.filter(profile__anonymous_id=anonymous_id)
+    return qs.first()
+
+
+def survey_of(*, environment: Any, uuid: Any) -> Survey | None:
+    return Survey.objects.filter(environment=environment, uuid=uuid).first()
+
+
+def contact_for_eligibility(
+    *, environment: Any, uuid: Any = None, user_id: str | None = None, email: str | None = None
+) -> Profile | None:
+    """The contact by uuid, else user id, else (lower-cased) email; the identified one, then
+    the most recently seen, when several match. One of the three must be given."""
+    qs = Profile.objects.filter(environment=environment)
+    if uuid:
+        qs = qs.filter(uuid=uuid)
+    elif user_id:
+        qs = qs.filter(user_id=user_id.replace("\x00", ""))
+    elif email:
+        qs = qs.filter(email=email.replace("\x00", "").lower())
+    else:
+        raise ValueError("send id, email or uuid")
+    return qs.order_by("user_id", "-last_seen_at").first()

@@ -12,6 +12,8 @@ from uuid import UUID
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from api.auth import key_environment
+
 from . import selectors, services
 from .models import Delivery, EndpointKind, WebhookEndpoint
 
@@ -106,8 +108,7 @@ class Error(Schema):
 
 
 def _endpoint(request: HttpRequest, uuid: UUID) -> WebhookEndpoint:
-    environment = request.auth.environment  # type: ignore[attr-defined]
-    endpoint = WebhookEndpoint.objects.filter(environment=environment, uuid=uuid).first()
+    endpoint = selectors.endpoint_by_uuid(environment=key_environment(request), uuid=uuid)
     if endpoint is None:
         raise Http404("No webhook endpoint with this uuid")
     return endpoint
@@ -154,8 +155,7 @@ def _delivery_out(delivery: Delivery) -> dict:
     summary="List webhook endpoints",
 )
 def endpoints_list(request: HttpRequest):
-    environment = request.auth.environment  # type: ignore[attr-defined]
-    return [_out(e) for e in selectors.endpoints_for(environment=environment)]
+    return [_out(e) for e in selectors.endpoints_for(environment=key_environment(request))]
 
 
 @router.post(
@@ -165,7 +165,7 @@ def endpoints_list(request: HttpRequest):
 )
 def endpoint_create(request: HttpRequest, payload: EndpointIn):
     endpoint = services.endpoint_create(
-        environment=request.auth.environment,  # type: ignore[attr-defined]
+        environment=key_environment(request),
         url=payload.url,
         event_types=list(payload.event_types) if payload.event_types is not None else None,
         description=payload.description,
@@ -248,9 +248,7 @@ def deliveries(request: HttpRequest, uuid: UUID, query: Query[DeliveryQuery]):
 )
 def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
     endpoint = _endpoint(request, uuid)
-    delivery = (
-        Delivery.objects.select_related("event").filter(endpoint=endpoint, pk=delivery_id).first()
-    )
+    delivery = selectors.delivery_of(endpoint=endpoint, delivery_id=delivery_id)
     if delivery is None:
         raise Http404("No delivery with this id")
     replay = services.delivery_replay(delivery=delivery)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from environments.models import Environment
@@ -11,6 +13,17 @@ from .models import Delivery, WebhookEndpoint
 
 def endpoints_for(*, environment: Environment) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(environment=environment).order_by("-created_at", "-id")
+
+
+def endpoint_by_uuid(*, environment: Environment, uuid: Any) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(environment=environment, uuid=uuid).first()
+
+
+def delivery_of(*, endpoint: WebhookEndpoint, delivery_id: int) -> Delivery | None:
+    """One of the endpoint's deliveries, with its event (a replay sends the same event)."""
+    return (
+        Delivery.objects.select_related("event").filter(endpoint=endpoint, pk=delivery_id).first()
+    )
 
 
 def deliveries_page(
