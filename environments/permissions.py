@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 
 from .models import Role
 
@@ -48,7 +48,7 @@ def _role_required(allowed: Callable[[HarkRequest], bool], message: str) -> Call
                     return view(request, *args, **kwargs)
                 if request.method not in SAFE_METHODS:
                     raise PermissionDenied(message)
-                if read_only is not None and not request.htmx:
+                if read_only is not None and not htmx_fragment(request):
                     return _read_only_redirect(request, read_only, kwargs)
                 if read_only is not None:
                     raise PermissionDenied(message)  # an htmx edit row: never for analysts
