@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.pagination import Page, keyset_page
 from profiles.models import MonthlyActivity
-from segments.models import SegmentMembership
+from segments.selectors import member_ids
 
 from . import scores
 from .answers import CSAT_LABELS, value_label
@@ -178,11 +178,7 @@ def monthly_active_users(environment_id: int, month: date, segment_id: int | Non
         return cached
     active = MonthlyActivity.objects.filter(environment_id=environment_id, month=month)
     if segment_id is not None:
-        active = active.filter(
-            profile_id__in=SegmentMembership.objects.filter(segment_id=segment_id).values(
-                "profile_id"
-            )
-        )
+        active = active.filter(profile_id__in=member_ids(segment=segment_id))
     count = active.count()
     cache.set(key, count, MAU_CACHE_SECONDS)
     return count

@@ -423,7 +423,7 @@ def survey_preview(request: HarkRequest, uuid: Any) -> HttpResponse:
 
 def _preview_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     try:
-        return services._clean_config(kind, config)
+        return services.question_config_clean(kind, config)
     except (ValidationError, ValueError, TypeError):
         return services.DEFAULT_CONFIG.get(QuestionKind(kind), {})
 
