@@ -26,11 +26,17 @@ READ_ONLY_NOTE = "Your role in this environment is read-only: this is the read-o
 
 def _read_only_redirect(request: HarkRequest, name: str, kwargs: dict[str, Any]) -> HttpResponse:
     """A redirect to the read-only page `name`, with the view's URL arguments when that page
-    takes them (segments:detail takes the uuid segments:edit had), else without."""
+    takes them (segments:detail takes the uuid segments:edit had), else with the uuid alone
+    (surveys:detail for a question's page), else without."""
     env = {"env": request.environment.slug}
-    try:
-        url = reverse(name, kwargs={**env, **kwargs})
-    except NoReverseMatch:
+    uuid_only = {key: value for key, value in kwargs.items() if key == "uuid"}
+    for arguments in (kwargs, uuid_only):
+        try:
+            url = reverse(name, kwargs={**env, **arguments})
+            break
+        except NoReverseMatch:
+            continue
+    else:
         url = reverse(name, kwargs=env)
     messages.info(request, READ_ONLY_NOTE)
     return HttpResponseRedirect(url)

@@ -12,7 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
-from core.http import HarkRequest, htmx_fragment, parse_uuid, safe_next
+from core.http import (
+    HarkRequest,
+    confirm_page,
+    confirmed,
+    htmx_fragment,
+    parse_uuid,
+    safe_next,
+)
 from core.totals import capped_total
 from core.urls import env_reverse
 from environments.permissions import editor_required
@@ -293,10 +300,20 @@ def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
     return response
 
 
-@require_http_methods(["POST"])
-@editor_required
+@require_http_methods(["GET", "POST"])
+@editor_required(read_only="segments:detail")
 def segment_delete(request: HarkRequest, uuid: str) -> HttpResponse:
+    """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: delete."""
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    if not confirmed(request):
+        back = env_reverse(request, "segments:detail", uuid=segment.uuid)
+        return confirm_page(
+            request,
+            "segments/delete.html",
+            {"segment": segment},
+            back=back,
+            back_label=segment.name,
+        )
     try:
         services.segment_delete(segment=segment)
     except ValidationError as exc:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from core.http import HarkRequest, htmx_fragment, parse_id
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment, parse_id
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -360,11 +360,20 @@ def question_reorder(request: HarkRequest, uuid: Any) -> HttpResponse:
     return _questions_changed(request, survey)
 
 
-@editor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+@editor_required(read_only="surveys:detail")
 def question_delete_view(request: HarkRequest, uuid: Any, question_id: int) -> HttpResponse:
+    """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: remove the
+    question (htmx: the question list again)."""
     survey = _survey(request, uuid)
-    services.question_delete(question=_question(survey, question_id))
+    question = _question(survey, question_id)
+    if not confirmed(request):
+        context = {"survey": survey, "question": question}
+        back = _detail_url(request, survey, "questions")
+        return confirm_page(
+            request, "surveys/question_delete.html", context, back=back, back_label=survey.name
+        )
+    services.question_delete(question=question)
     if not htmx_fragment(request):
         messages.success(request, "Question removed.")
     return _questions_changed(request, survey)

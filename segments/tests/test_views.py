@@ -169,7 +169,9 @@ def test_analyst_reads_but_cannot_change(analyst_client, environment, dynamic, m
         url(environment, "members", uuid=manual.uuid),
     ]
     for target in posts:
-        assert analyst_client.post(target, {"name": "x"}).status_code == 403, target
+        assert analyst_client.post(target, {"name": "x", "confirm": "yes"}).status_code == 403, (
+            target
+        )
     assert Segment.objects.filter(pk=dynamic.pk).exists()
 
 
@@ -278,8 +280,26 @@ def test_delete_refused_while_used_by_another_segment(owner_client, environment,
             "conditions": [{"type": "segment", "segment": str(manual.uuid), "operator": "in"}],
         },
     )
-    owner_client.post(url(environment, "delete", uuid=manual.uuid))
+    owner_client.post(url(environment, "delete", uuid=manual.uuid), {"confirm": "yes"})
     assert Segment.objects.filter(pk=manual.pk).exists()
+
+
+def test_delete_asks_first_then_deletes(owner_client, analyst_client, environment, manual):
+    target = url(environment, "delete", uuid=manual.uuid)
+    page = owner_client.get(url(environment, "detail", uuid=manual.uuid)).content.decode()
+    # The opener leads to the confirmation page without JavaScript, the <dialog> with it.
+    assert f'href="{target}" data-dialog-open="delete-segment"' in page
+    assert '<dialog id="delete-segment"' in page and "data-confirm" not in page
+    confirm = owner_client.get(target)
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    unconfirmed = owner_client.post(target)
+    assert b"Nothing was changed" in unconfirmed.content
+    assert Segment.objects.filter(pk=manual.pk).exists()
+    # An analyst's GET goes back to the segment's page.
+    assert analyst_client.get(target)["Location"] == url(environment, "detail", uuid=manual.uuid)
+    response = owner_client.post(target, {"confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == url(environment, "list")
+    assert not Segment.objects.filter(pk=manual.pk).exists()
 
 
 def test_edit_rules_requeues(owner_client, environment, dynamic):
