@@ -379,13 +379,13 @@ def _pages(environment: Any, heavy: Any, results: Any) -> list[Page]:
 
 def _deep_cursor(environment: Any) -> str:
     """The cursor 100,000 responses deep (page 4,000 at 25 a page)."""
+    from core.pagination import encode_cursor
     from surveys.models import Response
-    from surveys.report_selectors import encode_cursor
 
     qs = Response.objects.filter(environment=environment).order_by("-created_at", "-id")
     total = qs.count()
     row = qs.only("created_at")[min(100_000, max(total - 1, 0))]
-    return encode_cursor(row)
+    return encode_cursor(row.created_at, row.pk)
 
 
 def measure(client: Any, environment: Any, page: Page, iterations: int, warmup: int) -> Result:

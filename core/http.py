@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
@@ -38,6 +39,29 @@ def parse_id(value: Any) -> int | None:
         return None
     number = int(value)
     return number if 0 < number <= BIGINT_MAX else None
+
+
+def parse_uuid(value: Any) -> str | None:
+    """A uuid from a query or form value (as given), or None when it is not one: a form error or
+    a 404, never a 500 from the database."""
+    if not isinstance(value, str):
+        return None
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
+def htmx_fragment(request: HarkRequest, target: str | None = None) -> bool:
+    """True when the page should answer with its fragment: an htmx request that swaps part of
+    the page. Not a history restore (htmx asks for the whole page when its history cache
+    misses) nor a boosted navigation (which swaps the whole body). With `target`, only a
+    request whose HX-Target is that element id (a page with several fragments)."""
+    htmx = request.htmx
+    if not htmx or htmx.history_restore_request or htmx.boosted:
+        return False
+    return target is None or htmx.target == target
 
 
 def confirmed(request: HttpRequest) -> bool:

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import admin_required, editor_required
 from profiles.models import Profile
@@ -99,7 +99,7 @@ def targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, errors)
                 status = 400
             else:
-                if not request.htmx:
+                if not htmx_fragment(request):
                     messages.success(request, "Targeting saved.")
                     return HttpResponseRedirect(
                         env_reverse(request, "delivery:targeting", uuid=uuid)
@@ -108,7 +108,9 @@ def targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
         else:
             status = 400
     context = _targeting_context(request, survey, form, saved=saved)
-    template = "delivery/targeting.html#targeting" if request.htmx else "delivery/targeting.html"
+    template = (
+        "delivery/targeting.html#targeting" if htmx_fragment(request) else "delivery/targeting.html"
+    )
     response = render(request, template, context, status=status)
     if saved:
         trigger_client_event(response, "targetingSaved", {"survey": str(survey.uuid)})
@@ -168,7 +170,7 @@ def test_targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
         "picked": picked,
         "decision": decision,
     }
-    template = "delivery/test.html#test-result" if request.htmx else "delivery/test.html"
+    template = "delivery/test.html#test-result" if htmx_fragment(request) else "delivery/test.html"
     return render(request, template, context)
 
 

@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 
 from .models import Role
 
@@ -26,11 +26,17 @@ READ_ONLY_NOTE = "Your role in this environment is read-only: this is the read-o
 
 def _read_only_redirect(request: HarkRequest, name: str, kwargs: dict[str, Any]) -> HttpResponse:
     """A redirect to the read-only page `name`, with the view's URL arguments when that page
-    takes them (segments:detail takes the uuid segments:edit had), else without."""
+    takes them (segments:detail takes the uuid segments:edit had), else with the uuid alone
+    (surveys:detail for a question's page), else without."""
     env = {"env": request.environment.slug}
-    try:
-        url = reverse(name, kwargs={**env, **kwargs})
-    except NoReverseMatch:
+    uuid_only = {key: value for key, value in kwargs.items() if key == "uuid"}
+    for arguments in (kwargs, uuid_only):
+        try:
+            url = reverse(name, kwargs={**env, **arguments})
+            break
+        except NoReverseMatch:
+            continue
+    else:
         url = reverse(name, kwargs=env)
     messages.info(request, READ_ONLY_NOTE)
     return HttpResponseRedirect(url)
@@ -48,7 +54,7 @@ def _role_required(allowed: Callable[[HarkRequest], bool], message: str) -> Call
                     return view(request, *args, **kwargs)
                 if request.method not in SAFE_METHODS:
                     raise PermissionDenied(message)
-                if read_only is not None and not request.htmx:
+                if read_only is not None and not htmx_fragment(request):
                     return _read_only_redirect(request, read_only, kwargs)
                 if read_only is not None:
                     raise PermissionDenied(message)  # an htmx edit row: never for analysts

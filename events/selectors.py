@@ -22,3 +22,13 @@ def event_definition_list(*, environment_id: int) -> QuerySet[EventDefinition]:
         .annotate(recent_count=Sum("daily_counts__count", filter=Q(daily_counts__day__gte=since)))
         .order_by("name")
     )
+
+
+def event_names(*, environment_id: int, limit: int = 1000) -> list[str]:
+    """The names of the environment's events (not those being deleted), by name, at most
+    `limit` of them: for pickers such as the segment builder's."""
+    return list(
+        EventDefinition.objects.filter(environment_id=environment_id, deleting=False)
+        .order_by("name")
+        .values_list("name", flat=True)[:limit]
+    )

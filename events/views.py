@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest, confirm_page, confirmed
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -15,10 +15,6 @@ from .forms import EventDefinitionForm
 from .models import EventDefinition
 from .selectors import RECENT_DAYS, event_definition_list
 from .services import event_definition_delete_request, event_definition_update
-
-
-def _is_fragment(request: HarkRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _definition(request: HarkRequest, pk: int) -> EventDefinition:
@@ -46,7 +42,7 @@ def event_edit(request: HarkRequest, pk: int) -> HttpResponse:
             event_definition_update(
                 definition=definition, description=form.cleaned_data["description"]
             )
-            if _is_fragment(request):
+            if htmx_fragment(request):
                 return render(
                     request,
                     "events/list.html#event-row",
@@ -57,7 +53,7 @@ def event_edit(request: HarkRequest, pk: int) -> HttpResponse:
     else:
         form = EventDefinitionForm(initial={"description": definition.description})
     context = {"definition": definition, "form": form, "can_edit": True}
-    if _is_fragment(request):
+    if htmx_fragment(request):
         return render(request, "events/list.html#event-edit-row", context)
     return render(request, "events/edit.html", context)
 

@@ -22,10 +22,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest, confirm_page, confirmed
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment
+from core.pagination import keyset_page
 from core.urls import env_reverse
 from profiles.models import Profile
-from profiles.selectors import keyset_page
 
 from . import audit
 from .erasure import erasures_matching, profile_erase, profile_erasure_plan
@@ -170,7 +170,7 @@ def audit_log(request: HarkRequest) -> HttpResponse:
         params["after"] = page.next_cursor
         next_url = "?" + params.urlencode()
     context = {"form": form, "entries": page.items, "next_url": next_url, "first_url": first_url}
-    fragment = bool(request.htmx) and not request.htmx.history_restore_request
+    fragment = htmx_fragment(request)
     template = "governance/audit_log.html#results" if fragment else "governance/audit_log.html"
     return render(request, template, context)
 

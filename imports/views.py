@@ -13,7 +13,7 @@ from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import admin_required
 from traits.models import DataType
@@ -130,7 +130,7 @@ def import_detail(request: HarkRequest, uuid: UUID) -> HttpResponse:
             roles=ColumnRole.choices,
             types=DataType.choices,
         )
-    if request.htmx and not request.htmx.history_restore_request:
+    if htmx_fragment(request):
         return render(request, "imports/detail.html#progress", context)
     return render(request, "imports/detail.html", context, status=status)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from segments.models import Segment, SegmentMembership
+from segments.models import Segment
+from segments.selectors import member_ids, members_filter
 
 from .selectors import DEFAULT_SORT, SORTS, profile_search_q
 
@@ -57,17 +58,11 @@ class ProfileFilter(django_filters.FilterSet):
         # SMALL_SEGMENT rows; walking the last-seen index and probing membership row by row can
         # read most of the table before it finds a page of a small, unevenly spread segment.
         if value.member_count <= SMALL_SEGMENT:
-            ids = list(
-                SegmentMembership.objects.filter(segment=value).values_list(
-                    "profile_id", flat=True
-                )[: SMALL_SEGMENT + 1]
-            )
+            ids = list(member_ids(segment=value)[: SMALL_SEGMENT + 1])
             if len(ids) <= SMALL_SEGMENT:
                 return queryset.filter(pk__in=ids)
         # A large segment is dense: the semi-join finds a page after a few probes.
-        return queryset.filter(
-            Exists(SegmentMembership.objects.filter(segment=value, profile=OuterRef("pk")))
-        )
+        return queryset.filter(members_filter(value))
 
     def filter_identity(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         identified = Q(user_id__isnull=False) | Q(email__isnull=False)

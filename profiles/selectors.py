@@ -24,7 +24,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.ingest import canonical_email
-from segments.models import Segment, SegmentMembership
+from core.pagination import Page, keyset_page
+from segments.models import Segment
+from segments.selectors import members_filter
 from surveys.models import Response, Survey
 
 from .models import Profile
@@ -48,61 +50,6 @@ SORTS = {
 DEFAULT_SORT = "last_seen"
 
 _KEY_VALUE_RE = re.compile(r"^\s*([A-Za-z0-9_$][A-Za-z0-9_$.\-]*)\s*[:=]\s*(.+?)\s*$")
-
-
-# --- Keyset cursors ---------------------------------------------------------------------------
-
-
-def encode_cursor(at: datetime, pk: int) -> str:
-    """A page boundary as `<microseconds since epoch>.<id>`: short, URL-safe, exact."""
-    micros = int(at.timestamp()) * 1_000_000 + at.microsecond
-    return f"{micros}.{pk}"
-
-
-def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
-    """The (time, id) of a cursor, or None for a missing or malformed one (first page)."""
-    if not value:
-        return None
-    try:
-        micros_text, pk_text = value.split(".", 1)
-        micros, pk = int(micros_text), int(pk_text)
-        at = datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
-            microsecond=micros % 1_000_000
-        )
-    except (ValueError, OverflowError, OSError):
-        return None
-    return at, pk
-
-
-def keyset_before(qs: QuerySet, field: str, cursor: tuple[datetime, int] | None) -> QuerySet:
-    """Rows strictly after `cursor` in `ORDER BY field DESC, id DESC`.
-
-    Written as `field <= t AND (field < t OR id < i)`: the first conjunct is a plain range the
-    (…, -field, -id) index starts its scan at, so a deep page costs the same as the first one.
-    """
-    if cursor is None:
-        return qs
-    at, pk = cursor
-    return qs.filter(Q(**{f"{field}__lte": at}) & (Q(**{f"{field}__lt": at}) | Q(pk__lt=pk)))
-
-
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def keyset_page(qs: QuerySet, field: str, cursor: str | None, size: int) -> Page:
-    """One page of `qs` newest first by `field`: fetches size + 1 rows to know if more follow."""
-    rows = list(
-        keyset_before(qs, field, decode_cursor(cursor)).order_by(f"-{field}", "-id")[: size + 1]
-    )
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        next_cursor = encode_cursor(getattr(last, field), last.pk)
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 # --- Users list -------------------------------------------------------------------------------
@@ -556,9 +503,15 @@ def contact_list(
     if search is not None:
         qs = qs.filter(profile_search_q(environment_id=environment_id, text=search))
     if segment is not None:
-        qs = qs.filter(
-            Exists(SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("pk")))
-        )
+        qs = qs.filter(members_filter(segment))
     if survey is not None:
         qs = qs.filter(Exists(Response.objects.filter(survey=survey, profile_id=OuterRef("pk"))))
     return qs
+
+
+def profile_ids_for_uuids(*, environment: Any, uuids: list[str]) -> list[int]:
+    """The ids of the environment's profiles with these uuids (valid ones: the caller checks),
+    in one query; unknown uuids and other environments' profiles are left out."""
+    return list(
+        Profile.objects.filter(environment=environment, uuid__in=uuids).values_list("pk", flat=True)
+    )

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 from core.totals import capped_total
 from core.urls import env_reverse
 
@@ -34,11 +34,6 @@ from .selectors import (
     usage_months,
 )
 from .services import mau_zone, month_start
-
-
-def _is_fragment(request: HarkRequest) -> bool:
-    """An htmx swap (not a history restore, which needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_GET
@@ -76,7 +71,7 @@ def user_list(request: HarkRequest) -> HttpResponse:
         "is_filtered": any(request.GET.get(k) for k in ("q", "segment", "identity")),
         "short_query": 0 < len(query) < TRIGRAM_MIN_LENGTH,
     }
-    template = "profiles/list.html#results" if _is_fragment(request) else "profiles/list.html"
+    template = "profiles/list.html#results" if htmx_fragment(request) else "profiles/list.html"
     return render(request, template, context)
 
 
@@ -105,7 +100,7 @@ def user_detail(request: HarkRequest, uuid: UUID) -> HttpResponse:
     """The panel's fragment for htmx (into <dialog id="panel">), the full page otherwise."""
     profile = get_object_or_404(Profile, uuid=uuid, environment=request.environment)
     context = _panel_context(request, profile, None)
-    if _is_fragment(request):
+    if htmx_fragment(request):
         return render(request, "profiles/detail.html#panel-content", context)
     context["as_page"] = True
     return render(request, "profiles/detail.html", context)
@@ -117,7 +112,7 @@ def user_events(request: HarkRequest, uuid: UUID) -> HttpResponse:
     the full page from that point otherwise (the link's plain fallback)."""
     profile = get_object_or_404(Profile, uuid=uuid, environment=request.environment)
     cursor = request.GET.get("after")
-    if _is_fragment(request):
+    if htmx_fragment(request):
         context = {
             "profile": profile,
             "events": profile_events_page(profile=profile, cursor=cursor),
@@ -155,7 +150,7 @@ def usage(request: HarkRequest) -> HttpResponse:
     """MAU per month (identified / anonymous, and per source), and with `?month=YYYY-MM` the
     people who counted that month, in keyset pages (the `counted` partial for htmx)."""
     month = _usage_month(request.GET.get("month"))
-    fragment = _is_fragment(request) and month is not None
+    fragment = htmx_fragment(request) and month is not None
     context: dict[str, Any] = {"sources": ActivitySource.choices, "month": month}
     if not fragment:
         current = month_start(timezone.now())

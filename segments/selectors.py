@@ -5,10 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
+from core.http import parse_uuid
+from core.pagination import Page, keyset_page
+from events.selectors import event_names
+from surveys.selectors import survey_names
+from traits.selectors import trait_options
+
+from . import rules as R
 from .models import RecomputeStatus, Segment, SegmentKind, SegmentMembership
+
+MEMBERS_PAGE_SIZE = 50
 
 
 def segment_list(*, environment: Any) -> QuerySet[Segment]:
@@ -43,6 +52,20 @@ def manual_segments_without(*, environment: Any, profile: Any) -> QuerySet[Segme
     )
 
 
+def member_ids(*, segment: Segment | int) -> QuerySet:
+    """The profile ids of a segment's (or a segment id's) stored members, by the unique
+    (segment, profile) index: the one way every app reads "members of a segment". A subquery
+    (`profile_id__in=`, `ArraySubquery`), or sliced and listed."""
+    return SegmentMembership.objects.filter(segment=segment).values_list("profile_id", flat=True)
+
+
+def members_filter(segment: Segment | int, *, profile: str = "pk") -> Exists:
+    """A filter keeping the rows whose profile is a member of the segment: an EXISTS probe of
+    the membership index per row. `profile` names the row's profile id: "pk" for profiles,
+    "profile_id" for responses or events."""
+    return Exists(member_ids(segment=segment).filter(profile_id=OuterRef(profile)))
+
+
 def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
     """Members newest first; the unique (segment, profile) index serves the segment filter."""
     return (
@@ -58,6 +81,65 @@ def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
         )
         .order_by("-since", "-id")
     )
+
+
+def segment_members_page(
+    *, segment: Segment, cursor: str | None, size: int = MEMBERS_PAGE_SIZE
+) -> Page:
+    """One keyset page of segment_members (core.pagination: by since, then id)."""
+    return keyset_page(segment_members(segment=segment), "since", cursor, size)
+
+
+def segment_builder_data(*, environment: Any, segment: Segment | None) -> dict[str, Any]:
+    """Everything the builder's JavaScript needs to offer fields, operators and values: four
+    small queries (traits, event names, surveys, other segments), each bounded."""
+    traits = trait_options(environment_id=environment.pk)
+    others = segment_options(environment=environment)
+    if segment is not None:
+        others = others.exclude(pk=segment.pk)
+    return {
+        "traits": [
+            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
+            for t in traits
+            if t["scope"] == "profile"
+        ],
+        "answers": [
+            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
+            for t in traits
+            if t["scope"] == "response"
+        ],
+        "events": event_names(environment_id=environment.pk, limit=1000),
+        "surveys": [
+            {"uuid": u, "name": n}
+            for u, n in survey_names(environment_id=environment.pk, limit=500).items()
+        ],
+        "segments": [{"uuid": str(s.uuid), "name": s.name} for s in others],
+        "operators": R.OPERATORS,
+        "event_operators": R.EVENT_OPERATORS,
+        "survey_actions": R.SURVEY_ACTIONS,
+        "rules": (segment.rules if segment is not None else None) or R.empty_rules(),
+    }
+
+
+def rule_names(*, environment: Any, rules: object) -> dict[str, str]:
+    """uuid -> name of the surveys and segments a rule tree mentions (two small queries, none
+    when it mentions none), to describe the rules in words."""
+    uuids = {
+        str(c.get("survey") or c.get("segment"))
+        for _, c in R.iter_conditions(rules)
+        if c.get("survey") or c.get("segment")
+    }
+    valid = [u for u in uuids if parse_uuid(u) is not None]
+    if not valid:
+        return {}
+    names = {
+        str(u): n
+        for u, n in Segment.objects.filter(environment=environment, uuid__in=valid).values_list(
+            "uuid", "name"
+        )
+    }
+    names.update(survey_names(environment_id=environment.pk, uuids=valid))
+    return names
 
 
 def segment_rule_problems(*, segment: Segment, names: Any = None) -> list[dict[str, Any]]:

@@ -43,8 +43,6 @@ from .models import (
     RecomputeStatus,
     Segment,
     SegmentKind,
-    SegmentMembership,
-    SegmentMembershipChange,
 )
 
 logger = logging.getLogger(__name__)
@@ -735,23 +733,9 @@ def segment_member_add(*, segment: Segment, profile: Any, at: dt.datetime | None
 
 
 def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | None = None) -> bool:
-    """Remove a profile from a manual segment; True if it was a member."""
-    _require_manual(segment)
-    at = at or timezone.now()
-    with transaction.atomic():
-        deleted, _ = SegmentMembership.objects.filter(
-            segment=segment, profile_id=profile.pk
-        ).delete()
-        if not deleted:
-            return False
-        SegmentMembershipChange.objects.create(
-            segment=segment, profile_id=profile.pk, change="left", at=at
-        )
-        Segment.objects.filter(pk=segment.pk).update(
-            member_count=F("member_count") - 1, computed_at=at
-        )
-    _manual_changed(segment, [profile.pk])
-    return True
+    """Remove a profile from a manual segment; True if it was a member. The bulk removal's
+    one statement, for one profile."""
+    return segment_members_remove(segment=segment, profile_ids=[profile.pk], at=at) == 1
 
 
 def segment_members_remove(

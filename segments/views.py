@@ -12,14 +12,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
-from core.http import HarkRequest, safe_next
+from core.http import (
+    HarkRequest,
+    confirm_page,
+    confirmed,
+    htmx_fragment,
+    parse_uuid,
+    safe_next,
+)
 from core.totals import capped_total
 from core.urls import env_reverse
 from environments.permissions import editor_required
 from profiles.models import Profile
+from profiles.selectors import profile_ids_for_uuids
 
 from . import selectors, services
-from .compiler import _is_uuid
 from .models import Segment, SegmentKind
 
 
@@ -27,11 +34,6 @@ def _error_text(error: ValidationError) -> str:
     if hasattr(error, "message_dict"):
         return "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
     return " ".join(error.messages)
-
-
-def _uuid(value: object) -> str | None:
-    """A posted uuid, or None when it is not one (a form error, never a 500)."""
-    return str(value) if isinstance(value, str) and _is_uuid(value) else None
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,7 +46,7 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
     if request.method == "POST":
         segment = get_object_or_404(
             Segment,
-            uuid=_uuid(request.POST.get("segment")),  # not a uuid: None, a 404
+            uuid=parse_uuid(request.POST.get("segment")),  # not a uuid: None, a 404
             environment=request.environment,
             kind=SegmentKind.MANUAL,
         )
@@ -60,7 +62,7 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
                 error = "Unknown action."
         except ValidationError as exc:
             error = _error_text(exc)
-        if not request.htmx and not error:
+        if not htmx_fragment(request) and not error:
             return HttpResponseRedirect(target)
     context = {
         "profile": profile,
@@ -75,7 +77,7 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
     }
     # htmx swaps only 2xx answers: the fragment shows the error in place; a plain form post
     # gets a 400.
-    status = 400 if error and not request.htmx else 200
+    status = 400 if error and not htmx_fragment(request) else 200
     response = render(request, "segments/_profile_segments.html", context, status=status)
     if request.method == "POST" and not error:
         trigger_client_event(response, "segmentMembershipChanged", {"profile": str(profile.uuid)})
@@ -83,52 +85,6 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
 
 
 # --- Pages ------------------------------------------------------------------------------------
-
-PAGE_SIZE = 50
-
-
-def _builder_data(request: HarkRequest, segment: Segment | None) -> dict:
-    """Everything the builder's JavaScript needs to offer fields, operators and values."""
-    from events.models import EventDefinition
-    from surveys.models import Survey
-    from traits.models import Trait
-
-    from . import rules as R
-
-    traits = Trait.objects.filter(environment=request.environment, hidden=False).values(
-        "key", "label", "data_type", "scope"
-    )
-    others = selectors.segment_options(environment=request.environment)
-    if segment is not None:
-        others = others.exclude(pk=segment.pk)
-    return {
-        "traits": [
-            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
-            for t in traits
-            if t["scope"] == "profile"
-        ],
-        "answers": [
-            {"key": t["key"], "label": t["label"] or t["key"], "type": t["data_type"]}
-            for t in traits
-            if t["scope"] == "response"
-        ],
-        "events": list(
-            EventDefinition.objects.filter(environment=request.environment, deleting=False)
-            .order_by("name")
-            .values_list("name", flat=True)[:1000]
-        ),
-        "surveys": [
-            {"uuid": str(u), "name": n}
-            for u, n in Survey.objects.filter(environment=request.environment)
-            .order_by("name")
-            .values_list("uuid", "name")[:500]
-        ],
-        "segments": [{"uuid": str(s.uuid), "name": s.name} for s in others],
-        "operators": R.OPERATORS,
-        "event_operators": R.EVENT_OPERATORS,
-        "survey_actions": R.SURVEY_ACTIONS,
-        "rules": (segment.rules if segment is not None else None) or R.empty_rules(),
-    }
 
 
 def _parse_rules(raw: str | None) -> object:
@@ -211,13 +167,13 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"Segment “{saved.name}” saved.")
             url = env_reverse(request, "segments:detail", uuid=saved.uuid)
-            if request.htmx:
+            if htmx_fragment(request):
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = url
                 return response
             return redirect(url)
         form.update({k: request.POST.get(k, form[k]) for k in form})
-    data = _builder_data(request, segment)
+    data = selectors.segment_builder_data(environment=request.environment, segment=segment)
     if request.method == "POST":
         with contextlib.suppress(ValidationError):
             data["rules"] = _parse_rules(form["rules"])
@@ -247,7 +203,7 @@ def segment_preview(request: HarkRequest) -> HttpResponse:
 
     segment = None
     if request.POST.get("segment"):
-        key = _uuid(request.POST["segment"])
+        key = parse_uuid(request.POST["segment"])
         if key is None:
             raise Http404("No such segment.")
         segment = selectors.segment_get(environment=request.environment, uuid=key)
@@ -267,58 +223,16 @@ def segment_preview(request: HarkRequest) -> HttpResponse:
 
 
 def _members_page(request: HarkRequest, segment: Segment) -> dict:
-    import datetime as dt
-
-    qs = selectors.segment_members(segment=segment)
-    # The members listed now, exact up to COUNT_CAP (one bounded count, core.totals): the
-    # stored member_count is as of the last recompute.
-    total = capped_total(qs)
     cursor = request.GET.get("after", "")
-    if cursor:
-        try:
-            since_raw, id_raw = cursor.rsplit("_", 1)
-            since = dt.datetime.fromisoformat(since_raw)
-            from django.db.models import Q
-
-            qs = qs.filter(Q(since__lt=since) | Q(since=since, id__lt=int(id_raw)))
-        except ValueError:
-            pass
-    rows = list(qs[: PAGE_SIZE + 1])
-    next_cursor = ""
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
-        last = rows[-1]
-        next_cursor = f"{last.since.isoformat()}_{last.pk}"
-    return {"members": rows, "next_cursor": next_cursor, "cursor": cursor, "total": total}
-
-
-def _names(request: HarkRequest, rules: object) -> dict[str, str]:
-    """uuid -> name of the surveys and segments a rule tree mentions (two small queries)."""
-    from surveys.models import Survey
-
-    from . import rules as R
-
-    uuids = {
-        str(c.get("survey") or c.get("segment"))
-        for _, c in R.iter_conditions(rules)
-        if c.get("survey") or c.get("segment")
+    page = selectors.segment_members_page(segment=segment, cursor=cursor)
+    return {
+        "members": page.items,
+        "next_cursor": page.next_cursor or "",
+        "cursor": cursor,
+        # The members listed now, exact up to COUNT_CAP (one bounded count, core.totals): the
+        # stored member_count is as of the last recompute.
+        "total": capped_total(selectors.segment_members(segment=segment)),
     }
-    valid = [u for u in uuids if _is_uuid(u)]
-    if not valid:
-        return {}
-    names = {
-        str(u): n
-        for u, n in Segment.objects.filter(
-            environment=request.environment, uuid__in=valid
-        ).values_list("uuid", "name")
-    }
-    names.update(
-        (str(u), n)
-        for u, n in Survey.objects.filter(
-            environment=request.environment, uuid__in=valid
-        ).values_list("uuid", "name")
-    )
-    return names
 
 
 @require_http_methods(["GET"])
@@ -330,10 +244,13 @@ def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
         "segment": segment,
         "can_edit": request.membership.can_edit,
         "run_lost": selectors.segment_run_lost(segment=segment),
-        "rules_text": R.describe_rules(segment.rules, _names(request, segment.rules)),
+        "rules_text": R.describe_rules(
+            segment.rules,
+            selectors.rule_names(environment=request.environment, rules=segment.rules),
+        ),
         **_members_page(request, segment),
     }
-    if request.htmx and request.htmx.target == "members":
+    if htmx_fragment(request, "members"):
         return render(request, "segments/detail.html#members", context)
     # Conditions that no longer fit (a trait's type changed): listed in words, no profile read.
     context["rule_problems"] = selectors.segment_rule_problems(segment=segment)
@@ -366,7 +283,7 @@ def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
     if segment.kind == SegmentKind.DYNAMIC:
         services.segment_recompute_request(segment=segment)
         # Without Redis the task ran inline (after commit): the re-read shows its result.
-    if not request.htmx:
+    if not htmx_fragment(request):
         return redirect(env_reverse(request, "segments:detail", uuid=segment.uuid))
     segment.refresh_from_db()
     response = render(
@@ -383,10 +300,20 @@ def segment_recompute(request: HarkRequest, uuid: str) -> HttpResponse:
     return response
 
 
-@require_http_methods(["POST"])
-@editor_required
+@require_http_methods(["GET", "POST"])
+@editor_required(read_only="segments:detail")
 def segment_delete(request: HarkRequest, uuid: str) -> HttpResponse:
+    """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: delete."""
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
+    if not confirmed(request):
+        back = env_reverse(request, "segments:detail", uuid=segment.uuid)
+        return confirm_page(
+            request,
+            "segments/delete.html",
+            {"segment": segment},
+            back=back,
+            back_label=segment.name,
+        )
     try:
         services.segment_delete(segment=segment)
     except ValidationError as exc:
@@ -432,7 +359,7 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
     target = safe_next(request, env_reverse(request, "segments:detail", uuid=uuid))
     uuids = request.POST.getlist("profile")
     action = request.POST.get("action", "add")
-    bad = next((u for u in uuids if _uuid(u) is None), None)
+    bad = next((u for u in uuids if parse_uuid(u) is None), None)
     if bad is not None or action not in ("add", "remove"):
         text = (
             f"profile: “{bad[:100]}” is not a valid id."
@@ -440,20 +367,15 @@ def segment_members_change(request: HarkRequest, uuid: str) -> HttpResponse:
             else "action: choose add or remove."
         )
         return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
-    profiles = list(
-        Profile.objects.filter(environment=request.environment, uuid__in=uuids[:10_000])
-    )
+    # One read for the ids, one statement for the change, whatever the number of profiles.
+    profile_ids = profile_ids_for_uuids(environment=request.environment, uuids=uuids[:10_000])
     if action == "remove":
-        changed = services.segment_members_remove(
-            segment=segment, profile_ids=[p.pk for p in profiles]
-        )
+        changed = services.segment_members_remove(segment=segment, profile_ids=profile_ids)
     else:
-        changed = services.segment_members_add(
-            segment=segment, profile_ids=[p.pk for p in profiles]
-        )
+        changed = services.segment_members_add(segment=segment, profile_ids=profile_ids)
     verb = "removed from" if action == "remove" else "added to"
     text = f"{changed} user{'s' if changed != 1 else ''} {verb} “{segment.name}”."
-    if request.htmx:
+    if htmx_fragment(request):
         response = HttpResponse(text)
         trigger_client_event(response, "segmentMembershipChanged", {"segment": str(segment.uuid)})
         return response

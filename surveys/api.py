@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema, Status
 from api.auth import key_environment
 from api.errors import ERRORS, ERRORS_404
 from api.fields import PAGE_LENGTH_DEFAULT, PAGE_LENGTH_MAX, IsoDate, IsoDateTime, UserId, as_utc
-from profiles.selectors import keyset_page
+from core.pagination import keyset_page
 from profiles.services import profile_identify
 from segments.selectors import segment_by_uuid
 

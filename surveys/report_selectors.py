@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -17,8 +17,9 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from core.pagination import Page, keyset_page
 from profiles.models import MonthlyActivity
-from segments.models import SegmentMembership
+from segments.selectors import member_ids
 
 from . import scores
 from .answers import CSAT_LABELS, value_label
@@ -148,64 +149,15 @@ def _plain(value: Any) -> str:
 
 # --- Keyset pagination --------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def encode_cursor(response: Response) -> str:
-    micros = (response.created_at - _EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{response.pk}"
-
-
-def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
-    if not value:
-        return None
-    micros, _, pk = value.partition("-")
-    try:
-        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError):
-        return None
-
-
-@dataclass
-class Page:
-    items: list[Response]
-    newer: str | None = None  # cursor for the previous (newer) page
-    older: str | None = None  # cursor for the next (older) page
-    size: int = PAGE_SIZES[0]
-    first: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
 
 def response_page(
     qs: QuerySet, *, after: str | None = None, before: str | None = None, size: int = 25
 ) -> Page:
-    """Newest first, keyset on (created_at, id): one indexed query per page, however deep, and
-    no COUNT. `after` is the cursor of the last row seen (older page), `before` the first row
-    seen (newer page). The filter is written `created_at <= t AND NOT (created_at = t AND id >= n)`
-    so the first half is an index range condition (an OR of the two would not be)."""
+    """Newest first, keyset on (created_at, id) (core.pagination): one indexed query per page,
+    however deep, and no COUNT. `after` is the cursor of the last row seen (older page), `before`
+    the first row seen (newer page)."""
     qs = qs.select_related("survey", "profile").only(*ROW_FIELDS)
-    older_than, newer_than = decode_cursor(after), decode_cursor(before)
-    if newer_than is not None:
-        at, pk = newer_than
-        rows = list(
-            qs.filter(created_at__gte=at)
-            .exclude(created_at=at, pk__lte=pk)
-            .order_by("created_at", "id")[: size + 1]
-        )
-        more_newer = len(rows) > size
-        items = list(reversed(rows[:size]))
-        page = Page(items=items, size=size, first=not more_newer)
-        page.newer = encode_cursor(items[0]) if more_newer and items else None
-        page.older = encode_cursor(items[-1]) if items else None
-    else:
-        if older_than is not None:
-            at, pk = older_than
-            qs = qs.filter(created_at__lte=at).exclude(created_at=at, pk__gte=pk)
-        rows = list(qs.order_by("-created_at", "-id")[: size + 1])
-        items = rows[:size]
-        page = Page(items=items, size=size, first=older_than is None)
-        page.older = encode_cursor(items[-1]) if len(rows) > size else None
-        page.newer = encode_cursor(items[0]) if older_than is not None and items else None
+    page = keyset_page(qs, "created_at", after, size, before=before)
     attach_answers(page.items)
     return page
 
@@ -226,11 +178,7 @@ def monthly_active_users(environment_id: int, month: date, segment_id: int | Non
         return cached
     active = MonthlyActivity.objects.filter(environment_id=environment_id, month=month)
     if segment_id is not None:
-        active = active.filter(
-            profile_id__in=SegmentMembership.objects.filter(segment_id=segment_id).values(
-                "profile_id"
-            )
-        )
+        active = active.filter(profile_id__in=member_ids(segment=segment_id))
     count = active.count()
     cache.set(key, count, MAU_CACHE_SECONDS)
     return count

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.http import HarkRequest
+from core.http import HarkRequest, htmx_fragment
 from core.totals import capped_total
 
 from .filters import ANSWER_OPERATORS, PERIODS, VALUELESS_OPERATORS, OverviewFilter, ResponseFilter
@@ -25,13 +25,6 @@ from .report_selectors import (
 )
 from .results import MAX_COMPARED_SEGMENTS, ResultsFilter, compared_segments, survey_results
 from .selectors import survey_for_builder
-
-
-def _fragment(request: HarkRequest) -> bool:
-    """An htmx request for this page's own fragment (not a history restore, which needs the
-    whole page, nor a boosted navigation)."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.history_restore_request and not htmx.boosted
 
 
 def _page_size(request: HarkRequest) -> int:
@@ -65,7 +58,7 @@ def overview(request: HarkRequest) -> HttpResponse:
         "toggle_completed_query": _toggle_completed(filterset.data),
         **overview_report(filterset),
     }
-    template = "surveys/overview.html#report" if _fragment(request) else "surveys/overview.html"
+    template = "surveys/overview.html#report" if htmx_fragment(request) else "surveys/overview.html"
     return render(request, template, context)
 
 
@@ -94,7 +87,9 @@ def responses(request: HarkRequest) -> HttpResponse:
         "page_sizes": PAGE_SIZES,
         "query": query.urlencode(),
     }
-    template = "surveys/responses.html#results" if _fragment(request) else "surveys/responses.html"
+    template = (
+        "surveys/responses.html#results" if htmx_fragment(request) else "surveys/responses.html"
+    )
     return render(request, template, context)
 
 
@@ -137,5 +132,5 @@ def results(request: HarkRequest, uuid: Any) -> HttpResponse:
         "responses_query": query.urlencode(),
         **survey_results(filterset, compare=compare, text_search=text_search),
     }
-    template = "surveys/results.html#report" if _fragment(request) else "surveys/results.html"
+    template = "surveys/results.html#report" if htmx_fragment(request) else "surveys/results.html"
     return render(request, template, context)

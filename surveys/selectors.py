@@ -148,3 +148,13 @@ def response_list(
     else:
         qs = qs.filter(Q(completed_at__isnull=False) | ~Q(data={}))
     return qs
+
+
+def survey_names(
+    *, environment_id: int, uuids: list[str] | None = None, limit: int = 500
+) -> dict[str, str]:
+    """uuid (as text) -> name of the environment's surveys, by name, at most `limit` of them;
+    with `uuids` (valid uuids), all of those. For pickers, and for naming surveys in words."""
+    qs = Survey.objects.filter(environment_id=environment_id).values_list("uuid", "name")
+    qs = qs.filter(uuid__in=uuids) if uuids is not None else qs.order_by("name")[:limit]
+    return {str(u): n for u, n in qs}

@@ -539,7 +539,10 @@ def question_key_default(*, survey: Survey, title: str, exclude_id: int | None =
     return candidate
 
 
-def _clean_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+def question_config_clean(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """A question's settings for its kind, checked and normalised (ValidationError when they
+    do not fit): what question_create and question_update store, and what the builder's
+    preview shows."""
     config = dict(config or {})
     if kind == QuestionKind.CSAT:
         points = int(config.get("points") or 5)
@@ -633,7 +636,7 @@ def question_add(
         description=description,
         key=key or question_key_default(survey=survey, title=title),
         required=required if kind != QuestionKind.CTA else False,
-        config=_clean_config(kind, config if config is not None else DEFAULT_CONFIG[kind]),
+        config=question_config_clean(kind, config if config is not None else DEFAULT_CONFIG[kind]),
     )
     audit.record(
         None,
@@ -781,7 +784,7 @@ def question_update(
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
-        clean_config = _clean_config(question.kind, config or {})
+        clean_config = question_config_clean(question.kind, config or {})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:

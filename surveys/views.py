@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from core.http import HarkRequest, parse_id
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment, parse_id
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -124,10 +124,10 @@ def _preview_context(question: Question) -> dict[str, Any]:
 def _render_builder(
     request: HarkRequest, survey: Survey, partial: str = "", status: int = 200, **extra: Any
 ) -> HttpResponse:
-    template = "surveys/detail.html" + (f"#{partial}" if partial and request.htmx else "")
+    template = "surveys/detail.html" + (f"#{partial}" if partial and htmx_fragment(request) else "")
     context = _builder_context(request, survey, **extra)
     response = render(request, template, context, status=status)
-    if partial == "questions" and request.htmx:
+    if partial == "questions" and htmx_fragment(request):
         # The preview shows one of the questions: after the list changed (a question added,
         # removed, renamed) it is redrawn beside it, out of band, so it never says "Add a
         # question" next to a list that has one, nor shows a removed question.
@@ -165,7 +165,7 @@ def survey_list(request: HarkRequest) -> HttpResponse:
         "statuses": SurveyStatus.choices,
         "can_edit": request.membership.can_edit,
     }
-    template = "surveys/list.html#results" if request.htmx else "surveys/list.html"
+    template = "surveys/list.html#results" if htmx_fragment(request) else "surveys/list.html"
     return render(request, template, context)
 
 
@@ -205,7 +205,7 @@ def survey_settings(request: HarkRequest, uuid: Any) -> HttpResponse:
         mode=form.cleaned_data["mode"],
         channels=form.cleaned_data["channels"],
     )
-    if request.htmx:
+    if htmx_fragment(request):
         return _render_builder(request, survey, "settings", saved=True)
     messages.success(request, "Settings saved.")
     return HttpResponseRedirect(_detail_url(request, survey))
@@ -243,7 +243,7 @@ def survey_thank_you(request: HarkRequest, uuid: Any) -> HttpResponse:
     if not form.is_valid():
         return _render_builder(request, survey, "thank_you", status=400, thank_you_form=form)
     services.survey_update(survey=survey, thank_you=form.cleaned_data)
-    if request.htmx:
+    if htmx_fragment(request):
         return _render_builder(request, survey, "thank_you", thank_you_saved=True)
     messages.success(request, "Thank-you step saved.")
     return HttpResponseRedirect(_detail_url(request, survey, "thank_you"))
@@ -254,7 +254,7 @@ def survey_thank_you(request: HarkRequest, uuid: Any) -> HttpResponse:
 
 def _questions_changed(request: HarkRequest, survey: Survey, **extra: Any) -> HttpResponse:
     """After a change to the list: the list partial for htmx, else back to the builder."""
-    if request.htmx:
+    if htmx_fragment(request):
         survey = _survey(request, survey.uuid)  # re-read the order
         return _render_builder(request, survey, "questions", **extra)
     return HttpResponseRedirect(_detail_url(request, survey, "questions"))
@@ -269,7 +269,7 @@ def question_create(request: HarkRequest, uuid: Any) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(_detail_url(request, survey, "questions"))
-    if request.htmx:
+    if htmx_fragment(request):
         survey = _survey(request, survey.uuid)
         return _render_builder(
             request, survey, "questions", editing=question.pk, preview_question=question
@@ -286,7 +286,7 @@ def question_edit(request: HarkRequest, uuid: Any, question_id: int) -> HttpResp
     survey = _survey(request, uuid)
     question = _question(survey, question_id)
     if request.method != "POST":
-        if request.htmx:
+        if htmx_fragment(request):
             can_edit = request.membership.can_edit
             editing = request.GET.get("mode", "edit") == "edit" and can_edit
             item = _item(survey, question, _question_form(survey, question) if editing else None)
@@ -312,7 +312,7 @@ def question_edit(request: HarkRequest, uuid: Any, question_id: int) -> HttpResp
             form.add_service_errors(exc)
     if form.errors:
         question.refresh_from_db()
-        if request.htmx:
+        if htmx_fragment(request):
             item = _item(survey, question, form)
             return render(
                 request,
@@ -321,7 +321,7 @@ def question_edit(request: HarkRequest, uuid: Any, question_id: int) -> HttpResp
                 status=422,
             )
         return _render_builder(request, survey, status=400, forms_by_id={question.pk: form})
-    if request.htmx:
+    if htmx_fragment(request):
         # The key may have changed jumps of other questions: redraw the whole list.
         return retarget(
             _questions_changed(request, survey, preview_question=question), "#questions"
@@ -360,12 +360,21 @@ def question_reorder(request: HarkRequest, uuid: Any) -> HttpResponse:
     return _questions_changed(request, survey)
 
 
-@editor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+@editor_required(read_only="surveys:detail")
 def question_delete_view(request: HarkRequest, uuid: Any, question_id: int) -> HttpResponse:
+    """GET: a confirmation page (the <dialog>'s fallback). POST with confirm: remove the
+    question (htmx: the question list again)."""
     survey = _survey(request, uuid)
-    services.question_delete(question=_question(survey, question_id))
-    if not request.htmx:
+    question = _question(survey, question_id)
+    if not confirmed(request):
+        context = {"survey": survey, "question": question}
+        back = _detail_url(request, survey, "questions")
+        return confirm_page(
+            request, "surveys/question_delete.html", context, back=back, back_label=survey.name
+        )
+    services.question_delete(question=question)
+    if not htmx_fragment(request):
         messages.success(request, "Question removed.")
     return _questions_changed(request, survey)
 
@@ -390,7 +399,7 @@ def question_preview(request: HarkRequest, uuid: Any, question_id: int) -> HttpR
                 required=form.cleaned_data["required"],
                 config=_preview_config(question.kind, form.config()),
             )
-    if not request.htmx:
+    if not htmx_fragment(request):
         target = env_reverse(request, "surveys:preview", uuid=survey.uuid)
         return HttpResponseRedirect(f"{target}?q={question.key}")
     context = {"survey": survey, "preview": _preview_context(question)}
@@ -423,7 +432,7 @@ def survey_preview(request: HarkRequest, uuid: Any) -> HttpResponse:
 
 def _preview_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     try:
-        return services._clean_config(kind, config)
+        return services.question_config_clean(kind, config)
     except (ValidationError, ValueError, TypeError):
         return services.DEFAULT_CONFIG.get(QuestionKind(kind), {})
 
@@ -466,5 +475,5 @@ def survey_email(request: HarkRequest, uuid: Any) -> HttpResponse:
         "html": html,
         "verification": request.environment.identity_verification,
     }
-    template = "surveys/email.html#generated" if request.htmx else "surveys/email.html"
+    template = "surveys/email.html#generated" if htmx_fragment(request) else "surveys/email.html"
     return render(request, template, context)

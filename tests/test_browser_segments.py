@@ -85,3 +85,59 @@ def test_saving_with_a_blank_value_explains_it_in_words(
     expect(
         page.locator('.rule-condition[data-path="conditions[2]"] .rule-error-message')
     ).to_have_text("Enter a text value.")
+
+
+def test_deleting_a_segment_asks_in_a_dialog(logged_in_page, live_server, environment, segment):
+    from segments.models import Segment
+
+    dialogs: list[str] = []
+    page = logged_in_page
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{live_server.url}/e/{environment.slug}/segments/{segment.uuid}/")
+    dialog = page.locator("dialog#delete-segment")
+    page.locator(".actions a.danger", has_text="Delete").click()
+    expect(dialog).to_have_js_property("open", True)
+    expect(dialog).to_contain_text("Delete the segment “Pro teams”?")
+    # Cancel closes it and changes nothing.
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_js_property("open", False)
+    assert page.url.endswith(f"/segments/{segment.uuid}/")
+    assert Segment.objects.filter(pk=segment.pk).exists()
+    # Confirming deletes it.
+    page.locator(".actions a.danger", has_text="Delete").click()
+    dialog.get_by_role("button", name="Delete segment").click()
+    page.wait_for_url(f"**/e/{environment.slug}/segments/")
+    expect(page.locator(".messages")).to_contain_text("deleted")
+    assert not Segment.objects.filter(pk=segment.pk).exists()
+    assert dialogs == []  # no window.confirm
+
+
+def test_removing_a_question_asks_in_a_dialog_and_swaps_the_list(
+    logged_in_page, live_server, environment
+):
+    from surveys.factories import QuestionFactory, SurveyFactory
+    from surveys.models import Question
+
+    survey = SurveyFactory(environment=environment, name="Churn")
+    keep = QuestionFactory(survey=survey, key="nps", kind="nps", title="How likely?", position=1)
+    gone = QuestionFactory(survey=survey, key="why", kind="text", title="Why?", position=2)
+    dialogs: list[str] = []
+    page = logged_in_page
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{live_server.url}/e/{environment.slug}/surveys/{survey.uuid}/")
+    builder_url = page.url
+    opener = page.locator(f"#question-{gone.pk} a.danger")
+    dialog = page.locator(f"dialog#remove-question-{gone.pk}")
+    opener.click()
+    expect(dialog).to_have_js_property("open", True)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_js_property("open", False)
+    assert Question.objects.filter(pk=gone.pk).exists()
+    opener.click()
+    dialog.get_by_role("button", name="Remove question").click()
+    # htmx swaps the question list in place: the page stays, the question goes.
+    expect(page.locator(f"#question-{gone.pk}")).to_have_count(0)
+    expect(page.locator(f"#question-{keep.pk}")).to_have_count(1)
+    assert page.url == builder_url
+    assert not Question.objects.filter(pk=gone.pk).exists()
+    assert dialogs == []

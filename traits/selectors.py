@@ -14,3 +14,13 @@ def trait_list(*, environment_id: int, scope: str | None = None) -> QuerySet[Tra
     if scope in Scope.values:
         qs = qs.filter(scope=scope)
     return qs
+
+
+def trait_options(*, environment_id: int) -> list[dict[str, str]]:
+    """The visible traits (key, label, data_type, scope) for pickers such as the segment
+    builder's: one query, definitions only."""
+    return list(
+        Trait.objects.filter(environment_id=environment_id, hidden=False).values(
+            "key", "label", "data_type", "scope"
+        )
+    )

@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.http import HarkRequest, confirm_page, confirmed
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import editor_required
 from segments.selectors import segments_using_trait
@@ -16,10 +16,6 @@ from .forms import TraitForm
 from .models import DataType, Scope, Trait
 from .selectors import trait_list
 from .services import trait_delete, trait_update
-
-
-def _is_fragment(request: HarkRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_GET
@@ -56,7 +52,7 @@ def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
                 )
             if not impact:
                 trait_update(trait=trait, **form.cleaned_data)
-                if _is_fragment(request):
+                if htmx_fragment(request):
                     return render(
                         request, "traits/list.html#trait-row", {"trait": trait, "can_edit": True}
                     )
@@ -84,7 +80,7 @@ def trait_edit(request: HarkRequest, pk: int) -> HttpResponse:
         if impact is None
         else [],
     }
-    if _is_fragment(request):
+    if htmx_fragment(request):
         return render(request, "traits/list.html#trait-edit-row", context)
     return render(request, "traits/edit.html", context)
 

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.http import HarkRequest, confirm_page, confirmed
+from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import admin_required
 
@@ -94,7 +94,7 @@ def _detail(request: HarkRequest, endpoint: WebhookEndpoint, **extra: object) ->
         "replay_form": ReplayForm(initial={"since": timezone.now() - timedelta(days=1)}),
         **extra,
     }
-    if request.htmx and request.htmx.target == "deliveries":
+    if htmx_fragment(request, "deliveries"):
         return render(request, "webhooks/detail.html#deliveries", context)
     return render(request, "webhooks/detail.html", context)
 

@@ -66,16 +66,23 @@ def confirm_dialog(parser: Parser, token: Token) -> ConfirmDialogNode:
 
     The dialog's id is "delete-trait-<pk>" (or the name alone, without a pk): the opener is an
     element with data-dialog-open="<id>" whose href is the action's confirmation page, the path
-    without JavaScript. A tag rather than an {% include ... with %}: the title and text are
+    without JavaScript. With hx_target="#id" the dialog's form posts with htmx and swaps that
+    element (outerHTML) with the answer, as the builder's question list does.
+
+    A tag rather than an {% include ... with %}: the title and text are
     template text with variables (and a condition, for traits), which `with` cannot pass."""
     bits = token.split_contents()[1:]
     names: list[FilterExpression] = []
     while bits and "=" not in bits[0]:
         names.append(parser.compile_filter(bits.pop(0)))
     options = token_kwargs(bits, parser)
-    if bits or not 1 <= len(names) <= 2 or set(options) != {"action", "submit"}:
+    if (
+        bits
+        or not 1 <= len(names) <= 2
+        or not {"action", "submit"} <= set(options) <= {"action", "submit", "hx_target"}
+    ):
         raise template.TemplateSyntaxError(
-            '{% confirm_dialog "name" [pk] action=url submit="Label" %}title'
+            '{% confirm_dialog "name" [pk] action=url submit="Label" [hx_target="#id"] %}title'
             "{% body %}text{% endconfirm_dialog %}"
         )
     title = parser.parse(("body",))

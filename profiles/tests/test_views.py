@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.pagination import encode_cursor
 from events.factories import EventDefinitionFactory, EventFactory
 from profiles.factories import ProfileFactory
-from profiles.selectors import decode_cursor, encode_cursor, format_trait_value
+from profiles.selectors import format_trait_value
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from traits.factories import TraitFactory
@@ -207,12 +208,6 @@ def test_keyset_pages_cover_every_profile_once(owner_client, environment, monkey
 def test_malformed_cursor_shows_the_first_page(owner_client, environment):
     ProfileFactory(environment=environment, traits={"name": "Ada"})
     assert names(owner_client.get(list_url(environment), {"after": "garbage"}, **HX)) == ["Ada"]
-
-
-def test_cursor_round_trip():
-    at = timezone.now()
-    assert decode_cursor(encode_cursor(at, 42)) == (at, 42)
-    assert decode_cursor("1.x") is None
 
 
 def test_users_list_query_count_does_not_grow_with_page_size(owner_client, environment):

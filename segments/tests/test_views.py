@@ -117,6 +117,19 @@ def test_members_pagination_is_keyset(owner_client, environment, manual):
     assert shown == {p.pk for p in profiles}
 
 
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "2026-01-01T00:00:00_1", "1.99999999999999999999", "9" * 5000]
+)
+def test_members_page_with_a_bad_cursor_is_the_first_page(
+    owner_client, environment, manual, cursor
+):
+    profile = ProfileFactory(environment=environment)
+    services.segment_members_add(segment=manual, profile_ids=[profile.pk])
+    response = owner_client.get(url(environment, "detail", uuid=manual.uuid), {"after": cursor})
+    assert response.status_code == 200
+    assert [m.profile_id for m in response.context["members"]] == [profile.pk]
+
+
 def test_create_dynamic_segment_from_builder(owner_client, environment, plan):
     ProfileFactory(environment=environment, traits={"plan": "pro"})
     response = owner_client.get(url(environment, "new"))
@@ -156,7 +169,9 @@ def test_analyst_reads_but_cannot_change(analyst_client, environment, dynamic, m
         url(environment, "members", uuid=manual.uuid),
     ]
     for target in posts:
-        assert analyst_client.post(target, {"name": "x"}).status_code == 403, target
+        assert analyst_client.post(target, {"name": "x", "confirm": "yes"}).status_code == 403, (
+            target
+        )
     assert Segment.objects.filter(pk=dynamic.pk).exists()
 
 
@@ -226,6 +241,35 @@ def test_users_list_bulk_add_and_remove(owner_client, environment, manual, other
     assert set(manual.memberships.values_list("profile_id", flat=True)) == {mine[1].pk}
 
 
+def test_bulk_remove_takes_the_same_queries_for_one_member_or_many(
+    owner_client, environment, manual
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from segments.models import SegmentMembershipChange
+
+    target = url(environment, "members", uuid=manual.uuid)
+
+    def remove(n: int) -> int:
+        profiles = [ProfileFactory(environment=environment) for _ in range(n)]
+        services.segment_members_add(segment=manual, profile_ids=[p.pk for p in profiles])
+        uuids = [str(p.uuid) for p in profiles]
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client.post(target, {"action": "remove", "profile": uuids})
+        assert response.status_code == 302
+        assert not manual.memberships.filter(profile__in=profiles).exists()
+        left = SegmentMembershipChange.objects.filter(
+            segment=manual, profile__in=profiles, change="left"
+        )
+        assert left.count() == n  # one history row each, as a removal one by one wrote
+        return len(queries)
+
+    assert remove(1) == remove(25)
+    manual.refresh_from_db()
+    assert manual.member_count == 0
+
+
 def test_delete_refused_while_used_by_another_segment(owner_client, environment, manual):
     services.segment_create(
         environment=environment,
@@ -236,8 +280,26 @@ def test_delete_refused_while_used_by_another_segment(owner_client, environment,
             "conditions": [{"type": "segment", "segment": str(manual.uuid), "operator": "in"}],
         },
     )
-    owner_client.post(url(environment, "delete", uuid=manual.uuid))
+    owner_client.post(url(environment, "delete", uuid=manual.uuid), {"confirm": "yes"})
     assert Segment.objects.filter(pk=manual.pk).exists()
+
+
+def test_delete_asks_first_then_deletes(owner_client, analyst_client, environment, manual):
+    target = url(environment, "delete", uuid=manual.uuid)
+    page = owner_client.get(url(environment, "detail", uuid=manual.uuid)).content.decode()
+    # The opener leads to the confirmation page without JavaScript, the <dialog> with it.
+    assert f'href="{target}" data-dialog-open="delete-segment"' in page
+    assert '<dialog id="delete-segment"' in page and "data-confirm" not in page
+    confirm = owner_client.get(target)
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    unconfirmed = owner_client.post(target)
+    assert b"Nothing was changed" in unconfirmed.content
+    assert Segment.objects.filter(pk=manual.pk).exists()
+    # An analyst's GET goes back to the segment's page.
+    assert analyst_client.get(target)["Location"] == url(environment, "detail", uuid=manual.uuid)
+    response = owner_client.post(target, {"confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == url(environment, "list")
+    assert not Segment.objects.filter(pk=manual.pk).exists()
 
 
 def test_edit_rules_requeues(owner_client, environment, dynamic):
@@ -250,3 +312,22 @@ def test_edit_rules_requeues(owner_client, environment, dynamic):
     assert response.status_code == 302
     dynamic.refresh_from_db()
     assert dynamic.rules == rules and dynamic.version == version + 1
+
+
+def test_members_filter_keeps_the_members_rows(environment, manual):
+    from profiles.models import Profile
+    from segments.selectors import member_ids, members_filter
+    from surveys.factories import ResponseFactory, SurveyFactory
+    from surveys.models import Response
+
+    inside = ProfileFactory(environment=environment)
+    outside = ProfileFactory(environment=environment)
+    services.segment_members_add(segment=manual, profile_ids=[inside.pk])
+    survey = SurveyFactory(environment=environment)
+    mine = ResponseFactory(profile=inside, survey=survey)
+    ResponseFactory(profile=outside, survey=survey)
+    profiles = Profile.objects.filter(environment=environment)
+    assert list(profiles.filter(members_filter(manual))) == [inside]
+    assert list(profiles.filter(members_filter(manual.pk))) == [inside]
+    assert list(Response.objects.filter(members_filter(manual, profile="profile_id"))) == [mine]
+    assert list(member_ids(segment=manual)) == [inside.pk]

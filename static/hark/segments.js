@@ -6,12 +6,6 @@
 (function () {
   "use strict";
 
-  // Buttons with data-confirm ask first.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-confirm]");
-    if (button && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
-  });
-
   var dataElement = document.getElementById("segment-builder-data");
   var root = document.getElementById("rule-builder");
   var textarea = document.getElementById("id_rules");

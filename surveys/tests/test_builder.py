@@ -99,7 +99,8 @@ def test_analyst_sees_no_edit_controls_and_gets_403_on_posts(analyst_client, env
         url(environment, "question_delete", uuid=survey.uuid, question_id=q.pk),
     ]
     for post_url in posts:
-        assert analyst_client.post(post_url, {"kind": "nps", "status": "live"}).status_code == 403
+        data = {"kind": "nps", "status": "live", "confirm": "yes"}
+        assert analyst_client.post(post_url, data).status_code == 403
     survey.refresh_from_db()
     assert survey.status == "draft" and survey.questions.count() == 2
 
@@ -190,10 +191,24 @@ def test_reorder_by_drag(owner_client, environment, survey):
     assert list(survey.questions.values_list("key", flat=True)) == ["plan", "nps"]
 
 
-def test_delete_question(owner_client, environment, survey):
+def test_delete_question_asks_first(owner_client, analyst_client, environment, survey):
     plan = survey.questions.get(key="plan")
-    owner_client.post(
-        url(environment, "question_delete", uuid=survey.uuid, question_id=plan.pk), **HTMX
+    target = url(environment, "question_delete", uuid=survey.uuid, question_id=plan.pk)
+    builder = owner_client.get(url(environment, "detail", uuid=survey.uuid)).content.decode()
+    # The opener leads to the confirmation page without JavaScript, the <dialog> with it, whose
+    # form posts with htmx and swaps the question list.
+    assert f'href="{target}" data-dialog-open="remove-question-{plan.pk}"' in builder
+    assert f'<dialog id="remove-question-{plan.pk}"' in builder and "hx-confirm" not in builder
+    assert f'hx-post="{target}" hx-target="#questions"' in builder
+    confirm = owner_client.get(target)
+    assert confirm.status_code == 200 and b"stay in the responses" in confirm.content
+    assert b"Nothing was changed" in owner_client.post(target, **HTMX).content
+    assert Question.objects.filter(pk=plan.pk).exists()
+    # An analyst's GET goes back to the builder.
+    assert analyst_client.get(target)["Location"] == url(environment, "detail", uuid=survey.uuid)
+    removed = owner_client.post(target, {"confirm": "yes"}, **HTMX)
+    assert removed.content.decode().lstrip().startswith('<ol id="questions"') or (
+        'id="questions"' in removed.content.decode()
     )
     assert not Question.objects.filter(pk=plan.pk).exists()
 

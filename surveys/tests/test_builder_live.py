@@ -99,7 +99,7 @@ def test_export_has_a_column_for_every_key_in_the_responses(
         uuid=survey.uuid,
         question_id=survey.questions.get(key="reason").pk,
     )
-    assert owner_client.post(delete).status_code == 302
+    assert owner_client.post(delete, {"confirm": "yes"}).status_code == 302
     with django_assert_max_num_queries(13):
         rows = export(owner_client, environment, {"survey": survey.uuid})
     assert list(rows[0])[-2:] == ["nps", "reason (removed question)"]
@@ -155,6 +155,8 @@ def test_adding_a_question_redraws_the_preview(owner_client, environment):
     # Removing the last question empties it again.
     question = survey.questions.get()
     removed = owner_client.post(
-        url(environment, "question_delete", uuid=survey.uuid, question_id=question.pk), **HTMX
+        url(environment, "question_delete", uuid=survey.uuid, question_id=question.pk),
+        {"confirm": "yes"},
+        **HTMX,
     )
     assert "Add a question to see it" in removed.content.decode().split('id="preview"')[1]
