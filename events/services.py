@@ -13,19 +13,18 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from core import fastjson, prepared
-from profiles.services import (
+from core.ingest import (
     COMMIT_MODE_CTE,
-    activity_upsert_sql,
     clean_email,
     clean_identifier,
+    clean_json,
+    clean_text,
     commit_mode,
-    mau_zone,
-    notify_segments,
-    profiles_touch,
     utc,
 )
+from profiles.services import mau_zone, notify_segments, profiles_touch_by_email
+from profiles.sql import activity_month_sql, activity_upsert_sql, profiles_seen_ctes
 from segments.dirty import mark_dirty_cte
-from traits.services import clean_json, clean_text
 
 EVENT_NAME_MAX_LENGTH = 200
 # Tracking moves a profile's last_seen_at only when it advances by more than this: an active
@@ -113,48 +112,10 @@ _INPUT_ONE = """SELECT %(n)s::int AS n, %(u)s::text AS u, %(a)s::text AS a,
         %(props)s::jsonb AS props, %(m)s::text AS m, %(dup)s::bool AS dup"""
 
 
-def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
-    """`known_<name>`: the profiles the input names by `column` (input key `key`, rows matching
-    `where`), found with LATERAL ... LIMIT 1, which the planner cannot flatten: one unique-index
-    probe per id (as a join, not knowing how many rows the input holds, it chose to read the
-    whole environment's profiles). `<name>`: the upsert of the new ones (first seen at their
-    oldest event of the call, last seen at the newest), and of known ones whose last_seen_at is
-    due to advance or whose first_seen_at an older event moves back (a backfill) only: an upsert
-    locks the row it conflicts with even when its WHERE then skips the update, and concurrent
-    batches naming the same users would queue."""
-    return f"""known_{name} AS (
-    SELECT p.id, p.uuid, p.{column}, p.first_seen_at, p.last_seen_at
-    FROM (SELECT DISTINCT {key} FROM input WHERE {where}) i
-    CROSS JOIN LATERAL (
-        SELECT id, uuid, {column}, first_seen_at, last_seen_at FROM profiles_profile
-        WHERE environment_id = %(env)s AND {column} = i.{key}
-        LIMIT 1
-    ) p
-),
-{name} AS (
-    INSERT INTO profiles_profile
-        (uuid, environment_id, {column}, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), %(env)s, i.{key}, '{{}}'::jsonb, i.f, i.t
-    FROM (SELECT {key}, min(t) AS f, max(t) AS t FROM input WHERE {where} GROUP BY {key}) i
-    LEFT JOIN known_{name} k ON k.{column} = i.{key}
-    WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
-        OR k.first_seen_at > i.f
-    ORDER BY i.{key}
-    ON CONFLICT (environment_id, {column}) WHERE {column} IS NOT NULL
-    DO UPDATE SET
-        last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
-        first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
-    WHERE profiles_profile.last_seen_at
-        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
-        OR profiles_profile.first_seen_at > EXCLUDED.first_seen_at
-    RETURNING id, uuid, {column}
-),
-"""
-
-
 class _ProfileKey(NamedTuple):
     """A column that names an event's profile: the input key and rows that carry it, and how
-    `resolved` joins the CTEs of _profiles_ctes (aliases, and a guard on the input row)."""
+    `resolved` joins the CTEs of profiles.sql.profiles_seen_ctes (aliases, and a guard on the
+    input row)."""
 
     column: str
     key: str
@@ -174,7 +135,7 @@ _IDENTITIES = {
 
 # MAU: a user id or an email names the user (identified); a device id alone does not.
 _ACTIVITY = activity_upsert_sql(
-    "SELECT profile_id, date_trunc('month', t AT TIME ZONE %(tz)s)::date AS month, "
+    f"SELECT profile_id, {activity_month_sql('t')} AS month, "
     "bool_or(named) AS identified, false AS surveyed, %(source)s AS sources "
     "FROM resolved WHERE profile_id IS NOT NULL GROUP BY 1, 2"
 )
@@ -189,7 +150,7 @@ def _track_sql(input_sql: str, identities: tuple[str, ...] = ("users", "devices"
     ctes, joins, ids, uuids = "", "", ["i.pid"], []
     for name in identities:
         k = _IDENTITIES[name]
-        ctes += _profiles_ctes(name, k.column, k.key, k.where)
+        ctes += profiles_seen_ctes(name, column=k.column, key=k.key, where=k.where)
         joins += (
             f"LEFT JOIN {name} {k.new} ON {k.guard}{k.new}.{k.column} = i.{k.key}\n    "
             f"LEFT JOIN known_{name} {k.known} ON {k.guard}{k.known}.{k.column} = i.{k.key}\n    "
@@ -343,9 +304,9 @@ def events_track(
     results: dict[int, tuple] = {}
     with transaction.atomic() if needs_atomic else nullcontext():
         if by_email:
-            found = profiles_touch(
+            found = profiles_touch_by_email(
                 environment_id=environment_id,
-                keys=[(None, None, i.email, i.timestamp) for i in by_email],
+                seen=[(i.email, i.timestamp) for i in by_email],
             )
             for item, (pid, puuid) in zip(by_email, found, strict=True):
                 item.profile_id, item.profile_uuid = pid, puuid

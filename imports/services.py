@@ -6,7 +6,7 @@ row's shape (a wrong number of values, a missing id, an id repeated in the file)
 else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the values are
 checked (email, lengths, a value that does not fit its column's type), the rejected rows are
 stored with their reason, and the good ones are written by profiles' bulk upsert
-(profiles.services.profiles_import_cte), which also queues them for segment re-evaluation
+(profiles.sql.profiles_import_cte), which also queues them for segment re-evaluation
 (segments.dirty) in the same statement. Progress is committed after each chunk, so the page
 polling it sees the bar move. A re-import matches on the user id (or the email when the file
 has no id column): it updates, never duplicates, and rows that change nothing are not
@@ -38,7 +38,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import fastjson
-from profiles.services import EMAIL_MAX_LENGTH, ID_MAX_LENGTH, profiles_import_cte
+from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
+from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
 from traits.models import DataType, Scope
 from traits.services import TRAIT_KEY_RE, trait_definitions_statement

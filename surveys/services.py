@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.ingest import clean_json
 from governance import audit
 from traits.models import Scope
 
@@ -75,7 +76,7 @@ def _check_same_environment(survey: Survey, profile: Any) -> None:
 
 
 def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
-    from traits.services import TRAIT_KEY_RE, clean_json
+    from traits.services import TRAIT_KEY_RE
 
     if not context:
         return {}

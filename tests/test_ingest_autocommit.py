@@ -117,7 +117,7 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
 
 
 def test_synchronous_commit_follows_the_setting(settings):
-    from profiles.services import commit_mode
+    from core.ingest import commit_mode
 
     assert commit_mode() == "off"
     settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
