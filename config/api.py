@@ -437,7 +437,7 @@ def track_event(request: HttpRequest, payload: TrackIn) -> HttpResponse:
         timestamp=_aware(payload.timestamp),
         message_id=payload.message_id,
     )
-    [item] = events_track(environment_id=_env(request).pk, items=[item])
+    [item] = events_track(environment=_env(request), items=[item])
     return _answer(
         201 if item.stored else 200,
         {

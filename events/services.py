@@ -22,9 +22,13 @@ from core.ingest import (
     commit_mode,
     utc,
 )
+from core.queue import enqueue, enqueue_on_commit
+from environments.models import Environment
 from profiles.services import mau_zone, notify_segments, profiles_touch_by_email
 from profiles.sql import activity_month_sql, activity_upsert_sql, profiles_seen_ctes
 from segments.dirty import mark_dirty_cte
+
+from .models import EventDefinition, RollupWatermark
 
 EVENT_NAME_MAX_LENGTH = 200
 # Tracking moves a profile's last_seen_at only when it advances by more than this: an active
@@ -37,6 +41,8 @@ LAST_SEEN_RESOLUTION_SECONDS = 300
 # creating at the same moment (each pass sees what the previous one could not).
 _PASSES = 5
 PROPERTIES_MAX_KEYS = 200
+# Queued by name (core.queue): tasks import services, never the reverse.
+DELETE_DEFINITION_TASK = "events.tasks.delete_event_definition"
 
 
 @dataclass
@@ -258,7 +264,7 @@ def _track_one(row: dict[str, Any]) -> prepared.Prepared:
 
 
 def events_track(
-    *, environment_id: int, items: Sequence[TrackItem], source: int = 1
+    *, environment: Environment, items: Sequence[TrackItem], source: int = 1
 ) -> list[TrackItem]:
     """Store events set-based: one statement for one event or a thousand.
 
@@ -275,6 +281,7 @@ def events_track(
     """
     if not items:
         return []
+    environment_id = environment.pk
     received = timezone.now()
     # Email-only events (REST track-event) find their profile first: email is not unique, so
     # it cannot be upserted inside the statement.
@@ -393,8 +400,6 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
     Set-based and idempotent: the counts and the watermark (last Event.id read) commit in one
     transaction, and the watermark row is locked, so overlapping runs never count an event twice.
     """
-    from .models import RollupWatermark
-
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -430,7 +435,7 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
 # --- The Events page (H3b): describe and delete definitions -----------------------------------
 
 
-def event_definition_update(*, definition: Any, description: str) -> Any:
+def event_definition_update(*, definition: EventDefinition, description: str) -> EventDefinition:
     description = description.strip()
     if definition.description != description:
         definition.description = description
@@ -438,18 +443,15 @@ def event_definition_update(*, definition: Any, description: str) -> Any:
     return definition
 
 
-def event_definition_delete_request(*, definition: Any) -> None:
+def event_definition_delete_request(*, definition: EventDefinition) -> None:
     """Delete a definition with its events, daily counts and all: at once it disappears (from
     the Events page, segment rules, the user panel) and its name is free again; a task then
     deletes its events in batches, and the definition last (after commit; inline where tasks
     run inline). A definition already being deleted is left to its task."""
-    from .models import EventDefinition
-    from .tasks import delete_event_definition
-
     marked = EventDefinition.objects.filter(pk=definition.pk, deleting=False).update(deleting=True)
     if marked:
         definition.deleting = True
-        transaction.on_commit(lambda: delete_event_definition.delay(definition.pk))
+        enqueue_on_commit(DELETE_DEFINITION_TASK, definition.pk)
 
 
 def event_definition_deletes_resume() -> list[int]:
@@ -457,12 +459,9 @@ def event_definition_deletes_resume() -> list[int]:
     for good, or its message was lost with its worker): the definition is hidden already, but
     its events would stay forever. Run hourly; a deletion that is still running when queued
     again is harmless (both delete what is left, batch by batch)."""
-    from .models import EventDefinition
-    from .tasks import delete_event_definition
-
     ids = list(EventDefinition.objects.filter(deleting=True).values_list("pk", flat=True))
     for definition_id in ids:
-        delete_event_definition.delay(definition_id)
+        enqueue(DELETE_DEFINITION_TASK, definition_id)
     return ids
 
 
@@ -475,8 +474,6 @@ def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) ->
     """The task's body: delete a definition marked `deleting`, its events `batch` at a time
     (on the (definition, timestamp) index), then its daily counts and itself. Returns the
     events deleted. Safe to run again after an interruption."""
-    from .models import EventDefinition
-
     if not EventDefinition.objects.filter(pk=definition_id, deleting=True).exists():
         return 0
     deleted = 0

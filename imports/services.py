@@ -39,6 +39,8 @@ from django.utils import timezone
 
 from core import fastjson
 from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
+from core.queue import enqueue_on_commit
+from environments.models import Environment
 from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
 from traits.models import DataType, Scope
@@ -87,7 +89,7 @@ def _reader(path: str) -> Iterator[list[str]]:
 # --- Upload and mapping ----------------------------------------------------------------------
 
 
-def import_create(*, environment: Any, user: Any, upload: Any) -> ContactImport:
+def import_create(*, environment: Environment, user: Any, upload: Any) -> ContactImport:
     """Store an uploaded CSV and read its header; ValidationError (field `file`) when the file
     is too large, not UTF-8 CSV, or has no header or more than COLUMNS_MAX columns."""
     if upload.size > settings.HARK_IMPORT_MAX_BYTES:
@@ -309,15 +311,13 @@ def import_preview(*, contact_import: ContactImport, mapping: list[dict[str, str
 
 def import_start(*, contact_import: ContactImport, mapping: list[dict[str, str]]) -> None:
     """Save the mapping and queue the run (after commit)."""
-    from .tasks import import_run_task
-
     if contact_import.status != ImportStatus.MAPPING:
         raise ValidationError({"mapping": "this import has already started"})
     contact_import.mapping = mapping
     contact_import.status = ImportStatus.QUEUED
     contact_import.save(update_fields=["mapping", "status"])
     pk = contact_import.pk
-    transaction.on_commit(lambda: import_run_task.delay(pk))
+    enqueue_on_commit("imports.tasks.import_run_task", pk)
 
 
 # --- The run ---------------------------------------------------------------------------------

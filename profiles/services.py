@@ -30,6 +30,7 @@ from core.ingest import (
     ingest_transaction_setup,
     utc,
 )
+from environments.models import Environment
 from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
@@ -187,13 +188,14 @@ def profiles_touch_by_email(
 
 
 def profiles_traits_merge(
-    *, environment_id: int, updates: Sequence[tuple[int, dict[str, Any], datetime]]
+    *, environment: Environment, updates: Sequence[tuple[int, dict[str, Any], datetime]]
 ) -> None:
     """Merge already-cleaned traits into profiles, for (profile id, traits, seen_at) triples:
     the user traits a Segment or RudderStack library sends in `context.traits` with a track,
     page or screen call. Two statements whatever the number of events: one UPDATE (later
     triples win for the same profile) that rewrites only profiles whose traits change, as a
     repeated `context.traits` on every page view changes nothing, and the trait definitions."""
+    environment_id = environment.pk
     merged: dict[int, dict[str, Any]] = {}
     values: dict[str, Any] = {}
     latest = max((at for _, _, at in updates), default=None)
@@ -610,7 +612,7 @@ def _identify(
 
 def profile_identify(
     *,
-    environment: Any,
+    environment: Environment,
     user_id: str | None = None,
     email: str | None = None,
     anonymous_id: str | None = None,
@@ -710,7 +712,7 @@ def profile_identify(
 
 def profile_alias(
     *,
-    environment: Any,
+    environment: Environment,
     user_id: Any,
     previous_id: Any,
     seen_at: datetime | None = None,

@@ -17,7 +17,7 @@ from governance import audit
 from profiles.sql import profiles_trait_remove_sql
 from surveys.sql import responses_data_key_remove_sql
 
-from .models import DataType, Scope
+from .models import DataType, Scope, Trait
 
 # --- Limits on incoming data -----------------------------------------------------------------
 
@@ -163,7 +163,7 @@ def trait_definitions_record(
 
 def trait_update(
     *,
-    trait: Any,
+    trait: Trait,
     label: str,
     description: str,
     data_type: str,
@@ -197,7 +197,7 @@ def trait_update(
     return trait
 
 
-def trait_delete(*, trait: Any) -> int:
+def trait_delete(*, trait: Trait) -> int:
     """Delete a definition and every stored value of its key; returns how many rows lost it.
 
     The values live in other apps' tables (profiles' `traits`, surveys' `Response.data`). Going
@@ -208,8 +208,6 @@ def trait_delete(*, trait: Any) -> int:
     cannot use the jsonb_path_ops GIN index, so this scans the environment's rows once: an admin
     action, rare, and bounded by one environment.
     """
-    from .models import Scope
-
     # The owners write the SQL: profiles' traits, surveys' answers.
     if trait.scope == Scope.PROFILE:
         sql = profiles_trait_remove_sql()
