@@ -39,6 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from environments.models import Environment
 from webhooks import http as outbound
 
 from . import messages
@@ -150,7 +151,7 @@ SUBSCRIPTION_FIELDS = (
 
 def subscription_save(
     *,
-    environment: Any,
+    environment: Environment,
     user: Any,
     values: Mapping[str, Any],
     subscription: AlertSubscription | None = None,

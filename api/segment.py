@@ -324,10 +324,10 @@ def process_messages(
             errors.append({"index": index, "field": field, "error": message})
     if tracks:
         with transaction.atomic() if track_traits else nullcontext():
-            events_track(environment_id=environment.pk, items=tracks)
+            events_track(environment=environment, items=tracks)
             if track_traits:
                 profiles_traits_merge(
-                    environment_id=environment.pk,
+                    environment=environment,
                     updates=[
                         (tracks[i].profile_id, traits, tracks[i].timestamp)
                         for i, traits in track_traits.items()

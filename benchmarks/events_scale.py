@@ -281,7 +281,7 @@ def measure_track(environment: Any, calls: int, batch: int) -> dict[str, float]:
             for _ in range(batch)
         ]
         t0 = time.perf_counter()
-        events_track(environment_id=environment.pk, items=items)
+        events_track(environment=environment, items=items)
         times.append((time.perf_counter() - t0) * 1000)
     wall = time.perf_counter() - began
     return {

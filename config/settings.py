@@ -317,7 +317,7 @@ HARK_CLIENT_RATE_LIMIT_KEY = env_int("HARK_CLIENT_RATE_LIMIT_KEY", 60000, minimu
 HARK_DELIVERY_CACHE_SECONDS = env_int("HARK_DELIVERY_CACHE_SECONDS", 0 if TESTING else 5, minimum=0)
 HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
 # Ingestion commits without waiting for the WAL flush unless this is on (see
-# profiles.services.ingest_transaction_setup).
+# core.ingest.ingest_transaction_setup).
 HARK_INGEST_SYNCHRONOUS_COMMIT = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", False)
 # Segments (segments/services.py). Read here, not by the app, because the beat schedule in
 # config/celery.py is built before Django's apps are loaded: it may read settings only.

@@ -28,8 +28,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from environments.models import Environment
+from events.services import TrackItem, events_track, track_item
 from governance import audit
-from profiles.models import ActivitySource
+from profiles.models import ActivitySource, Profile
 from surveys.models import Channel, Response, Survey
 
 from . import selectors
@@ -83,7 +85,7 @@ def identity_signature(secret: str, *, user_id: str | None, email: str | None) -
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def identity_clean(environment: Any, body: Mapping[str, Any]) -> Identity:
+def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identity:
     """Read and verify the identity every client call carries (Refused on any problem,
     before anything is written)."""
     anonymous_id = body.get("anonymous_id")
@@ -164,7 +166,7 @@ def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str |
 # --- Who is calling -------------------------------------------------------------------------------
 
 
-def _identify(environment: Any, identity: Identity) -> Any:
+def _identify(environment: Environment, identity: Identity) -> Profile:
     """The identified user's profile, written (traits, anonymous device merged)."""
     from profiles.services import profile_identify
 
@@ -182,7 +184,7 @@ def _identify(environment: Any, identity: Identity) -> Any:
         raise Refused("bad_request", f"{key}: {' '.join(messages)}", field=f"user.{key}") from None
 
 
-def client_identify(*, environment: Any, identity: Identity) -> Facts:
+def client_identify(*, environment: Environment, identity: Identity) -> Facts:
     """Facts about the caller. An anonymous caller is only looked up by the device id: nothing
     is written for them. An identified caller is written (identify: traits, the device's
     anonymous profile merged) unless the call would change nothing: the user is known, already
@@ -209,11 +211,14 @@ def client_identify(*, environment: Any, identity: Identity) -> Facts:
 
 
 def page_view_record(
-    *, environment: Any, identity: Identity, url: str, referrer: str | None, title: str | None
+    *,
+    environment: Environment,
+    identity: Identity,
+    url: str,
+    referrer: str | None,
+    title: str | None,
 ) -> None:
     """An identified user's page view as a `$pageview` event (anonymous ones leave no trace)."""
-    from events.services import events_track, track_item
-
     properties = {"url": url, "path": urlsplit(url).path or "/"}
     if referrer:
         properties["referrer"] = referrer[:URL_MAX_LENGTH]
@@ -225,13 +230,11 @@ def page_view_record(
         email=None if identity.user_id else identity.email,
         properties=properties,
     )
-    events_track(environment_id=environment.pk, items=[item], source=ActivitySource.CLIENT)
+    events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
 
 
 def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] | None) -> Any:
     """The validated event of an identified user (None for an anonymous visitor: not stored)."""
-    from events.services import track_item
-
     if not identity.identified:
         return None
     try:
@@ -246,10 +249,8 @@ def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] |
         raise Refused("bad_request", f"{key}: {' '.join(messages)}", field=key) from None
 
 
-def event_store(*, environment: Any, item: Any) -> None:
-    from events.services import events_track
-
-    events_track(environment_id=environment.pk, items=[item], source=ActivitySource.CLIENT)
+def event_store(*, environment: Environment, item: TrackItem) -> None:
+    events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
 
 
 # --- Claiming a display ---------------------------------------------------------------------------
@@ -272,7 +273,7 @@ def _lock_person(profile_id: int) -> None:
 
 def display_claim(
     *,
-    environment: Any,
+    environment: Environment,
     survey: Survey,
     identity: Identity,
     url: str | None,
@@ -285,7 +286,6 @@ def display_claim(
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
     an accepted one creates the device's profile (its first row)."""
-    from profiles.models import Profile
     from profiles.services import profile_identify
     from surveys.services import response_record_view
 
@@ -651,7 +651,9 @@ def origins_clean(value: Any) -> list[str]:
     return origins
 
 
-def delivery_settings_update(*, environment: Any, values: Mapping[str, Any]) -> DeliverySettings:
+def delivery_settings_update(
+    *, environment: Environment, values: Mapping[str, Any]
+) -> DeliverySettings:
     """Validate and store the environment's delivery settings (only the keys given)."""
     from .models import ColorScheme, Position
 

@@ -7,11 +7,10 @@ database seeded before the demo product existed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
 from delivery.services import targeting_update
+from environments.models import Environment
 from surveys.models import Survey, SurveyMode, SurveyStatus
 from surveys.services import question_add, survey_create, survey_set_status
 
@@ -22,7 +21,7 @@ UPGRADE_SURVEY = "Acme demo: upgrade intent"
 HOME_RULES = [{"kind": "include", "field": "path", "op": "equals", "value": "/"}]
 
 
-def _survey(environment: Any, name: str, questions: list[dict], targeting: dict) -> Survey:
+def _survey(environment: Environment, name: str, questions: list[dict], targeting: dict) -> Survey:
     survey = Survey.objects.filter(environment=environment, name=name).first()
     if survey is not None:
         return survey
@@ -42,7 +41,7 @@ def _survey(environment: Any, name: str, questions: list[dict], targeting: dict)
 
 
 @transaction.atomic
-def demo_product_surveys_ensure(*, environment: Any) -> list[Survey]:
+def demo_product_surveys_ensure(*, environment: Environment) -> list[Survey]:
     home = _survey(
         environment,
         HOME_SURVEY,

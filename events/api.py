@@ -53,7 +53,7 @@ def track_event(request: HttpRequest, payload: TrackIn) -> HttpResponse:
         timestamp=as_utc(payload.timestamp),
         message_id=payload.message_id,
     )
-    [item] = events_track(environment_id=key_environment(request).pk, items=[item])
+    [item] = events_track(environment=key_environment(request), items=[item])
     return json_answer(
         201 if item.stored else 200,
         {

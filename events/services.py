@@ -13,19 +13,22 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from core import fastjson, prepared
-from profiles.services import (
+from core.ingest import (
     COMMIT_MODE_CTE,
-    activity_upsert_sql,
     clean_email,
     clean_identifier,
+    clean_json,
+    clean_text,
     commit_mode,
-    mau_zone,
-    notify_segments,
-    profiles_touch,
     utc,
 )
+from core.queue import enqueue, enqueue_on_commit
+from environments.models import Environment
+from profiles.services import mau_zone, notify_segments, profiles_touch_by_email
+from profiles.sql import activity_month_sql, activity_upsert_sql, profiles_seen_ctes
 from segments.dirty import mark_dirty_cte
-from traits.services import clean_json, clean_text
+
+from .models import EventDefinition, RollupWatermark
 
 EVENT_NAME_MAX_LENGTH = 200
 # Tracking moves a profile's last_seen_at only when it advances by more than this: an active
@@ -38,6 +41,8 @@ LAST_SEEN_RESOLUTION_SECONDS = 300
 # creating at the same moment (each pass sees what the previous one could not).
 _PASSES = 5
 PROPERTIES_MAX_KEYS = 200
+# Queued by name (core.queue): tasks import services, never the reverse.
+DELETE_DEFINITION_TASK = "events.tasks.delete_event_definition"
 
 
 @dataclass
@@ -113,48 +118,10 @@ _INPUT_ONE = """SELECT %(n)s::int AS n, %(u)s::text AS u, %(a)s::text AS a,
         %(props)s::jsonb AS props, %(m)s::text AS m, %(dup)s::bool AS dup"""
 
 
-def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
-    """`known_<name>`: the profiles the input names by `column` (input key `key`, rows matching
-    `where`), found with LATERAL ... LIMIT 1, which the planner cannot flatten: one unique-index
-    probe per id (as a join, not knowing how many rows the input holds, it chose to read the
-    whole environment's profiles). `<name>`: the upsert of the new ones (first seen at their
-    oldest event of the call, last seen at the newest), and of known ones whose last_seen_at is
-    due to advance or whose first_seen_at an older event moves back (a backfill) only: an upsert
-    locks the row it conflicts with even when its WHERE then skips the update, and concurrent
-    batches naming the same users would queue."""
-    return f"""known_{name} AS (
-    SELECT p.id, p.uuid, p.{column}, p.first_seen_at, p.last_seen_at
-    FROM (SELECT DISTINCT {key} FROM input WHERE {where}) i
-    CROSS JOIN LATERAL (
-        SELECT id, uuid, {column}, first_seen_at, last_seen_at FROM profiles_profile
-        WHERE environment_id = %(env)s AND {column} = i.{key}
-        LIMIT 1
-    ) p
-),
-{name} AS (
-    INSERT INTO profiles_profile
-        (uuid, environment_id, {column}, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), %(env)s, i.{key}, '{{}}'::jsonb, i.f, i.t
-    FROM (SELECT {key}, min(t) AS f, max(t) AS t FROM input WHERE {where} GROUP BY {key}) i
-    LEFT JOIN known_{name} k ON k.{column} = i.{key}
-    WHERE k.id IS NULL OR k.last_seen_at < i.t - make_interval(secs => %(resolution)s)
-        OR k.first_seen_at > i.f
-    ORDER BY i.{key}
-    ON CONFLICT (environment_id, {column}) WHERE {column} IS NOT NULL
-    DO UPDATE SET
-        last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
-        first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
-    WHERE profiles_profile.last_seen_at
-        < EXCLUDED.last_seen_at - make_interval(secs => %(resolution)s)
-        OR profiles_profile.first_seen_at > EXCLUDED.first_seen_at
-    RETURNING id, uuid, {column}
-),
-"""
-
-
 class _ProfileKey(NamedTuple):
     """A column that names an event's profile: the input key and rows that carry it, and how
-    `resolved` joins the CTEs of _profiles_ctes (aliases, and a guard on the input row)."""
+    `resolved` joins the CTEs of profiles.sql.profiles_seen_ctes (aliases, and a guard on the
+    input row)."""
 
     column: str
     key: str
@@ -174,7 +141,7 @@ _IDENTITIES = {
 
 # MAU: a user id or an email names the user (identified); a device id alone does not.
 _ACTIVITY = activity_upsert_sql(
-    "SELECT profile_id, date_trunc('month', t AT TIME ZONE %(tz)s)::date AS month, "
+    f"SELECT profile_id, {activity_month_sql('t')} AS month, "
     "bool_or(named) AS identified, false AS surveyed, %(source)s AS sources "
     "FROM resolved WHERE profile_id IS NOT NULL GROUP BY 1, 2"
 )
@@ -189,7 +156,7 @@ def _track_sql(input_sql: str, identities: tuple[str, ...] = ("users", "devices"
     ctes, joins, ids, uuids = "", "", ["i.pid"], []
     for name in identities:
         k = _IDENTITIES[name]
-        ctes += _profiles_ctes(name, k.column, k.key, k.where)
+        ctes += profiles_seen_ctes(name, column=k.column, key=k.key, where=k.where)
         joins += (
             f"LEFT JOIN {name} {k.new} ON {k.guard}{k.new}.{k.column} = i.{k.key}\n    "
             f"LEFT JOIN known_{name} {k.known} ON {k.guard}{k.known}.{k.column} = i.{k.key}\n    "
@@ -297,7 +264,7 @@ def _track_one(row: dict[str, Any]) -> prepared.Prepared:
 
 
 def events_track(
-    *, environment_id: int, items: Sequence[TrackItem], source: int = 1
+    *, environment: Environment, items: Sequence[TrackItem], source: int = 1
 ) -> list[TrackItem]:
     """Store events set-based: one statement for one event or a thousand.
 
@@ -314,6 +281,7 @@ def events_track(
     """
     if not items:
         return []
+    environment_id = environment.pk
     received = timezone.now()
     # Email-only events (REST track-event) find their profile first: email is not unique, so
     # it cannot be upserted inside the statement.
@@ -343,9 +311,9 @@ def events_track(
     results: dict[int, tuple] = {}
     with transaction.atomic() if needs_atomic else nullcontext():
         if by_email:
-            found = profiles_touch(
+            found = profiles_touch_by_email(
                 environment_id=environment_id,
-                keys=[(None, None, i.email, i.timestamp) for i in by_email],
+                seen=[(i.email, i.timestamp) for i in by_email],
             )
             for item, (pid, puuid) in zip(by_email, found, strict=True):
                 item.profile_id, item.profile_uuid = pid, puuid
@@ -432,8 +400,6 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
     Set-based and idempotent: the counts and the watermark (last Event.id read) commit in one
     transaction, and the watermark row is locked, so overlapping runs never count an event twice.
     """
-    from .models import RollupWatermark
-
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -469,7 +435,7 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
 # --- The Events page (H3b): describe and delete definitions -----------------------------------
 
 
-def event_definition_update(*, definition: Any, description: str) -> Any:
+def event_definition_update(*, definition: EventDefinition, description: str) -> EventDefinition:
     description = description.strip()
     if definition.description != description:
         definition.description = description
@@ -477,18 +443,15 @@ def event_definition_update(*, definition: Any, description: str) -> Any:
     return definition
 
 
-def event_definition_delete_request(*, definition: Any) -> None:
+def event_definition_delete_request(*, definition: EventDefinition) -> None:
     """Delete a definition with its events, daily counts and all: at once it disappears (from
     the Events page, segment rules, the user panel) and its name is free again; a task then
     deletes its events in batches, and the definition last (after commit; inline where tasks
     run inline). A definition already being deleted is left to its task."""
-    from .models import EventDefinition
-    from .tasks import delete_event_definition
-
     marked = EventDefinition.objects.filter(pk=definition.pk, deleting=False).update(deleting=True)
     if marked:
         definition.deleting = True
-        transaction.on_commit(lambda: delete_event_definition.delay(definition.pk))
+        enqueue_on_commit(DELETE_DEFINITION_TASK, definition.pk)
 
 
 def event_definition_deletes_resume() -> list[int]:
@@ -496,12 +459,9 @@ def event_definition_deletes_resume() -> list[int]:
     for good, or its message was lost with its worker): the definition is hidden already, but
     its events would stay forever. Run hourly; a deletion that is still running when queued
     again is harmless (both delete what is left, batch by batch)."""
-    from .models import EventDefinition
-    from .tasks import delete_event_definition
-
     ids = list(EventDefinition.objects.filter(deleting=True).values_list("pk", flat=True))
     for definition_id in ids:
-        delete_event_definition.delay(definition_id)
+        enqueue(DELETE_DEFINITION_TASK, definition_id)
     return ids
 
 
@@ -514,8 +474,6 @@ def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) ->
     """The task's body: delete a definition marked `deleting`, its events `batch` at a time
     (on the (definition, timestamp) index), then its daily counts and itself. Returns the
     events deleted. Safe to run again after an interruption."""
-    from .models import EventDefinition
-
     if not EventDefinition.objects.filter(pk=definition_id, deleting=True).exists():
         return 0
     deleted = 0

@@ -6,7 +6,7 @@ row's shape (a wrong number of values, a missing id, an id repeated in the file)
 else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the values are
 checked (email, lengths, a value that does not fit its column's type), the rejected rows are
 stored with their reason, and the good ones are written by profiles' bulk upsert
-(profiles.services.profiles_import_cte), which also queues them for segment re-evaluation
+(profiles.sql.profiles_import_cte), which also queues them for segment re-evaluation
 (segments.dirty) in the same statement. Progress is committed after each chunk, so the page
 polling it sees the bar move. A re-import matches on the user id (or the email when the file
 has no id column): it updates, never duplicates, and rows that change nothing are not
@@ -38,7 +38,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import fastjson
-from profiles.services import EMAIL_MAX_LENGTH, ID_MAX_LENGTH, profiles_import_cte
+from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
+from core.queue import enqueue_on_commit
+from environments.models import Environment
+from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
 from traits.models import DataType, Scope
 from traits.services import TRAIT_KEY_RE, trait_definitions_statement
@@ -86,7 +89,7 @@ def _reader(path: str) -> Iterator[list[str]]:
 # --- Upload and mapping ----------------------------------------------------------------------
 
 
-def import_create(*, environment: Any, user: Any, upload: Any) -> ContactImport:
+def import_create(*, environment: Environment, user: Any, upload: Any) -> ContactImport:
     """Store an uploaded CSV and read its header; ValidationError (field `file`) when the file
     is too large, not UTF-8 CSV, or has no header or more than COLUMNS_MAX columns."""
     if upload.size > settings.HARK_IMPORT_MAX_BYTES:
@@ -308,15 +311,13 @@ def import_preview(*, contact_import: ContactImport, mapping: list[dict[str, str
 
 def import_start(*, contact_import: ContactImport, mapping: list[dict[str, str]]) -> None:
     """Save the mapping and queue the run (after commit)."""
-    from .tasks import import_run_task
-
     if contact_import.status != ImportStatus.MAPPING:
         raise ValidationError({"mapping": "this import has already started"})
     contact_import.mapping = mapping
     contact_import.status = ImportStatus.QUEUED
     contact_import.save(update_fields=["mapping", "status"])
     pk = contact_import.pk
-    transaction.on_commit(lambda: import_run_task.delay(pk))
+    enqueue_on_commit("imports.tasks.import_run_task", pk)
 
 
 # --- The run ---------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 from celery import shared_task
 
+from .services import import_run
+
 
 @shared_task(acks_late=False)
 def import_run_task(import_id: int) -> None:
     """Run a contact import (not acks_late: a run cut short is marked failed, not replayed)."""
-    from .services import import_run
-
     import_run(import_id=import_id)

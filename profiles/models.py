@@ -98,7 +98,7 @@ class MonthlyActivity(models.Model):
     call of the client or the API named the user: a user id or an email) or `surveyed` (the
     person saw, dismissed or answered a survey that month): an anonymous visitor who only
     browsed has a row but is not counted. `sources` ORs the ActivitySource bits of the calls.
-    Months start in settings.TIME_ZONE. Ingestion writes rows with profiles.services'
+    Months start in settings.TIME_ZONE. Ingestion writes rows with profiles.sql's
     activity_upsert_sql: flags only ever turn on, and a row that already says as much is
     not rewritten."""
 

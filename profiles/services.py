@@ -22,11 +22,18 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import fastjson, prepared
-from core.ingest import canonical_email
+from core.ingest import (
+    COMMIT_MODE_CTE,
+    clean_email,
+    clean_identifier,
+    commit_mode,
+    ingest_transaction_setup,
+    utc,
+)
+from environments.models import Environment
 from segments.dirty import mark_dirty_cte
 from traits.models import Scope
 from traits.services import (
-    clean_text,
     trait_definitions_record,
     trait_definitions_statement,
     trait_definitions_types,
@@ -35,9 +42,8 @@ from traits.services import (
 from webhooks.outbox import emit, kick_after_commit, outbox_insert_cte, outbox_profile_merged
 
 from .models import ActivitySource, Profile
+from .sql import activity_month_sql, activity_upsert_sql, profile_upsert_sql
 
-ID_MAX_LENGTH = 255
-EMAIL_MAX_LENGTH = 320
 WRITE_MODES = ("merge", "replace")
 # Two concurrent first identifies of the same person race on the unique index: the loser retries.
 _ATTEMPTS = 3
@@ -79,67 +85,7 @@ def month_start(at: datetime) -> date:
     return date(local.year, local.month, 1)
 
 
-def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH) -> str | None:
-    """An id as sent by a client (string or number) made into a stored string, or None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValidationError({field: "must be a string or a number"})
-    text = clean_text(str(value)).strip()
-    if not text:
-        return None
-    if len(text) > max_length:
-        raise ValidationError({field: f"is longer than {max_length} characters"})
-    return text
-
-
-def clean_email(value: Any, *, field: str = "email") -> str | None:
-    """An email as sent by a client, in its canonical form (stripped and lower-cased: see
-    core.ingest.canonical_email), or None. Every email Hark stores or matches goes through it."""
-    text = clean_identifier(value, field=field, max_length=EMAIL_MAX_LENGTH)
-    return canonical_email(text) if text else None
-
-
-def utc(at: datetime, *, field: str) -> datetime:
-    """A time in UTC (naive means UTC); ValidationError naming `field` when out of range.
-    PostgreSQL refuses some offsets ISO-8601 allows (beyond +-15:59), so offsets go first."""
-    if not timezone.is_aware(at):
-        return at.replace(tzinfo=UTC)
-    try:
-        return at.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
-        raise ValidationError({field: "is out of range"}) from exc
-
-
 # --- MAU -------------------------------------------------------------------------------------
-
-
-def activity_upsert_sql(rows: str, *, env: str = "%(env)s") -> str:
-    """The INSERT that records monthly activity for `rows`, a SELECT of (profile_id, month,
-    identified, surveyed, sources), usable as a data-modifying CTE in another app's statement
-    (events' track composes it, as segments.dirty's pieces are composed).
-
-    Flags only turn on: a conflict ORs them into the row. A row that already says as much is
-    filtered out before the insert (one probe of the unique index, as ON CONFLICT makes
-    anyway), so the common case (a user active all month) writes nothing and locks nothing:
-    ON CONFLICT DO UPDATE would lock the row even with nothing to change."""
-    return f"""
-    INSERT INTO profiles_monthlyactivity
-        (environment_id, profile_id, month, identified, surveyed, sources)
-    SELECT {env}, a.profile_id, a.month, a.identified, a.surveyed, a.sources::smallint
-    FROM ({rows}) a
-    WHERE NOT EXISTS (
-        SELECT 1 FROM profiles_monthlyactivity x
-        WHERE x.profile_id = a.profile_id AND x.month = a.month
-            AND (x.identified OR NOT a.identified) AND (x.surveyed OR NOT a.surveyed)
-            AND x.sources & a.sources = a.sources
-    )
-    ORDER BY a.profile_id, a.month
-    ON CONFLICT (profile_id, month) DO UPDATE SET
-        identified = profiles_monthlyactivity.identified OR EXCLUDED.identified,
-        surveyed = profiles_monthlyactivity.surveyed OR EXCLUDED.surveyed,
-        sources = profiles_monthlyactivity.sources | EXCLUDED.sources
-    """
 
 
 _MARK_ACTIVE_SQL = activity_upsert_sql(
@@ -177,17 +123,6 @@ def profile_mark_active(
 
 # --- Touch (tracking) ---------------------------------------------------------------------
 
-_TOUCH_SQL = """
-INSERT INTO profiles_profile (uuid, environment_id, {col}, traits, first_seen_at, last_seen_at)
-SELECT gen_random_uuid(), %s, v.k, '{{}}'::jsonb, v.f, v.t
-FROM jsonb_to_recordset(%s::jsonb) AS v(k text, f timestamptz, t timestamptz)
-ORDER BY v.k
-ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
-DO UPDATE SET last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at),
-    first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at)
-RETURNING id, uuid, {col}
-"""
-
 
 def _span(pairs: Iterable[tuple[str, datetime]]) -> dict[str, tuple[datetime, datetime]]:
     """Per key, the (earliest, latest) time: a profile is first seen at the oldest."""
@@ -198,118 +133,69 @@ def _span(pairs: Iterable[tuple[str, datetime]]) -> dict[str, tuple[datetime, da
     return span
 
 
-# A CTE for single-statement writes run in autocommit: SET LOCAL from inside the statement, so
-# its implicit transaction commits without waiting for the WAL flush (see below). The final
-# SELECT must reference `commit_mode` (CROSS JOIN) for PostgreSQL to evaluate it.
-COMMIT_MODE_CTE = (
-    "commit_mode AS (SELECT set_config('synchronous_commit', "
-    "COALESCE(%(synchronous_commit)s, current_setting('synchronous_commit')), true))"
-)
-
-
-def synchronous_ingest() -> bool:
-    """The HARK_INGEST_SYNCHRONOUS_COMMIT setting (default off)."""
-    return bool(settings.HARK_INGEST_SYNCHRONOUS_COMMIT)
-
-
-def commit_mode() -> str | None:
-    """The value for COMMIT_MODE_CTE's parameter: "off", or None to keep the server's."""
-    return None if synchronous_ingest() else "off"
-
-
-def ingest_transaction_setup(cursor: Any) -> None:
-    """Ingestion transactions commit without waiting for the WAL flush (unless
-    HARK_INGEST_SYNCHRONOUS_COMMIT is on): a fsync per call would cap throughput at the disk's
-    flush rate. A PostgreSQL crash may lose the last fraction of a second of acknowledged
-    calls; the database itself stays consistent. Dashboard writes are not affected."""
-    if not synchronous_ingest():
-        cursor.execute("SET LOCAL synchronous_commit TO off")
-
-
-def profiles_touch(
-    *,
-    environment_id: int,
-    keys: Sequence[tuple[str | None, str | None, str | None, datetime]],
+def profiles_touch_by_email(
+    *, environment_id: int, seen: Sequence[tuple[str, datetime]]
 ) -> list[tuple[int, Any]]:
-    """The (id, uuid) of the profile for each (user_id, anonymous_id, email, seen_at) key, by
-    user id, else device id, else email; missing profiles are created and last_seen_at
-    advanced. One upsert per kind of key, whatever the number of keys (keys sorted, so
-    concurrent batches lock rows in the same order). Tracking never merges profiles: that is
-    identify's job.
+    """The (id, uuid) of the profile for each (email, seen_at) pair: the best existing match
+    (identified, most recent; email is not unique, so it cannot be upserted inside track's
+    statement), whose last_seen_at is advanced, else a new profile. A statement per step,
+    whatever the number of emails. Tracking never merges profiles: that is identify's job.
+    (Events naming a user id or a device id find their profiles inside track's statement:
+    sql.profiles_seen_ctes.)
     """
-    users = _span((u, at) for u, _, _, at in keys if u)
-    devices = _span((a, at) for u, a, _, at in keys if not u and a)
-    emails = _span((e, at) for u, a, e, at in keys if not u and not a and e)
-    found: dict[tuple[str, str], tuple[int, Any]] = {}
+    emails = _span(seen)
+    found: dict[str, tuple[int, Any]] = {}
     with connection.cursor() as cursor:
-        for col, span in (("user_id", users), ("anonymous_id", devices)):
-            if not span:
-                continue
-            names = sorted(span)
-            # One JSON document rather than arrays: psycopg adapts a long list of datetimes
-            # slowly, json.dumps is C.
-            rows = [
-                {"k": n, "f": span[n][0].isoformat(), "t": span[n][1].isoformat()} for n in names
-            ]
-            cursor.execute(_TOUCH_SQL.format(col=col), [environment_id, json.dumps(rows)])
-            for pk, uuid, key in cursor.fetchall():
-                found[(col, key)] = (pk, uuid)
-        if emails:
-            # Email is not unique: the best existing match (identified, most recent), else new.
+        cursor.execute(
+            "SELECT DISTINCT ON (email) id, uuid, email FROM profiles_profile "
+            "WHERE environment_id = %s AND email = ANY(%s) "
+            "ORDER BY email, (user_id IS NULL), last_seen_at DESC",
+            [environment_id, sorted(emails)],
+        )
+        for pk, uuid, key in cursor.fetchall():
+            found[key] = (pk, uuid)
+        known = [e for e in sorted(emails) if e in found]
+        if known:
             cursor.execute(
-                "SELECT DISTINCT ON (email) id, uuid, email FROM profiles_profile "
-                "WHERE environment_id = %s AND email = ANY(%s) "
-                "ORDER BY email, (user_id IS NULL), last_seen_at DESC",
-                [environment_id, sorted(emails)],
+                "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t), "
+                "first_seen_at = LEAST(p.first_seen_at, v.f) "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS v(id, f, t) WHERE p.id = v.id",
+                [
+                    [found[e][0] for e in known],
+                    [emails[e][0] for e in known],
+                    [emails[e][1] for e in known],
+                ],
+            )
+        missing = [e for e in sorted(emails) if e not in found]
+        if missing:
+            cursor.execute(
+                "INSERT INTO profiles_profile "
+                "(uuid, environment_id, email, traits, first_seen_at, last_seen_at) "
+                "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.f, v.t "
+                "FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(e, f, t) "
+                "RETURNING id, uuid, email",
+                [
+                    environment_id,
+                    missing,
+                    [emails[e][0] for e in missing],
+                    [emails[e][1] for e in missing],
+                ],
             )
             for pk, uuid, key in cursor.fetchall():
-                found[("email", key)] = (pk, uuid)
-            existing = [found[("email", e)][0] for e in sorted(emails) if ("email", e) in found]
-            if existing:
-                known = [e for e in sorted(emails) if ("email", e) in found]
-                cursor.execute(
-                    "UPDATE profiles_profile p SET last_seen_at = GREATEST(p.last_seen_at, v.t), "
-                    "first_seen_at = LEAST(p.first_seen_at, v.f) "
-                    "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
-                    "AS v(id, f, t) WHERE p.id = v.id",
-                    [existing, [emails[e][0] for e in known], [emails[e][1] for e in known]],
-                )
-            missing = [e for e in sorted(emails) if ("email", e) not in found]
-            if missing:
-                cursor.execute(
-                    "INSERT INTO profiles_profile "
-                    "(uuid, environment_id, email, traits, first_seen_at, last_seen_at) "
-                    "SELECT gen_random_uuid(), %s, v.e, '{}'::jsonb, v.f, v.t "
-                    "FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS v(e, f, t) "
-                    "RETURNING id, uuid, email",
-                    [
-                        environment_id,
-                        missing,
-                        [emails[e][0] for e in missing],
-                        [emails[e][1] for e in missing],
-                    ],
-                )
-                for pk, uuid, key in cursor.fetchall():
-                    found[("email", key)] = (pk, uuid)
-    result = []
-    for user_id, anonymous_id, email, _ in keys:
-        if user_id:
-            result.append(found[("user_id", user_id)])
-        elif anonymous_id:
-            result.append(found[("anonymous_id", anonymous_id)])
-        else:
-            result.append(found[("email", email)])
-    return result
+                found[key] = (pk, uuid)
+    return [found[email] for email, _ in seen]
 
 
 def profiles_traits_merge(
-    *, environment_id: int, updates: Sequence[tuple[int, dict[str, Any], datetime]]
+    *, environment: Environment, updates: Sequence[tuple[int, dict[str, Any], datetime]]
 ) -> None:
     """Merge already-cleaned traits into profiles, for (profile id, traits, seen_at) triples:
     the user traits a Segment or RudderStack library sends in `context.traits` with a track,
     page or screen call. Two statements whatever the number of events: one UPDATE (later
     triples win for the same profile) that rewrites only profiles whose traits change, as a
     repeated `context.traits` on every page view changes nothing, and the trait definitions."""
+    environment_id = environment.pk
     merged: dict[int, dict[str, Any]] = {}
     values: dict[str, Any] = {}
     latest = max((at for _, _, at in updates), default=None)
@@ -371,25 +257,11 @@ class _Identity:
     anonymous_id: str | None
 
 
-def _upsert_sql(conflict: str, mode: str, *, where: str = "") -> str:
-    """INSERT a new profile, or update the one holding the same user_id / anonymous_id."""
-    traits = (
-        "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
-    )
-    return f"""
-        INSERT INTO profiles_profile
-            (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
-             last_seen_at)
-        VALUES (gen_random_uuid(), %s, %s, %s, %s, %s::jsonb, %s, %s)
-        ON CONFLICT ({conflict}) WHERE {conflict.split(", ")[1]} IS NOT NULL
-        DO UPDATE SET
-            email = COALESCE(EXCLUDED.email, profiles_profile.email),
-            traits = {traits},
-            first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
-            last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
-        {where}
-        RETURNING {_RETURNING}, (xmax = 0) AS created
-    """
+# The VALUES row of identify's upsert (sql.PROFILE_INSERT_COLUMNS), by parameter name.
+_UPSERT_VALUES = (
+    "gen_random_uuid(), %(env)s, %(user_id)s, %(email)s, %(anonymous_id)s, %(traits)s::jsonb, "
+    "%(seen)s, %(seen)s"
+)
 
 
 def _is_fast(ident: _Identity) -> bool:
@@ -401,7 +273,7 @@ def _is_fast(ident: _Identity) -> bool:
 
 
 _IDENTIFY_ACTIVITY = activity_upsert_sql(
-    "SELECT id AS profile_id, date_trunc('month', %(seen)s AT TIME ZONE %(tz)s)::date AS month, "
+    f"SELECT id AS profile_id, {activity_month_sql('%(seen)s')} AS month, "
     "%(identified)s AS identified, false AS surveyed, %(source)s AS sources FROM p"
 )
 
@@ -410,9 +282,6 @@ _IDENTIFY_ACTIVITY = activity_upsert_sql(
 def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prepared:
     """The identify statement for a user id or a device id, a write mode, and with or without
     trait definitions to record (eight statements in all, each prepared once per connection)."""
-    merged = (
-        "EXCLUDED.traits" if mode == "replace" else "profiles_profile.traits || EXCLUDED.traits"
-    )
     types = {
         "env": "bigint",
         "user_id": "text",
@@ -450,21 +319,14 @@ def _identify_statement(col: str, mode: str, definitions: bool) -> prepared.Prep
         data_sql="""'{"created": true}'::jsonb""",
         returning=True,
     )
+    upsert = profile_upsert_sql(
+        column=col,
+        mode=mode,
+        values=_UPSERT_VALUES,
+        returning=f"{_RETURNING}, (xmax = 0) AS created",
+    )
     sql = f"""
-        WITH p AS (
-            INSERT INTO profiles_profile
-                (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
-                 last_seen_at)
-            VALUES (gen_random_uuid(), %(env)s, %(user_id)s, %(email)s, %(anonymous_id)s,
-                    %(traits)s::jsonb, %(seen)s, %(seen)s)
-            ON CONFLICT (environment_id, {col}) WHERE {col} IS NOT NULL
-            DO UPDATE SET
-                email = COALESCE(EXCLUDED.email, profiles_profile.email),
-                traits = {merged},
-                first_seen_at = LEAST(profiles_profile.first_seen_at, EXCLUDED.first_seen_at),
-                last_seen_at = GREATEST(profiles_profile.last_seen_at, EXCLUDED.last_seen_at)
-            RETURNING {_RETURNING}, (xmax = 0) AS created
-        ),
+        WITH p AS ({upsert}),
         activity AS ({_IDENTIFY_ACTIVITY}),
         {mark_dirty_cte("SELECT id FROM p")},
         {identified},
@@ -521,28 +383,29 @@ def _insert(
     mode: str,
     seen_at: datetime,
 ) -> tuple[Profile, bool]:
-    params = [
-        environment_id,
-        ident.user_id,
-        ident.email,
-        ident.anonymous_id,
-        fastjson.dumps(traits),
-        seen_at,
-        seen_at,
-    ]
-    if ident.user_id:
-        sql = _upsert_sql("environment_id, user_id", mode)
-    elif ident.anonymous_id and not ident.email:
-        sql = _upsert_sql("environment_id, anonymous_id", mode)
-    else:
-        # Email only (or email and a new device): email is not unique, a plain insert.
-        sql = f"""
-            INSERT INTO profiles_profile
-                (uuid, environment_id, user_id, email, anonymous_id, traits, first_seen_at,
-                 last_seen_at)
-            VALUES (gen_random_uuid(), %s, %s, %s, %s, %s::jsonb, %s, %s)
-            RETURNING {_RETURNING}, true
-        """
+    params = {
+        "env": environment_id,
+        "user_id": ident.user_id,
+        "email": ident.email,
+        "anonymous_id": ident.anonymous_id,
+        "traits": fastjson.dumps(traits),
+        "seen": seen_at,
+    }
+    # By user id, else by device id alone; an email alone (or with a new device) is not unique:
+    # a plain insert.
+    column = (
+        "user_id"
+        if ident.user_id
+        else "anonymous_id"
+        if ident.anonymous_id and not ident.email
+        else None
+    )
+    sql = profile_upsert_sql(
+        column=column,
+        mode=mode,
+        values=_UPSERT_VALUES,
+        returning=f"{_RETURNING}, " + ("(xmax = 0)" if column else "true"),
+    )
     cursor.execute(sql, params)
     row = cursor.fetchone()
     return _profile_from_row(row[:-1]), bool(row[-1])
@@ -749,7 +612,7 @@ def _identify(
 
 def profile_identify(
     *,
-    environment: Any,
+    environment: Environment,
     user_id: str | None = None,
     email: str | None = None,
     anonymous_id: str | None = None,
@@ -849,7 +712,7 @@ def profile_identify(
 
 def profile_alias(
     *,
-    environment: Any,
+    environment: Environment,
     user_id: Any,
     previous_id: Any,
     seen_at: datetime | None = None,
@@ -916,55 +779,3 @@ def profile_delete(*, profile: Profile) -> None:
         emit(
             profile.environment_id, "contact.deleted", {"contact": contact}, contact_key=profile.pk
         )
-
-
-# --- Bulk import (imports app) ----------------------------------------------------------------
-
-
-def profiles_import_cte(valid_sql: str, *, by: str, env: str = "%(env)s") -> str:
-    """Data-modifying CTEs that write imported contacts, for the imports app to compose into its
-    chunk statement (this module stays the only author of profiles_profile). `valid_sql` is a
-    query of (uid, email, traits jsonb) rows, one per contact; `by` is "user_id" (upsert on the
-    unique (environment, user_id) index) or "email" (update the profiles holding the email,
-    insert the others: email is not unique). The last CTE, `upserted`, returns (id, created).
-
-    Traits merge with `||` (the file's values win; keys it leaves empty keep theirs). A row
-    whose traits and email already hold is not rewritten: a re-import of the same file writes
-    nothing, and costs no index maintenance. Imports are not activity: last_seen_at and MAU are
-    untouched (new profiles are first and last seen at the import)."""
-    if by == "user_id":
-        return f"""valid AS ({valid_sql}),
-upserted AS (
-    INSERT INTO profiles_profile
-        (uuid, environment_id, user_id, email, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), {env}, v.uid, v.email, v.traits, now(), now()
-    FROM valid v ORDER BY v.uid
-    ON CONFLICT (environment_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
-        email = COALESCE(EXCLUDED.email, profiles_profile.email),
-        traits = profiles_profile.traits || EXCLUDED.traits
-    WHERE NOT (profiles_profile.traits @> EXCLUDED.traits)
-        OR (EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM profiles_profile.email)
-    RETURNING id, (xmax = 0) AS created
-)"""
-    if by != "email":
-        raise ValueError(by)
-    return f"""valid AS ({valid_sql}),
-updated AS (
-    UPDATE profiles_profile p SET traits = p.traits || v.traits
-    FROM valid v
-    WHERE p.environment_id = {env} AND p.email = v.email AND NOT (p.traits @> v.traits)
-    RETURNING p.id
-),
-inserted AS (
-    INSERT INTO profiles_profile
-        (uuid, environment_id, email, traits, first_seen_at, last_seen_at)
-    SELECT gen_random_uuid(), {env}, v.email, v.traits, now(), now()
-    FROM valid v
-    WHERE NOT EXISTS (
-        SELECT 1 FROM profiles_profile p WHERE p.environment_id = {env} AND p.email = v.email
-    )
-    RETURNING id
-),
-upserted AS (
-    SELECT id, false AS created FROM updated UNION ALL SELECT id, true FROM inserted
-)"""

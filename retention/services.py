@@ -47,16 +47,18 @@ POLICY_FIELDS = ("events_days", "responses_days", "anonymous_profiles_days")
 PROFILE_BATCH_SHARE = 10
 
 
-def retention_policy_get(*, environment_id: int) -> RetentionPolicy:
+def retention_policy_get(*, environment: Environment) -> RetentionPolicy:
     """The environment's policy (unsaved and empty, i.e. forever, when it never set one)."""
-    return RetentionPolicy.objects.filter(environment_id=environment_id).first() or (
-        RetentionPolicy(environment_id=environment_id)
+    return RetentionPolicy.objects.filter(environment_id=environment.pk).first() or (
+        RetentionPolicy(environment_id=environment.pk)
     )
 
 
-def retention_policy_update(*, environment: Any, values: dict[str, int | None]) -> RetentionPolicy:
+def retention_policy_update(
+    *, environment: Environment, values: dict[str, int | None]
+) -> RetentionPolicy:
     """Save the three durations (None: forever); writes nothing when nothing changed."""
-    policy = retention_policy_get(environment_id=environment.pk)
+    policy = retention_policy_get(environment=environment)
     changed = [f for f in POLICY_FIELDS if getattr(policy, f) != values.get(f)]
     if not changed:
         return policy  # the same values, or forever for an environment that never set any

@@ -19,7 +19,7 @@ from .forms import RetentionForm
 @admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def data_settings(request: HarkRequest) -> HttpResponse:
-    policy = services.retention_policy_get(environment_id=request.environment.pk)
+    policy = services.retention_policy_get(environment=request.environment)
     status = 200
     if request.method == "POST":
         form = RetentionForm(request.POST)

@@ -32,7 +32,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.queue import enqueue, enqueue_on_commit
+from environments.models import Environment
 from governance import audit
+from profiles.models import Profile
 from webhooks.outbox import kick_after_commit as outbox_kick
 from webhooks.outbox import outbox_insert_cte
 
@@ -46,6 +49,9 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Queued by name (core.queue): tasks import services, never the reverse.
+RECOMPUTE_TASK = "segments.tasks.recompute_segment"
 
 ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run per segment
 # While a run's transaction is open, PostgreSQL polls its client's socket this often (ms): when
@@ -125,7 +131,7 @@ def segment_validate_rules(
 
 def segment_create(
     *,
-    environment: Any,
+    environment: Environment,
     name: str,
     kind: str = SegmentKind.DYNAMIC,
     rules: Any = None,
@@ -259,24 +265,20 @@ class Superseded(Exception):
 
 def segment_recompute_request(*, segment: Segment) -> int:
     """Ask for a full recompute: bump the version, mark queued, queue the task after commit."""
-    from . import tasks
-
     now = timezone.now()
     Segment.objects.filter(pk=segment.pk).update(
         version=F("version") + 1, status=RecomputeStatus.QUEUED, status_changed_at=now, error=""
     )
     segment.refresh_from_db(fields=["version", "status", "status_changed_at", "error"])
     version = segment.version
-    transaction.on_commit(lambda: tasks.recompute_segment.delay(segment.pk, version))
+    enqueue_on_commit(RECOMPUTE_TASK, segment.pk, version)
     return version
 
 
 def _request_refresh(segment_ids: Iterable[int]) -> None:
-    from . import tasks
-
     ids = list(segment_ids)
     if ids:
-        transaction.on_commit(lambda: [tasks.recompute_segment.delay(i, None) for i in ids])
+        transaction.on_commit(lambda: [enqueue(RECOMPUTE_TASK, i, None) for i in ids])
 
 
 def _request_dependents(segment: Segment) -> None:
@@ -479,15 +481,13 @@ def segment_mark_retrying(*, segment_id: int, version: int | None) -> None:
 
 def segments_refresh_time_windows() -> list[int]:
     """Queue a refresh of every dynamic segment whose rules depend on the clock."""
-    from . import tasks
-
     ids = list(
         Segment.objects.filter(kind=SegmentKind.DYNAMIC, has_time_window=True).values_list(
             "pk", flat=True
         )
     )
     for segment_id in ids:
-        tasks.recompute_segment.delay(segment_id, None)
+        enqueue(RECOMPUTE_TASK, segment_id, None)
     return ids
 
 
@@ -532,9 +532,7 @@ def segments_reset_stuck(*, older_than: dt.timedelta | None = None) -> list[int]
 
 
 def _queue_recompute(segment_id: int, version: int) -> None:
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.recompute_segment.delay(segment_id, version))
+    enqueue_on_commit(RECOMPUTE_TASK, segment_id, version)
 
 
 # --- Incremental evaluation -------------------------------------------------------------------
@@ -724,7 +722,9 @@ def _require_manual(segment: Segment) -> None:
         raise ValidationError("Only manual segments take members by hand.")
 
 
-def segment_member_add(*, segment: Segment, profile: Any, at: dt.datetime | None = None) -> bool:
+def segment_member_add(
+    *, segment: Segment, profile: Profile, at: dt.datetime | None = None
+) -> bool:
     """Add a profile to a manual segment; True if it was not a member yet."""
     _require_manual(segment)
     if profile.environment_id != segment.environment_id:
@@ -732,7 +732,9 @@ def segment_member_add(*, segment: Segment, profile: Any, at: dt.datetime | None
     return segment_members_add(segment=segment, profile_ids=[profile.pk], at=at) == 1
 
 
-def segment_member_remove(*, segment: Segment, profile: Any, at: dt.datetime | None = None) -> bool:
+def segment_member_remove(
+    *, segment: Segment, profile: Profile, at: dt.datetime | None = None
+) -> bool:
     """Remove a profile from a manual segment; True if it was a member. The bulk removal's
     one statement, for one profile."""
     return segment_members_remove(segment=segment, profile_ids=[profile.pk], at=at) == 1
@@ -831,8 +833,6 @@ _SPLIT = re.compile(r"[\s,;]+")
 def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[str]]:
     """Import members into a manual segment from CSV (or any list) of user ids or emails:
     every cell is tried as a user id and as an email. Returns (added, values not found)."""
-    from profiles.models import Profile
-
     _require_manual(segment)
     values: list[str] = []
     for row in csv.reader(io.StringIO(data)):

@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import QueryDict
 
-from core.ingest import canonical_email
+from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH, canonical_email
 
 ID_PARAMS = ("id", "contact_id")
 EMAIL_PARAMS = ("email", "contact_email")
@@ -39,8 +39,6 @@ RESPONSE_PREFIX = "response_"
 INTERNAL_PARAMS = ("r", "q", "step", "answer", "preview")
 MAX_PREFIXED = 50
 VALUE_MAX_LENGTH = 1000
-ID_MAX_LENGTH = 255
-EMAIL_MAX_LENGTH = 320
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$")
 KEY_RE = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_$.\-]{0,99}$")
 SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -18,7 +18,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.ingest import clean_json
+from environments.models import Environment
 from governance import audit
+from profiles.models import ActivitySource, Profile
 from traits.models import Scope
 
 from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
@@ -44,7 +47,6 @@ QUESTION_AUDIT_FIELDS = ("key", "kind", "title", "description", "required", "con
 def _after_interaction(response: Response, at: datetime) -> None:
     """MAU and the segment seam, shared by every response write. A survey seen, dismissed or
     answered counts the person for the month, identified or not (`surveyed`)."""
-    from profiles.models import ActivitySource
     from profiles.services import profile_mark_active
     from segments.services import segment_profiles_changed
 
@@ -69,13 +71,13 @@ def _emit(response: Response, event_type: str) -> None:
     emit(response.environment_id, event_type, {"response_id": response.pk}, response.profile_id)
 
 
-def _check_same_environment(survey: Survey, profile: Any) -> None:
+def _check_same_environment(survey: Survey, profile: Profile) -> None:
     if survey.environment_id != profile.environment_id:
         raise ValueError("the survey and the profile belong to different environments")
 
 
 def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
-    from traits.services import TRAIT_KEY_RE, clean_json
+    from traits.services import TRAIT_KEY_RE
 
     if not context:
         return {}
@@ -119,7 +121,7 @@ def questions_by_key(survey: Survey) -> dict[str, Question]:
 def response_record_view(
     *,
     survey: Survey,
-    profile: Any,
+    profile: Profile,
     channel: str,
     at: datetime | None = None,
     context: dict | None = None,
@@ -299,7 +301,7 @@ def response_add_context(
 def response_import(
     *,
     survey: Survey,
-    profile: Any,
+    profile: Profile,
     answers: Mapping[str, Any],
     completed_at: datetime | None = None,
     external_id: str | None = None,
@@ -361,7 +363,7 @@ def response_import(
 
 def survey_create(
     *,
-    environment: Any,
+    environment: Environment,
     name: str,
     mode: str = SurveyMode.IDENTIFIED,
     channels: Sequence[str] | None = None,

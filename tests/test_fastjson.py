@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import fastjson
+from core.ingest import clean_json
 from events.models import Event
 from profiles.models import Profile
 from profiles.services import profile_identify
 from tests.api_helpers import ApiClient, new_key
-from traits.services import clean_json
 
 _documents = st.recursive(
     st.none()

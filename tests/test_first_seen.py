@@ -61,7 +61,7 @@ def test_identify_before_older_events_in_one_batch(client, write_key, environmen
 def test_older_events_move_a_known_profile_first_seen_back(environment):
     profile = profile_identify(environment=environment, user_id="u1", seen_at=hours_ago(3))
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Old", user_id="u1", timestamp=hours_ago(100))],
     )
     profile.refresh_from_db()
@@ -81,7 +81,7 @@ def test_identify_with_an_older_timestamp_moves_first_seen_back(environment):
 
 def test_email_only_events_keep_the_oldest(environment):
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[
             track_item(event="A", email="e@x.test", timestamp=hours_ago(1)),
             track_item(event="A", email="e@x.test", timestamp=hours_ago(20)),

@@ -61,14 +61,14 @@ def test_identify_and_track_in_autocommit(environment, django_assert_max_num_que
     assert not connection.in_atomic_block
     # The first call on a connection also PREPAREs its statement (core/prepared.py).
     profile_identify(environment=environment, user_id="warm-up", traits={"plan": "free"})
-    events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="w")])
+    events_track(environment=environment, items=[track_item(event="Paid", user_id="w")])
     calls.clear()
     with django_assert_max_num_queries(1):
         profile = profile_identify(environment=environment, user_id="u1", traits={"plan": "pro"})
     assert profile.created
     with django_assert_max_num_queries(1):
         [item] = events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[track_item(event="Paid", user_id="u1", message_id="m1")],
         )
     assert item.stored and item.profile_id == profile.pk
@@ -94,7 +94,7 @@ def test_new_user_with_email_adopts_email_only_profile_in_autocommit(environment
 def test_synchronous_commit_setting_keeps_server_value(environment, settings):
     settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
     profile_identify(environment=environment, user_id="u2")
-    events_track(environment_id=environment.pk, items=[track_item(event="E", user_id="u2")])
+    events_track(environment=environment, items=[track_item(event="E", user_id="u2")])
     assert Event.objects.count() == 1
 
 
@@ -109,7 +109,7 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
                 track_item(event=f"New {i % 7} {round_}", user_id=f"race-{i}")
                 for i in range(seed, seed + 150)
             ]
-            events_track(environment_id=environment.pk, items=items)
+            events_track(environment=environment, items=items)
 
     assert _race([lambda k=k: worker(k * 10) for k in range(4)]) == []
     assert Event.objects.filter(environment=environment).count() == 4 * 3 * 150
@@ -117,7 +117,7 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
 
 
 def test_synchronous_commit_follows_the_setting(settings):
-    from profiles.services import commit_mode
+    from core.ingest import commit_mode
 
     assert commit_mode() == "off"
     settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
@@ -151,7 +151,7 @@ def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, setti
                 track_item(event=f"E{i % 5}", user_id=f"race-{i % 60}")
                 for i in range(seed, seed + 120)
             ]
-            events_track(environment_id=environment.pk, items=items)
+            events_track(environment=environment, items=items)
             profile_identify(
                 environment=environment, user_id=f"race-{seed % 60}", traits={"plan": "pro"}
             )

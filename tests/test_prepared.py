@@ -66,29 +66,29 @@ def test_switched_off_runs_the_plain_sql(settings):
 
 def test_identify_and_track_prepare_their_statements(environment, settings):
     profile = profile_identify(environment=environment, user_id="u1", traits={"plan": "pro"})
-    events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="u1")])
+    events_track(environment=environment, items=[track_item(event="Paid", user_id="u1")])
     names = _session_statements()
     assert "hark_identify_user_id_merge_d" in names
     assert "hark_events_track_one_user" in names  # one event: its own statement
     assert "hark_events_track" not in names
     # By what names its profile: a user id, an anonymous id, an email.
-    events_track(environment_id=environment.pk, items=[track_item(event="Seen", anonymous_id="d1")])
-    events_track(environment_id=environment.pk, items=[track_item(event="Paid", email="a@b.co")])
+    events_track(environment=environment, items=[track_item(event="Seen", anonymous_id="d1")])
+    events_track(environment=environment, items=[track_item(event="Paid", email="a@b.co")])
     assert {"hark_events_track_one_device", "hark_events_track_one_email"} <= _session_statements()
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Paid", user_id="u1"), track_item(event="Paid", user_id="u2")],
     )
     assert "hark_events_track" in _session_statements()  # several: the JSON rows statement
     # The prepared statements give the same result as the plain ones.
     settings.HARK_PREPARED_STATEMENTS = False
     again = profile_identify(environment=environment, user_id="u1", traits={"seats": 3})
-    events_track(environment_id=environment.pk, items=[track_item(event="Paid", user_id="u1")])
+    events_track(environment=environment, items=[track_item(event="Paid", user_id="u1")])
     assert again.pk == profile.pk
     assert Profile.objects.get(pk=profile.pk).traits == {"plan": "pro", "seats": 3}
     assert Event.objects.filter(profile_id=profile.pk).count() == 3
-    events_track(environment_id=environment.pk, items=[track_item(event="Seen", anonymous_id="d1")])
-    events_track(environment_id=environment.pk, items=[track_item(event="Paid", email="a@b.co")])
+    events_track(environment=environment, items=[track_item(event="Seen", anonymous_id="d1")])
+    events_track(environment=environment, items=[track_item(event="Paid", email="a@b.co")])
     assert Event.objects.filter(profile__anonymous_id="d1").count() == 2
     assert Event.objects.filter(profile__email="a@b.co").count() == 2
 

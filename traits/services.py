@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core import fastjson
+from core.ingest import JSON_STRING_MAX_LENGTH, clean_json, clean_text
 from governance import audit
+from profiles.sql import profiles_trait_remove_sql
+from surveys.sql import responses_data_key_remove_sql
 
-from .models import DataType, Scope
+from .models import DataType, Scope, Trait
 
 # --- Limits on incoming data -----------------------------------------------------------------
 
 TRAIT_KEY_MAX_LENGTH = 100
-TRAIT_STRING_MAX_LENGTH = 10_000
+TRAIT_STRING_MAX_LENGTH = JSON_STRING_MAX_LENGTH  # core.ingest.clean_json holds every string to it
 TRAITS_MAX_PER_CALL = 200
 # Letters, digits, "_", "-", "." and "$" (Mixpanel-style "$email"); the first is not "-" or ".".
 TRAIT_KEY_RE = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_$.\-]*$")
@@ -38,65 +39,6 @@ PROTECTED_TRAITS = frozenset(
         "anonymous_id",
     }
 )
-# Nested objects and lists are stored as they come, up to this depth.
-MAX_NESTING = 20
-
-
-def clean_text(value: str) -> str:
-    """PostgreSQL refuses NUL in text and jsonb, and a lone surrogate cannot be encoded as UTF-8:
-    drop the first, replace the second, so odd input is stored instead of raising."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def _plain_copy(value: dict | list) -> dict | list | None:
-    """The document as plain JSON values, when it certainly needs no other cleaning, judged from
-    its JSON text (orjson, C speed): short enough that no string can exceed the limit, shallow,
-    no NUL, no lone surrogate, string keys, no integer beyond 64 bits. Read back, NaN and the
-    infinities are None and a UUID its text, as the walk below makes them. None: take the walk."""
-    text = fastjson.dumps_orjson(value)
-    if (
-        text is None
-        or len(text) > TRAIT_STRING_MAX_LENGTH  # bytes: at least as many as characters
-        or b"\\u0000" in text
-        or text.count(b"[") + text.count(b"{") > MAX_NESTING
-    ):
-        return None
-    return orjson.loads(text)
-
-
-def clean_json(value: Any, *, field: str, depth: int = 0) -> Any:
-    """A JSON value made safe for jsonb: NUL-free strings of bounded length, finite numbers."""
-    if depth == 0 and isinstance(value, dict | list):
-        plain = _plain_copy(value)
-        if plain is not None:
-            return plain
-    if depth > MAX_NESTING:
-        raise ValidationError({field: f"is nested deeper than {MAX_NESTING} levels"})
-    if isinstance(value, str):
-        value = clean_text(value)
-        if len(value) > TRAIT_STRING_MAX_LENGTH:
-            raise ValidationError({field: f"is longer than {TRAIT_STRING_MAX_LENGTH:,} characters"})
-        return value
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {
-            clean_text(str(k)): clean_json(v, field=f"{field}.{k}", depth=depth + 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [clean_json(v, field=f"{field}[{i}]", depth=depth + 1) for i, v in enumerate(value)]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return clean_text(str(value))
 
 
 def traits_clean(values: Mapping[str, Any] | None, *, field: str = "traits") -> dict[str, Any]:
@@ -221,7 +163,7 @@ def trait_definitions_record(
 
 def trait_update(
     *,
-    trait: Any,
+    trait: Trait,
     label: str,
     description: str,
     data_type: str,
@@ -255,30 +197,27 @@ def trait_update(
     return trait
 
 
-def trait_delete(*, trait: Any) -> int:
+def trait_delete(*, trait: Trait) -> int:
     """Delete a definition and every stored value of its key; returns how many rows lost it.
 
     The values live in other apps' tables (profiles' `traits`, surveys' `Response.data`). Going
     through those apps' services would mean loading and saving every row in Python; instead one
-    set-based UPDATE per table removes the key (`jsonb - key`), in the same transaction as the
-    definition, so the page never shows a definition without values or the reverse. `data ? key`
+    set-based UPDATE per table (the SQL its owner hands out) removes the key (`jsonb - key`), in
+    the same transaction as the definition, so the page never shows a definition without values
+    or the reverse. `data ? key`
     cannot use the jsonb_path_ops GIN index, so this scans the environment's rows once: an admin
     action, rare, and bounded by one environment.
     """
-    from .models import Scope
-
+    # The owners write the SQL: profiles' traits, surveys' answers.
     if trait.scope == Scope.PROFILE:
-        sql = (
-            "UPDATE profiles_profile SET traits = traits - %s "
-            "WHERE environment_id = %s AND traits ? %s"
-        )
+        sql = profiles_trait_remove_sql()
     else:
-        sql = "UPDATE surveys_response SET data = data - %s WHERE environment_id = %s AND data ? %s"
+        sql = responses_data_key_remove_sql()
     from segments.services import segments_trait_changed
 
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(sql, [trait.key, trait.environment_id, trait.key])
+            cursor.execute(sql, {"key": trait.key, "env": trait.environment_id})
             touched = cursor.rowcount
         audit.record(
             None,

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import fastjson
+from core.queue import enqueue
 
 from .models import EventType
 
@@ -46,12 +47,11 @@ WHERE {_SUBSCRIBED.format(env="%(env)s", type="%(type)s")}
 
 
 def _kick() -> None:
-    from .tasks import webhooks_drain
-
-    webhooks_drain.delay()
+    enqueue("webhooks.tasks.webhooks_drain")
 
 
 def kick_after_commit() -> None:
+    """Have the drain deliver what was just written, once the transaction commits."""
     transaction.on_commit(_kick)
 
 

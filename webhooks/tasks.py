@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from . import services
+
 
 # Idempotent (leases guard every send): handed out again if its worker dies.
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def webhooks_drain() -> int:
     """Fan out new events and send due deliveries (leases make concurrent runs safe)."""
-    from .services import drain
-
-    return drain()
+    return services.drain()

@@ -42,7 +42,7 @@ def test_request_hides_the_definition_at_once_and_frees_its_name(environment, cl
     # Clients still sending the name start a new definition; the old one keeps its events for
     # the task to delete.
     [item] = events_track(
-        environment_id=environment.pk, items=[track_item(event="Clicked", user_id="u1")]
+        environment=environment, items=[track_item(event="Clicked", user_id="u1")]
     )
     fresh = EventDefinition.objects.get(environment=environment, name="Clicked", deleting=False)
     assert fresh.pk != clicked.pk

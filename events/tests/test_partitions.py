@@ -56,8 +56,8 @@ def test_same_message_id_in_two_months_is_stored_once(environment, batched):
     if batched:  # the batch statement (a second event keeps it a batch)
         first.append(track_item(event="Other", user_id="u1", timestamp=january))
         retry.append(track_item(event="Other", user_id="u2", timestamp=february))
-    [stored, *_] = events_track(environment_id=environment.pk, items=first)
-    [again, *_] = events_track(environment_id=environment.pk, items=retry)
+    [stored, *_] = events_track(environment=environment, items=first)
+    [again, *_] = events_track(environment=environment, items=retry)
     assert stored.stored and not again.stored
     event = Event.objects.get(message_id="m-1")
     assert event.timestamp == january
@@ -69,7 +69,7 @@ def test_message_ids_of_other_environments_do_not_collide(environment, other_env
     at = datetime(2025, 3, 3, tzinfo=UTC)
     for env in (environment, other_environment):
         [item] = events_track(
-            environment_id=env.pk,
+            environment=env,
             items=[track_item(event="Paid", user_id="u1", message_id="m", timestamp=at)],
         )
         assert item.stored
@@ -80,7 +80,7 @@ def test_an_event_left_out_for_a_retry_does_not_keep_its_message_id(environment)
     """A row is retried when its profile was not visible yet; its message id must not be taken
     in the pass that left the event out, or the retry would skip it as a duplicate."""
     [item] = events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Paid", email="a@acme.test", message_id="m-9")],
     )
     assert item.stored and Event.objects.filter(message_id="m-9").count() == 1
@@ -105,7 +105,7 @@ def test_late_event_lands_in_default_then_moves_to_its_new_partition(environment
     events, in DEFAULT; the daily task gives the month its partition and moves them there."""
     late = datetime(2019, 3, 14, 15, 9, tzinfo=UTC)
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Imported", user_id="u1", timestamp=late, message_id="old-1")],
     )
     event = Event.objects.get()
@@ -127,11 +127,11 @@ def test_late_event_lands_in_default_then_moves_to_its_new_partition(environment
         assert cursor.fetchone()[0] == 4
     # The retry of the moved event is still a duplicate; a new event of the month lands there.
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Imported", user_id="u1", timestamp=late, message_id="old-1")],
     )
     [other] = events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="Imported", user_id="u2", timestamp=late)],
     )
     assert Event.objects.count() == 2
@@ -201,7 +201,7 @@ def test_migration_partitions_a_populated_table_and_back():
         # Ids continue after the old sequence (the deleted newest id is not handed out again);
         # a retried message id of the old table is still a duplicate.
         items = events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[
                 track_item(event="Clicked", user_id="u-new"),
                 track_item(event="Clicked", user_id="u-new", message_id="msg-3"),

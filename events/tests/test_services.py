@@ -14,7 +14,7 @@ from profiles.models import MonthlyActivity, Profile
 def test_track_creates_profile_definition_event_and_mau(environment):
     at = datetime(2024, 5, 1, 12, tzinfo=UTC)
     [item] = events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[
             track_item(event="Signed Up", user_id="u1", properties={"plan": "pro"}, timestamp=at)
         ],
@@ -33,9 +33,7 @@ def test_track_creates_profile_definition_event_and_mau(environment):
 def test_track_does_not_touch_existing_definition_counters(environment):
     definition = EventDefinitionFactory(environment=environment, name="Clicked", total_count=7)
     before = EventDefinition.objects.get(pk=definition.pk).last_seen_at
-    events_track(
-        environment_id=environment.pk, items=[track_item(event="Clicked", anonymous_id="d1")]
-    )
+    events_track(environment=environment, items=[track_item(event="Clicked", anonymous_id="d1")])
     definition.refresh_from_db()
     assert definition.total_count == 7 and definition.last_seen_at == before
     assert Event.objects.get().definition_id == definition.pk
@@ -44,7 +42,7 @@ def test_track_does_not_touch_existing_definition_counters(environment):
 def test_track_same_message_id_is_stored_once(environment):
     for _ in range(2):
         items = events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[
                 track_item(event="Paid", user_id="u1", message_id="m-1"),
                 track_item(event="Paid", user_id="u1", message_id="m-1"),
@@ -57,7 +55,7 @@ def test_track_same_message_id_is_stored_once(environment):
 def test_message_id_is_per_environment(environment, other_environment):
     for env in (environment, other_environment):
         events_track(
-            environment_id=env.pk, items=[track_item(event="Paid", user_id="u1", message_id="m")]
+            environment=env, items=[track_item(event="Paid", user_id="u1", message_id="m")]
         )
     assert Event.objects.count() == 2
 
@@ -71,7 +69,7 @@ def test_track_batch_resolves_each_kind_of_key(environment):
     )
     later = timezone.now() - timedelta(minutes=1)
     items = events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[
             track_item(event="A", user_id="u1"),
             track_item(event="B", anonymous_id="d1"),
@@ -91,7 +89,7 @@ def test_track_batch_resolves_each_kind_of_key(environment):
 
 def test_track_future_timestamp_is_clamped(environment):
     events_track(
-        environment_id=environment.pk,
+        environment=environment,
         items=[track_item(event="A", user_id="u", timestamp=timezone.now() + timedelta(days=3))],
     )
     assert Event.objects.get().timestamp <= timezone.now()
@@ -127,7 +125,7 @@ def test_track_runs_constant_queries(environment, django_assert_max_num_queries,
     ]
     # savepoint, commit mode, one statement (profiles, definitions, events, MAU), release
     with django_assert_max_num_queries(4):
-        events_track(environment_id=environment.pk, items=items)
+        events_track(environment=environment, items=items)
     assert Event.objects.count() == n
 
 
@@ -135,7 +133,7 @@ def test_track_advances_last_seen_by_five_minutes(environment):
     at = timezone.now() - timedelta(hours=1)
     for offset, expected in ((0, 0), (30, 0), (299, 0), (301, 301), (500, 301), (700, 700)):
         events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[track_item(event="E", user_id="u", timestamp=at + timedelta(seconds=offset))],
         )
         profile = Profile.objects.get(environment=environment, user_id="u")

@@ -77,7 +77,7 @@ def test_user_tracked_through_the_api_counts(environment):
 def test_user_identified_by_the_client_counts(environment):
     profile_identify(environment=environment, user_id="u-web", source=ActivitySource.CLIENT)
     item = track_item(event="$pageview", user_id="u-web")
-    events_track(environment_id=environment.pk, items=[item], source=ActivitySource.CLIENT)
+    events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
     assert _counted(environment) == {"u-web": (True, ActivitySource.CLIENT)}
     assert _mau(environment) == (1, 0)
 
@@ -93,7 +93,7 @@ def test_both_sources_are_recorded_on_one_row(environment):
 def test_anonymous_visitor_who_only_visited_is_not_counted(environment):
     _anonymous(environment, "dev-visit")
     items = [track_item(event="$pageview", anonymous_id="dev-visit") for _ in range(3)]
-    events_track(environment_id=environment.pk, items=items)
+    events_track(environment=environment, items=items)
     # Active (delivery's audience counts them), but not a monthly active user.
     assert MonthlyActivity.objects.filter(environment=environment).count() == 1
     assert _counted(environment) == {}
@@ -149,11 +149,11 @@ def test_month_boundary_is_in_the_configured_time_zone(environment, zone, expect
     with override_settings(TIME_ZONE=zone):
         profile_identify(environment=environment, user_id="u-id", seen_at=at)
         events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[track_item(event="Login", user_id="u-ev", timestamp=at)],
         )
         item = track_item(event="Login", email="ev@acme.test", timestamp=at)
-        events_track(environment_id=environment.pk, items=[item])
+        events_track(environment=environment, items=[item])
     months = dict(
         MonthlyActivity.objects.filter(environment=environment).values_list(
             "profile__user_id", "month"
@@ -169,7 +169,7 @@ def test_monthly_activity_row_is_not_rewritten_when_nothing_changes(environment)
     xmin = _xmin(row.pk)
     for _ in range(3):
         profile_identify(environment=environment, user_id="u", source=ActivitySource.API)
-        events_track(environment_id=environment.pk, items=[track_item(event="E", user_id="u")])
+        events_track(environment=environment, items=[track_item(event="E", user_id="u")])
     assert _xmin(row.pk) == xmin
 
 

@@ -247,7 +247,7 @@ def test_ingestion_keeps_working_while_the_purge_runs():
                 if i % 4 == 0:  # batches too
                     items.append(track_item(event="Live", anonymous_id=f"d{worker}-{i}"))
                 stored.extend(
-                    item.stored for item in events_track(environment_id=environment.pk, items=items)
+                    item.stored for item in events_track(environment=environment, items=items)
                 )
         except BaseException as exc:
             errors.append(exc)

@@ -62,7 +62,7 @@ def test_worker_recomputes_a_new_segment_and_debounces_profile_changes(environme
     for _ in range(5):
         profile_identify(environment=environment, user_id=changed.user_id, traits={"n": 1})
         events_track(
-            environment_id=environment.pk,
+            environment=environment,
             items=[track_item(event="Seen", user_id=changed.user_id)],
         )
     services.segment_profiles_changed(environment_id=environment.pk, profile_ids=[changed.pk])

@@ -43,7 +43,7 @@ def test_identify_and_track_queue_profiles_only_where_dynamic_segments_exist(
     assert queued() == set()  # no dynamic segment in the environment: nothing to re-evaluate
     segment = make_dynamic(environment, PRO)
     a = profile_identify(environment=environment, user_id="a", traits={"plan": "pro"})
-    [item] = events_track(environment_id=environment.pk, items=[track_item(event="E", user_id="b")])
+    [item] = events_track(environment=environment, items=[track_item(event="E", user_id="b")])
     profile_identify(environment=other_environment, user_id="a", traits={"plan": "pro"})
     assert queued() == {(environment.pk, a.pk), (environment.pk, item.profile_id)}
     assert not members(segment)  # the periodic task evaluates them, not the call

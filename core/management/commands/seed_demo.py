@@ -48,7 +48,8 @@ from environments.models import Environment, Role
 from environments.services import environment_create, member_add
 from events.models import Event, EventDefinition
 from events.services import event_counts_rollup
-from profiles.models import MonthlyActivity, Profile
+from profiles.models import Profile
+from profiles.sql import activity_month_sql, activity_upsert_sql
 from segments.models import Segment, SegmentKind
 from segments.services import segment_create, segment_members_add
 from surveys.models import Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
@@ -752,34 +753,30 @@ class _Seeder:
         flags as ingestion writes them: identified profiles through the API, anonymous ones
         counted (surveyed) in the months a survey was shown to them, through its channel."""
         q = connection.ops.quote_name
-        table = q(MonthlyActivity._meta.db_table)
         profiles = q(Profile._meta.db_table)
+        month = activity_month_sql
+        # profiles' own MAU insert (profiles.sql), over every month each profile was active in.
+        rows = f"""SELECT active.profile_id, active.month,
+                bool_or(p.user_id IS NOT NULL OR p.email IS NOT NULL) AS identified,
+                bool_or(active.surveyed) AS surveyed, bit_or(active.source) AS sources
+            FROM (
+                SELECT id AS profile_id, {month("last_seen_at")} AS month, false AS surveyed,
+                       1 AS source
+                FROM {profiles} WHERE environment_id = %(env)s
+                UNION
+                SELECT profile_id, {month("timestamp")}, false, 1
+                FROM {q(Event._meta.db_table)} WHERE environment_id = %(env)s
+                UNION
+                SELECT profile_id, {month("first_shown_at")}, true,
+                       CASE channel WHEN 'web' THEN 2 WHEN 'link' THEN 4
+                           WHEN 'email' THEN 8 ELSE 1 END
+                FROM {q(Response._meta.db_table)} WHERE environment_id = %(env)s
+            ) AS active
+            JOIN {profiles} p ON p.id = active.profile_id
+            GROUP BY active.profile_id, active.month"""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""INSERT INTO {table}
-                        (environment_id, profile_id, month, identified, surveyed, sources)
-                    SELECT %(env)s, active.profile_id, active.month,
-                        bool_or(p.user_id IS NOT NULL OR p.email IS NOT NULL),
-                        bool_or(active.surveyed), bit_or(active.source)::smallint
-                    FROM (
-                        SELECT id AS profile_id,
-                               date_trunc('month', last_seen_at AT TIME ZONE %(tz)s)::date
-                                   AS month, false AS surveyed, 1 AS source
-                        FROM {profiles} WHERE environment_id = %(env)s
-                        UNION
-                        SELECT profile_id, date_trunc('month', timestamp AT TIME ZONE %(tz)s)::date,
-                               false, 1
-                        FROM {q(Event._meta.db_table)} WHERE environment_id = %(env)s
-                        UNION
-                        SELECT profile_id,
-                               date_trunc('month', first_shown_at AT TIME ZONE %(tz)s)::date, true,
-                               CASE channel WHEN 'web' THEN 2 WHEN 'link' THEN 4
-                                   WHEN 'email' THEN 8 ELSE 1 END
-                        FROM {q(Response._meta.db_table)} WHERE environment_id = %(env)s
-                    ) AS active
-                    JOIN {profiles} p ON p.id = active.profile_id
-                    GROUP BY active.profile_id, active.month
-                    ON CONFLICT DO NOTHING""",
+                activity_upsert_sql(rows),
                 {"env": self.env.pk, "tz": settings.TIME_ZONE},
             )
 
