@@ -77,11 +77,12 @@ def demo_environment_has_data(environment: Environment | None) -> bool:
     return environment is not None and Profile.objects.filter(environment=environment).exists()
 
 
-def demo_environment_has_strangers(environment: Environment) -> bool:
+def demo_environment_has_strangers(environment: Environment | None) -> bool:
     """People besides the demo logins are members: the environment may hold real data."""
-    return environment.memberships.exclude(
-        user__email__in=[DEMO_ADMIN_EMAIL, DEMO_ANALYST_EMAIL]
-    ).exists()
+    if environment is None:
+        return False
+    demo_logins = [DEMO_ADMIN_EMAIL, DEMO_ANALYST_EMAIL]
+    return environment.memberships.exclude(user__email__in=demo_logins).exists()
 
 
 def demo_data_wipe(environment: Environment) -> None:
