@@ -12,7 +12,8 @@ from django.db.models import Model, QuerySet
 
 
 def _columns(model: type[Model], names: Iterable[str]) -> str:
-    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+    columns = {field.name: field.column for field in model._meta.concrete_fields}
+    return ", ".join(connection.ops.quote_name(columns[n]) for n in names)
 
 
 def copy_rows(model: type[Model], names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

@@ -86,7 +86,8 @@ COMMENTS = {
 
 # The demo surveys: (code, name, status, mode, channels,
 #   [(question kind, key, title, config, required), ...]).
-SURVEYS = [
+QuestionSpec = tuple[str, str, str, dict[str, Any], bool]
+SURVEYS: list[tuple[str, str, str, str, list[str], list[QuestionSpec]]] = [
     ("nps", "Net Promoter Score", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
         (QuestionKind.NPS, "nps_score",
          "How likely are you to recommend us to a friend or colleague?",

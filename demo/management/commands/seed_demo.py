@@ -58,11 +58,10 @@ class Command(BaseCommand):
             raise CommandError("--profiles must be at least 1; --events and --responses >= 0")
         anchor = timezone.now().replace(second=0, microsecond=0)
         if options["anchor"]:
-            anchor = parse_datetime(options["anchor"])
-            if anchor is None:
+            parsed = parse_datetime(options["anchor"])
+            if parsed is None:
                 raise CommandError(f"--anchor is not an ISO 8601 date-time: {options['anchor']!r}")
-            if timezone.is_naive(anchor):
-                anchor = anchor.replace(tzinfo=UTC)
+            anchor = parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed
 
         environment = demo_environment()
         has_data = demo_environment_has_data(environment)
