@@ -479,7 +479,7 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
 
 
 def goal_summary(rows: list[dict], trivial_by_round: dict) -> str:
-    """The issue's goals against the full-speed runs: identify and track at 50% or more of the
+    """The goals against the full-speed runs: identify and track at 50% or more of the
     trivial endpoint's throughput (the median over rounds of each round's ratio) with p99 under
     50 ms and no errors; batches at 20,000 events/s or more."""
     lines = []

@@ -76,7 +76,7 @@ def _ensure_database(database_url: str) -> None:
 def _seed(args: argparse.Namespace) -> None:
     from django.core.management import call_command
 
-    from core.management.commands.seed_demo import DEMO_SLUG
+    from demo.seed import DEMO_SLUG
     from surveys.models import Response
 
     call_command("migrate", verbosity=0)
@@ -438,7 +438,7 @@ def main() -> None:
 
     from django.test import Client
 
-    from core.management.commands.seed_demo import DEMO_ADMIN_EMAIL, DEMO_SLUG
+    from demo.seed import DEMO_ADMIN_EMAIL, DEMO_SLUG
     from environments.models import Environment, Membership
 
     environment = Environment.objects.get(slug=DEMO_SLUG)

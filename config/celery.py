@@ -49,7 +49,7 @@ def beat_schedule() -> dict:
             "task": "traits.tasks.count_trait_profiles",
             "schedule": 3600.0,
         },
-        # Project Overview (H3a): complete days are read from a daily rollup.
+        # Project Overview: complete days are read from a daily rollup.
         "surveys-rollup-recent-days": {
             "task": "surveys.tasks.rollup_response_stats",
             "schedule": 600.0,

@@ -424,7 +424,7 @@ LOGGING = {
     },
 }
 
-# Events at scale and retention (issue 18 items 3, 4): monthly partitions of events_event are
+# Events at scale and retention: monthly partitions of events_event are
 # created this many months ahead (beat "events-partitions", daily); the hourly purge (beat
 # "retention-purge") deletes at most this many rows per statement, each its own transaction.
 HARK_EVENTS_PARTITIONS_AHEAD = env_int("HARK_EVENTS_PARTITIONS_AHEAD", 3, minimum=1)

@@ -29,7 +29,7 @@ _registry: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary(
 
 def session_names(db: Any = None) -> set[str]:
     """The names prepared on the current database connection (shared by every module that
-    prepares statements: this one and segments.compiler). `db`: the connection wrapper when the
+    prepares statements: this one and segments.evaluation). `db`: the connection wrapper when the
     caller has it (a cursor's `db`), which saves the lookups through django.db.connection."""
     db = db or connection
     db.ensure_connection()

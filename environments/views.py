@@ -13,7 +13,7 @@ from core.http import HarkRequest, confirm_page, confirmed, safe_next
 from core.urls import env_reverse
 
 from . import services
-from .context_processors import available_pages
+from .context_processors import NAVIGATION
 from .forms import (
     ApiKeyCreateForm,
     EnvironmentNameForm,
@@ -61,11 +61,8 @@ def home(request: HarkRequest) -> HttpResponse:
 
 @require_GET
 def environment_home(request: HarkRequest) -> HttpResponse:
-    """`/e/<env>/`: the first page of the dashboard that exists."""
-    pages = available_pages(request.environment.slug)
-    if not pages:
-        return render(request, "environments/welcome.html")
-    return redirect(pages[0][2])
+    """`/e/<env>/`: the first page of the navigation."""
+    return redirect(NAVIGATION[0][1], env=request.environment.slug)
 
 
 # --- Settings ----------------------------------------------------------------------------------

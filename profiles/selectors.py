@@ -359,18 +359,6 @@ def profile_events_page(
     return page
 
 
-def profile_segment_memberships(*, profile: Profile) -> list:
-    """Read-only list of the profile's segments (used when the segments fragment is absent)."""
-    from segments.models import SegmentMembership
-
-    return list(
-        SegmentMembership.objects.filter(profile=profile)
-        .select_related("segment")
-        .only("since", "segment__uuid", "segment__name", "segment__kind")
-        .order_by("segment__name")
-    )
-
-
 # --- Usage (MAU) -------------------------------------------------------------------------------
 
 USAGE_MONTHS = 12

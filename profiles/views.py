@@ -11,13 +11,11 @@ from uuid import UUID
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest, htmx_fragment
 from core.totals import capped_total
-from core.urls import env_reverse
 
 from .filters import ProfileFilter
 from .models import ActivitySource, Profile
@@ -28,7 +26,6 @@ from .selectors import (
     profile_list_queryset,
     profile_page,
     profile_responses,
-    profile_segment_memberships,
     profile_trait_rows,
     usage_counted_page,
     usage_months,
@@ -76,21 +73,11 @@ def user_list(request: HarkRequest) -> HttpResponse:
 
 
 def _panel_context(request: HarkRequest, profile: Profile, events_cursor: str | None) -> dict:
-    try:
-        segments_url = env_reverse(request, "segments:profile_segments", profile_uuid=profile.uuid)
-        memberships = None
-    except NoReverseMatch:
-        # The segments app's fragment (with add/remove controls) is not installed: list the
-        # memberships read-only.
-        segments_url = None
-        memberships = profile_segment_memberships(profile=profile)
     return {
         "profile": profile,
         "trait_rows": profile_trait_rows(profile=profile),
         "responses": profile_responses(profile=profile),
         "events": profile_events_page(profile=profile, cursor=events_cursor),
-        "segments_url": segments_url,
-        "memberships": memberships,
         "events_cursor": events_cursor,
     }
 

@@ -198,26 +198,6 @@ def segment_options(*, environment: Any) -> QuerySet[Segment]:
     return Segment.objects.filter(environment=environment).only("uuid", "name", "kind")
 
 
-def profiles_in_segment(queryset: QuerySet, *, segment: Segment) -> QuerySet:
-    """Filter any Profile queryset to a segment's members (an EXISTS on the membership index)."""
-    from django.db.models import Exists, OuterRef
-
-    members = SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("pk"))
-    return queryset.filter(Exists(members))
-
-
-def filter_by_segment(
-    queryset: QuerySet, *, segment: Segment, profile_field: str = "profile"
-) -> QuerySet:
-    """Filter a queryset with a profile foreign key (responses, events) to a segment's members."""
-    from django.db.models import Exists, OuterRef
-
-    members = SegmentMembership.objects.filter(
-        segment=segment, profile_id=OuterRef(f"{profile_field}_id")
-    )
-    return queryset.filter(Exists(members))
-
-
 # --- Runs that will not finish by themselves ---------------------------------------------------
 
 

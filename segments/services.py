@@ -40,8 +40,9 @@ from webhooks.outbox import kick_after_commit as outbox_kick
 from webhooks.outbox import outbox_insert_cte
 
 from . import rules as R
-from .compiler import CompileContext, environment_evaluation, profiles_matching
+from .compiler import CompileContext, profiles_matching
 from .dirty import mark_dirty_cte
+from .evaluation import environment_evaluation
 from .models import (
     RecomputeStatus,
     Segment,

@@ -1,6 +1,6 @@
 """Celery tasks of the surveys app. Thin: they call services.
 
-Reports (H3a): the Project Overview's daily rollup (surveys/report_rollup.py).
+Reports: the Project Overview's daily rollup (surveys/report_rollup.py).
 """
 
 from __future__ import annotations

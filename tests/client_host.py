@@ -1,7 +1,7 @@
 """A customer's web app for the web client's browser tests: a page served on another origin
-than Hark (127.0.0.1 vs localhost, another port) under the strict Content-Security-Policy the
-issue names, with the snippet installed the way a site under such a policy installs it (in a
-script file of its own: no inline script is allowed there).
+than Hark (127.0.0.1 vs localhost, another port) under a strict Content-Security-Policy (no
+inline script or style), with the snippet installed the way a site under such a policy
+installs it (in a script file of its own: no inline script is allowed there).
 
 The page records on `window.__hark` every CSP violation, uncaught error and unhandled rejection
 on the host, and every client callback, so the tests can assert there are none (or that they

@@ -354,7 +354,8 @@ def test_every_rejected_segment_call_writes_nothing(client, key, environment, pa
 
 
 def test_rejected_response_leaves_no_profile_and_no_month_of_activity(api, survey):
-    """The instance of issue 13: the respondent was identified before the answers were checked."""
+    """A response refused for its answers leaves nothing behind: the respondent used to be
+    identified (a profile and a month of activity written) before the answers were checked."""
     response = api.post(
         "/api/v1/responses",
         {"survey": str(survey.uuid), "id": "new-user", "answers": {"score": 42}},

@@ -1,4 +1,4 @@
-"""The ingest benchmark's verdict on the issue's goals (benchmarks/ingest.py::goal_summary): each
+"""The ingest benchmark's verdict on its goals (benchmarks/ingest.py::goal_summary): each
 round's ratio is taken against the trivial run of the same round, the median decides, and any
 p99 at or over 50 ms or any error fails the goal."""
 

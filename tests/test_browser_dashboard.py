@@ -1,7 +1,6 @@
-"""The dashboard on a desktop and on a 390 px phone, in a real browser (issue 13, item 16):
-axe-core finds no serious or critical accessibility violation on the main pages, the phone
-gets a menu that works without JavaScript, no page scrolls sideways, and the skip link leads
-to the content.
+"""The dashboard on a desktop and on a 390 px phone, in a real browser: axe-core finds no
+serious or critical accessibility violation on the main pages, the phone gets a menu that works
+without JavaScript, no page scrolls sideways, and the skip link leads to the content.
 
 Set HARK_SCREENSHOT_DIR to keep a full-page PNG of every page visited (for a human look)."""
 

@@ -1,7 +1,7 @@
-"""What a person meets on every dashboard page (issue 13, items 15 and 16): analysts get read-only
-pages and a styled 403 instead of forms that cannot be sent, the layout has a skip link and a
-menu that works on a phone without JavaScript, times read "just now" / "8 hours ago", and lists
-say how many rows match without counting a whole table."""
+"""What a person meets on every dashboard page: analysts get read-only pages and a styled 403
+instead of forms that cannot be sent, the layout has a skip link and a menu that works on a
+phone without JavaScript, times read "just now" / "8 hours ago", and lists say how many rows
+match without counting a whole table."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.test import RequestFactory  # the login throttle needs a request
 
-from core.management.commands import seed_demo
+from demo import seed as seed_demo
+from demo.vocabulary import PROFILE_TRAITS
 from environments.models import Environment, Membership, Role
 from environments.services import member_add
 from events.models import Event, EventDailyCount, EventDefinition
@@ -139,7 +140,7 @@ def test_definitions_describe_every_trait_key_and_event_name():
         "boolean",
         "date",
     }
-    assert set(seed_demo.PROFILE_TRAITS) <= profile_keys
+    assert set(PROFILE_TRAITS) <= profile_keys
     # Every event kind has a definition whose total and daily counts match the events.
     for definition in EventDefinition.objects.filter(environment=environment).annotate(
         stored=Count("events")

@@ -158,7 +158,7 @@ def trait_definitions_record(
             )
 
 
-# --- The Traits page (H3b): edit, delete, background profile counts ---------------------------
+# --- The Traits page: edit, delete, background profile counts --------------------------------
 
 
 def trait_update(

@@ -1,4 +1,4 @@
-"""The H4 contract: create with validation, manual membership, the panel fragment."""
+"""Segments' contract: create with validation, manual membership, the panel fragment."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def segment(environment) -> Segment:
 
 @pytest.fixture
 def broken_compiler(monkeypatch):
-    """The compiler raising what it raised after a trait's type changed (issue 13, item 11)."""
+    """The compiler raising what it once raised after a trait's type changed (a KeyError)."""
 
     def raise_key_error(segment, *, now):
         raise KeyError("equals")

@@ -11,7 +11,8 @@ import zoneinfo
 import pytest
 
 from profiles.factories import ProfileFactory
-from segments.compiler import environment_evaluation, profiles_matching
+from segments.compiler import profiles_matching
+from segments.evaluation import environment_evaluation
 from segments.models import Segment
 from surveys.factories import ResponseFactory, SurveyFactory
 from traits.factories import TraitFactory

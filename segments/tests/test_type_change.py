@@ -12,7 +12,8 @@ from django.urls import reverse
 from profiles.factories import ProfileFactory
 from profiles.services import profile_identify
 from segments import services
-from segments.compiler import environment_evaluation, profiles_matching
+from segments.compiler import profiles_matching
+from segments.evaluation import environment_evaluation
 from segments.models import RecomputeStatus, Segment
 from traits.factories import TraitFactory
 from traits.models import Trait

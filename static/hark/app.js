@@ -42,7 +42,7 @@
   }, true);
 })();
 
-// --- Users, Traits, Events, Settings (H3b) ------------------------------------------------------
+// --- Users, Traits, Events, Settings -----------------------------------------------------------
 (function () {
   "use strict";
 

@@ -54,7 +54,7 @@ def snapshot(environment):
 def test_link_signed_for_an_id_cannot_bring_an_unsigned_email(
     client, environment, survey, victim, email_param
 ):
-    """The attack of issue 13: a link signed for `u-attacker` plus the victim's email attached
+    """The attack this prevents: a link signed for `u-attacker` plus the victim's email attached
     the attacker's id to the victim's profile, with her traits and half-finished response."""
     before = snapshot(environment)
     signature = survey_link.sign(environment.identity_secret, "u-attacker")

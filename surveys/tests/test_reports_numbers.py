@@ -1,6 +1,6 @@
-"""Numbers on the report pages say what they are (issue 13, items 15 and 16): answers read as
-words, partial responses named, parts that add up, totals that match the filter, context and
-locale shown, filters by question title."""
+"""Numbers on the report pages say what they are: answers read as words, partial responses
+named, parts that add up, totals that match the filter, context and locale shown, filters by
+question title."""
 
 from __future__ import annotations
 

@@ -8,6 +8,10 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from demo.product import DemoProduct
+from demo.services import demo_product_surveys_ensure
+from environments.models import Environment
+
 
 class Command(BaseCommand):
     help = "Migrate, seed demo data on first run, and serve the dashboard."
@@ -38,10 +42,6 @@ class Command(BaseCommand):
         call_command("runserver", f"{host}:{port}", use_reloader=False)
 
     def _demo_product(self, host: str, port: int, demo_port: int | None):
-        from demo.product import DemoProduct
-        from demo.services import demo_product_surveys_ensure
-        from environments.models import Environment
-
         environment = Environment.objects.filter(slug="demo").first()
         if environment is None:
             return None

@@ -1,203 +1,50 @@
-"""`manage.py seed_demo`: a demo environment full of consistent, realistic data, fast.
-
-It creates (or refills) the environment "Demo" (slug `demo`) with an admin and an analyst login,
-identified and anonymous profiles with traits of every type, events of several kinds over the
-last 90 days, four surveys (NPS, CSAT, CES and a multiple-choice feature poll) with completed,
-partial, dismissed and view-only responses, the trait and event definitions that describe all
-of it (with the daily event counts the Events page reads), monthly activity rows for MAU, and a
-manual and four dynamic segments. The same `--seed` and `--anchor` give the same data.
-
-Why this command writes other apps' tables directly
-----------------------------------------------------
-Everywhere else an app changes another app's data only through that app's services. The
-services are made for one call at a time (identify one profile, save one answer), each with a
-few statements and after-commit hooks; seeding 100,000 profiles and 1,000,000 events through
-them would take hours. A seeding tool is the one place where that trade is right: it runs from
-the command line only, writes only into the demo environment it owns (wiping that environment's
-previous demo data first), and inside one transaction, so it never races real traffic. It builds
-the rows in memory and streams them with COPY (psycopg 3 `cursor.copy`); trait definitions and
-monthly activity are then derived from the stored rows with set-based SQL, typed with
-`traits.services.infer_data_type` as ingestion would type them. Everything with rules goes
-through its app: logins through `environments.services`, surveys through the surveys app's
-builder services (which validate each question), segments through `segments.services` (which
-validate the rules and compute the members), and the counters the pages read through the apps'
-own roll-ups (`events.services.event_counts_rollup`, `surveys.report_rollup`), so the periodic
-roll-ups never count seeded rows twice. tests/test_seed_demo.py checks that the result is
-consistent.
-"""
+"""The demo rows, built with one random generator so that a seed always gives the same data:
+profiles, events, surveys and responses streamed with COPY, then the rows derived from them
+(trait definitions, roll-ups, monthly activity) and the segments."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
-import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, models, transaction
-from django.db.models import Model, QuerySet
+from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from environments.models import Environment, Role
-from environments.services import environment_create, member_add
+from environments.models import Environment
 from events.models import Event, EventDefinition
 from events.services import event_counts_rollup
 from profiles.models import Profile
 from profiles.sql import activity_month_sql, activity_upsert_sql
-from segments.models import Segment, SegmentKind
+from segments.models import SegmentKind
 from segments.services import segment_create, segment_members_add
-from surveys.models import Question, QuestionKind, Response, Survey, SurveyMode, SurveyStatus
+from surveys.models import Question, Response, Survey, SurveyStatus
 from surveys.report_rollup import response_stats_rollup
 from surveys.services import question_add, survey_create, survey_set_status
 from traits.models import Scope, Trait
 from traits.services import infer_data_type
 
-DEMO_SLUG = "demo"
-DEMO_NAME = "Demo"
-DEMO_PASSWORD = "hark-demo-2024"
-DEMO_ADMIN_EMAIL = "demo@hark.local"
-DEMO_ANALYST_EMAIL = "analyst@hark.local"
-DAYS = 90
+from .bulk import copy_rows, next_ids
+from .vocabulary import (
+    COMMENTS,
+    COMPANIES,
+    COUNTRY,
+    EVENT_KINDS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    PLAN,
+    POLL_CHOICES,
+    PROFILE_TRAITS,
+    SEATS,
+    STATUS,
+    SURVEYS,
+)
 
-# --- Vocabulary -------------------------------------------------------------------------------
-
-FIRST_NAMES = [
-    "Ada", "Alan", "Amara", "Ana", "Arjun", "Ben", "Björn", "Carla", "Chen", "Chloé", "Dario",
-    "Eva", "Farah", "Felix", "Grace", "Hana", "Hugo", "Ines", "Ivan", "Jana", "José", "Kai",
-    "Kenji", "Lara", "Leo", "Lina", "Lucas", "Maya", "Mei", "Mia", "Nadia", "Noah", "Olga",
-    "Omar", "Priya", "Rafael", "Rosa", "Sara", "Sofia", "Søren", "Tariq", "Tom", "Yara", "Zoë",
-]  # fmt: skip
-LAST_NAMES = [
-    "Andersen", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hoffmann", "Ito",
-    "Jansen", "Kowalski", "Lopez", "Martin", "Müller", "Nakamura", "Novak", "Okafor", "Olsen",
-    "Patel", "Rossi", "Santos", "Schmidt", "Silva", "Smith", "Tanaka", "Weber", "Wong", "Yilmaz",
-]  # fmt: skip
-COMPANIES = [
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises",
-    "Wonka", "Cyberdyne", "Soylent", "Tyrell", "Vandelay", "Pied Piper", "Aperture", "Massive",
-    "Monarch", "Oscorp", "Nakatomi", "Gringotts", "Dunder Mifflin", "Prestige Worldwide",
-    "Bluth", "Sterling Cooper", "Los Pollos", "Blue Sun", "Weyland", "Virtucon", "Gekko",
-    "Kramerica", "Stratton", "Lunar Industries", "Black Mesa", "Zorg", "Ollivanders",
-]  # fmt: skip
-COUNTRIES = [
-    ("United States", 30), ("Germany", 12), ("United Kingdom", 10), ("France", 8),
-    ("Canada", 6), ("Brazil", 6), ("India", 6), ("Japan", 5), ("Spain", 4),
-    ("Netherlands", 4), ("Australia", 4), ("Sweden", 3), ("Poland", 2),
-]  # fmt: skip
-PLANS = [("free", 45), ("starter", 25), ("pro", 20), ("enterprise", 10)]
-SEATS = {"free": (1, 1), "starter": (1, 5), "pro": (3, 50), "enterprise": (50, 2000)}
-
-# Event kinds: (name, weight for identified users, description, property values).
-EVENT_KINDS: list[tuple[str, int, str, dict[str, list[Any]]]] = [
-    ("page_viewed", 40, "A page of the app was shown.",
-     {"path": ["/dashboard", "/projects", "/reports", "/settings", "/billing", "/team"]}),
-    ("signed_in", 18, "The user signed in.", {"method": ["password", "google", "sso"]}),
-    ("feature_used", 20, "One of the app's features was used.",
-     {"feature": ["search", "export", "filters", "comments", "automations", "templates"]}),
-    ("report_exported", 6, "A report was exported.", {"format": ["csv", "pdf", "xlsx"]}),
-    ("project_created", 7, "A new project was created.",
-     {"template": ["blank", "roadmap", "sprint", "research"]}),
-    ("teammate_invited", 5, "A teammate was invited.", {"role": ["member", "admin", "viewer"]}),
-    ("integration_connected", 3, "An integration was connected.",
-     {"integration": ["slack", "hubspot", "salesforce", "segment", "zapier"]}),
-    ("subscription_upgraded", 1, "The workspace moved to a higher plan.",
-     {"to": ["starter", "pro", "enterprise"]}),
-]  # fmt: skip
-
-POLL_CHOICES = [
-    "Dark mode",
-    "SSO / SAML",
-    "Slack integration",
-    "Custom dashboards",
-    "Mobile app",
-    "Webhooks",
-]
-COMMENTS = {
-    "bad": [
-        "Too slow on big projects.",
-        "Pricing is hard to justify for a small team.",
-        "The export keeps failing for me.",
-        "Hard to find settings.",
-        "Support took days to answer.",
-    ],
-    "mid": [
-        "Does the job, the reports could be clearer.",
-        "Good, but I miss an integration with our CRM.",
-        "Fine overall. The mobile view needs work.",
-        "Onboarding was a bit long.",
-    ],
-    "good": [
-        "Love the automations, saves me hours every week!",
-        "Clean and fast. My whole team uses it.",
-        "Best tool we adopted this year.",
-        "Support is fantastic.",
-        "The templates got us started in minutes.",
-    ],
-}
-
-# The demo surveys: (code, name, status, mode, channels,
-#   [(question kind, key, title, config, required), ...]).
-SURVEYS = [
-    ("nps", "Net Promoter Score", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
-        (QuestionKind.NPS, "nps_score",
-         "How likely are you to recommend us to a friend or colleague?",
-         {"low_label": "Not likely", "high_label": "Very likely"}, True),
-        (QuestionKind.TEXT, "nps_reason", "What is the main reason for your score?",
-         {"placeholder": "Tell us more"}, False),
-    ]),
-    ("csat", "Support satisfaction", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
-        (QuestionKind.CSAT, "csat_score", "How satisfied are you with our support?",
-         {"points": 5}, True),
-        (QuestionKind.TEXT, "csat_comment", "How could we have helped you better?",
-         {"placeholder": ""}, False),
-    ]),
-    ("ces", "Ease of exporting", SurveyStatus.PAUSED, SurveyMode.IDENTIFIED, ["web"], [
-        (QuestionKind.CES, "ces_score", "How easy was it to export your report?",
-         {"low_label": "Very difficult", "high_label": "Very easy"}, True),
-        (QuestionKind.TEXT, "ces_comment", "What would have made it easier?",
-         {"placeholder": ""}, False),
-    ]),
-    ("poll", "Feature poll", SurveyStatus.LIVE, SurveyMode.ANONYMOUS, ["web", "link"], [
-        (QuestionKind.MULTIPLE_CHOICE, "feature_poll", "Which features should we build next?",
-         {"choices": POLL_CHOICES}, True),
-        (QuestionKind.TEXT, "feature_poll_comment", "Anything else you would like to see?",
-         {"placeholder": ""}, False),
-    ]),
-]  # fmt: skip
-
-# The profile traits every identified demo user has, with their labels on the Traits page.
-PROFILE_TRAITS: dict[str, str] = {
-    "name": "Name",
-    "email": "Email",
-    "plan": "Plan",
-    "company": "Company",
-    "seats": "Seats",
-    "is_admin": "Workspace admin",
-    "signed_up_at": "Signed up at",
-    "country": "Country",
-}
-
-
-class _Weighted:
-    """A weighted choice among (value, weight) pairs, with its cumulative weights computed once."""
-
-    def __init__(self, pairs: Sequence[tuple[Any, int]]) -> None:
-        self.values = [value for value, _ in pairs]
-        self.cumulative = list(itertools.accumulate(weight for _, weight in pairs))
-
-    def pick(self, rng: random.Random) -> Any:
-        return rng.choices(self.values, cum_weights=self.cumulative)[0]
-
-
-COUNTRY = _Weighted(COUNTRIES)
-PLAN = _Weighted(PLANS)
-STATUS = _Weighted([("completed", 55), ("partial", 12), ("dismissed", 10), ("view", 23)])
+DAYS = 90  # the demo window ends at the anchor
 
 
 def _ascii(text: str) -> str:
@@ -205,199 +52,7 @@ def _ascii(text: str) -> str:
     return text.lower().translate(table).replace(" ", "")
 
 
-def _columns(model: type[Model], names: Iterable[str]) -> str:
-    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
-
-
-def _copy(model: type[Model], names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Stream rows into the model's table with COPY, in the current transaction."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"COPY {table} ({_columns(model, names)}) FROM STDIN"
-    count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
-
-
-def _next_ids(model: type[Model], count: int) -> list[int]:
-    """Reserve `count` primary keys from the table's sequence, so rows can reference each
-    other before they are written."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-class Command(BaseCommand):
-    help = "Fill the demo environment (slug 'demo') with profiles, events, surveys and responses."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--profiles", type=int, default=2000, help="profiles (default 2000)")
-        parser.add_argument("--events", type=int, help="events (default: 10 per profile)")
-        parser.add_argument(
-            "--responses", type=int, help="survey responses (default: one per two profiles)"
-        )
-        parser.add_argument(
-            "--anchor",
-            help="the moment the demo data ends, ISO 8601 (default: now); fix it for "
-            "byte-identical data across runs",
-        )
-        parser.add_argument(
-            "--force",
-            action="store_true",
-            help="replace the demo environment's data even if people other than the demo "
-            "logins are members of it",
-        )
-        parser.add_argument(
-            "--if-empty",
-            action="store_true",
-            help="do nothing when the demo environment already has profiles",
-        )
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        profiles: int = options["profiles"]
-        events: int = options["events"] if options["events"] is not None else profiles * 10
-        responses: int = (
-            options["responses"] if options["responses"] is not None else max(profiles // 2, 1)
-        )
-        if profiles < 1 or events < 0 or responses < 0:
-            raise CommandError("--profiles must be at least 1; --events and --responses >= 0")
-        anchor = timezone.now().replace(second=0, microsecond=0)
-        if options["anchor"]:
-            anchor = parse_datetime(options["anchor"])
-            if anchor is None:
-                raise CommandError(f"--anchor is not an ISO 8601 date-time: {options['anchor']!r}")
-            if timezone.is_naive(anchor):
-                anchor = anchor.replace(tzinfo=UTC)
-
-        environment = Environment.objects.filter(slug=DEMO_SLUG).first()
-        has_data = (
-            environment is not None and Profile.objects.filter(environment=environment).exists()
-        )
-        if options["if_empty"] and has_data:
-            self.stdout.write("The demo environment already has data: not seeding again.")
-            self._print_login()
-            return
-
-        if has_data and not options["force"]:
-            strangers = environment.memberships.exclude(
-                user__email__in=[DEMO_ADMIN_EMAIL, DEMO_ANALYST_EMAIL]
-            )
-            if strangers.exists():
-                raise CommandError(
-                    f"the environment {DEMO_SLUG!r} has members besides the demo logins, so it "
-                    "may hold real data: not replacing it (--force to replace it anyway)"
-                )
-
-        started = time.monotonic()
-        timings: list[tuple[str, float]] = []
-
-        def step(name: str, func: Any, *args: Any) -> Any:
-            began = time.monotonic()
-            result = func(*args)
-            timings.append((name, time.monotonic() - began))
-            return result
-
-        with transaction.atomic():
-            _tune_session()
-            if environment is None:
-                environment = environment_create(name=DEMO_NAME, slug=DEMO_SLUG)
-            else:
-                step("wipe previous demo data", self._wipe, environment)
-            for email, role in ((DEMO_ADMIN_EMAIL, Role.ADMIN), (DEMO_ANALYST_EMAIL, Role.ANALYST)):
-                member_add(environment=environment, email=email, role=role, password=DEMO_PASSWORD)
-            seeder = _Seeder(environment=environment, seed=options["seed"], anchor=anchor)
-            step("profiles", seeder.profiles, profiles)
-            step("events", seeder.events, events)
-            step("surveys", seeder.surveys)
-            step("responses", seeder.responses, responses)
-            step("trait definitions", seeder.definitions)
-            step("event and response roll-ups", seeder.rollups)
-            step("monthly activity", seeder.monthly_activity)
-            segments = step("segments", seeder.segments)
-            began = time.monotonic()
-        # Dynamic segments compute their members after commit (inline when there is no Redis).
-        timings.append(("commit and segment members", time.monotonic() - began))
-        elapsed = time.monotonic() - started
-        if options["verbosity"] >= 2:
-            for name, seconds in timings:
-                self.stdout.write(f"  {name:<30} {seconds:7.1f} s")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Seeded the demo environment in {elapsed:.1f} s: {profiles:,} profiles, "
-                f"{events:,} events, {seeder.response_count:,} responses, 4 surveys, "
-                f"{segments} segments."
-            )
-        )
-        self._print_login()
-
-    def _print_login(self) -> None:
-        self.stdout.write(
-            f"Demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD} (admin); "
-            f"{DEMO_ANALYST_EMAIL} / {DEMO_PASSWORD} (analyst, read-only)"
-        )
-
-    def _wipe(self, environment: Environment) -> None:
-        """Remove the previous demo data (the environment and its logins stay)."""
-        for model in (Segment, Survey, Profile, EventDefinition, Trait):
-            _purge(model._base_manager.filter(environment=environment))
-
-
-def _tune_session() -> None:
-    """Settings for this transaction only, for loading in bulk.
-
-    - More memory for the GIN indexes (traits, trigram search) to fold their pending lists:
-      about a third less time writing profiles.
-    - No per-row foreign key checks, when the database role may. Django's foreign keys are
-      DEFERRABLE INITIALLY DEFERRED: PostgreSQL checks each inserted event's three references
-      one by one at COMMIT, which was most of the time of a large seed (45 s of 100 s). The
-      seed only writes ids it has just created (tests/test_seed_demo.py checks every
-      reference), so for a superuser (the embedded and local servers) it sets
-      `session_replication_role = replica`, which skips those triggers. Other roles keep the
-      checks and the seed is merely slower.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
-        cursor.execute("SELECT current_setting('is_superuser') = 'on'")
-        if cursor.fetchone()[0]:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-
-
-def _purge(queryset: QuerySet) -> None:
-    """Delete a queryset's rows and everything that cascades from them, one DELETE per table.
-
-    The ORM's delete() loads every row it removes (to cascade and send signals): minutes for
-    a million events. This walks the same relations (including other apps' tables that point
-    here) and deletes children first with `WHERE fk IN (subquery)`.
-    """
-    model = queryset.model
-    ids = queryset.values("pk")
-    for relation in model._meta.get_fields(include_hidden=True):
-        if not (relation.auto_created and not relation.concrete):
-            continue
-        if not (relation.one_to_many or relation.one_to_one):
-            continue
-        children = relation.related_model._base_manager.filter(
-            **{f"{relation.field.name}__in": ids}
-        )
-        if relation.on_delete is models.CASCADE:
-            _purge(children)
-        elif relation.on_delete is models.SET_NULL:
-            children.update(**{relation.field.name: None})
-        elif relation.on_delete is not models.DO_NOTHING:
-            raise CommandError(f"cannot wipe {model.__name__}: {relation} protects it")
-    # QuerySet._raw_delete: one DELETE ... WHERE <the queryset's filter>, without collecting
-    # (what the ORM itself uses for its fast deletes).
-    queryset._raw_delete(queryset.db)
-
-
-class _Seeder:
+class Seeder:
     """Builds the demo rows with one random generator, so a seed always gives the same data."""
 
     def __init__(self, *, environment: Environment, seed: int, anchor: datetime) -> None:
@@ -427,7 +82,7 @@ class _Seeder:
 
     def profiles(self, count: int) -> None:
         rng = self.rng
-        ids = _next_ids(Profile, count)
+        ids = next_ids(Profile, count)
         start, anchor = self.start.timestamp(), self.anchor.timestamp()
         span = anchor - start
         rows = []
@@ -479,7 +134,7 @@ class _Seeder:
                     self._at(last),
                 )
             )
-        _copy(
+        copy_rows(
             Profile,
             [
                 "id",
@@ -552,7 +207,7 @@ class _Seeder:
                     choice(payloads[kind]),
                 )
 
-        _copy(
+        copy_rows(
             Event,
             ["environment", "profile", "definition", "timestamp", "received_at", "properties"],
             rows(),
@@ -673,7 +328,7 @@ class _Seeder:
                     )
                 )
         rows.sort(key=lambda row: row[5])
-        self.response_count = _copy(
+        self.response_count = copy_rows(
             Response,
             [
                 "uuid",
