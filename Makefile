@@ -12,7 +12,7 @@ DEMO_PROFILES ?= 2000
 help:
 	@echo "make run        dashboard with demo data on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test       the whole test suite against real PostgreSQL"
-	@echo "make lint       ruff check and format check"
+	@echo "make lint       ruff check, format check and mypy"
 	@echo "make seed       refill the demo environment with 100,000 users and 1,000,000 events"
 	@echo "make worker     a Celery worker (needs REDIS_URL)"
 	@echo "make beat       the Celery beat scheduler (needs REDIS_URL)"
@@ -36,9 +36,12 @@ browser: install
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# mypy's django-stubs plugin loads the settings: a DATABASE_URL (never connected to) keeps them
+# from starting the embedded PostgreSQL, and DEBUG from asking for a SECRET_KEY.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DATABASE_URL=postgres://localhost/hark DEBUG=true $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

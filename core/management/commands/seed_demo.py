@@ -142,7 +142,7 @@ COMMENTS = {
 
 # The demo surveys: (code, name, status, mode, channels,
 #   [(question kind, key, title, config, required), ...]).
-SURVEYS = [
+SURVEYS: list[tuple[Any, ...]] = [
     ("nps", "Net Promoter Score", SurveyStatus.LIVE, SurveyMode.IDENTIFIED, ["web", "email"], [
         (QuestionKind.NPS, "nps_score",
          "How likely are you to recommend us to a friend or colleague?",
@@ -205,7 +205,8 @@ def _ascii(text: str) -> str:
 
 
 def _columns(model: type[Model], names: Iterable[str]) -> str:
-    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+    columns = {field.name: field.column for field in model._meta.concrete_fields}
+    return ", ".join(connection.ops.quote_name(columns[n]) for n in names)
 
 
 def _copy(model: type[Model], names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -268,11 +269,10 @@ class Command(BaseCommand):
             raise CommandError("--profiles must be at least 1; --events and --responses >= 0")
         anchor = timezone.now().replace(second=0, microsecond=0)
         if options["anchor"]:
-            anchor = parse_datetime(options["anchor"])
-            if anchor is None:
+            parsed = parse_datetime(options["anchor"])
+            if parsed is None:
                 raise CommandError(f"--anchor is not an ISO 8601 date-time: {options['anchor']!r}")
-            if timezone.is_naive(anchor):
-                anchor = anchor.replace(tzinfo=UTC)
+            anchor = parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed
 
         environment = Environment.objects.filter(slug=DEMO_SLUG).first()
         has_data = (
@@ -283,7 +283,7 @@ class Command(BaseCommand):
             self._print_login()
             return
 
-        if has_data and not options["force"]:
+        if environment is not None and has_data and not options["force"]:
             strangers = environment.memberships.exclude(
                 user__email__in=[DEMO_ADMIN_EMAIL, DEMO_ANALYST_EMAIL]
             )
