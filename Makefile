@@ -7,12 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PROFILES ?= 2000
 
-.PHONY: help install run test browser lint format check worker beat seed benchmarks clean client
+.PHONY: help install run test test-fast browser lint format check worker beat seed benchmarks clean client
 
 help:
 	@echo "make run        dashboard with demo data on http://$(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test       the whole test suite against real PostgreSQL"
-	@echo "make lint       ruff check and format check"
+	@echo "make test-fast  the suite without the slow tests (browser, real processes, property tests)"
+	@echo "make lint       ruff check, format check and mypy"
 	@echo "make seed       refill the demo environment with 100,000 users and 1,000,000 events"
 	@echo "make worker     a Celery worker (needs REDIS_URL)"
 	@echo "make beat       the Celery beat scheduler (needs REDIS_URL)"
@@ -36,9 +37,17 @@ browser: install
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The inner loop: no browser, no Celery worker or gunicorn process, no hypothesis or
+# schemathesis runs (the `slow` marker, set in conftest.py). `make test` still runs everything.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# mypy's django-stubs plugin loads the settings: a DATABASE_URL (never connected to) keeps them
+# from starting the embedded PostgreSQL, and DEBUG from asking for a SECRET_KEY.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DATABASE_URL=postgres://localhost/hark DEBUG=true $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -4,33 +4,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
 from django.test import Client
 
 from environments.models import Environment, Membership, Role
 from environments.services import environment_create, member_add
+from tests.api_helpers import ApiClient, new_key
 
 PASSWORD = "correct-horse-battery"
 
 
-def _record_partial_renders() -> None:
-    """The test client reads `response.context` from the template_rendered signal, which Django
-    sends from Template._render only: a fragment rendered alone ("page.html#results", an htmx
-    request) went unrecorded, and its tests saw a context only when the fragment happened to
-    include another template. Partials send it too."""
-    from django.test.signals import template_rendered
-    from template_partials.templatetags.partials import TemplateProxy
-
-    def _render(self: TemplateProxy, context: Any) -> Any:
-        template_rendered.send(sender=self, template=self, context=context)
-        return self.nodelist.render(context)
-
-    TemplateProxy._render = _render
+# Tests that take seconds each, left out of the quick loop (`make test-fast`, `-m "not slow"`):
+# a real browser, a real worker or server process, or a property test's hundred examples.
+SLOW_MARKERS = ("browser", "celery", "production")
 
 
-_record_partial_renders()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        hypothesis_test = getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        if hypothesis_test or any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -91,6 +85,17 @@ def analyst_client(analyst) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _client_for(outsider)
+
+
+@pytest.fixture
+def api(environment) -> ApiClient:
+    """The public API as an integration calls it: a key of `environment`, sent as a Bearer token."""
+    return ApiClient(new_key(environment))
+
+
+@pytest.fixture
+def other_api(other_environment) -> ApiClient:
+    return ApiClient(new_key(other_environment))
 
 
 # --- Browser tests --------------------------------------------------------------------------

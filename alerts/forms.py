@@ -3,7 +3,7 @@ another environment's survey, segment or trait is not a choice, so it is a form 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -27,13 +27,13 @@ class SubscriptionForm(forms.Form):
     trigger = forms.ChoiceField(
         choices=Trigger.choices, initial=Trigger.RESPONSE, label="Alert when"
     )
-    survey = forms.ModelChoiceField(
+    survey: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="Any survey", to_field_name="uuid"
     )
     question_key = forms.ChoiceField(required=False, label="Question")
     score_min = forms.IntegerField(required=False, min_value=-2, max_value=10, label="Score from")
     score_max = forms.IntegerField(required=False, min_value=-2, max_value=10, label="Score to")
-    segment = forms.ModelChoiceField(
+    segment: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="Any user", to_field_name="uuid"
     )
     trait_key = forms.ChoiceField(required=False, label="Trait")
@@ -61,12 +61,12 @@ class SubscriptionForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.environment = environment
-        self.fields["survey"].queryset = Survey.objects.filter(environment=environment).only(
-            "uuid", "name"
-        )
-        self.fields["segment"].queryset = Segment.objects.filter(environment=environment).only(
-            "uuid", "name"
-        )
+        cast(forms.ModelChoiceField, self.fields["survey"]).queryset = Survey.objects.filter(
+            environment=environment
+        ).only("uuid", "name")
+        cast(forms.ModelChoiceField, self.fields["segment"]).queryset = Segment.objects.filter(
+            environment=environment
+        ).only("uuid", "name")
         # One entry per key (a key several surveys share is one question), titled by its first
         # question; score questions first.
         questions: dict[str, str] = {}
@@ -81,16 +81,20 @@ class SubscriptionForm(forms.Form):
             self.question_surveys.setdefault(key, set()).add(survey_id)
             if kind in SCORE_KINDS:
                 self.score_keys.add(key)
-        self.fields["question_key"].choices = [("", "Any question"), *questions.items()]
+        cast(forms.ChoiceField, self.fields["question_key"]).choices = [
+            ("", "Any question"),
+            *questions.items(),
+        ]
         traits = Trait.objects.filter(environment=environment, scope="profile").order_by("key")
-        self.fields["trait_key"].choices = [
+        cast(forms.ChoiceField, self.fields["trait_key"]).choices = [
             ("", "No trait condition"),
             *((t.key, t.label or t.key) for t in traits.only("key", "label")),
         ]
-        self.fields["trait_operator"].choices = _operator_choices()
+        cast(forms.ChoiceField, self.fields["trait_operator"]).choices = _operator_choices()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         trigger = data.get("trigger")
         key = data.get("question_key") or ""
         low, high = data.get("score_min"), data.get("score_max")

@@ -111,9 +111,9 @@ def alert_contents(rows: Sequence[AlertSent]) -> dict[int, dict[str, Any]]:
             if row.object_id not in responses:
                 continue  # deleted since: nothing to tell (services marks it)
             response = responses[row.object_id]
-            profile = response.profile
+            profile: Profile | None = response.profile
             headline = f"New response to {response.survey.name}"
-            answers = response.answers
+            answers = response.answers  # type: ignore[attr-defined]  # set by attach_answers
             when = response.completed_at
         else:
             change = changes.get(row.object_id)
@@ -237,8 +237,8 @@ def digest_content(row: AlertDigest) -> dict[str, Any]:
     figures = digest_figures(subscription, row.period_start, row.period_end)
     attach_answers(figures["detractors"])
     for response in figures["detractors"]:
-        response.who = respondent(response.profile)  # type: ignore[attr-defined]
-        response.panel_url = panel_url(environment, response.profile)  # type: ignore[attr-defined]
+        response.who = respondent(response.profile)
+        response.panel_url = panel_url(environment, response.profile)
     start = timezone.localtime(row.period_start)
     end = timezone.localtime(row.period_end)
     label = "Daily" if subscription.frequency == "daily" else "Weekly"

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -246,7 +246,7 @@ def _profile_conditions(
     return f"(s.rules = '{{}}'::jsonb OR CASE s.id {' '.join(branches)} ELSE FALSE END)", params
 
 
-def _sweep_source(trigger: str, now: dt.datetime, lookback: dt.timedelta) -> int:
+def _sweep_source(trigger: Trigger, now: dt.datetime, lookback: dt.timedelta) -> int:
     source = _SOURCES[trigger]
     # The advisory lock (alerts_sweep) makes the sweep the cursors' only writer.
     position = (
@@ -316,7 +316,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 4 ** max(attempts - 1, 0), 7200))
 
 
-def _claim(model: type, now: dt.datetime, limit: int) -> list[int]:
+def _claim(model: type[Model], now: dt.datetime, limit: int) -> list[int]:
     """Lease up to `limit` due pending rows of `model` (skipping rows another worker holds);
     count the attempt. Committed at once, so a killed worker's lease simply expires."""
     table = model._meta.db_table

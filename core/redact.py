@@ -94,13 +94,13 @@ class RedactingGunicornLogger(_gunicorn_logger_base()):  # type: ignore[misc]
     line (%(r)s), path (%(U)s), query (%(q)s), referrer (%(f)s), the Basic auth user (%(u)s,
     where API clients put their key) and the Authorization/Cookie request headers (%({…}i)s)."""
 
-    def setup(self, cfg):  # type: ignore[no-untyped-def]
+    def setup(self, cfg):
         # The error log too: at debug level gunicorn writes a malformed request line in full.
         super().setup(cfg)
         for handler in (*self.error_log.handlers, *self.access_log.handlers):
             handler.addFilter(RedactSecretsFilter())
 
-    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+    def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("r", "U", "q", "f"):
             value = atoms.get(name)

@@ -261,7 +261,7 @@ def client_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     # ninja reads the signature for the path parameters: the view's, without `call`.
     signature = inspect.signature(view)
-    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    del wrapper.__wrapped__
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[p for name, p in signature.parameters.items() if name != "call"]
     )
@@ -311,8 +311,8 @@ def _payloads(
                     with_questions[d.plan.id], d.plan, texts.get(d.plan.id)
                 )
         if snapshot is not None:
-            for survey_id, item in built.items():
-                snapshot.content[(survey_id, key_locale)] = item
+            for survey_id, built_item in built.items():
+                snapshot.content[(survey_id, key_locale)] = built_item
     out = []
     for d in decisions:
         item = built.get(d.plan.id)
@@ -492,12 +492,13 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
         )
     # Content from the process snapshot when this survey is in it (built once per locale).
     snapshot = selectors.live_snapshot(call.environment.pk)
+    decision = response.decision  # type: ignore[attr-defined]  # set by display_claim
     [payload] = _payloads(
         call,
-        [response.decision],
+        [decision],
         locale,
-        snapshot if response.decision.plan.id in snapshot.surveys else None,
-        snapshot.surveys if response.decision.plan.id in snapshot.surveys else None,
+        snapshot if decision.plan.id in snapshot.surveys else None,
+        snapshot.surveys if decision.plan.id in snapshot.surveys else None,
     )
     return _json(
         201, {"display_id": str(response.uuid), "survey": payload, **_framing(call, locale)}

@@ -3,7 +3,7 @@ They only shape the POST into the values the services validate (services raise t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -47,8 +47,8 @@ class TargetingForm(forms.Form):
 
     def __init__(self, *args: Any, segments: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["segments_include"].choices = segments
-        self.fields["segments_exclude"].choices = segments
+        cast(forms.ChoiceField, self.fields["segments_include"]).choices = segments
+        cast(forms.ChoiceField, self.fields["segments_exclude"]).choices = segments
         self.rule_rows = []
         for n in range(PAGE_RULE_ROWS):
             self.fields[f"rule_kind_{n}"] = forms.ChoiceField(

@@ -162,6 +162,7 @@ def facts_for(
     device's anonymous id. Reads only (an unknown anonymous visitor costs one SELECT and
     leaves no trace)."""
     order_by = ""
+    value: int | str
     if profile_id is not None:
         where, value = "id = %(v)s", profile_id
     elif user_id:

@@ -738,7 +738,9 @@ def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) ->
     for key, item in (texts.get("questions") or {}).items():
         if key not in keys or not isinstance(item, Mapping):
             continue
-        clean = {k: str(item[k]).strip()[:500] for k in TRANSLATION_KEYS if item.get(k)}
+        clean: dict[str, Any] = {
+            k: str(item[k]).strip()[:500] for k in TRANSLATION_KEYS if item.get(k)
+        }
         if isinstance(item.get("choices"), list):
             clean["choices"] = [str(c).strip()[:200] for c in item["choices"]]
         if clean:

@@ -190,7 +190,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
             return HttpResponseRedirect(env_reverse(request, "delivery:targeting", uuid=uuid))
         posted: dict[str, Any] = {"questions": {}, "thank_you": {}}
         for question in questions:
-            item = {
+            item: dict[str, Any] = {
                 key: request.POST.get(f"{question.key}__{key}", "")
                 for key in ("title", "description", "low_label", "high_label", "placeholder")
             }

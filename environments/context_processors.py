@@ -34,7 +34,7 @@ def _active_url(path: str, urls: list[str]) -> str | None:
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     environment = getattr(request, "environment", None)
-    if environment is None:
+    if environment is None or not request.user.is_authenticated:
         return {}
     pages = available_pages(environment.slug)
     active = _active_url(request.path, [url for _, _, url in pages])

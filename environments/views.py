@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,7 +29,7 @@ class _SafeNextMixin:
     """Django's login and logout check `next` themselves; they use Hark's one check instead, so
     every `next` follows the same rule (core.http.safe_next)."""
 
-    request: HarkRequest
+    request: HttpRequest
 
     def get_redirect_url(self) -> str:
         return safe_next(self.request, "")

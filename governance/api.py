@@ -72,7 +72,7 @@ def _unprocessable(request: HttpRequest, message: str, field: str) -> HttpRespon
 @router.get("/export", response=RESPONSES, summary="Export a contact's data")
 def contact_export(
     request: HttpRequest, id: str | None = None, email: str | None = None, uuid: str | None = None
-) -> HttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     """Everything Hark holds on one contact as one JSON document (profile, traits, events,
     responses with question titles and answer labels, segment memberships and their history,
     survey displays, and every other row that refers to the contact), streamed. Exactly one of

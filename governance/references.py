@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import models
+
+if TYPE_CHECKING:
+    from profiles.models import Profile
 
 MAX_DEPTH = 4
 
@@ -45,7 +49,8 @@ def _foreign_keys_to(target: type[models.Model]) -> list[tuple[type[models.Model
     for model in apps.get_models(include_auto_created=True):
         for field in model._meta.get_fields(include_hidden=True):
             if (
-                field.concrete
+                isinstance(field, models.Field)
+                and field.concrete
                 and field.is_relation
                 and (field.many_to_one or field.one_to_one)
                 and field.related_model is target
@@ -86,9 +91,9 @@ class ExtraReference:
     when given, returns JSON-ready rows for the export."""
 
     name: str
-    count: Callable[[models.Model], int]
-    erase: Callable[[models.Model], int]
-    export: Callable[[models.Model], list] | None = None
+    count: Callable[[Profile], int]
+    erase: Callable[[Profile], int]
+    export: Callable[[Profile], list] | None = None
 
 
 _EXTRA: dict[str, ExtraReference] = {}
@@ -110,31 +115,31 @@ def extra_references() -> list[ExtraReference]:
 # --- The references Hark has today that are not foreign keys -------------------------------------
 
 
-def _dirty_count(profile: models.Model) -> int:
+def _dirty_count(profile: Profile) -> int:
     from segments.models import DirtyProfile
 
     return DirtyProfile.objects.filter(profile_id=profile.pk).count()
 
 
-def _dirty_erase(profile: models.Model) -> int:
+def _dirty_erase(profile: Profile) -> int:
     from segments.models import DirtyProfile
 
     return DirtyProfile.objects.filter(profile_id=profile.pk)._raw_delete("default")
 
 
-def _audit_q(profile: models.Model) -> models.Q:
+def _audit_q(profile: Profile) -> models.Q:
     return models.Q(
         environment_id=profile.environment_id, target_type="contact", target_id=str(profile.uuid)
     )
 
 
-def _audit_count(profile: models.Model) -> int:
+def _audit_count(profile: Profile) -> int:
     from .models import AuditEntry
 
     return AuditEntry.objects.filter(_audit_q(profile)).count()
 
 
-def _audit_erase(profile: models.Model) -> int:
+def _audit_erase(profile: Profile) -> int:
     """The audit log keeps that a team member exported or erased a contact, not whom: the
     contact's uuid and name are blanked in those entries."""
     from .models import AuditEntry

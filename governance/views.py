@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django import forms
@@ -111,7 +111,9 @@ def contact_erase(request: HarkRequest, uuid: UUID) -> HttpResponse:
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.ModelChoiceField(queryset=None, required=False, empty_label="Anyone")
+    actor: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Anyone"
+    )
     action = forms.ChoiceField(required=False)
     start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
     end = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
@@ -121,14 +123,20 @@ class AuditFilterForm(forms.Form):
         from django.contrib.auth import get_user_model
 
         # Team members of this environment (past members stay in entries by label).
-        self.fields["actor"].queryset = (
+        actor = cast(forms.ModelChoiceField, self.fields["actor"])
+        actor.queryset = (
             get_user_model().objects.filter(memberships__environment=environment).order_by("email")
         )
-        self.fields["actor"].label_from_instance = lambda u: u.email or u.username
-        self.fields["action"].choices = [("", "Any action"), *audit.ACTIONS.items()]
+        # Replaced per instance, as Django's docs do (mypy sees a method being reassigned).
+        actor.label_from_instance = lambda u: u.email or u.username  # type: ignore[assignment]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [
+            ("", "Any action"),
+            *audit.ACTIONS.items(),
+        ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", "must be on or after the start date")
         return data

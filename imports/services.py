@@ -169,7 +169,7 @@ def mapping_default(contact_import: ContactImport) -> list[dict[str, str]]:
     return mapping
 
 
-def mapping_clean(header: list[str], columns: list[dict[str, str]]) -> list[dict[str, str]]:
+def mapping_clean(header: list[str], columns: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Check a mapping (one entry per header column); ValidationError naming the column."""
     if len(columns) != len(header):
         raise ValidationError({"mapping": "needs one entry per column"})
@@ -301,7 +301,8 @@ def import_preview(*, contact_import: ContactImport, mapping: list[dict[str, str
     """The first PREVIEW_ROWS rows, and the problems found in the first PREVIEW_SAMPLE."""
     plan = _plan(contact_import.header, mapping)
     sample = _sample(contact_import, PREVIEW_SAMPLE)
-    problems, seen = [], {}
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     for n, row in enumerate(sample, start=1):
         reason = _shape_problem(plan, row, seen, n) or _value_problem(plan, row)
         if reason:
@@ -420,7 +421,8 @@ def _stage(cursor: Any, plan: _Plan, path: str) -> int:
     cursor.execute("DROP TABLE IF EXISTS import_stage")
     cursor.execute(f"CREATE TEMP TABLE import_stage (n int, bad text, {cells})")
     names = ", ".join(["n", "bad"] + [f"c{i}" for i in range(plan.width)])
-    width, seen, n = plan.width, {}, 0
+    seen: dict[str, int] = {}
+    width, n = plan.width, 0
     pad = [""] * width
     with cursor.cursor.copy(f"COPY import_stage ({names}) FROM STDIN") as copy:
         reader = _reader(path)

@@ -315,23 +315,25 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
     for response in responses:
         rows = []
         for key, value in (response.data or {}).items():
-            question = questions.get((response.survey_id, key))
+            asked = questions.get((response.survey_id, key))
             rows.append(
                 (
-                    question.position if question else 1_000_000,
+                    asked.position if asked else 1_000_000,
                     AnswerRow(
-                        label=question.title if question else key,
+                        label=asked.title if asked else key,
                         display=(
-                            value_label(question, value)
-                            if question
+                            value_label(asked, value)
+                            if asked
                             else format_trait_value(value, "string")
                         ),
                     ),
                 )
             )
         # In question order, as the survey asked them (then answers to removed questions).
-        response.answer_rows = [row for _, row in sorted(rows, key=lambda r: r[0])]
-        response.context_items = context_items(response.context, limit=None)
+        # Read by the panel's template (attributes of this page's objects, not model fields).
+        ordered = [row for _, row in sorted(rows, key=lambda r: r[0])]
+        response.answer_rows = ordered  # type: ignore[attr-defined]
+        response.context_items = context_items(response.context, limit=None)  # type: ignore[attr-defined]
     return responses
 
 

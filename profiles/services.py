@@ -569,10 +569,11 @@ def _identify(
     if target is None and by_device is not None and _is_mergeable(by_device, ident):
         target = by_device  # the device becomes identified: nothing to merge
 
-    source = None
+    # The profile merged into the target (not `source`, the caller's ActivitySource).
+    absorbed = None
     if by_device is not None and (target is None or by_device.pk != target.pk):
         if target is not None and _is_mergeable(by_device, ident):
-            source = by_device
+            absorbed = by_device
         else:
             # This device id belongs to another identified person: leave it with them.
             ident = _Identity(ident.user_id, ident.email, None)
@@ -591,9 +592,9 @@ def _identify(
             _emit_identified(environment_id, profile.pk, created=True)
         return profile, created, False
 
-    if source is not None:
-        _merge_children(source=source, target=target)
-        _emit_identified(environment_id, target.pk, merged_from=str(source.uuid))
+    if absorbed is not None:
+        _merge_children(source=absorbed, target=target)
+        _emit_identified(environment_id, target.pk, merged_from=str(absorbed.uuid))
     elif target.user_id is None and target.email is None and _names_someone(ident):
         # An anonymous device's profile takes its first user id or email: a contact now.
         _emit_identified(environment_id, target.pk)
@@ -605,7 +606,7 @@ def _identify(
             traits=traits,
             mode=mode,
             seen_at=seen_at,
-            merged=source,
+            merged=absorbed,
         )
     return profile, False, False
 
@@ -613,7 +614,7 @@ def _identify(
 def profile_identify(
     *,
     environment: Environment,
-    user_id: str | None = None,
+    user_id: str | int | None = None,
     email: str | None = None,
     anonymous_id: str | None = None,
     traits: Mapping[str, Any] | None = None,

@@ -78,11 +78,13 @@ def events_partitions_purge(*, now: datetime) -> list[str]:
     """Drop the months of events every environment's policy has expired: only when every
     environment has an events policy (one that keeps its events forever keeps every month)."""
     environments = Environment.objects.count()
-    days = list(
-        RetentionPolicy.objects.filter(events_days__isnull=False).values_list(
+    days = [
+        d
+        for d in RetentionPolicy.objects.filter(events_days__isnull=False).values_list(
             "events_days", flat=True
         )
-    )
+        if d is not None
+    ]
     if not environments or len(days) < environments:
         return []
     return partitions_drop_before(now - timedelta(days=max(days)))

@@ -576,7 +576,7 @@ def error_items(
                 "path": path,
                 "label": path_label(path),
                 "messages": list(messages),
-                "condition": describe_condition(node, names) if leaf else "",
+                "condition": describe_condition(node, names) if node is not None and leaf else "",
             }
         )
     return items
@@ -674,7 +674,7 @@ def describe_condition(c: Mapping, names: Mapping[str, str] | None = None) -> st
         if op == "not_performed":
             return f"has not performed {c.get('event')}{within}"
         return _describe_typed(
-            f"{EVENT_OPERATORS.get(op, op)} {c.get('event')}",
+            f"{EVENT_OPERATORS.get(str(op), op)} {c.get('event')}",
             DATE,
             c.get("date_operator", ""),
             c.get("value"),

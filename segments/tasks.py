@@ -47,11 +47,13 @@ def recompute_segment(self, segment_id: int, version: int | None = None) -> dict
         result = services.segment_recompute(segment_id=segment_id, version=version)
     except DatabaseError as exc:
         if inline or self.request.retries >= self.max_retries:
-            return _failed(segment_id, version, exc, inline=inline)
+            _failed(segment_id, version, exc, inline=inline)
+            return None
         services.segment_mark_retrying(segment_id=segment_id, version=version)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
     except Exception as exc:
-        return _failed(segment_id, version, exc, inline=inline)
+        _failed(segment_id, version, exc, inline=inline)
+        return None
     if result is None:
         return None
     return {

@@ -105,7 +105,7 @@ def segment_list(request: HarkRequest) -> HttpResponse:
     segments = list(selectors.segment_list(environment=request.environment))
     lost = selectors.segments_lost_among(segments)
     for segment in segments:
-        segment.run_lost = segment.pk in lost
+        segment.run_lost = segment.pk in lost  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "segments/list.html",

@@ -59,12 +59,12 @@ CTA_TRUE = {"1", "true", "yes", "clicked", "on"}
 
 def csat_points(question: Question) -> int:
     points = _int_or_none((question.config or {}).get("points"))
-    return points if points in CSAT_POINTS else DEFAULT_CSAT_POINTS
+    return points if points is not None and points in CSAT_POINTS else DEFAULT_CSAT_POINTS
 
 
 def rating_scale(question: Question) -> int:
     scale = _int_or_none((question.config or {}).get("scale"))
-    return scale if scale in RATING_SCALES else DEFAULT_RATING_SCALE
+    return scale if scale is not None and scale in RATING_SCALES else DEFAULT_RATING_SCALE
 
 
 def choices(question: Question) -> list[str]:

@@ -56,7 +56,7 @@ def _label_every(count: int) -> int:
 def _frame(
     body: list[str], ticks: Sequence[float], low: float, high: float, aria_label: str
 ) -> SafeString:
-    parts = [
+    parts: list[str] = [
         format_html(
             '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" '
             'preserveAspectRatio="xMidYMid meet">',

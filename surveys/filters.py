@@ -146,11 +146,12 @@ def date_range(period: str | None, start: date | None, end: date | None) -> Date
             end=_day_start(end + timedelta(days=1)) if end else None,
             period="custom",
         )
-    days = PERIOD_DAYS.get(period or "")
+    known = period or ""
+    days = PERIOD_DAYS.get(known)
     if days is None:
         return DateRange(start=None, end=None, period="all")
     tomorrow = timezone.localdate() + timedelta(days=1)
-    return DateRange(start=_day_start(tomorrow - timedelta(days=days)), end=None, period=period)
+    return DateRange(start=_day_start(tomorrow - timedelta(days=days)), end=None, period=known)
 
 
 def typed_values(text: str) -> list[Any]:
@@ -473,8 +474,8 @@ class ResponseFilter(ReportFilter):
         answers = RawSQL(in_answers, params, output_field=BooleanField())
         return queryset.filter(Q(profile_id__in=profile_ids) | Q(answers))
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+    def filter_queryset(self, queryset: QuerySet, *, every_row: bool = False) -> QuerySet:
+        queryset = super().filter_queryset(queryset, every_row=every_row)
         data = self.form.cleaned_data
         key, operator, value = data.get("answer"), data.get("op") or "eq", data.get("value") or ""
         if key:

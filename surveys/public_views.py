@@ -232,7 +232,8 @@ def _channel_closed(request: HttpRequest, survey: Survey, channel: str) -> HttpR
     recorded)."""
     if channel in (survey.channels or []):
         return None
-    where = {Channel.LINK: "its survey link", Channel.EMAIL: "email"}.get(channel, channel)
+    places: dict[str, str] = {Channel.LINK: "its survey link", Channel.EMAIL: "email"}
+    where = places.get(channel, channel)
     return _message(
         request,
         "This survey is not available here",

@@ -37,6 +37,7 @@ from django.db.models import (
     Case,
     Count,
     Expression,
+    F,
     FloatField,
     Func,
     JSONField,
@@ -257,7 +258,7 @@ def score_aggregates(
 
 def grouped_figures(
     qs: QuerySet,
-    group: Mapping[str, Expression],
+    group: Mapping[str, Expression | F],
     keys: Mapping[str, KeySpec | None],
     extra: Mapping[str, Aggregate] | None = None,
 ) -> list[dict[str, Any]]:

@@ -425,7 +425,7 @@ def survey_update(
     return survey
 
 
-STATUS_ACTIONS = {
+STATUS_ACTIONS: dict[str, str] = {
     SurveyStatus.LIVE: "survey.publish",
     SurveyStatus.PAUSED: "survey.pause",
     SurveyStatus.ARCHIVED: "survey.archive",
@@ -533,7 +533,9 @@ def question_key_default(*, survey: Survey, title: str, exclude_id: int | None =
     """A short key from the title's main words (`_title_slug`), made unique within the survey:
     not used by another question, nor by answers stored for a removed one."""
     base = _title_slug(title)
-    taken = set(survey.questions.exclude(pk=exclude_id).values_list("key", flat=True))
+    # pk=None (no question to leave out) is `IS NULL`: it excludes nothing.
+    others = survey.questions.exclude(pk=exclude_id)  # type: ignore[misc]
+    taken = set(others.values_list("key", flat=True))
     candidate, n = base, 1
     while candidate in taken or answered_under(survey=survey, key=candidate):
         n += 1
@@ -728,9 +730,14 @@ def _check_key(*, survey: Survey, key: str, exclude_id: int | None = None) -> st
         )
     if key == END:
         raise ValidationError({"key": ["'end' is reserved for logic jumps"]})
-    if survey.questions.exclude(pk=exclude_id).filter(key=key).exists():
+    # pk=None (a new question) is `IS NULL`: it excludes nothing and `own` is None.
+    if survey.questions.exclude(pk=exclude_id).filter(key=key).exists():  # type: ignore[misc]
         raise ValidationError({"key": ["another question of this survey uses this key"]})
-    own = survey.questions.filter(pk=exclude_id).values_list("key", flat=True).first()
+    own = (
+        survey.questions.filter(pk=exclude_id)  # type: ignore[misc]
+        .values_list("key", flat=True)
+        .first()
+    )
     if key != own and answered_under(survey=survey, key=key):
         # A removed question's answers are stored under it: a new question would inherit them.
         raise ValidationError(

@@ -23,7 +23,7 @@ class ApiClient:
         self.secret = secret
         self.scheme = scheme
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self) -> dict[str, Any]:
         if self.scheme == "basic":
             token = base64.b64encode(f"{self.secret}:".encode()).decode()
             return {"HTTP_AUTHORIZATION": f"Basic {token}"}

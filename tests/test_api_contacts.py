@@ -11,17 +11,6 @@ from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from segments.models import SegmentMembership
 from surveys.factories import ResponseFactory, SurveyFactory
 from surveys.models import Response
-from tests.api_helpers import ApiClient, new_key
-
-
-@pytest.fixture
-def api(environment):
-    return ApiClient(new_key(environment))
-
-
-@pytest.fixture
-def other_api(other_environment):
-    return ApiClient(new_key(other_environment))
 
 
 def _profiles(environment, n):

@@ -101,11 +101,10 @@ def _check(response, before: dict[str, int]) -> None:
 
 
 @pytest.fixture
-def api(environment, settings):
-    from tests.api_helpers import ApiClient
-
+def api(api, settings):
+    """The shared API client, without the rate limit (the fuzzer sends hundreds of calls)."""
     settings.HARK_API_RATE_LIMIT = 10**9
-    return ApiClient(new_key(environment))
+    return api
 
 
 @pytest.fixture

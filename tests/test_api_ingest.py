@@ -6,13 +6,7 @@ import pytest
 from events.models import Event, EventDefinition
 from profiles.factories import ProfileFactory
 from profiles.models import MonthlyActivity, Profile
-from tests.api_helpers import ApiClient, new_key
 from traits.models import Trait
-
-
-@pytest.fixture
-def api(environment):
-    return ApiClient(new_key(environment))
 
 
 def test_identify_creates_then_updates(api, environment):

@@ -8,12 +8,6 @@ from segments.factories import ManualSegmentFactory, SegmentFactory, SegmentMemb
 from segments.models import SegmentMembership
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.models import Response
-from tests.api_helpers import ApiClient, new_key
-
-
-@pytest.fixture
-def api(environment):
-    return ApiClient(new_key(environment))
 
 
 @pytest.fixture

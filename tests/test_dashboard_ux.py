@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from core.humanize import time_ago
@@ -20,12 +19,8 @@ from profiles.factories import ProfileFactory
 from profiles.models import Profile
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from segments.models import Segment
+from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
-
-
-def eurl(environment, name, **kwargs):
-    return reverse(name, kwargs={"env": environment.slug, **kwargs})
-
 
 # --- Read-only pages and the styled 403 ---------------------------------------------------------
 
@@ -97,7 +92,7 @@ def test_analyst_write_gets_a_styled_403_and_changes_nothing(analyst_client, env
 
 def test_analyst_htmx_edit_row_is_refused(analyst_client, environment, things):
     response = analyst_client.get(
-        eurl(environment, "traits:edit", pk=things["trait"].pk), HTTP_HX_REQUEST="true"
+        eurl(environment, "traits:edit", pk=things["trait"].pk), headers=HTMX
     )
     assert response.status_code == 403
 

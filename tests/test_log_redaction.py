@@ -151,6 +151,7 @@ def _stop(process: subprocess.Popen) -> str:
     return output
 
 
+@pytest.mark.slow  # a real gunicorn process
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_access_log_holds_no_secret(environment):
     _, secret = api_key_create(environment=environment, name="log test")

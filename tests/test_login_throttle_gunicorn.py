@@ -59,6 +59,7 @@ def _sign_in(port: int, email: str, password: str, client_address: str) -> tuple
         return error.code, error.read().decode()
 
 
+@pytest.mark.slow  # real gunicorn workers on real Redis
 @pytest.mark.django_db(transaction=True)
 def test_lockout_holds_across_gunicorn_workers_with_redis(environment, redis_url):  # noqa: F811
     for email in ("alice@acme.test", "bob@acme.test"):

@@ -30,6 +30,7 @@ def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.slow  # a real `manage.py rundemo` process with its embedded PostgreSQL
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_rundemo_serves_and_stops_its_embedded_database(tmp_path, stop_signal):
     port, demo_port = _free_port(), _free_port()

@@ -23,6 +23,7 @@ from imports.models import ContactImport
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
+from tests.helpers import HTMX
 from traits.factories import TraitFactory
 from webhooks.factories import DeliveryFactory, WebhookEndpointFactory
 
@@ -191,7 +192,7 @@ def test_outsider_gets_404_on_every_page_of_another_environment(
     assert outsider_client.get(url).status_code == 404
     before = _snapshot()
     assert outsider_client.post(url, {"name": "x", "role": "admin"}).status_code == 404
-    assert outsider_client.get(url, headers={"HX-Request": "true"}).status_code == 404
+    assert outsider_client.get(url, headers=HTMX).status_code == 404
     assert _snapshot() == before
 
 

@@ -269,7 +269,7 @@ def trait_profile_counts_refresh(*, environment_id: int, now: datetime | None = 
     """
     from django.utils import timezone
 
-    params = {"env": environment_id, "now": now or timezone.now()}
+    params: dict[str, Any] = {"env": environment_id, "now": now or timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_COUNT_PROFILE_SQL, params)
         cursor.execute(_COUNT_RESPONSE_SQL, params)

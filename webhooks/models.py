@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -108,7 +109,7 @@ class OutboxEvent(models.Model):
     contact_key = models.BigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
     payload = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=models.functions.Now())
+    created_at = models.DateTimeField(db_default=Now())
     # Deliveries created for the endpoints subscribed at the time (by the drain, set-based).
     fanned_out = models.BooleanField(db_default=False)
 

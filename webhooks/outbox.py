@@ -140,7 +140,8 @@ def emit_response_updated(
                 "profile": profile_id,
                 "at": at,
                 "due": at + delay,
-                "cap": delay * 5,
+                # psycopg sends a timedelta as an interval (the stubs list no timedelta).
+                "cap": delay * 5,  # type: ignore[dict-item]
             },
         )
 

@@ -141,7 +141,7 @@ def webhook_headers(secrets: list[str], msg_id: str, timestamp: int, body: bytes
     }
 
 
-SEGMENT_TRACK_NAMES = {
+SEGMENT_TRACK_NAMES: dict[str, str] = {
     EventType.RESPONSE_DISPLAYED: "Survey Shown",
     EventType.RESPONSE_DISMISSED: "Survey Dismissed",
     EventType.RESPONSE_COMPLETED: "Survey Completed",

@@ -130,7 +130,7 @@ def endpoint_create(
         event_types=types,
         description=description,
         enabled=enabled,
-        secret=write_key if kind == EndpointKind.SEGMENT else new_secret(),
+        secret=(write_key or "") if kind == EndpointKind.SEGMENT else new_secret(),
         created_by=by if getattr(by, "pk", None) else None,
     )
     audit.record(by, "webhook.create", endpoint, None, _audited(endpoint))

@@ -13,13 +13,10 @@ from environments.models import Role
 from environments.services import member_add
 from segments.factories import ManualSegmentFactory
 from surveys.factories import QuestionFactory, SurveyFactory
+from tests.helpers import eurl
 from traits.factories import TraitFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def url(environment, name, **kwargs):
-    return reverse(f"alerts:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -52,7 +49,7 @@ def test_analyst_subscribes_for_themselves(analyst_client, analyst, environment,
     TraitFactory(environment=environment, key="plan", data_type="string", scope="profile")
     segment = ManualSegmentFactory(environment=environment, name="VIP")
     response = analyst_client.post(
-        url(environment, "new"),
+        eurl(environment, "alerts:new"),
         form_data(
             survey=str(survey.uuid),
             question_key="nps",
@@ -80,7 +77,7 @@ def test_analyst_subscribes_for_themselves(analyst_client, analyst, environment,
             {"type": "trait", "key": "plan", "operator": "in", "value": ["pro", "enterprise"]},
         ],
     }
-    page = analyst_client.get(url(environment, "list"))
+    page = analyst_client.get(eurl(environment, "alerts:list"))
     assert page.status_code == 200 and "Detractors" in page.content.decode()
 
 
@@ -89,28 +86,32 @@ def test_members_see_only_their_own_admins_see_all(
 ):
     mine = AlertSubscriptionFactory(environment=environment, user=analyst.user, name="Mine")
     theirs = AlertSubscriptionFactory(environment=environment, user=colleague.user, name="Theirs")
-    listed = analyst_client.get(url(environment, "list")).content.decode()
+    listed = analyst_client.get(eurl(environment, "alerts:list")).content.decode()
     assert "Mine" in listed and "Theirs" not in listed
     for name in ("edit", "delete"):
-        assert analyst_client.get(url(environment, name, pk=theirs.pk)).status_code == 404
+        assert (
+            analyst_client.get(eurl(environment, f"alerts:{name}", pk=theirs.pk)).status_code == 404
+        )
         assert (
             analyst_client.post(
-                url(environment, name, pk=theirs.pk),
+                eurl(environment, f"alerts:{name}", pk=theirs.pk),
                 {"confirm": "yes", **form_data(name="Hijacked")},
             ).status_code
             == 404
         )
     theirs.refresh_from_db()
     assert theirs.name == "Theirs"
-    assert analyst_client.get(url(environment, "edit", pk=mine.pk)).status_code == 200
+    assert analyst_client.get(eurl(environment, "alerts:edit", pk=mine.pk)).status_code == 200
     # Admins: every subscription, each listed with its member.
     for _ in range(5):
         AlertSubscriptionFactory(environment=environment, user=colleague.user)
     # Session, user, membership, the subscriptions (joined), the environment switcher.
     with django_assert_num_queries(5):
-        listed = owner_client.get(url(environment, "list")).content.decode()
+        listed = owner_client.get(eurl(environment, "alerts:list")).content.decode()
     assert "Mine" in listed and "Theirs" in listed and "colleague@acme.test" in listed
-    response = owner_client.post(url(environment, "edit", pk=theirs.pk), form_data(name="Renamed"))
+    response = owner_client.post(
+        eurl(environment, "alerts:edit", pk=theirs.pk), form_data(name="Renamed")
+    )
     assert response.status_code == 302
     theirs.refresh_from_db()
     assert theirs.name == "Renamed" and theirs.user == colleague.user
@@ -118,11 +119,13 @@ def test_members_see_only_their_own_admins_see_all(
 
 def test_delete_asks_then_deletes(analyst_client, analyst, environment):
     sub = AlertSubscriptionFactory(environment=environment, user=analyst.user, name="Gone soon")
-    page = analyst_client.get(url(environment, "delete", pk=sub.pk))
+    page = analyst_client.get(eurl(environment, "alerts:delete", pk=sub.pk))
     assert "Delete the alert “Gone soon”?" in page.content.decode()
-    assert analyst_client.post(url(environment, "delete", pk=sub.pk)).status_code == 200
+    assert analyst_client.post(eurl(environment, "alerts:delete", pk=sub.pk)).status_code == 200
     assert AlertSubscription.objects.filter(pk=sub.pk).exists()
-    response = analyst_client.post(url(environment, "delete", pk=sub.pk), {"confirm": "yes"})
+    response = analyst_client.post(
+        eurl(environment, "alerts:delete", pk=sub.pk), {"confirm": "yes"}
+    )
     assert response.status_code == 302
     assert not AlertSubscription.objects.filter(pk=sub.pk).exists()
 
@@ -133,21 +136,24 @@ def test_another_environments_alerts_are_404(
     elsewhere = AlertSubscriptionFactory(environment=other_environment, user=outsider.user)
     for name in ("edit", "delete"):
         # Own environment in the URL, another environment's id.
-        assert owner_client.get(url(environment, name, pk=elsewhere.pk)).status_code == 404
+        assert (
+            owner_client.get(eurl(environment, f"alerts:{name}", pk=elsewhere.pk)).status_code
+            == 404
+        )
         assert (
             owner_client.post(
-                url(environment, name, pk=elsewhere.pk), {"confirm": "yes"}
+                eurl(environment, f"alerts:{name}", pk=elsewhere.pk), {"confirm": "yes"}
             ).status_code
             == 404
         )
-    assert outsider_client.get(url(environment, "list")).status_code == 404
-    assert outsider_client.post(url(environment, "new"), form_data()).status_code == 404
+    assert outsider_client.get(eurl(environment, "alerts:list")).status_code == 404
+    assert outsider_client.post(eurl(environment, "alerts:new"), form_data()).status_code == 404
     assert AlertSubscription.objects.filter(environment=environment).count() == 0
     assert AlertSubscription.objects.filter(pk=elsewhere.pk).exists()
 
 
 def test_anonymous_is_sent_to_login(client, environment):
-    response = client.get(url(environment, "list"))
+    response = client.get(eurl(environment, "alerts:list"))
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
@@ -188,7 +194,7 @@ def test_bad_input_is_a_form_error_and_writes_nothing(
     settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
     TraitFactory(environment=environment, key="plan", data_type="string", scope="profile")
     TraitFactory(environment=environment, key="seats", data_type="number", scope="profile")
-    response = owner_client.post(url(environment, "new"), form_data(**overrides))
+    response = owner_client.post(eurl(environment, "alerts:new"), form_data(**overrides))
     assert response.status_code == 400
     form = response.context["form"]
     errors = form.errors.get(field or "__all__", [])
@@ -205,7 +211,9 @@ def test_another_environments_survey_or_segment_is_not_a_choice(
     foreign_survey = SurveyFactory(environment=other_environment)
     foreign_segment = ManualSegmentFactory(environment=other_environment)
     for field, value in (("survey", foreign_survey.uuid), ("segment", foreign_segment.uuid)):
-        response = owner_client.post(url(environment, "new"), form_data(**{field: str(value)}))
+        response = owner_client.post(
+            eurl(environment, "alerts:new"), form_data(**{field: str(value)})
+        )
         assert response.status_code == 400
         assert field in response.context["form"].errors
     assert AlertSubscription.objects.count() == 0
@@ -214,7 +222,7 @@ def test_another_environments_survey_or_segment_is_not_a_choice(
 def test_segment_entered_and_digest_subscriptions(owner_client, owner, environment, slack_receiver):
     churn = ManualSegmentFactory(environment=environment, name="Churn risk")
     response = owner_client.post(
-        url(environment, "new"),
+        eurl(environment, "alerts:new"),
         form_data(
             name="Churn",
             trigger="segment_entered",
@@ -233,12 +241,12 @@ def test_segment_entered_and_digest_subscriptions(owner_client, owner, environme
     )
     # Segment entries are immediate only.
     response = owner_client.post(
-        url(environment, "new"),
+        eurl(environment, "alerts:new"),
         form_data(name="X", trigger="segment_entered", segment=str(churn.uuid), frequency="daily"),
     )
     assert response.status_code == 400
     response = owner_client.post(
-        url(environment, "new"), form_data(name="Weekly", frequency="weekly")
+        eurl(environment, "alerts:new"), form_data(name="Weekly", frequency="weekly")
     )
     assert response.status_code == 302
     assert AlertSubscription.objects.get(name="Weekly").frequency == Frequency.WEEKLY
@@ -254,11 +262,11 @@ def test_the_form_shows_a_saved_subscription(owner_client, owner, environment, s
         score_min=0,
         score_max=6,
     )
-    page = owner_client.get(url(environment, "edit", pk=sub.pk)).content.decode()
+    page = owner_client.get(eurl(environment, "alerts:edit", pk=sub.pk)).content.decode()
     assert 'value="NPS detractors"' in page
     assert f'<option value="{survey.uuid}" selected>' in page
     assert '<option value="nps" selected>Recommend us? (nps)</option>' in page
     settings_page = owner_client.get(
         reverse("environments:settings", kwargs={"env": environment.slug})
     )
-    assert url(environment, "list") in settings_page.content.decode()
+    assert eurl(environment, "alerts:list") in settings_page.content.decode()

@@ -111,6 +111,7 @@ class ConfirmDialogNode(template.Node):
             "body": mark_safe(self.body.render(context).strip()),
             **{key: value.resolve(context) for key, value in self.options.items()},
         }
+        assert context.template is not None  # set while a template renders its nodes
         dialog = context.template.engine.get_template("_confirm_dialog.html")
         with context.push(confirm=confirm):
             return dialog.render(context)

@@ -35,5 +35,5 @@ def table_counts() -> dict[str, int]:
     counts = {}
     for label in ("profiles", "events", "surveys", "segments", "traits", "delivery"):
         for model in apps.get_app_config(label).get_models():
-            counts[model._meta.db_table] = model.objects.count()
+            counts[model._meta.db_table] = model._default_manager.count()
     return counts

@@ -9,7 +9,6 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from delivery.factories import web_survey
-from environments.services import api_key_create
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory
 
@@ -43,14 +42,6 @@ def test_explain_survey_command_errors(environment, other_environment):
     ProfileFactory(environment=environment, user_id="u1")
     with pytest.raises(CommandError, match="--url"):
         call_command("explain_survey", str(survey.uuid), "u1", "--url", "nope")
-
-
-@pytest.fixture
-def api(environment):
-    _, secret = api_key_create(environment=environment, name="test")
-    client = Client()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
-    return client
 
 
 def test_rest_eligibility_lists_the_gates(api, environment):

@@ -16,15 +16,9 @@ from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from surveys.factories import ResponseFactory
 from surveys.models import Channel
+from tests.helpers import HTMX, eurl
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(environment, name, **kw):
-    from django.urls import reverse
-
-    return reverse(f"delivery:{name}", kwargs={"env": environment.slug, **kw})
 
 
 def targeting_post(**extra):
@@ -46,7 +40,7 @@ def targeting_post(**extra):
 
 def test_targeting_page_access(environment, owner_client, analyst_client, outsider_client):
     survey = web_survey(environment)
-    page = url(environment, "targeting", uuid=survey.uuid)
+    page = eurl(environment, "delivery:targeting", uuid=survey.uuid)
     assert Client().get(page).status_code == 302
     assert outsider_client.get(page).status_code == 404
     assert analyst_client.get(page).status_code == 200
@@ -63,8 +57,8 @@ def test_targeting_saves_with_summary_in_words_and_estimate(environment, owner_c
     for _ in range(8):
         SegmentMembershipFactory(segment=trial, profile=ProfileFactory(environment=environment))
     survey = web_survey(environment)
-    page = url(environment, "targeting", uuid=survey.uuid)
-    answer = owner_client.post(page, targeting_post(segments_include=[trial.pk]), **HTMX)
+    page = eurl(environment, "delivery:targeting", uuid=survey.uuid)
+    answer = owner_client.post(page, targeting_post(segments_include=[trial.pk]), headers=HTMX)
     assert answer.status_code == 200
     text = answer.content.decode()
     assert (
@@ -88,7 +82,7 @@ def test_targeting_bad_input_is_a_form_error_and_writes_nothing(
     survey = web_survey(environment)
     theirs = ManualSegmentFactory(environment=other_environment)
     before = SurveyTargeting.objects.get(survey=survey)
-    page = url(environment, "targeting", uuid=survey.uuid)
+    page = eurl(environment, "delivery:targeting", uuid=survey.uuid)
     cases = [
         targeting_post(rule_op_0="regex", rule_value_0="(unclosed"),
         targeting_post(trigger="event", trigger_event=""),
@@ -98,7 +92,7 @@ def test_targeting_bad_input_is_a_form_error_and_writes_nothing(
         targeting_post(starts_at="2030-01-02T00:00", ends_at="2030-01-01T00:00"),
     ]
     for data in cases:
-        answer = owner_client.post(page, data, **HTMX)
+        answer = owner_client.post(page, data, headers=HTMX)
         assert answer.status_code == 400, data
         assert b"form-error" in answer.content or b"errorlist" in answer.content
     after = SurveyTargeting.objects.get(survey=survey)
@@ -118,16 +112,21 @@ def test_builder_offers_the_web_channel_and_loads_targeting(environment, owner_c
     )
     text = builder.content.decode()
     assert "Web (in-product)" in text
-    assert url(environment, "targeting", uuid=survey.uuid) in text
-    fragment = owner_client.get(url(environment, "targeting", uuid=survey.uuid), **HTMX)
+    assert eurl(environment, "delivery:targeting", uuid=survey.uuid) in text
+    fragment = owner_client.get(
+        eurl(environment, "delivery:targeting", uuid=survey.uuid), headers=HTMX
+    )
     assert fragment.content.decode().lstrip().startswith('<section id="targeting"')
 
 
 def test_resample_changes_the_salt(environment, owner_client, analyst_client):
     survey = web_survey(environment)
     salt = SurveyTargeting.objects.get(survey=survey).sample_salt
-    assert analyst_client.post(url(environment, "resample", uuid=survey.uuid)).status_code == 403
-    owner_client.post(url(environment, "resample", uuid=survey.uuid))
+    assert (
+        analyst_client.post(eurl(environment, "delivery:resample", uuid=survey.uuid)).status_code
+        == 403
+    )
+    owner_client.post(eurl(environment, "delivery:resample", uuid=survey.uuid))
     assert SurveyTargeting.objects.get(survey=survey).sample_salt != salt
 
 
@@ -143,11 +142,11 @@ def test_test_targeting_searches_users_and_shows_every_gate(
         },
     )
     ann = ProfileFactory(environment=environment, user_id="ann", traits={"name": "Ann Smith"})
-    page = url(environment, "test", uuid=survey.uuid)
-    found = owner_client.get(page, {"q": "ann"}, **HTMX)
+    page = eurl(environment, "delivery:test", uuid=survey.uuid)
+    found = owner_client.get(page, {"q": "ann"}, headers=HTMX)
     assert "Ann Smith" in found.content.decode()
     result = owner_client.get(
-        page, {"user": str(ann.uuid), "url": "https://a.test/settings"}, **HTMX
+        page, {"user": str(ann.uuid), "url": "https://a.test/settings"}, headers=HTMX
     )
     text = result.content.decode()
     assert "would not be shown" in text
@@ -162,7 +161,7 @@ def test_test_targeting_searches_users_and_shows_every_gate(
 
 def test_translation_page_saves_and_feeds_the_client(environment, owner_client, analyst_client):
     survey = web_survey(environment, questions=3)
-    page = url(environment, "translation", uuid=survey.uuid, locale="de")
+    page = eurl(environment, "delivery:translation", uuid=survey.uuid, locale="de")
     assert analyst_client.get(page).status_code == 200
     assert analyst_client.post(page, {"q1__title": "x"}).status_code == 403
     answer = owner_client.post(
@@ -178,7 +177,7 @@ def test_translation_page_saves_and_feeds_the_client(environment, owner_client, 
     assert texts["questions"]["q1"] == {"title": "Würden Sie uns empfehlen?"}
     assert texts["questions"]["q3"]["choices"] == ["Rot", "Blau"]
     bad = owner_client.post(
-        url(environment, "translation", uuid=survey.uuid, locale="not a locale!"),
+        eurl(environment, "delivery:translation", uuid=survey.uuid, locale="not a locale!"),
         {"q1__title": "x"},
     )
     assert bad.status_code == 400
@@ -210,8 +209,8 @@ def test_panel_surveys_section_says_shown_would_and_would_not(
         name="Enterprise",
         targeting={"segments_include": [segment.pk], "throttle_exempt": True},
     )
-    page = url(environment, "profile_surveys", profile_uuid=profile.uuid)
-    text = owner_client.get(page, **HTMX).content.decode()
+    page = eurl(environment, "delivery:profile_surveys", profile_uuid=profile.uuid)
+    text = owner_client.get(page, headers=HTMX).content.decode()
     assert "shown 3 days ago; this survey recurs every 90 days" in text
     assert "eligible from" in text
     assert "would show now" in text
@@ -226,22 +225,22 @@ def test_panel_surveys_query_count_is_flat(
     from django.test.utils import CaptureQueriesContext
 
     profile = ProfileFactory(environment=environment)
-    page = url(environment, "profile_surveys", profile_uuid=profile.uuid)
+    page = eurl(environment, "delivery:profile_surveys", profile_uuid=profile.uuid)
     # Segment names cost one query when any survey names a segment: both sides do.
     web_survey(
         environment,
         targeting={"segments_include": [ManualSegmentFactory(environment=environment).pk]},
     )
-    owner_client.get(page, **HTMX)
+    owner_client.get(page, headers=HTMX)
     with CaptureQueriesContext(connection) as one:
-        owner_client.get(page, **HTMX)
+        owner_client.get(page, headers=HTMX)
     for _ in range(20):
         web_survey(
             environment,
             targeting={"segments_include": [ManualSegmentFactory(environment=environment).pk]},
         )
     with CaptureQueriesContext(connection) as many:
-        owner_client.get(page, **HTMX)
+        owner_client.get(page, headers=HTMX)
     assert len(one) == len(many)
 
 
@@ -252,13 +251,16 @@ def test_user_panel_loads_the_surveys_section(environment, owner_client):
     panel = owner_client.get(
         reverse("profiles:detail", kwargs={"env": environment.slug, "uuid": profile.uuid})
     )
-    assert url(environment, "profile_surveys", profile_uuid=profile.uuid) in panel.content.decode()
+    assert (
+        eurl(environment, "delivery:profile_surveys", profile_uuid=profile.uuid)
+        in panel.content.decode()
+    )
 
 
 def test_settings_page_saves_theme_throttle_origins(
     environment, owner_client, analyst_client, outsider_client
 ):
-    page = url(environment, "settings")
+    page = eurl(environment, "delivery:settings")
     assert Client().get(page).status_code == 302
     assert outsider_client.get(page).status_code == 404
     assert analyst_client.get(page).status_code == 200

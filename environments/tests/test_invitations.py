@@ -41,7 +41,9 @@ def _message_texts(response) -> list[str]:
 
 def _set_password_from_email(message, password: str) -> Client:
     """Follow the link of an invitation email as its recipient would, and choose a password."""
-    link = LINK.search(message.body).group(0)
+    found = LINK.search(message.body)
+    assert found is not None, message.body
+    link = found.group(0)
     client = Client()
     path = link.split("testserver", 1)[1]
     form_page = client.get(path, follow=True)

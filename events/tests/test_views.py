@@ -7,37 +7,32 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from events.factories import EventDefinitionFactory, EventFactory
 from events.models import Event, EventDailyCount, EventDefinition
 from profiles.factories import ProfileFactory
+from tests.helpers import HTMX, eurl
 
 pytestmark = pytest.mark.django_db
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(name: str, environment, **kwargs) -> str:
-    return reverse(f"events:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 def test_events_page_anonymous_outsider_analyst(
     client, outsider_client, analyst_client, environment
 ):
     definition = EventDefinitionFactory(environment=environment, name="signed_in")
-    assert client.get(url("list", environment))["Location"].startswith("/login/")
-    assert outsider_client.get(url("list", environment)).status_code == 404
-    response = analyst_client.get(url("list", environment))
+    assert client.get(eurl(environment, "events:list"))["Location"].startswith("/login/")
+    assert outsider_client.get(eurl(environment, "events:list")).status_code == 404
+    response = analyst_client.get(eurl(environment, "events:list"))
     assert response.status_code == 200 and b"signed_in" in response.content
-    assert url("edit", environment, pk=definition.pk).encode() not in response.content
+    assert eurl(environment, "events:edit", pk=definition.pk).encode() not in response.content
     assert (
         analyst_client.post(
-            url("edit", environment, pk=definition.pk), {"description": "x"}
+            eurl(environment, "events:edit", pk=definition.pk), {"description": "x"}
         ).status_code
         == 403
     )
-    delete = url("delete", environment, pk=definition.pk)
+    delete = eurl(environment, "events:delete", pk=definition.pk)
     assert analyst_client.post(delete, {"confirm": "yes"}).status_code == 403
     assert EventDefinition.objects.filter(pk=definition.pk, description="").exists()
 
@@ -51,7 +46,7 @@ def test_counts_come_from_the_rollups_not_the_events_table(owner_client, environ
         definition=definition, day=today - timedelta(days=30), count=1000
     )
     with CaptureQueriesContext(connection) as ctx:
-        html = owner_client.get(url("list", environment)).content.decode()
+        html = owner_client.get(eurl(environment, "events:list")).content.decode()
     assert "12,345" in html
     assert ">12<" in html  # 7 + 5 in the last 30 days, the older day left out
     assert not any('"events_event"' in q["sql"] for q in ctx.captured_queries)
@@ -63,7 +58,7 @@ def test_events_list_query_count_is_constant(owner_client, environment):
             d = EventDefinitionFactory(environment=environment)
             EventDailyCount.objects.create(definition=d, day=timezone.now().date(), count=3)
         with CaptureQueriesContext(connection) as ctx:
-            assert owner_client.get(url("list", environment)).status_code == 200
+            assert owner_client.get(eurl(environment, "events:list")).status_code == 200
         return len(ctx.captured_queries)
 
     assert count(1) == count(20) <= 8
@@ -71,20 +66,22 @@ def test_events_list_query_count_is_constant(owner_client, environment):
 
 def test_edit_description_inline(owner_client, environment):
     definition = EventDefinitionFactory(environment=environment, name="signed_in")
-    row = owner_client.get(url("edit", environment, pk=definition.pk), **HX)
+    row = owner_client.get(eurl(environment, "events:edit", pk=definition.pk), headers=HTMX)
     assert b"<html" not in row.content and b'name="description"' in row.content
     saved = owner_client.post(
-        url("edit", environment, pk=definition.pk), {"description": "Logged in"}, **HX
+        eurl(environment, "events:edit", pk=definition.pk),
+        {"description": "Logged in"},
+        headers=HTMX,
     )
     assert saved.content.lstrip().startswith(f'<tr id="event-{definition.pk}"'.encode())
     definition.refresh_from_db()
     assert definition.description == "Logged in"
-    assert b"Logged in" in owner_client.get(url("list", environment)).content
-    page = owner_client.get(url("edit", environment, pk=definition.pk))
+    assert b"Logged in" in owner_client.get(eurl(environment, "events:list")).content
+    page = owner_client.get(eurl(environment, "events:edit", pk=definition.pk))
     assert b"<html" in page.content
     assert (
         owner_client.post(
-            url("edit", environment, pk=definition.pk), {"description": "B"}
+            eurl(environment, "events:edit", pk=definition.pk), {"description": "B"}
         ).status_code
         == 302
     )
@@ -101,8 +98,8 @@ def test_delete_removes_the_events_too(
     EventFactory(profile=profile, definition=other)
     EventDailyCount.objects.create(definition=definition, day=timezone.now().date(), count=3)
     foreign = EventDefinitionFactory(environment=other_environment, name="clicked")
-    delete = url("delete", environment, pk=definition.pk)
-    foreign_delete = url("delete", environment, pk=foreign.pk)
+    delete = eurl(environment, "events:delete", pk=definition.pk)
+    foreign_delete = eurl(environment, "events:delete", pk=foreign.pk)
     assert owner_client.post(foreign_delete, {"confirm": "yes"}).status_code == 404
     assert owner_client.get(delete).status_code == 200
     assert b"Nothing was changed" in owner_client.post(delete).content
@@ -121,5 +118,5 @@ def test_delete_removes_the_events_too(
 def test_event_names_and_descriptions_render_as_text(owner_client, environment):
     payload = "<script>window.__pwned=1</script>"
     EventDefinitionFactory(environment=environment, name=payload, description=payload)
-    html = owner_client.get(url("list", environment)).content.decode()
+    html = owner_client.get(eurl(environment, "events:list")).content.decode()
     assert "<script>window" not in html and "&lt;script&gt;window" in html

@@ -42,7 +42,7 @@ def webhook_tables(db):
         editor.create_model(PendingWebhook)
 
     def _payload_rows(profile: Any) -> models.QuerySet:
-        return PendingWebhook.objects.filter(
+        return PendingWebhook._default_manager.filter(
             profile__isnull=True, payload__contact=str(profile.uuid)
         )
 

@@ -4,10 +4,8 @@ Settings → Audit log page (filters, keyset pages, admins only, tenancy); its r
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from environments.models import Membership, Role
@@ -20,6 +18,7 @@ from segments.factories import SegmentFactory
 from segments.services import segment_create, segment_update
 from surveys.factories import QuestionFactory, SurveyFactory
 from surveys.services import question_update, survey_create, survey_update
+from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
 from traits.services import trait_update
 from webhooks import services as webhook_services
@@ -27,10 +26,6 @@ from webhooks import services as webhook_services
 pytestmark = pytest.mark.django_db
 
 CLIENT_IP = "203.0.113.9"
-
-
-def _env_url(name: str, environment: Any, **kwargs: Any) -> str:
-    return reverse(name, kwargs={"env": environment.slug, **kwargs})
 
 
 # Each case: (action, a function (client, environment, owner) making the change; through the
@@ -41,12 +36,12 @@ def _env_url(name: str, environment: Any, **kwargs: Any) -> str:
 def _publish(client, environment, owner):
     survey = SurveyFactory(environment=environment, status="draft")
     QuestionFactory(survey=survey)
-    client.post(_env_url("surveys:status", environment, uuid=survey.uuid), {"status": "live"})
+    client.post(eurl(environment, "surveys:status", uuid=survey.uuid), {"status": "live"})
 
 
 def _archive(client, environment, owner):
     survey = SurveyFactory(environment=environment, status="live")
-    client.post(_env_url("surveys:status", environment, uuid=survey.uuid), {"status": "archived"})
+    client.post(eurl(environment, "surveys:status", uuid=survey.uuid), {"status": "archived"})
 
 
 def _survey_edit(client, environment, owner):
@@ -88,7 +83,7 @@ def _segment_edit(client, environment, owner):
 
 def _segment_delete(client, environment, owner):
     segment = SegmentFactory(environment=environment, name="Doomed")
-    client.post(_env_url("segments:delete", environment, uuid=segment.uuid), {"confirm": "yes"})
+    client.post(eurl(environment, "segments:delete", uuid=segment.uuid), {"confirm": "yes"})
 
 
 def _trait_type(client, environment, owner):
@@ -101,22 +96,22 @@ def _trait_type(client, environment, owner):
 
 def _trait_delete(client, environment, owner):
     trait = TraitFactory(environment=environment, key="legacy")
-    client.post(_env_url("traits:delete", environment, pk=trait.pk), {"confirm": "yes"})
+    client.post(eurl(environment, "traits:delete", pk=trait.pk), {"confirm": "yes"})
 
 
 def _key_create(client, environment, owner):
-    client.post(_env_url("environments:api_key_create", environment), {"name": "ci"})
+    client.post(eurl(environment, "environments:api_key_create"), {"name": "ci"})
 
 
 def _key_revoke(client, environment, owner):
     key, _ = api_key_create(environment=environment, name="old")
     AuditEntry.objects.all().delete()  # the creation (by "system") is not this case
-    client.post(_env_url("environments:api_key_revoke", environment, pk=key.pk), {"confirm": "yes"})
+    client.post(eurl(environment, "environments:api_key_revoke", pk=key.pk), {"confirm": "yes"})
 
 
 def _member_add(client, environment, owner):
     client.post(
-        _env_url("environments:member_add", environment),
+        eurl(environment, "environments:member_add"),
         {"email": "new@acme.test", "role": "analyst"},
     )
 
@@ -124,38 +119,34 @@ def _member_add(client, environment, owner):
 def _member_role(client, environment, owner):
     colleague = member_add(environment=environment, email="c@acme.test", role=Role.ANALYST)
     AuditEntry.objects.all().delete()
-    client.post(
-        _env_url("environments:member_role", environment, pk=colleague.pk), {"role": "manager"}
-    )
+    client.post(eurl(environment, "environments:member_role", pk=colleague.pk), {"role": "manager"})
 
 
 def _member_remove(client, environment, owner):
     colleague = member_add(environment=environment, email="c@acme.test", role=Role.ANALYST)
     AuditEntry.objects.all().delete()
     client.post(
-        _env_url("environments:member_remove", environment, pk=colleague.pk), {"confirm": "yes"}
+        eurl(environment, "environments:member_remove", pk=colleague.pk), {"confirm": "yes"}
     )
 
 
 def _identity_on(client, environment, owner):
-    client.post(_env_url("environments:identity_verification", environment), {"enabled": "on"})
+    client.post(eurl(environment, "environments:identity_verification"), {"enabled": "on"})
 
 
 def _identity_off(client, environment, owner):
     environment.identity_verification = True
     environment.save(update_fields=["identity_verification"])
-    client.post(_env_url("environments:identity_verification", environment), {})
+    client.post(eurl(environment, "environments:identity_verification"), {})
 
 
 def _identity_secret(client, environment, owner):
-    client.post(
-        _env_url("environments:identity_secret_regenerate", environment), {"confirm": "yes"}
-    )
+    client.post(eurl(environment, "environments:identity_secret_regenerate"), {"confirm": "yes"})
 
 
 def _webhook_create(client, environment, owner):
     client.post(
-        _env_url("webhooks:new", environment),
+        eurl(environment, "webhooks:new"),
         {
             "kind": "webhook",
             "url": "http://127.0.0.1:9/hooks",
@@ -180,7 +171,7 @@ def _webhook_endpoint(environment, owner):
 def _webhook_edit(client, environment, owner):
     endpoint = _webhook_endpoint(environment, owner)
     client.post(
-        _env_url("webhooks:edit", environment, uuid=endpoint.uuid),
+        eurl(environment, "webhooks:edit", uuid=endpoint.uuid),
         {
             "kind": "webhook",
             "url": "http://127.0.0.1:9/hooks",
@@ -192,12 +183,12 @@ def _webhook_edit(client, environment, owner):
 
 def _webhook_rotate(client, environment, owner):
     endpoint = _webhook_endpoint(environment, owner)
-    client.post(_env_url("webhooks:rotate", environment, uuid=endpoint.uuid), {"confirm": "yes"})
+    client.post(eurl(environment, "webhooks:rotate", uuid=endpoint.uuid), {"confirm": "yes"})
 
 
 def _webhook_delete(client, environment, owner):
     endpoint = _webhook_endpoint(environment, owner)
-    client.post(_env_url("webhooks:delete", environment, uuid=endpoint.uuid), {"confirm": "yes"})
+    client.post(eurl(environment, "webhooks:delete", uuid=endpoint.uuid), {"confirm": "yes"})
 
 
 CASES = [
@@ -315,7 +306,7 @@ def entries(environment, owner, analyst) -> list[AuditEntry]:
 
 
 def _page(client, environment, params=None, **headers):
-    response = client.get(_env_url("governance:audit_log", environment), params or {}, **headers)
+    response = client.get(eurl(environment, "governance:audit_log"), params or {}, **headers)
     assert response.status_code == 200
     return response
 
@@ -332,7 +323,7 @@ def test_page_lists_newest_first_in_keyset_pages(
         # One page whatever its depth: session, user, membership, the entries, the navigation's
         # environments, the actor filter's choices.
         with django_assert_num_queries(6):
-            page = owner_client.get(_env_url("governance:audit_log", environment) + url)
+            page = owner_client.get(eurl(environment, "governance:audit_log") + url)
         seen += [e.pk for e in page.context["entries"]]
         url = page.context["next_url"]
     assert sorted(seen) == sorted(e.pk for e in entries) and len(set(seen)) == 120
@@ -358,9 +349,7 @@ def test_page_filters_by_actor_action_and_dates(owner_client, owner, environment
     ).context["entries"]
     assert all(e.actor_id == owner.user.pk and e.action == "api_key.create" for e in both)
     # The htmx fragment.
-    fragment = _page(
-        owner_client, environment, {"action": "api_key.create"}, HTTP_HX_REQUEST="true"
-    )
+    fragment = _page(owner_client, environment, {"action": "api_key.create"}, headers=HTMX)
     assert b'id="results"' in fragment.content and b"<html" not in fragment.content
 
 
@@ -389,7 +378,7 @@ def test_a_member_of_another_environment_is_not_an_actor_choice(
 
 
 def test_page_is_for_admins_only(analyst_client, environment, entries):
-    url = _env_url("governance:audit_log", environment)
+    url = eurl(environment, "governance:audit_log")
     assert analyst_client.get(url).status_code == 403
     manager = member_add(environment=environment, email="m@acme.test", role=Role.MANAGER)
     from django.test import Client
@@ -402,15 +391,15 @@ def test_page_is_for_admins_only(analyst_client, environment, entries):
 def test_other_environment_is_404_and_its_entries_never_show(
     owner_client, outsider_client, environment, other_environment, entries
 ):
-    assert outsider_client.get(_env_url("governance:audit_log", environment)).status_code == 404
+    assert outsider_client.get(eurl(environment, "governance:audit_log")).status_code == 404
     AuditEntry.objects.create(environment=other_environment, action="segment.delete")
     listed = _page(owner_client, environment, {"action": "segment.delete"}).context["entries"]
     assert listed == []
 
 
 def test_settings_links_the_audit_log_for_admins(owner_client, analyst_client, environment):
-    url = _env_url("governance:audit_log", environment)
-    settings_url = _env_url("environments:settings", environment)
+    url = eurl(environment, "governance:audit_log")
+    settings_url = eurl(environment, "environments:settings")
     assert url.encode() in owner_client.get(settings_url).content
     assert url.encode() not in analyst_client.get(settings_url).content
 

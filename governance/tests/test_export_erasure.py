@@ -11,7 +11,6 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.http import Http404
-from django.urls import reverse
 
 from governance.erasure import erasures_matching, identifier_hash
 from governance.models import AuditEntry, ErasureLog
@@ -19,15 +18,12 @@ from profiles.models import Profile
 from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
 from tests.api_helpers import ApiClient, new_key
+from tests.helpers import HTMX, eurl
 from webhooks.models import Delivery
 
 
-def _url(name: str, environment: Any, **kwargs: Any) -> str:
-    return reverse(name, kwargs={"env": environment.slug, **kwargs})
-
-
 def _export(client, environment, profile) -> dict:
-    response = client.get(_url("governance:contact_export", environment, uuid=profile.uuid))
+    response = client.get(eurl(environment, "governance:contact_export", uuid=profile.uuid))
     assert response.status_code == 200
     assert response.streaming
     assert "attachment" in response["Content-Disposition"]
@@ -135,7 +131,7 @@ def test_export_is_audited(owner_client, owner, environment, contact):
 
 def test_analyst_may_export_but_not_erase(analyst_client, environment, contact):
     _export(analyst_client, environment, contact["profile"])
-    url = _url("governance:contact_erase", environment, uuid=contact["profile"].uuid)
+    url = eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid)
     assert analyst_client.get(url).status_code == 403
     assert analyst_client.post(url, {"confirm": "yes"}).status_code == 403
     assert Profile.objects.filter(pk=contact["profile"].pk).exists()
@@ -145,12 +141,12 @@ def test_other_environment_contact_is_404(outsider_client, environment, other_en
     profile = contact["profile"]
     for name in ("governance:contact_export", "governance:contact_erase"):
         # The outsider's own environment with this environment's contact: 404.
-        url = _url(name, other_environment, uuid=profile.uuid)
+        url = eurl(other_environment, name, uuid=profile.uuid)
         assert outsider_client.get(url).status_code == 404
         if name.endswith("erase"):
             assert outsider_client.post(url, {"confirm": "yes"}).status_code == 404
         # This environment: not a member, 404.
-        assert outsider_client.get(_url(name, environment, uuid=profile.uuid)).status_code == 404
+        assert outsider_client.get(eurl(environment, name, uuid=profile.uuid)).status_code == 404
     assert Profile.objects.filter(pk=profile.pk).exists()
 
 
@@ -207,8 +203,8 @@ def test_api_export_needs_a_key(contact):
 
 
 def _overview_and_list(client, environment) -> tuple[dict, dict]:
-    overview = client.get(_url("surveys:overview", environment))
-    surveys = client.get(_url("surveys:list", environment))
+    overview = client.get(eurl(environment, "surveys:overview"))
+    surveys = client.get(eurl(environment, "surveys:list"))
     assert overview.status_code == 200 and surveys.status_code == 200
     figures = overview.context["figures"]
     listed = {
@@ -220,7 +216,7 @@ def _overview_and_list(client, environment) -> tuple[dict, dict]:
 
 
 def test_erasure_confirmation_names_what_goes(owner_client, environment, contact):
-    url = _url("governance:contact_erase", environment, uuid=contact["profile"].uuid)
+    url = eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid)
     page = owner_client.get(url)
     assert page.status_code == 200
     counts = dict(page.context["plan"].rows())
@@ -249,7 +245,7 @@ def test_erasure_leaves_no_reference_and_keeps_the_totals(
     before = _overview_and_list(owner_client, environment)
     members_before = Segment.objects.get(pk=contact["segment"].pk).member_count
 
-    url = _url("governance:contact_erase", environment, uuid=profile.uuid)
+    url = eurl(environment, "governance:contact_erase", uuid=profile.uuid)
     answer = owner_client.post(url, {"confirm": "yes"})
     assert answer.status_code == 302
 
@@ -307,7 +303,7 @@ def test_erasure_leaves_no_reference_and_keeps_the_totals(
 
 def test_erasure_blanks_the_contact_in_earlier_audit_entries(owner_client, environment, contact):
     _export(owner_client, environment, contact["profile"])
-    url = _url("governance:contact_erase", environment, uuid=contact["profile"].uuid)
+    url = eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid)
     owner_client.post(url, {"confirm": "yes"})
     export_entry = AuditEntry.objects.get(action="contact.export")
     assert export_entry.target_id == "" and "Lee" not in export_entry.target_label
@@ -331,7 +327,7 @@ def test_api_erase_logs_and_removes_everything(environment, contact):
 
 def test_verify_erasure_command(owner_client, environment, contact):
     owner_client.post(
-        _url("governance:contact_erase", environment, uuid=contact["profile"].uuid),
+        eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid),
         {"confirm": "yes"},
     )
     out = StringIO()
@@ -358,10 +354,10 @@ def test_identifier_hash_is_keyed(settings):
 def test_panel_offers_export_to_members_and_erase_to_admins(
     owner_client, analyst_client, environment, contact
 ):
-    url = _url("profiles:detail", environment, uuid=contact["profile"].uuid)
-    export_url = _url("governance:contact_export", environment, uuid=contact["profile"].uuid)
-    erase_url = _url("governance:contact_erase", environment, uuid=contact["profile"].uuid)
-    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+    url = eurl(environment, "profiles:detail", uuid=contact["profile"].uuid)
+    export_url = eurl(environment, "governance:contact_export", uuid=contact["profile"].uuid)
+    erase_url = eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid)
+    for headers in ({}, HTMX):
         owner_page = owner_client.get(url, **headers).content.decode()
         analyst_page = analyst_client.get(url, **headers).content.decode()
         assert export_url in owner_page and erase_url in owner_page
@@ -370,7 +366,7 @@ def test_panel_offers_export_to_members_and_erase_to_admins(
 
 def test_erasing_twice_is_404_and_logs_once(owner_client, owner, environment, contact):
     profile = contact["profile"]
-    url = _url("governance:contact_erase", environment, uuid=profile.uuid)
+    url = eurl(environment, "governance:contact_erase", uuid=profile.uuid)
     assert owner_client.post(url, {"confirm": "yes"}).status_code == 302
     assert owner_client.post(url, {"confirm": "yes"}).status_code == 404
     # A request that found the contact just before another erased it.
@@ -388,10 +384,10 @@ def test_erasing_twice_is_404_and_logs_once(owner_client, owner, environment, co
 
 def test_erasures_page_verifies_an_identifier(owner_client, analyst_client, environment, contact):
     owner_client.post(
-        _url("governance:contact_erase", environment, uuid=contact["profile"].uuid),
+        eurl(environment, "governance:contact_erase", uuid=contact["profile"].uuid),
         {"confirm": "yes"},
     )
-    url = _url("governance:erasures", environment)
+    url = eurl(environment, "governance:erasures")
     page = owner_client.get(url)
     assert page.status_code == 200 and len(page.context["erasures"]) == 1
     assert b"lee@example.com" not in page.content

@@ -17,6 +17,7 @@ from imports.services import import_create, import_run, import_start, mapping_de
 from profiles.models import Profile
 from segments.factories import SegmentFactory
 from segments.models import SegmentMembership
+from tests.helpers import HTMX
 from traits.models import Trait
 
 pytestmark = pytest.mark.django_db
@@ -189,7 +190,7 @@ def test_upload_map_preview_and_run_through_the_pages(
     contact_import.refresh_from_db()
     assert contact_import.status == ImportStatus.DONE
     assert (contact_import.created_count, contact_import.rejected_count) == (1, 2)
-    progress = owner_client.get(detail, headers={"HX-Request": "true"})
+    progress = owner_client.get(detail, headers=HTMX)
     assert b"3 of 3 rows (100%)" in progress.content
     report = owner_client.get(
         reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})

@@ -18,11 +18,11 @@ from profiles.factories import ProfileFactory
 from profiles.selectors import format_trait_value
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from tests.helpers import HTMX
 from traits.factories import TraitFactory
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HTTP_HX_REQUEST": "true"}
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
@@ -77,7 +77,7 @@ def test_users_list_full_page_and_htmx_fragment(owner_client, environment):
     page = owner_client.get(list_url(environment))
     assert page.status_code == 200
     assert b"<html" in page.content and b'id="results"' in page.content
-    fragment = owner_client.get(list_url(environment), **HX)
+    fragment = owner_client.get(list_url(environment), headers=HTMX)
     assert fragment.status_code == 200
     assert b"<html" not in fragment.content
     assert fragment.content.lstrip().startswith(b'<div id="results"')
@@ -102,10 +102,12 @@ def test_search_matches_part_of_email_or_user_id(owner_client, environment):
         environment=environment, user_id="acct-777", email="b@x.test", traits={"name": "Bob"}
     )
     ProfileFactory(environment=environment, user_id="u-3", email="c@y.test", traits={"name": "Cy"})
-    assert names(owner_client.get(list_url(environment), {"q": "LOVELACE"}, **HX)) == ["Ada"]
-    assert names(owner_client.get(list_url(environment), {"q": "777"}, **HX)) == ["Bob"]
+    assert names(owner_client.get(list_url(environment), {"q": "LOVELACE"}, headers=HTMX)) == [
+        "Ada"
+    ]
+    assert names(owner_client.get(list_url(environment), {"q": "777"}, headers=HTMX)) == ["Bob"]
     # Too short for a substring search (it would match most of the table): a hint instead.
-    response = owner_client.get(list_url(environment), {"q": "ac"}, **HX)
+    response = owner_client.get(list_url(environment), {"q": "ac"}, headers=HTMX)
     assert names(response) == []
     assert b"3 characters" in response.content
 
@@ -115,31 +117,37 @@ def test_search_by_trait_key_value_with_typed_values(owner_client, environment):
     ProfileFactory(
         environment=environment, traits={"name": "Free", "plan": "free", "seats": 1, "beta": True}
     )
-    assert names(owner_client.get(list_url(environment), {"q": "plan:pro"}, **HX)) == ["Pro"]
-    assert names(owner_client.get(list_url(environment), {"q": "seats=12"}, **HX)) == ["Pro"]
-    assert names(owner_client.get(list_url(environment), {"q": "beta:true"}, **HX)) == ["Free"]
+    assert names(owner_client.get(list_url(environment), {"q": "plan:pro"}, headers=HTMX)) == [
+        "Pro"
+    ]
+    assert names(owner_client.get(list_url(environment), {"q": "seats=12"}, headers=HTMX)) == [
+        "Pro"
+    ]
+    assert names(owner_client.get(list_url(environment), {"q": "beta:true"}, headers=HTMX)) == [
+        "Free"
+    ]
 
 
 def test_search_by_a_trait_value_alone(owner_client, environment):
     TraitFactory(environment=environment, key="company")
     ProfileFactory(environment=environment, traits={"name": "A", "company": "Initech"})
     ProfileFactory(environment=environment, traits={"name": "B", "company": "Globex"})
-    assert names(owner_client.get(list_url(environment), {"q": "Initech"}, **HX)) == ["A"]
-    assert names(owner_client.get(list_url(environment), {"q": "initech"}, **HX)) == ["A"]
+    assert names(owner_client.get(list_url(environment), {"q": "Initech"}, headers=HTMX)) == ["A"]
+    assert names(owner_client.get(list_url(environment), {"q": "initech"}, headers=HTMX)) == ["A"]
     # Quotes and backslashes cannot break out of the jsonpath literal.
     ProfileFactory(environment=environment, traits={"name": "C", "company": 'A"B\\C'})
-    assert names(owner_client.get(list_url(environment), {"q": 'A"B\\C'}, **HX)) == ["C"]
+    assert names(owner_client.get(list_url(environment), {"q": 'A"B\\C'}, headers=HTMX)) == ["C"]
 
 
 def test_filter_identified_and_anonymous(owner_client, environment):
     ProfileFactory(environment=environment, traits={"name": "Known"})
     ProfileFactory(environment=environment, anonymous=True, traits={"name": "Nobody"})
-    assert names(owner_client.get(list_url(environment), {"identity": "identified"}, **HX)) == [
-        "Known"
-    ]
-    assert names(owner_client.get(list_url(environment), {"identity": "anonymous"}, **HX)) == [
-        "Nobody"
-    ]
+    assert names(
+        owner_client.get(list_url(environment), {"identity": "identified"}, headers=HTMX)
+    ) == ["Known"]
+    assert names(
+        owner_client.get(list_url(environment), {"identity": "anonymous"}, headers=HTMX)
+    ) == ["Nobody"]
 
 
 def test_filter_by_segment_uses_stored_membership(owner_client, environment, other_environment):
@@ -147,11 +155,11 @@ def test_filter_by_segment_uses_stored_membership(owner_client, environment, oth
     member = ProfileFactory(environment=environment, traits={"name": "Member"})
     ProfileFactory(environment=environment, traits={"name": "Outside"})
     SegmentMembershipFactory(segment=segment, profile=member)
-    response = owner_client.get(list_url(environment), {"segment": str(segment.uuid)}, **HX)
+    response = owner_client.get(list_url(environment), {"segment": str(segment.uuid)}, headers=HTMX)
     assert names(response) == ["Member"]
     # A segment of another environment is not a valid choice: nothing leaks, nothing listed.
     foreign = ManualSegmentFactory(environment=other_environment)
-    response = owner_client.get(list_url(environment), {"segment": str(foreign.uuid)}, **HX)
+    response = owner_client.get(list_url(environment), {"segment": str(foreign.uuid)}, headers=HTMX)
     assert names(response) == []
 
 
@@ -169,11 +177,11 @@ def test_sort_by_first_or_last_seen(owner_client, environment):
         first_seen_at=now - timedelta(days=1),
         last_seen_at=now - timedelta(days=1),
     )
-    assert names(owner_client.get(list_url(environment), {"sort": "last_seen"}, **HX)) == [
+    assert names(owner_client.get(list_url(environment), {"sort": "last_seen"}, headers=HTMX)) == [
         "Old",
         "New",
     ]
-    assert names(owner_client.get(list_url(environment), {"sort": "first_seen"}, **HX)) == [
+    assert names(owner_client.get(list_url(environment), {"sort": "first_seen"}, headers=HTMX)) == [
         "New",
         "Old",
     ]
@@ -192,7 +200,7 @@ def test_keyset_pages_cover_every_profile_once(owner_client, environment, monkey
     seen, url, pages = [], list_url(environment), 0
     params: dict = {"identity": "identified"}
     while True:
-        response = owner_client.get(url, params, **HX)
+        response = owner_client.get(url, params, headers=HTMX)
         seen += names(response)
         pages += 1
         match = re.search(r'href="[^"]*\?([^"]*after=[^"]*)"', response.content.decode())
@@ -207,7 +215,9 @@ def test_keyset_pages_cover_every_profile_once(owner_client, environment, monkey
 
 def test_malformed_cursor_shows_the_first_page(owner_client, environment):
     ProfileFactory(environment=environment, traits={"name": "Ada"})
-    assert names(owner_client.get(list_url(environment), {"after": "garbage"}, **HX)) == ["Ada"]
+    assert names(owner_client.get(list_url(environment), {"after": "garbage"}, headers=HTMX)) == [
+        "Ada"
+    ]
 
 
 def test_users_list_query_count_does_not_grow_with_page_size(owner_client, environment):
@@ -235,7 +245,7 @@ def test_users_list_query_count_does_not_grow_with_page_size(owner_client, envir
 
 def test_panel_fragment_and_full_page(owner_client, environment):
     profile = ProfileFactory(environment=environment, traits={"name": "Ada"})
-    fragment = owner_client.get(detail_url(profile), **HX)
+    fragment = owner_client.get(detail_url(profile), headers=HTMX)
     assert fragment.status_code == 200
     assert b"<html" not in fragment.content
     assert b"data-panel-close" in fragment.content
@@ -283,7 +293,7 @@ def test_panel_shows_identity_traits_with_types_responses_events_and_segments(
     segment = ManualSegmentFactory(environment=environment, name="Champions")
     SegmentMembershipFactory(segment=segment, profile=profile)
 
-    html = owner_client.get(detail_url(profile), **HX).content.decode()
+    html = owner_client.get(detail_url(profile), headers=HTMX).content.decode()
     assert "u-42" in html and "ada@example.test" in html
     assert "Mar 5, 2024" in html
     assert "Workspace admin" in html and ">yes<" in html
@@ -312,13 +322,13 @@ def test_panel_events_are_newest_first_and_load_more_pages_through_all(
             timestamp=now - timedelta(minutes=i),
             properties={"n": i},
         )
-    html = owner_client.get(detail_url(profile), **HX).content.decode()
+    html = owner_client.get(detail_url(profile), headers=HTMX).content.decode()
     seen = [int(n) for n in re.findall(r"{&quot;n&quot;: (\d+)}", html)]
     while True:
         match = re.search(r'hx-get="([^"]*/events/\?after=[^"]*)"', html)
         if not match:
             break
-        html = owner_client.get(match.group(1).replace("&amp;", "&"), **HX).content.decode()
+        html = owner_client.get(match.group(1).replace("&amp;", "&"), headers=HTMX).content.decode()
         assert "<html" not in html
         seen += [int(n) for n in re.findall(r"{&quot;n&quot;: (\d+)}", html)]
     assert seen == list(range(7))
@@ -344,7 +354,7 @@ def test_panel_query_count_does_not_grow_with_events_or_responses(owner_client, 
                 survey=survey, profile=profile, environment=environment, data={question.key: 7}
             )
         with CaptureQueriesContext(connection) as ctx:
-            assert owner_client.get(detail_url(profile), **HX).status_code == 200
+            assert owner_client.get(detail_url(profile), headers=HTMX).status_code == 200
         return len(ctx.captured_queries)
 
     small = count(1)
@@ -366,7 +376,7 @@ def test_user_supplied_values_render_as_text(owner_client, environment):
     )
     for response in (
         owner_client.get(list_url(environment)),
-        owner_client.get(detail_url(profile), **HX),
+        owner_client.get(detail_url(profile), headers=HTMX),
         owner_client.get(detail_url(profile)),
     ):
         html = response.content.decode()

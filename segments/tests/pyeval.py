@@ -212,9 +212,12 @@ def evaluate(rules: Any, profile: PyProfile, world: World, stack: tuple = ()) ->
 def _survey_time(r: PyResponse, action: str) -> dt.datetime:
     if action == "viewed":
         return r.last_shown_at or r.created_at
+    # _survey_matches kept only responses that have this time.
     if action == "dismissed":
+        assert r.dismissed_at is not None
         return r.dismissed_at
     if action == "completed":
+        assert r.completed_at is not None
         return r.completed_at
     return r.last_data_at or r.created_at
 

@@ -337,7 +337,7 @@ def write_world(world: World, environment) -> World:
         r.id = row.pk
     for seg in world.segments.values():
         seg.members = {ids.get(m, m) for m in seg.members}
-        row = Segment.objects.create(
+        segment = Segment.objects.create(
             environment=environment,
             uuid=seg.uuid,
             name=f"seg {seg.uuid[-4:]}",
@@ -345,6 +345,6 @@ def write_world(world: World, environment) -> World:
             rules=seg.rules,
         )
         SegmentMembership.objects.bulk_create(
-            [SegmentMembership(segment=row, profile_id=m) for m in seg.members]
+            [SegmentMembership(segment=segment, profile_id=m) for m in seg.members]
         )
     return world

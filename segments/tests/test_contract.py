@@ -9,6 +9,7 @@ from django.urls import reverse
 from profiles.factories import ProfileFactory
 from segments import services
 from segments.models import Segment, SegmentMembership, SegmentMembershipChange
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
 
@@ -74,19 +75,17 @@ def test_profile_segments_fragment_lists_and_adds(owner_client, environment):
     segment = services.segment_create(environment=environment, name="VIP", kind="manual")
     profile = ProfileFactory(environment=environment)
     url = fragment_url(environment, profile)
-    response = owner_client.get(url, headers={"HX-Request": "true"})
+    response = owner_client.get(url, headers=HTMX)
     assert response.status_code == 200
     assert b"Not in any segment" in response.content
     assert b"Add to segment" in response.content
-    response = owner_client.post(
-        url, {"action": "add", "segment": str(segment.uuid)}, headers={"HX-Request": "true"}
-    )
+    response = owner_client.post(url, {"action": "add", "segment": str(segment.uuid)}, headers=HTMX)
     assert response.status_code == 200
     assert b"VIP" in response.content and b"Remove" in response.content
     assert "segmentMembershipChanged" in response["HX-Trigger"]
     assert SegmentMembership.objects.filter(segment=segment, profile=profile).exists()
     response = owner_client.post(
-        url, {"action": "remove", "segment": str(segment.uuid)}, headers={"HX-Request": "true"}
+        url, {"action": "remove", "segment": str(segment.uuid)}, headers=HTMX
     )
     assert not SegmentMembership.objects.filter(segment=segment, profile=profile).exists()
 

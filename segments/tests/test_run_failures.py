@@ -7,13 +7,13 @@ import datetime as dt
 
 import psycopg
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from profiles.factories import ProfileFactory
 from segments import selectors, services, tasks
 from segments.models import RecomputeStatus, Segment, SegmentMembership
 from segments.tests.celery_fixtures import database_url_for_tests
+from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,10 +22,6 @@ PRO = {
     "op": "and",
     "conditions": [{"type": "trait", "key": "plan", "operator": "equals", "value": "pro"}],
 }
-
-
-def url(environment, name, **kwargs) -> str:
-    return reverse(f"segments:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -69,9 +65,9 @@ def test_recompute_now_with_a_failing_run_shows_the_reason_and_offers_recompute_
 ):
     pro = ProfileFactory(environment=environment, traits={"plan": "pro"})
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_client.post(url(environment, "recompute", uuid=segment.uuid))
+        response = owner_client.post(eurl(environment, "segments:recompute", uuid=segment.uuid))
     assert response.status_code == 302
-    page = owner_client.get(url(environment, "detail", uuid=segment.uuid))
+    page = owner_client.get(eurl(environment, "segments:detail", uuid=segment.uuid))
     html = page.content.decode()
     assert "Failed" in html
     assert "KeyError: &#x27;equals&#x27;" in html
@@ -81,7 +77,7 @@ def test_recompute_now_with_a_failing_run_shows_the_reason_and_offers_recompute_
     # Fixed (the compiler takes the rules again): the next run succeeds and clears the failure.
     broken_compiler.undo()
     with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(url(environment, "recompute", uuid=segment.uuid))
+        owner_client.post(eurl(environment, "segments:recompute", uuid=segment.uuid))
     segment.refresh_from_db()
     assert (segment.status, segment.error, members(segment)) == (
         RecomputeStatus.IDLE,
@@ -181,20 +177,18 @@ def test_without_beat_the_page_shows_a_lost_run_and_offers_recompute(
     assert settings.REDIS_URL is None  # tasks run inline, as under `make run`
     pro = ProfileFactory(environment=environment, traits={"plan": "pro"})
     interrupted(segment)
-    status = owner_client.get(
-        url(environment, "status", uuid=segment.uuid), headers={"HX-Request": "true"}
-    )
+    status = owner_client.get(eurl(environment, "segments:status", uuid=segment.uuid), headers=HTMX)
     html = status.content.decode()
     assert "Interrupted" in html and 'id="run-lost"' in html
     assert "disabled" not in html
-    page = owner_client.get(url(environment, "detail", uuid=segment.uuid))
+    page = owner_client.get(eurl(environment, "segments:detail", uuid=segment.uuid))
     assert page.context["run_lost"] is True
 
     with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(url(environment, "recompute", uuid=segment.uuid))
+        owner_client.post(eurl(environment, "segments:recompute", uuid=segment.uuid))
     segment.refresh_from_db()
     assert segment.status == RecomputeStatus.IDLE and members(segment) == {pro.pk}
-    page = owner_client.get(url(environment, "detail", uuid=segment.uuid))
+    page = owner_client.get(eurl(environment, "segments:detail", uuid=segment.uuid))
     assert page.context["run_lost"] is False and "Interrupted" not in page.content.decode()
 
 
@@ -203,7 +197,9 @@ def test_an_alive_run_keeps_recompute_disabled(owner_client, environment, segmen
     other_session.execute(
         "SELECT pg_advisory_lock(%s, %s)", [services.ADVISORY_LOCK_CLASS, segment.pk]
     )
-    html = owner_client.get(url(environment, "detail", uuid=segment.uuid)).content.decode()
+    html = owner_client.get(
+        eurl(environment, "segments:detail", uuid=segment.uuid)
+    ).content.decode()
     assert "Computing…" in html and "Interrupted" not in html
     assert "disabled>Recompute now" in html
 
@@ -223,9 +219,9 @@ def test_the_list_shows_failed_and_interrupted_runs_in_constant_queries(
         return other
 
     interrupted(segment)
-    owner_client.get(url(environment, "list"))  # warm the session
+    owner_client.get(eurl(environment, "segments:list"))  # warm the session
     with django_assert_max_num_queries(9) as queries:
-        page = owner_client.get(url(environment, "list"))
+        page = owner_client.get(eurl(environment, "segments:list"))
     html = page.content.decode()
     assert html.count("Interrupted") == 1
     fewer = len(queries)
@@ -234,7 +230,7 @@ def test_the_list_shows_failed_and_interrupted_runs_in_constant_queries(
         add(f"Failed {i}", RecomputeStatus.FAILED, error=f"reason {i}")
         add(f"Lost {i}", RecomputeStatus.RUNNING)
     with django_assert_max_num_queries(fewer):
-        page = owner_client.get(url(environment, "list"))
+        page = owner_client.get(eurl(environment, "segments:list"))
     html = page.content.decode()
     assert html.count("Interrupted") == 4
     assert 'title="reason 2">Failed' in html

@@ -15,6 +15,7 @@ from segments import services
 from segments.compiler import profiles_matching
 from segments.evaluation import environment_evaluation
 from segments.models import RecomputeStatus, Segment
+from tests.helpers import HTMX
 from traits.factories import TraitFactory
 from traits.models import Trait
 from traits.services import trait_update
@@ -69,7 +70,7 @@ def test_recompute_now_after_a_type_change_is_not_a_500(
     to_number(plan)
     target = reverse("segments:recompute", kwargs={"env": environment.slug, "uuid": pro.uuid})
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_client.post(target, headers={"HX-Request": "true"})
+        response = owner_client.post(target, headers=HTMX)
     assert response.status_code == 200
     pro.refresh_from_db()
     assert pro.status == RecomputeStatus.IDLE and pro.member_count == 0
@@ -121,7 +122,7 @@ def test_traits_page_shows_the_segments_a_type_change_affects_before_making_it(
         name="Pro or rich",
         rules={"op": "or", "conditions": [*PRO["conditions"], *RICH["conditions"]]},
     )
-    headers = {"HX-Request": "true"} if htmx else {}
+    headers = HTMX if htmx else {}
     data = {"label": "", "description": "", "data_type": "number"}
     response = owner_client.post(edit_url(environment, plan), data, headers=headers)
     content = response.content.decode()

@@ -10,19 +10,15 @@ from django.urls import reverse
 from profiles.factories import ProfileFactory
 from segments import services
 from segments.models import Segment, SegmentMembership
+from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
 PRO = {
     "op": "and",
     "conditions": [{"type": "trait", "key": "plan", "operator": "equals", "value": "pro"}],
 }
-
-
-def url(environment, name, **kwargs) -> str:
-    return reverse(f"segments:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -42,7 +38,7 @@ def manual(environment):
 
 def test_pages_need_login_and_membership(client, outsider_client, environment, dynamic):
     for name, kwargs in [("list", {}), ("new", {}), ("detail", {"uuid": dynamic.uuid})]:
-        target = url(environment, name, **kwargs)
+        target = eurl(environment, f"segments:{name}", **kwargs)
         assert client.get(target).status_code == 302
         assert outsider_client.get(target).status_code == 404
 
@@ -61,15 +57,15 @@ def test_list_shows_counts_with_constant_queries(
 ):
     for i in range(3):
         services.segment_create(environment=environment, name=f"S{i}", kind="dynamic", rules=PRO)
-    owner_client.get(url(environment, "list"))  # warm the session
+    owner_client.get(eurl(environment, "segments:list"))  # warm the session
     with django_assert_max_num_queries(8):
-        response = owner_client.get(url(environment, "list"))
+        response = owner_client.get(eurl(environment, "segments:list"))
     assert response.status_code == 200
     assert b"S0" in response.content and b"S2" in response.content
     for i in range(10):
         services.segment_create(environment=environment, name=f"T{i}", kind="manual")
     with django_assert_max_num_queries(8):
-        owner_client.get(url(environment, "list"))
+        owner_client.get(eurl(environment, "segments:list"))
 
 
 def test_detail_lists_members_with_panel_links(
@@ -77,9 +73,9 @@ def test_detail_lists_members_with_panel_links(
 ):
     profiles = [ProfileFactory(environment=environment) for _ in range(5)]
     services.segment_members_add(segment=manual, profile_ids=[p.pk for p in profiles])
-    owner_client.get(url(environment, "detail", uuid=manual.uuid))
+    owner_client.get(eurl(environment, "segments:detail", uuid=manual.uuid))
     with django_assert_max_num_queries(9):
-        response = owner_client.get(url(environment, "detail", uuid=manual.uuid))
+        response = owner_client.get(eurl(environment, "segments:detail", uuid=manual.uuid))
     content = response.content.decode()
     assert response.status_code == 200
     for p in profiles:
@@ -87,7 +83,8 @@ def test_detail_lists_members_with_panel_links(
     assert 'hx-target="#panel"' in content
     # The members fragment alone (htmx reload after "segmentRecomputed").
     response = owner_client.get(
-        url(environment, "detail", uuid=manual.uuid), headers={**HTMX, "HX-Target": "members"}
+        eurl(environment, "segments:detail", uuid=manual.uuid),
+        headers={**HTMX, "HX-Target": "members"},
     )
     assert response.content.decode().lstrip().startswith('<div id="members"')
 
@@ -105,10 +102,12 @@ def test_members_pagination_is_keyset(owner_client, environment, manual):
             for i, p in enumerate(profiles)
         ]
     )
-    first = owner_client.get(url(environment, "detail", uuid=manual.uuid))
+    first = owner_client.get(eurl(environment, "segments:detail", uuid=manual.uuid))
     cursor = first.context["next_cursor"]
     assert cursor and len(first.context["members"]) == 50
-    second = owner_client.get(url(environment, "detail", uuid=manual.uuid), {"after": cursor})
+    second = owner_client.get(
+        eurl(environment, "segments:detail", uuid=manual.uuid), {"after": cursor}
+    )
     assert len(second.context["members"]) == 10
     assert not second.context["next_cursor"]
     shown = {m.profile_id for m in first.context["members"]} | {
@@ -125,31 +124,34 @@ def test_members_page_with_a_bad_cursor_is_the_first_page(
 ):
     profile = ProfileFactory(environment=environment)
     services.segment_members_add(segment=manual, profile_ids=[profile.pk])
-    response = owner_client.get(url(environment, "detail", uuid=manual.uuid), {"after": cursor})
+    response = owner_client.get(
+        eurl(environment, "segments:detail", uuid=manual.uuid), {"after": cursor}
+    )
     assert response.status_code == 200
     assert [m.profile_id for m in response.context["members"]] == [profile.pk]
 
 
 def test_create_dynamic_segment_from_builder(owner_client, environment, plan):
     ProfileFactory(environment=environment, traits={"plan": "pro"})
-    response = owner_client.get(url(environment, "new"))
+    response = owner_client.get(eurl(environment, "segments:new"))
     assert response.status_code == 200
     assert b'id="segment-builder-data"' in response.content
     assert b"<script>" not in response.content  # CSP: data by json_script, code from static
     response = owner_client.post(
-        url(environment, "new"),
+        eurl(environment, "segments:new"),
         {"name": "Pros", "kind": "dynamic", "rules": json.dumps(PRO), "description": ""},
     )
     segment = Segment.objects.get(environment=environment, name="Pros")
     assert response.status_code == 302
-    assert response["Location"] == url(environment, "detail", uuid=segment.uuid)
+    assert response["Location"] == eurl(environment, "segments:detail", uuid=segment.uuid)
     assert segment.rules == PRO
 
 
 def test_builder_reports_the_condition_at_fault(owner_client, environment, plan):
     bad = {"op": "and", "conditions": [PRO["conditions"][0], {"type": "event", "event": "x"}]}
     response = owner_client.post(
-        url(environment, "new"), {"name": "Bad", "kind": "dynamic", "rules": json.dumps(bad)}
+        eurl(environment, "segments:new"),
+        {"name": "Bad", "kind": "dynamic", "rules": json.dumps(bad)},
     )
     assert response.status_code == 400
     assert b"conditions[1].operator" in response.content
@@ -157,16 +159,19 @@ def test_builder_reports_the_condition_at_fault(owner_client, environment, plan)
 
 
 def test_analyst_reads_but_cannot_change(analyst_client, environment, dynamic, manual):
-    assert analyst_client.get(url(environment, "list")).status_code == 200
-    assert analyst_client.get(url(environment, "detail", uuid=dynamic.uuid)).status_code == 200
+    assert analyst_client.get(eurl(environment, "segments:list")).status_code == 200
+    assert (
+        analyst_client.get(eurl(environment, "segments:detail", uuid=dynamic.uuid)).status_code
+        == 200
+    )
     posts = [
-        url(environment, "new"),
-        url(environment, "preview"),
-        url(environment, "recompute", uuid=dynamic.uuid),
-        url(environment, "delete", uuid=dynamic.uuid),
-        url(environment, "edit", uuid=dynamic.uuid),
-        url(environment, "import", uuid=manual.uuid),
-        url(environment, "members", uuid=manual.uuid),
+        eurl(environment, "segments:new"),
+        eurl(environment, "segments:preview"),
+        eurl(environment, "segments:recompute", uuid=dynamic.uuid),
+        eurl(environment, "segments:delete", uuid=dynamic.uuid),
+        eurl(environment, "segments:edit", uuid=dynamic.uuid),
+        eurl(environment, "segments:import", uuid=manual.uuid),
+        eurl(environment, "segments:members", uuid=manual.uuid),
     ]
     for target in posts:
         assert analyst_client.post(target, {"name": "x", "confirm": "yes"}).status_code == 403, (
@@ -179,16 +184,16 @@ def test_preview_counts_and_samples(owner_client, environment, plan):
     a = ProfileFactory(environment=environment, traits={"plan": "pro"})
     ProfileFactory(environment=environment, traits={"plan": "free"})
     response = owner_client.post(
-        url(environment, "preview"), {"rules": json.dumps(PRO)}, headers=HTMX
+        eurl(environment, "segments:preview"), {"rules": json.dumps(PRO)}, headers=HTMX
     )
     assert response.status_code == 200
     content = response.content.decode()
     # The content only: the page's #preview element stays and takes it (innerHTML).
     assert 'id="preview"' not in content and "user match now" in content
-    assert response.context["count"] == 1
+    assert '<span class="value">1</span> <span class="muted">user match now' in content
     assert str(a.uuid) in content
     response = owner_client.post(
-        url(environment, "preview"),
+        eurl(environment, "segments:preview"),
         {"rules": json.dumps({"op": "xor", "conditions": []})},
         headers=HTMX,
     )
@@ -197,7 +202,9 @@ def test_preview_counts_and_samples(owner_client, environment, plan):
 
 def test_recompute_now_updates_status_and_triggers_event(owner_client, environment, dynamic):
     ProfileFactory(environment=environment, traits={"plan": "pro"})
-    response = owner_client.post(url(environment, "recompute", uuid=dynamic.uuid), headers=HTMX)
+    response = owner_client.post(
+        eurl(environment, "segments:recompute", uuid=dynamic.uuid), headers=HTMX
+    )
     assert response.status_code == 200
     assert response.content.decode().lstrip().startswith('<div id="status"')
     dynamic.refresh_from_db()
@@ -206,11 +213,13 @@ def test_recompute_now_updates_status_and_triggers_event(owner_client, environme
 
 def test_status_polls_while_queued_and_announces_the_end(owner_client, environment, dynamic):
     Segment.objects.filter(pk=dynamic.pk).update(status="queued")
-    response = owner_client.get(url(environment, "status", uuid=dynamic.uuid), headers=HTMX)
+    response = owner_client.get(
+        eurl(environment, "segments:status", uuid=dynamic.uuid), headers=HTMX
+    )
     assert b'hx-trigger="every 2s"' in response.content
     Segment.objects.filter(pk=dynamic.pk).update(status="idle")
     response = owner_client.get(
-        url(environment, "status", uuid=dynamic.uuid), {"was": "queued"}, headers=HTMX
+        eurl(environment, "segments:status", uuid=dynamic.uuid), {"was": "queued"}, headers=HTMX
     )
     assert b"every 2s" not in response.content
     assert "segmentRecomputed" in response["HX-Trigger"]
@@ -222,7 +231,9 @@ def test_import_csv_file(owner_client, environment, manual):
     a = ProfileFactory(environment=environment, user_id="u-1")
     b = ProfileFactory(environment=environment, email="b@example.test", user_id="zz")
     upload = SimpleUploadedFile("ids.csv", b"u-1\nb@example.test\nnobody\n", "text/csv")
-    response = owner_client.post(url(environment, "import", uuid=manual.uuid), {"file": upload})
+    response = owner_client.post(
+        eurl(environment, "segments:import", uuid=manual.uuid), {"file": upload}
+    )
     assert response.status_code == 302
     assert set(manual.memberships.values_list("profile_id", flat=True)) == {a.pk, b.pk}
 
@@ -230,7 +241,7 @@ def test_import_csv_file(owner_client, environment, manual):
 def test_users_list_bulk_add_and_remove(owner_client, environment, manual, other_environment):
     mine = [ProfileFactory(environment=environment) for _ in range(2)]
     foreign = ProfileFactory(environment=other_environment)
-    target = url(environment, "members", uuid=manual.uuid)
+    target = eurl(environment, "segments:members", uuid=manual.uuid)
     response = owner_client.post(
         target, {"action": "add", "profile": [str(p.uuid) for p in [*mine, foreign]]}, headers=HTMX
     )
@@ -249,7 +260,7 @@ def test_bulk_remove_takes_the_same_queries_for_one_member_or_many(
 
     from segments.models import SegmentMembershipChange
 
-    target = url(environment, "members", uuid=manual.uuid)
+    target = eurl(environment, "segments:members", uuid=manual.uuid)
 
     def remove(n: int) -> int:
         profiles = [ProfileFactory(environment=environment) for _ in range(n)]
@@ -280,13 +291,13 @@ def test_delete_refused_while_used_by_another_segment(owner_client, environment,
             "conditions": [{"type": "segment", "segment": str(manual.uuid), "operator": "in"}],
         },
     )
-    owner_client.post(url(environment, "delete", uuid=manual.uuid), {"confirm": "yes"})
+    owner_client.post(eurl(environment, "segments:delete", uuid=manual.uuid), {"confirm": "yes"})
     assert Segment.objects.filter(pk=manual.pk).exists()
 
 
 def test_delete_asks_first_then_deletes(owner_client, analyst_client, environment, manual):
-    target = url(environment, "delete", uuid=manual.uuid)
-    page = owner_client.get(url(environment, "detail", uuid=manual.uuid)).content.decode()
+    target = eurl(environment, "segments:delete", uuid=manual.uuid)
+    page = owner_client.get(eurl(environment, "segments:detail", uuid=manual.uuid)).content.decode()
     # The opener leads to the confirmation page without JavaScript, the <dialog> with it.
     assert f'href="{target}" data-dialog-open="delete-segment"' in page
     assert '<dialog id="delete-segment"' in page and "data-confirm" not in page
@@ -296,9 +307,13 @@ def test_delete_asks_first_then_deletes(owner_client, analyst_client, environmen
     assert b"Nothing was changed" in unconfirmed.content
     assert Segment.objects.filter(pk=manual.pk).exists()
     # An analyst's GET goes back to the segment's page.
-    assert analyst_client.get(target)["Location"] == url(environment, "detail", uuid=manual.uuid)
+    assert analyst_client.get(target)["Location"] == eurl(
+        environment, "segments:detail", uuid=manual.uuid
+    )
     response = owner_client.post(target, {"confirm": "yes"})
-    assert response.status_code == 302 and response["Location"] == url(environment, "list")
+    assert response.status_code == 302 and response["Location"] == eurl(
+        environment, "segments:list"
+    )
     assert not Segment.objects.filter(pk=manual.pk).exists()
 
 
@@ -306,7 +321,7 @@ def test_edit_rules_requeues(owner_client, environment, dynamic):
     version = dynamic.version
     rules = {"op": "or", "conditions": PRO["conditions"]}
     response = owner_client.post(
-        url(environment, "edit", uuid=dynamic.uuid),
+        eurl(environment, "segments:edit", uuid=dynamic.uuid),
         {"name": "Pro", "rules": json.dumps(rules), "kind": "dynamic"},
     )
     assert response.status_code == 302

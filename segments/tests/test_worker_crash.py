@@ -115,11 +115,12 @@ def hold(segment, profile) -> psycopg.Connection:
 def run_waits_on_the_blocker() -> bool:
     """Some session (the run's) waits on a lock, in the test database."""
     with psycopg.connect(database_url_for_tests(), autocommit=True) as conn:
-        (waiting,) = conn.execute(
+        row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND wait_event_type = 'Lock' AND query LIKE '%%segments_segmentmembership%%'"
         ).fetchone()
-    return waiting > 0
+    assert row is not None  # count(*) always answers one row
+    return row[0] > 0
 
 
 def test_worker_killed_mid_recompute_the_run_is_finished_by_the_next_worker(

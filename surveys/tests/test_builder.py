@@ -1,18 +1,12 @@
 """The builder pages: access by role, htmx fragments, query counts, the email generator."""
 
 import pytest
-from django.urls import reverse
 
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.models import Question, Survey
+from tests.helpers import HTMX, eurl
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(environment, name, **kwargs):
-    return reverse(f"surveys:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -24,7 +18,7 @@ def survey(environment):
 
 
 def test_list_requires_login_and_membership(client, outsider_client, environment, survey):
-    list_url = url(environment, "list")
+    list_url = eurl(environment, "surveys:list")
     assert client.get(list_url).status_code == 302
     assert outsider_client.get(list_url).status_code == 404
 
@@ -36,30 +30,35 @@ def test_list_shows_surveys_with_constant_queries(
         extra = SurveyFactory(environment=environment)
         QuestionFactory(survey=extra)
     with django_assert_max_num_queries(8):
-        page = owner_client.get(url(environment, "list"))
+        page = owner_client.get(eurl(environment, "surveys:list"))
     assert page.status_code == 200
     assert b"Onboarding NPS" in page.content
     with django_assert_max_num_queries(8):
-        fragment = owner_client.get(url(environment, "list"), {"q": "onboard"}, **HTMX)
+        fragment = owner_client.get(
+            eurl(environment, "surveys:list"), {"q": "onboard"}, headers=HTMX
+        )
     assert b'id="results"' in fragment.content and b"<html" not in fragment.content
     assert fragment.content.count(b"<tr>") == 2  # header + the match
 
 
 def test_list_of_one_environment_never_shows_another(outsider_client, other_environment, survey):
-    page = outsider_client.get(url(other_environment, "list"))
+    page = outsider_client.get(eurl(other_environment, "surveys:list"))
     assert b"Onboarding NPS" not in page.content
 
 
 def test_detail_of_another_environment_is_404(outsider_client, other_environment, survey):
     assert (
-        outsider_client.get(url(other_environment, "detail", uuid=survey.uuid)).status_code == 404
+        outsider_client.get(eurl(other_environment, "surveys:detail", uuid=survey.uuid)).status_code
+        == 404
     )
     q = survey.questions.first()
     for name in ("question", "question_preview"):
-        page = outsider_client.get(url(other_environment, name, uuid=survey.uuid, question_id=q.pk))
+        page = outsider_client.get(
+            eurl(other_environment, f"surveys:{name}", uuid=survey.uuid, question_id=q.pk)
+        )
         assert page.status_code == 404
     moved = outsider_client.post(
-        url(other_environment, "question_move", uuid=survey.uuid, question_id=q.pk),
+        eurl(other_environment, "surveys:question_move", uuid=survey.uuid, question_id=q.pk),
         {"direction": "down"},
     )
     assert moved.status_code == 404
@@ -68,7 +67,9 @@ def test_detail_of_another_environment_is_404(outsider_client, other_environment
 def test_question_of_another_survey_is_404(owner_client, environment, survey):
     other = SurveyFactory(environment=environment)
     foreign = QuestionFactory(survey=other)
-    page = owner_client.get(url(environment, "question", uuid=survey.uuid, question_id=foreign.pk))
+    page = owner_client.get(
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=foreign.pk)
+    )
     assert page.status_code == 404
 
 
@@ -76,27 +77,27 @@ def test_detail_constant_queries(owner_client, environment, survey, django_asser
     for _ in range(6):
         QuestionFactory(survey=survey, kind="text")
     with django_assert_max_num_queries(9):
-        page = owner_client.get(url(environment, "detail", uuid=survey.uuid))
+        page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
     assert page.status_code == 200
     assert b"Add a question" in page.content
 
 
 def test_analyst_sees_no_edit_controls_and_gets_403_on_posts(analyst_client, environment, survey):
-    page = analyst_client.get(url(environment, "detail", uuid=survey.uuid))
+    page = analyst_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
     assert page.status_code == 200
     assert b"Add a question" not in page.content and b"Publish" not in page.content
     q = survey.questions.first()
     posts = [
-        url(environment, "new"),
-        url(environment, "settings", uuid=survey.uuid),
-        url(environment, "status", uuid=survey.uuid),
-        url(environment, "duplicate", uuid=survey.uuid),
-        url(environment, "thank_you", uuid=survey.uuid),
-        url(environment, "question_add", uuid=survey.uuid),
-        url(environment, "question_reorder", uuid=survey.uuid),
-        url(environment, "question", uuid=survey.uuid, question_id=q.pk),
-        url(environment, "question_move", uuid=survey.uuid, question_id=q.pk),
-        url(environment, "question_delete", uuid=survey.uuid, question_id=q.pk),
+        eurl(environment, "surveys:new"),
+        eurl(environment, "surveys:settings", uuid=survey.uuid),
+        eurl(environment, "surveys:status", uuid=survey.uuid),
+        eurl(environment, "surveys:duplicate", uuid=survey.uuid),
+        eurl(environment, "surveys:thank_you", uuid=survey.uuid),
+        eurl(environment, "surveys:question_add", uuid=survey.uuid),
+        eurl(environment, "surveys:question_reorder", uuid=survey.uuid),
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=q.pk),
+        eurl(environment, "surveys:question_move", uuid=survey.uuid, question_id=q.pk),
+        eurl(environment, "surveys:question_delete", uuid=survey.uuid, question_id=q.pk),
     ]
     for post_url in posts:
         data = {"kind": "nps", "status": "live", "confirm": "yes"}
@@ -107,19 +108,20 @@ def test_analyst_sees_no_edit_controls_and_gets_403_on_posts(analyst_client, env
 
 def test_create_survey_then_add_questions_with_htmx(owner_client, owner, environment):
     created = owner_client.post(
-        url(environment, "new"), {"name": "Churn", "mode": "anonymous", "channels": ["link"]}
+        eurl(environment, "surveys:new"),
+        {"name": "Churn", "mode": "anonymous", "channels": ["link"]},
     )
     survey = Survey.objects.get(name="Churn")
     assert created.status_code == 302 and survey.created_by == owner.user
     fragment = owner_client.post(
-        url(environment, "question_add", uuid=survey.uuid), {"kind": "nps"}, **HTMX
+        eurl(environment, "surveys:question_add", uuid=survey.uuid), {"kind": "nps"}, headers=HTMX
     )
     assert fragment.status_code == 200
     assert b'id="questions"' in fragment.content and b"<html" not in fragment.content
     question = survey.questions.get()
     assert b"Save question" in fragment.content  # opens in edit mode
     saved = owner_client.post(
-        url(environment, "question", uuid=survey.uuid, question_id=question.pk),
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=question.pk),
         {
             "title": "Would you recommend us?",
             "key": "",
@@ -127,7 +129,7 @@ def test_create_survey_then_add_questions_with_htmx(owner_client, owner, environ
             "low_label": "No",
             "high_label": "Yes",
         },
-        **HTMX,
+        headers=HTMX,
     )
     assert saved.status_code == 200 and saved["HX-Retarget"] == "#questions"
     question.refresh_from_db()
@@ -137,9 +139,9 @@ def test_create_survey_then_add_questions_with_htmx(owner_client, owner, environ
 def test_question_edit_errors_are_shown(owner_client, environment, survey):
     plan = survey.questions.get(key="plan")
     page = owner_client.post(
-        url(environment, "question", uuid=survey.uuid, question_id=plan.pk),
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=plan.pk),
         {"title": "Plan", "key": "nps", "choices": "Only one"},
-        **HTMX,
+        headers=HTMX,
     )
     assert page.status_code == 422
     assert b"another question of this survey uses this key" in page.content
@@ -152,7 +154,7 @@ def test_logic_jump_saved_from_the_form(owner_client, environment, survey):
     nps = survey.questions.get(key="nps")
     QuestionFactory(survey=survey, kind="text", key="why")
     owner_client.post(
-        url(environment, "question", uuid=survey.uuid, question_id=nps.pk),
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=nps.pk),
         {
             "title": "NPS",
             "key": "nps",
@@ -175,7 +177,7 @@ def test_logic_jump_saved_from_the_form(owner_client, environment, survey):
 def test_move_without_js_redirects_and_reorders(owner_client, environment, survey):
     plan = survey.questions.get(key="plan")
     page = owner_client.post(
-        url(environment, "question_move", uuid=survey.uuid, question_id=plan.pk),
+        eurl(environment, "surveys:question_move", uuid=survey.uuid, question_id=plan.pk),
         {"direction": "up"},
     )
     assert page.status_code == 302
@@ -185,7 +187,9 @@ def test_move_without_js_redirects_and_reorders(owner_client, environment, surve
 def test_reorder_by_drag(owner_client, environment, survey):
     ids = list(survey.questions.values_list("pk", flat=True))
     page = owner_client.post(
-        url(environment, "question_reorder", uuid=survey.uuid), {"order": [ids[1], ids[0]]}, **HTMX
+        eurl(environment, "surveys:question_reorder", uuid=survey.uuid),
+        {"order": [ids[1], ids[0]]},
+        headers=HTMX,
     )
     assert page.status_code == 200
     assert list(survey.questions.values_list("key", flat=True)) == ["plan", "nps"]
@@ -193,8 +197,10 @@ def test_reorder_by_drag(owner_client, environment, survey):
 
 def test_delete_question_asks_first(owner_client, analyst_client, environment, survey):
     plan = survey.questions.get(key="plan")
-    target = url(environment, "question_delete", uuid=survey.uuid, question_id=plan.pk)
-    builder = owner_client.get(url(environment, "detail", uuid=survey.uuid)).content.decode()
+    target = eurl(environment, "surveys:question_delete", uuid=survey.uuid, question_id=plan.pk)
+    builder = owner_client.get(
+        eurl(environment, "surveys:detail", uuid=survey.uuid)
+    ).content.decode()
     # The opener leads to the confirmation page without JavaScript, the <dialog> with it, whose
     # form posts with htmx and swaps the question list.
     assert f'href="{target}" data-dialog-open="remove-question-{plan.pk}"' in builder
@@ -202,11 +208,13 @@ def test_delete_question_asks_first(owner_client, analyst_client, environment, s
     assert f'hx-post="{target}" hx-target="#questions"' in builder
     confirm = owner_client.get(target)
     assert confirm.status_code == 200 and b"stay in the responses" in confirm.content
-    assert b"Nothing was changed" in owner_client.post(target, **HTMX).content
+    assert b"Nothing was changed" in owner_client.post(target, headers=HTMX).content
     assert Question.objects.filter(pk=plan.pk).exists()
     # An analyst's GET goes back to the builder.
-    assert analyst_client.get(target)["Location"] == url(environment, "detail", uuid=survey.uuid)
-    removed = owner_client.post(target, {"confirm": "yes"}, **HTMX)
+    assert analyst_client.get(target)["Location"] == eurl(
+        environment, "surveys:detail", uuid=survey.uuid
+    )
+    removed = owner_client.post(target, {"confirm": "yes"}, headers=HTMX)
     assert removed.content.decode().lstrip().startswith('<ol id="questions"') or (
         'id="questions"' in removed.content.decode()
     )
@@ -216,35 +224,35 @@ def test_delete_question_asks_first(owner_client, analyst_client, environment, s
 def test_publish_records_who_and_when_then_archive_and_duplicate(
     owner_client, owner, environment, survey
 ):
-    owner_client.post(url(environment, "status", uuid=survey.uuid), {"status": "live"})
+    owner_client.post(eurl(environment, "surveys:status", uuid=survey.uuid), {"status": "live"})
     survey.refresh_from_db()
     assert survey.status == "live" and survey.published_by == owner.user and survey.published_at
-    owner_client.post(url(environment, "status", uuid=survey.uuid), {"status": "archived"})
+    owner_client.post(eurl(environment, "surveys:status", uuid=survey.uuid), {"status": "archived"})
     survey.refresh_from_db()
     assert survey.status == "archived"
-    copy_page = owner_client.post(url(environment, "duplicate", uuid=survey.uuid))
+    copy_page = owner_client.post(eurl(environment, "surveys:duplicate", uuid=survey.uuid))
     copy = Survey.objects.exclude(pk=survey.pk).get()
     assert copy_page.status_code == 302 and copy.status == "draft" and copy.questions.count() == 2
 
 
 def test_settings_and_thank_you_fragments(owner_client, environment, survey):
     page = owner_client.post(
-        url(environment, "settings", uuid=survey.uuid),
+        eurl(environment, "surveys:settings", uuid=survey.uuid),
         {"name": "Renamed", "mode": "anonymous", "channels": ["email"]},
-        **HTMX,
+        headers=HTMX,
     )
     assert page.status_code == 200 and b'id="settings"' in page.content
     survey.refresh_from_db()
     assert survey.name == "Renamed" and survey.mode == "anonymous" and survey.channels == ["email"]
     page = owner_client.post(
-        url(environment, "thank_you", uuid=survey.uuid),
+        eurl(environment, "surveys:thank_you", uuid=survey.uuid),
         {
             "title": "Merci",
             "message": "Bye",
             "button_label": "Home",
             "button_url": "https://acme.test/",
         },
-        **HTMX,
+        headers=HTMX,
     )
     assert page.status_code == 200 and b'id="thank_you"' in page.content
     survey.refresh_from_db()
@@ -254,22 +262,23 @@ def test_settings_and_thank_you_fragments(owner_client, environment, survey):
 def test_live_preview_renders_unsaved_values_without_writing(owner_client, environment, survey):
     plan = survey.questions.get(key="plan")
     page = owner_client.get(
-        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk),
+        eurl(environment, "surveys:question_preview", uuid=survey.uuid, question_id=plan.pk),
         {"title": "Pick one", "choices": "Red\nBlue"},
-        **HTMX,
+        headers=HTMX,
     )
     assert page.status_code == 200 and b'id="preview"' in page.content
     assert b"Pick one" in page.content and b"Blue" in page.content
     plan.refresh_from_db()
     assert plan.title != "Pick one"
     full = owner_client.get(
-        url(environment, "question_preview", uuid=survey.uuid, question_id=plan.pk), follow=True
+        eurl(environment, "surveys:question_preview", uuid=survey.uuid, question_id=plan.pk),
+        follow=True,
     )
     assert b"<html" in full.content and b"Which option fits best?" in full.content
 
 
 def test_survey_preview_walks_every_step_without_recording(owner_client, environment, survey):
-    preview = url(environment, "preview", uuid=survey.uuid)
+    preview = eurl(environment, "surveys:preview", uuid=survey.uuid)
     first = owner_client.get(preview)
     assert first.status_code == 200 and b"Question 1 of 2" in first.content
     assert b"?q=plan" in first.content
@@ -281,7 +290,7 @@ def test_survey_preview_walks_every_step_without_recording(owner_client, environ
 
 
 def test_email_page_needs_a_live_survey(owner_client, environment, survey):
-    page = owner_client.get(url(environment, "email", uuid=survey.uuid))
+    page = owner_client.get(eurl(environment, "surveys:email", uuid=survey.uuid))
     assert b"Publish the survey first" in page.content
 
 
@@ -304,7 +313,7 @@ def test_email_block_carries_the_providers_merge_tag(
     survey.status = "live"
     survey.save()
     page = owner_client.get(
-        url(environment, "email", uuid=survey.uuid),
+        eurl(environment, "surveys:email", uuid=survey.uuid),
         {"provider": provider, "identify_by": identify_by},
     )
     html = page.context["html"]
@@ -317,7 +326,7 @@ def test_email_block_without_provider_is_anonymous(owner_client, environment, su
     survey.status = "live"
     survey.mode = "anonymous"
     survey.save()
-    page = owner_client.get(url(environment, "email", uuid=survey.uuid), **HTMX)
+    page = owner_client.get(eurl(environment, "surveys:email", uuid=survey.uuid), headers=HTMX)
     assert b'id="generated"' in page.content
     assert b"answer=0&quot;" in page.content  # the HTML as text in the textarea
     assert b"email=" not in page.content
@@ -327,7 +336,7 @@ def test_email_provider_without_user_id_tag_explains(owner_client, environment, 
     survey.status = "live"
     survey.save()
     page = owner_client.get(
-        url(environment, "email", uuid=survey.uuid),
+        eurl(environment, "surveys:email", uuid=survey.uuid),
         {"provider": "mailchimp", "identify_by": "user_id"},
     )
     assert b"no merge tag for the user id" in page.content
@@ -337,7 +346,9 @@ def test_email_block_link_records_the_answer(owner_client, client, environment, 
     survey.status = "live"
     survey.mode = "anonymous"
     survey.save()
-    page = owner_client.get(url(environment, "email", uuid=survey.uuid), {"provider": "none"})
+    page = owner_client.get(
+        eurl(environment, "surveys:email", uuid=survey.uuid), {"provider": "none"}
+    )
     href = page.context["html"].split('href="')[8].split('"')[0].replace("&amp;", "&")
     reply = client.get(href)
     assert reply.status_code == 302
@@ -347,27 +358,31 @@ def test_email_block_link_records_the_answer(owner_client, client, environment, 
 
 def test_responses_untouched_by_builder_pages(owner_client, environment, survey):
     ResponseFactory(survey=survey, data={"nps": 3})
-    assert owner_client.get(url(environment, "detail", uuid=survey.uuid)).status_code == 200
+    assert (
+        owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid)).status_code == 200
+    )
 
 
 def test_edit_form_shows_the_saved_settings(owner_client, environment, survey):
     plan = survey.questions.get(key="plan")
     page = owner_client.get(
-        url(environment, "question", uuid=survey.uuid, question_id=plan.pk),
+        eurl(environment, "surveys:question", uuid=survey.uuid, question_id=plan.pk),
         {"mode": "edit"},
-        **HTMX,
+        headers=HTMX,
     )
     assert page.status_code == 200
     assert b'value="plan"' in page.content
     assert b"Free\nPro</textarea>" in page.content
     assert b'name="required" checked' in page.content
-    full = owner_client.get(url(environment, "detail", uuid=survey.uuid), {"edit": plan.pk})
+    full = owner_client.get(
+        eurl(environment, "surveys:detail", uuid=survey.uuid), {"edit": plan.pk}
+    )
     assert b"Save question" in full.content and b'value="plan"' in full.content
 
 
 @pytest.mark.parametrize("name", ["detail", "email", "settings", "question_add"])
 def test_anonymous_visitors_are_sent_to_login(client, environment, survey, name):
-    target = url(environment, name, uuid=survey.uuid)
+    target = eurl(environment, f"surveys:{name}", uuid=survey.uuid)
     assert client.get(target).status_code == 302
     assert client.post(target, {"kind": "nps"}).status_code == 302
     assert survey.questions.count() == 2

@@ -11,14 +11,9 @@ from django.urls import reverse
 
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.services import question_add, question_update
+from tests.helpers import HTMX, eurl
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(environment, name, **kwargs):
-    return reverse(f"surveys:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -31,7 +26,7 @@ def survey(environment):
 
 def edit(client, environment, question, key, **extra):
     return client.post(
-        url(environment, "question", uuid=question.survey.uuid, question_id=question.pk),
+        eurl(environment, "surveys:question", uuid=question.survey.uuid, question_id=question.pk),
         {"title": question.title, "key": key, "required": "on"},
         **extra,
     )
@@ -49,12 +44,12 @@ def export(client, environment, params=None):
 
 
 def test_builder_warns_that_the_survey_is_live_with_responses(owner_client, environment, survey):
-    page = owner_client.get(url(environment, "detail", uuid=survey.uuid))
+    page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
     assert b'id="live-notice"' not in page.content  # no responses yet
     ResponseFactory(survey=survey, data={"nps": 9})
     ResponseFactory(survey=survey, data={"nps": 3, "reason": "Slow"})
     ResponseFactory(survey=survey, data={})  # a view is not a response
-    page = owner_client.get(url(environment, "detail", uuid=survey.uuid))
+    page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
     assert b"This survey is live and has 2 responses." in page.content
 
 
@@ -64,7 +59,7 @@ def test_renaming_the_key_of_an_answered_question_is_refused(owner_client, envir
     page = edit(owner_client, environment, reason, "why_text")
     assert page.status_code == 400
     assert "answers are stored under “reason”, so it cannot change" in page.content.decode()
-    fragment = edit(owner_client, environment, reason, "why_text", **HTMX)
+    fragment = edit(owner_client, environment, reason, "why_text", headers=HTMX)
     assert fragment.status_code == 422 and b"cannot change" in fragment.content
     reason.refresh_from_db()
     assert reason.key == "reason"
@@ -93,9 +88,9 @@ def test_export_has_a_column_for_every_key_in_the_responses(
 ):
     ResponseFactory(survey=survey, data={"nps": 3, "reason": "Slow"})
     ResponseFactory(survey=survey, data={"nps": 10})
-    delete = url(
+    delete = eurl(
         environment,
-        "question_delete",
+        "surveys:question_delete",
         uuid=survey.uuid,
         question_id=survey.questions.get(key="reason").pk,
     )
@@ -142,10 +137,10 @@ def test_default_keys_are_short_readable_and_unique(environment):
 
 def test_adding_a_question_redraws_the_preview(owner_client, environment):
     survey = SurveyFactory(environment=environment)
-    page = owner_client.get(url(environment, "detail", uuid=survey.uuid))
+    page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
     assert b"Add a question to see it" in page.content
     fragment = owner_client.post(
-        url(environment, "question_add", uuid=survey.uuid), {"kind": "csat"}, **HTMX
+        eurl(environment, "surveys:question_add", uuid=survey.uuid), {"kind": "csat"}, headers=HTMX
     )
     html = fragment.content.decode()
     assert 'id="questions"' in html
@@ -155,8 +150,8 @@ def test_adding_a_question_redraws_the_preview(owner_client, environment):
     # Removing the last question empties it again.
     question = survey.questions.get()
     removed = owner_client.post(
-        url(environment, "question_delete", uuid=survey.uuid, question_id=question.pk),
+        eurl(environment, "surveys:question_delete", uuid=survey.uuid, question_id=question.pk),
         {"confirm": "yes"},
-        **HTMX,
+        headers=HTMX,
     )
     assert "Add a question to see it" in removed.content.decode().split('id="preview"')[1]

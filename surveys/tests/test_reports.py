@@ -8,19 +8,18 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
 from profiles.factories import MonthlyActivityFactory, ProfileFactory
 from segments.models import Segment, SegmentMembership
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from surveys.filters import ResponseFilter
 from surveys.models import Response
+from tests.helpers import HTMX, eurl
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def url(environment, name):
-    return reverse(name, kwargs={"env": environment.slug})
 
 
 @pytest.fixture
@@ -116,29 +115,29 @@ PAGES = ["surveys:overview", "surveys:responses", "surveys:responses_export"]
 
 @pytest.mark.parametrize("name", PAGES)
 def test_anonymous_is_sent_to_login(client, environment, name):
-    response = client.get(url(environment, name))
+    response = client.get(eurl(environment, name))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("environments:login"))
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_outsider_gets_404(outsider_client, environment, name):
-    assert outsider_client.get(url(environment, name)).status_code == 404
+    assert outsider_client.get(eurl(environment, name)).status_code == 404
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_analyst_can_read_reports(analyst_client, environment, responses, name):
-    assert analyst_client.get(url(environment, name)).status_code == 200
+    assert analyst_client.get(eurl(environment, name)).status_code == 200
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_reports_are_read_only(owner_client, environment, name):
-    assert owner_client.post(url(environment, name)).status_code == 405
+    assert owner_client.post(eurl(environment, name)).status_code == 405
 
 
 def test_reports_are_in_the_navigation(owner_client, environment):
-    page = owner_client.get(url(environment, "surveys:overview")).content.decode()
-    assert url(environment, "surveys:responses") in page
+    page = owner_client.get(eurl(environment, "surveys:overview")).content.decode()
+    assert eurl(environment, "surveys:responses") in page
     assert 'aria-current="page">Overview' in page
 
 
@@ -148,7 +147,7 @@ def test_reports_are_in_the_navigation(owner_client, environment):
 def test_overview_cards_for_the_last_30_days(owner_client, environment, responses, alice, bob):
     MonthlyActivityFactory(profile=alice, month=timezone.localdate().replace(day=1))
     MonthlyActivityFactory(profile=bob, month=timezone.localdate().replace(day=1))
-    response = owner_client.get(url(environment, "surveys:overview"))
+    response = owner_client.get(eurl(environment, "surveys:overview"))
     assert response.status_code == 200
     figures = response.context["figures"]
     # The 60-day-old response is outside the default range.
@@ -169,12 +168,12 @@ def test_overview_cards_for_the_last_30_days(owner_client, environment, response
 
 
 def test_overview_links_to_the_same_responses(owner_client, environment, responses):
-    html = owner_client.get(url(environment, "surveys:overview")).content.decode()
-    assert f'{url(environment, "surveys:responses")}?period=30d"' in html
+    html = owner_client.get(eurl(environment, "surveys:overview")).content.decode()
+    assert f'{eurl(environment, "surveys:responses")}?period=30d"' in html
 
 
 def test_overview_all_time_includes_old_responses(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:overview"), {"period": "all"})
+    response = owner_client.get(eurl(environment, "surveys:overview"), {"period": "all"})
     assert response.context["figures"]["views"] == 6
     assert response.context["figures"]["nps"]["detractors"] == 2
 
@@ -182,7 +181,7 @@ def test_overview_all_time_includes_old_responses(owner_client, environment, res
 def test_overview_custom_range(owner_client, environment, responses):
     day = (timezone.localtime(responses["old"].created_at)).date()
     response = owner_client.get(
-        url(environment, "surveys:overview"), {"start": day.isoformat(), "end": day.isoformat()}
+        eurl(environment, "surveys:overview"), {"start": day.isoformat(), "end": day.isoformat()}
     )
     assert response.context["span"].period == "custom"
     assert response.context["figures"]["views"] == 1
@@ -191,7 +190,7 @@ def test_overview_custom_range(owner_client, environment, responses):
 def test_overview_segment_filter(owner_client, environment, responses, alice):
     segment = Segment.objects.create(environment=environment, name="Pro", kind="manual")
     SegmentMembership.objects.create(segment=segment, profile=alice)
-    response = owner_client.get(url(environment, "surveys:overview"), {"segment": segment.uuid})
+    response = owner_client.get(eurl(environment, "surveys:overview"), {"segment": segment.uuid})
     figures = response.context["figures"]
     assert figures["views"] == 2  # alice's promoter response and view
     assert figures["nps"]["score"] == 100.0
@@ -267,7 +266,7 @@ def test_overview_segment_figures_match_a_computation_by_hand(owner_client, envi
     }
     expected = _by_hand(mine, keys)
 
-    response = owner_client.get(url(environment, "surveys:overview"), {"segment": segment.uuid})
+    response = owner_client.get(eurl(environment, "surveys:overview"), {"segment": segment.uuid})
     figures = response.context["figures"]
     assert expected["views"] < Response.objects.count() // 2  # the filter kept a part
     assert {name: figures[name] for name in ("views", "responses", "completed", "dismissed")} == {
@@ -287,21 +286,21 @@ def test_overview_survey_filter_ignores_other_environments(
 ):
     foreign = SurveyFactory(environment=other_environment)
     ResponseFactory(survey=foreign, data={"nps": 0})
-    response = owner_client.get(url(environment, "surveys:overview"), {"survey": foreign.uuid})
+    response = owner_client.get(eurl(environment, "surveys:overview"), {"survey": foreign.uuid})
     assert response.context["filter"].errors  # not a valid choice here
     assert response.context["figures"]["views"] == 0  # matches nothing, leaks nothing
     assert "were not understood" in response.content.decode()
 
 
 def test_overview_fragment(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:overview"), HTTP_HX_REQUEST="true")
+    response = owner_client.get(eurl(environment, "surveys:overview"), headers=HTMX)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="report"')
     assert "<html" not in html
 
 
 def test_overview_without_data(owner_client, environment):
-    response = owner_client.get(url(environment, "surveys:overview"))
+    response = owner_client.get(eurl(environment, "surveys:overview"))
     assert response.status_code == 200
     assert "No NPS question" in response.content.decode()
 
@@ -312,18 +311,18 @@ def test_overview_query_count_is_constant(
     for i in range(30):
         ResponseFactory(survey=survey, data={"nps": i % 11, "csat": 1})
     with django_assert_max_num_queries(16) as few:
-        owner_client.get(url(environment, "surveys:overview"))
+        owner_client.get(eurl(environment, "surveys:overview"))
     for i in range(30):
         ResponseFactory(survey=survey, data={"nps": i % 11, "effort": 3})
     with django_assert_max_num_queries(len(few.captured_queries)):
-        owner_client.get(url(environment, "surveys:overview"))
+        owner_client.get(eurl(environment, "surveys:overview"))
 
 
 # --- Response List ------------------------------------------------------------------------------
 
 
 def test_response_list_newest_first(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:responses"))
+    response = owner_client.get(eurl(environment, "surveys:responses"))
     order = ["promoter", "detractor", "passive", "view", "dismissed", "old"]
     assert listed(response) == [str(responses[name].uuid) for name in order]
     html = response.content.decode()
@@ -365,7 +364,7 @@ def test_response_list_newest_first(owner_client, environment, responses):
     ],
 )
 def test_response_list_filters(owner_client, environment, responses, params, expected):
-    response = owner_client.get(url(environment, "surveys:responses"), params)
+    response = owner_client.get(eurl(environment, "surveys:responses"), params)
     assert response.status_code == 200
     assert listed(response) == [str(responses[name].uuid) for name in expected]
 
@@ -373,29 +372,47 @@ def test_response_list_filters(owner_client, environment, responses, params, exp
 def test_response_list_survey_and_segment_filters(owner_client, environment, responses, bob):
     other = SurveyFactory(environment=environment, name="Other")
     extra = ResponseFactory(survey=other, profile=bob, data={})
-    response = owner_client.get(url(environment, "surveys:responses"), {"survey": other.uuid})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"survey": other.uuid})
     assert listed(response) == [str(extra.uuid)]
     segment = Segment.objects.create(environment=environment, name="Bobs", kind="manual")
     SegmentMembership.objects.create(segment=segment, profile=bob)
     response = owner_client.get(
-        url(environment, "surveys:responses"), {"segment": segment.uuid, "status": "dismissed"}
+        eurl(environment, "surveys:responses"), {"segment": segment.uuid, "status": "dismissed"}
     )
     assert listed(response) == [str(responses["dismissed"].uuid)]
 
 
+def test_response_filter_reads_every_row_like_the_overview(environment, responses, bob):
+    """The Response List's filter takes `every_row` as its base does (it used to refuse it: a
+    TypeError for any caller reading all rows), and keeps its own filters on that path."""
+    segment = Segment.objects.create(environment=environment, name="Bobs", kind="manual")
+    SegmentMembership.objects.create(segment=segment, profile=bob)
+    filterset = ResponseFilter(
+        QueryDict(f"segment={segment.uuid}&status=dismissed&period=all"), environment=environment
+    )
+    assert filterset.is_valid(), filterset.errors
+    every_row = filterset.filter_queryset(filterset.queryset.all(), every_row=True)
+    assert [r.pk for r in every_row] == [responses["dismissed"].pk]
+    assert list(every_row) == list(filterset.qs)
+
+
 def test_response_list_fragment_is_the_results_partial(owner_client, environment, responses):
     response = owner_client.get(
-        url(environment, "surveys:responses"), {"status": "view"}, HTTP_HX_REQUEST="true"
+        eurl(environment, "surveys:responses"), {"status": "view"}, headers=HTMX
     )
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="results"')
     assert "<html" not in html
-    assert listed(response) == [str(responses["view"].uuid)]
+    # A partial rendered alone records no context: its rows are counted in the HTML, and the
+    # full page (whose context is recorded) says which response that row is.
+    assert html.count('data-label="Respondent"') == 1
+    full = owner_client.get(eurl(environment, "surveys:responses"), {"status": "view"})
+    assert listed(full) == [str(responses["view"].uuid)]
 
 
 def test_history_restore_gets_the_full_page(owner_client, environment, responses):
     response = owner_client.get(
-        url(environment, "surveys:responses"),
+        eurl(environment, "surveys:responses"),
         HTTP_HX_REQUEST="true",
         HTTP_HX_HISTORY_RESTORE_REQUEST="true",
     )
@@ -412,7 +429,7 @@ def test_keyset_pages_cover_everything_once(owner_client, environment, survey):
     params: dict[str, str] = {"size": "25"}
     pages = 0
     while True:
-        response = owner_client.get(url(environment, "surveys:responses"), params)
+        response = owner_client.get(eurl(environment, "surveys:responses"), params)
         seen += listed(response)
         pages += 1
         older = response.context["page"].next_cursor
@@ -424,7 +441,7 @@ def test_keyset_pages_cover_everything_once(owner_client, environment, survey):
     assert seen == [str(r.uuid) for r in expected]
     # Back from the last page with the "newer" cursor gives the middle page again.
     back = owner_client.get(
-        url(environment, "surveys:responses"),
+        eurl(environment, "surveys:responses"),
         {"size": "25", "before": response.context["page"].previous_cursor},
     )
     assert listed(back) == seen[25:50]
@@ -432,13 +449,13 @@ def test_keyset_pages_cover_everything_once(owner_client, environment, survey):
 
 
 def test_response_list_invalid_filter_lists_nothing(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:responses"), {"start": "31/02/2026"})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"start": "31/02/2026"})
     assert listed(response) == []
     assert "were not understood" in response.content.decode()
 
 
 def test_response_list_ignores_a_bad_cursor(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:responses"), {"after": "garbage"})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"after": "garbage"})
     assert len(listed(response)) == 6
 
 
@@ -448,10 +465,10 @@ def test_response_list_query_count_does_not_grow_with_page_size(
     for i in range(120):
         ResponseFactory(survey=survey, data={"nps": i % 11, "why": f"answer {i}"})
     with django_assert_max_num_queries(16) as small:
-        response = owner_client.get(url(environment, "surveys:responses"), {"size": "25"})
+        response = owner_client.get(eurl(environment, "surveys:responses"), {"size": "25"})
     assert len(listed(response)) == 25
     with django_assert_max_num_queries(len(small.captured_queries)):
-        response = owner_client.get(url(environment, "surveys:responses"), {"size": "100"})
+        response = owner_client.get(eurl(environment, "surveys:responses"), {"size": "100"})
     assert len(listed(response)) == 100
 
 
@@ -459,7 +476,7 @@ def test_user_supplied_values_render_as_text(owner_client, environment, survey):
     profile = ProfileFactory(environment=environment, traits={"name": XSS})
     ResponseFactory(survey=survey, profile=profile, data={"why": XSS}, completed=True)
     for name in ("surveys:responses", "surveys:overview"):
-        html = owner_client.get(url(environment, name)).content.decode()
+        html = owner_client.get(eurl(environment, name)).content.decode()
         assert "<script>alert" not in html
         assert "<img src=x" not in html
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
@@ -469,7 +486,7 @@ def test_user_supplied_values_render_as_text(owner_client, environment, survey):
 
 
 def export(client, environment, params=None):
-    response = client.get(url(environment, "surveys:responses_export"), params or {})
+    response = client.get(eurl(environment, "surveys:responses_export"), params or {})
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
@@ -499,7 +516,7 @@ def test_export_columns_of_the_selected_survey(owner_client, environment, respon
     rows = export(owner_client, environment, {"survey": other.uuid})
     assert rows == []
     response = owner_client.get(
-        url(environment, "surveys:responses_export"), {"survey": other.uuid}
+        eurl(environment, "surveys:responses_export"), {"survey": other.uuid}
     )
     header = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()[0]
     assert header.endswith(",comment")
@@ -534,12 +551,12 @@ def test_export_query_count_is_constant(
 def test_search_finds_answers_with_special_characters(owner_client, environment, survey, term):
     match = ResponseFactory(survey=survey, data={"why": f"I {term} daily"})
     ResponseFactory(survey=survey, data={"why": "nothing special"})
-    response = owner_client.get(url(environment, "surveys:responses"), {"q": term})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"q": term})
     assert listed(response) == [str(match.uuid)]
 
 
 def test_search_by_respondent_id(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:responses"), {"q": "ALIC"})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"q": "ALIC"})
     assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
 
 

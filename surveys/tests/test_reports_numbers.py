@@ -16,17 +16,18 @@ from django.utils import timezone
 
 from profiles.factories import ProfileFactory
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from tests.helpers import HTMX, eurl
 
 from . import test_reports as base
 
 # The Response List's fixtures (a survey of every score kind, two respondents, a response of
 # each status), shared rather than copied.
 survey, alice, bob, responses = base.survey, base.alice, base.bob, base.responses
-listed, url = base.listed, base.url
+listed = base.listed
 
 
 def _export(client, environment, params=None):
-    response = client.get(url(environment, "surveys:responses_export"), params or {})
+    response = client.get(eurl(environment, "surveys:responses_export"), params or {})
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -46,7 +47,7 @@ def test_overview_response_card_parts_add_up_to_the_total(owner_client, environm
     # skipped: neither is a response, so neither may appear among the responses' parts.
     ResponseFactory(survey=responses["promoter"].survey, dismissed_at=now)
     ResponseFactory(survey=responses["promoter"].survey, completed=True)
-    html = owner_client.get(url(environment, "surveys:overview")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:overview")).content.decode()
     text = _card(html, "responses")
     total, *parts = (int(n) for n in re.findall(r"\d+", text))
     assert total == 3
@@ -60,7 +61,7 @@ def test_overview_response_card_parts_add_up_to_the_total(owner_client, environm
 
 
 def test_overview_says_scores_include_partial_answers(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:overview"))
+    response = owner_client.get(eurl(environment, "surveys:overview"))
     # The passive (NPS 7) stopped half-way: counted, and the page says so.
     assert response.context["figures"]["nps"]["total"] == 3
     note = re.sub(r"\s+", " ", response.content.decode())
@@ -69,7 +70,7 @@ def test_overview_says_scores_include_partial_answers(owner_client, environment,
 
 
 def test_overview_completed_only_scores_completed_responses(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:overview"), {"completed": "true"})
+    response = owner_client.get(eurl(environment, "surveys:overview"), {"completed": "true"})
     figures = response.context["figures"]
     assert figures["nps"]["total"] == 2  # the promoter and the detractor; not the passive
     assert figures["responses"] == 2
@@ -92,15 +93,15 @@ def test_overview_completed_only_is_computed_live_past_the_rollup(
         data={"nps": 1},
     )
     response_stats_rollup(environment_id=environment.pk)
-    every = owner_client.get(url(environment, "surveys:overview")).context["figures"]
-    done = owner_client.get(url(environment, "surveys:overview"), {"completed": "true"})
+    every = owner_client.get(eurl(environment, "surveys:overview")).context["figures"]
+    done = owner_client.get(eurl(environment, "surveys:overview"), {"completed": "true"})
     assert every["nps"]["total"] == 4
     assert done.context["figures"]["nps"]["total"] == 2
     assert old_partial.completed_at is None
 
 
 def test_response_list_completed_only(owner_client, environment, responses):
-    response = owner_client.get(url(environment, "surveys:responses"), {"completed": "true"})
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"completed": "true"})
     assert listed(response) == [
         str(responses[name].uuid) for name in ("promoter", "detractor", "old")
     ]
@@ -112,10 +113,10 @@ def test_response_list_completed_only(owner_client, environment, responses):
 
 
 def test_response_list_says_how_many_match(owner_client, environment, responses):
-    html = owner_client.get(url(environment, "surveys:responses")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:responses")).content.decode()
     assert re.search(r'<strong class="total">6</strong> responses', html)
     html = owner_client.get(
-        url(environment, "surveys:responses"), {"status": "completed"}
+        eurl(environment, "surveys:responses"), {"status": "completed"}
     ).content.decode()
     assert re.search(r'<strong class="total">3</strong> responses match', html)
 
@@ -124,7 +125,7 @@ def test_response_list_total_is_capped(owner_client, environment, survey, monkey
     monkeypatch.setattr("core.totals.COUNT_CAP", 10)
     for i in range(12):
         ResponseFactory(survey=survey, data={"nps": i % 11})
-    response = owner_client.get(url(environment, "surveys:responses"))
+    response = owner_client.get(eurl(environment, "surveys:responses"))
     assert str(response.context["total"]) == "10+"
     assert '<strong class="total">10+</strong> responses' in response.content.decode()
 
@@ -140,12 +141,12 @@ def test_list_and_panel_show_context_and_locale(owner_client, environment, surve
         context={"plan_page": "pricing", "ref": "newsletter"},
         locale="pt-BR",
     )
-    html = owner_client.get(url(environment, "surveys:responses")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:responses")).content.decode()
     assert 'Locale <span class="ctx-key">pt-BR</span>' in html
     assert '<span class="ctx-key">plan_page</span>: pricing' in html
     panel = owner_client.get(
         reverse("profiles:detail", kwargs={"env": environment.slug, "uuid": alice.uuid}),
-        HTTP_HX_REQUEST="true",
+        headers=HTMX,
     ).content.decode()
     assert '<dt>Locale</dt><dd class="mono">pt-BR</dd>' in panel
     assert '<dt class="mono">ref</dt><dd>newsletter</dd>' in panel
@@ -185,13 +186,13 @@ def test_answer_filter_offers_question_titles_of_the_chosen_survey(
     other = SurveyFactory(environment=environment, name="Onboarding")
     QuestionFactory(survey=other, kind="text", key="first_impression", title="First impression?")
     QuestionFactory(survey=other, kind="nps", key="nps", title="Recommend us?")
-    html = owner_client.get(url(environment, "surveys:responses")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:responses")).content.decode()
     select = html.split('id="id_answer"', 1)[1].split("</select>", 1)[0]
     assert "nps (nps)" not in select
     assert ">First impression?</option>" in select
     assert re.search(r">[^<]+ \(2 surveys\)</option>", select)  # the key both surveys share
     html = owner_client.get(
-        url(environment, "surveys:responses"), {"survey": survey.uuid}
+        eurl(environment, "surveys:responses"), {"survey": survey.uuid}
     ).content.decode()
     select = html.split('id="id_answer"', 1)[1].split("</select>", 1)[0]
     hidden = re.search(r'value="first_impression"[^>]*>', select).group(0)
@@ -207,11 +208,11 @@ def test_csat_filter_accepts_labels(owner_client, environment, responses):
         ("2", ["promoter"]),
     ]:
         response = owner_client.get(
-            url(environment, "surveys:responses"), {"answer": "csat", "op": "eq", "value": text}
+            eurl(environment, "surveys:responses"), {"answer": "csat", "op": "eq", "value": text}
         )
         assert listed(response) == [str(responses[n].uuid) for n in expected], text
     response = owner_client.get(
-        url(environment, "surveys:responses"), {"answer": "csat", "op": "gte", "value": "Neutral"}
+        eurl(environment, "surveys:responses"), {"answer": "csat", "op": "gte", "value": "Neutral"}
     )
     assert listed(response) == [str(responses["promoter"].uuid)]
     html = response.content.decode()
@@ -224,14 +225,14 @@ def test_trait_filter_offers_labels(owner_client, environment, alice):
     Trait.objects.filter(environment=environment, key="plan").update(label="Billing plan")
     if not Trait.objects.filter(environment=environment, key="plan").exists():
         Trait.objects.create(environment=environment, key="plan", label="Billing plan")
-    html = owner_client.get(url(environment, "surveys:responses")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:responses")).content.decode()
     assert '<option value="plan">Billing plan</option>' in html
 
 
 @pytest.mark.parametrize("value", ["", "x" * 300, "Very satisfied\x00"])
 def test_answer_filter_hostile_values_never_fail(owner_client, environment, responses, value):
     response = owner_client.get(
-        url(environment, "surveys:responses"), {"answer": "csat", "op": "eq", "value": value}
+        eurl(environment, "surveys:responses"), {"answer": "csat", "op": "eq", "value": value}
     )
     assert response.status_code in (200, 400)
 
@@ -246,6 +247,6 @@ def test_profile_without_label_keeps_raw_values(owner_client, environment, surve
 
 
 def test_overview_counts_read_in_the_singular(owner_client, environment, responses):
-    html = owner_client.get(url(environment, "surveys:overview")).content.decode()
+    html = owner_client.get(eurl(environment, "surveys:overview")).content.decode()
     assert "1 promoter" in _card(html, "nps") and "1 promoters" not in html
     assert _card(html, "ces").endswith("2 answers")

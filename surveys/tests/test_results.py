@@ -21,6 +21,7 @@ from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.models import Response
 from surveys.report_rollup import response_stats_rollup
 from surveys.results import ResultsFilter, build_card, nps_score, survey_results
+from tests.helpers import HTMX
 
 
 def results_url(environment, survey, query=""):
@@ -407,9 +408,7 @@ def test_analyst_can_read_results(analyst_client, environment, survey, answered)
 
 
 def test_htmx_request_gets_the_report_fragment(owner_client, environment, survey, answered):
-    response = owner_client.get(
-        results_url(environment, survey, "period=7d"), headers={"HX-Request": "true"}
-    )
+    response = owner_client.get(results_url(environment, survey, "period=7d"), headers=HTMX)
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="report"')
     assert "<html" not in body

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.api_helpers import ApiClient, new_key
+from tests.api_helpers import ApiClient
 from webhooks import services
 from webhooks.models import Delivery, WebhookEndpoint
 from webhooks.outbox import emit
@@ -15,16 +15,6 @@ from webhooks.outbox import emit
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/webhooks/"
-
-
-@pytest.fixture
-def api(environment):
-    return ApiClient(new_key(environment))
-
-
-@pytest.fixture
-def other_api(other_environment):
-    return ApiClient(new_key(other_environment))
 
 
 def patch(api: ApiClient, path: str, body: dict):

@@ -7,15 +7,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.helpers import eurl
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 from webhooks.outbox import emit
 
 pytestmark = pytest.mark.django_db
-
-
-def url(environment, name: str, **kwargs) -> str:
-    return reverse(f"webhooks:{name}", kwargs={"env": environment.slug, **kwargs})
 
 
 @pytest.fixture
@@ -26,7 +23,7 @@ def endpoint(environment, allow_private, receiver):
 
 
 def test_anonymous_is_sent_to_login(client, environment):
-    answer = client.get(url(environment, "list"))
+    answer = client.get(eurl(environment, "webhooks:list"))
     assert answer.status_code == 302 and "/login/" in answer["Location"]
 
 
@@ -37,7 +34,9 @@ def test_outsider_gets_404_everywhere(outsider_client, environment, endpoint):
         ("detail", {"uuid": endpoint.uuid}),
         ("edit", {"uuid": endpoint.uuid}),
     ]:
-        assert outsider_client.get(url(environment, name, **kwargs)).status_code == 404
+        assert (
+            outsider_client.get(eurl(environment, f"webhooks:{name}", **kwargs)).status_code == 404
+        )
     # Its own environment's URL with this environment's endpoint: 404 too.
     other = outsider_client.get(
         reverse(
@@ -57,19 +56,27 @@ def test_outsider_gets_404_everywhere(outsider_client, environment, endpoint):
 
 
 def test_analyst_reads_but_cannot_change(analyst_client, environment, endpoint):
-    assert analyst_client.get(url(environment, "list")).status_code == 200
-    detail = analyst_client.get(url(environment, "detail", uuid=endpoint.uuid))
+    assert analyst_client.get(eurl(environment, "webhooks:list")).status_code == 200
+    detail = analyst_client.get(eurl(environment, "webhooks:detail", uuid=endpoint.uuid))
     assert detail.status_code == 200
     assert b"Rotate" not in detail.content and b"Replay" not in detail.content
     assert endpoint.secret.encode() not in detail.content
     for name in ["toggle", "rotate", "delete", "test", "replay_failed"]:
-        answer = analyst_client.post(url(environment, name, uuid=endpoint.uuid), {"confirm": "yes"})
+        answer = analyst_client.post(
+            eurl(environment, f"webhooks:{name}", uuid=endpoint.uuid), {"confirm": "yes"}
+        )
         assert answer.status_code == 403, name
     assert (
-        analyst_client.post(url(environment, "new"), {"url": "https://8.8.8.8/"}).status_code == 403
+        analyst_client.post(
+            eurl(environment, "webhooks:new"), {"url": "https://8.8.8.8/"}
+        ).status_code
+        == 403
     )
     # The edit form by URL: the read-only page instead.
-    assert analyst_client.get(url(environment, "edit", uuid=endpoint.uuid)).status_code == 302
+    assert (
+        analyst_client.get(eurl(environment, "webhooks:edit", uuid=endpoint.uuid)).status_code
+        == 302
+    )
     endpoint.refresh_from_db()
     assert endpoint.enabled and WebhookEndpoint.objects.count() == 1
 
@@ -78,7 +85,7 @@ def test_admin_creates_an_endpoint_and_sees_the_secret_once(
     owner_client, environment, allow_private, receiver
 ):
     answer = owner_client.post(
-        url(environment, "new"),
+        eurl(environment, "webhooks:new"),
         {
             "kind": "webhook",
             "url": receiver.url,
@@ -91,20 +98,21 @@ def test_admin_creates_an_endpoint_and_sees_the_secret_once(
     assert endpoint.event_types == ["response.completed", "segment.entered"]
     assert endpoint.secret.encode() in answer.content
     assert answer["Cache-Control"] == "no-store"
-    again = owner_client.get(url(environment, "detail", uuid=endpoint.uuid))
+    again = owner_client.get(eurl(environment, "webhooks:detail", uuid=endpoint.uuid))
     assert endpoint.secret.encode() not in again.content
 
 
 def test_form_errors_name_the_field_and_write_nothing(owner_client, environment, settings):
     settings.HARK_WEBHOOKS_ALLOW_PRIVATE = False
     answer = owner_client.post(
-        url(environment, "new"),
+        eurl(environment, "webhooks:new"),
         {"kind": "webhook", "url": "http://169.254.169.254/", "event_types": ["survey.closed"]},
     )
     assert answer.status_code == 200
     assert "url" in answer.context["form"].errors
     answer = owner_client.post(
-        url(environment, "new"), {"kind": "webhook", "url": "https://8.8.8.8/", "event_types": []}
+        eurl(environment, "webhooks:new"),
+        {"kind": "webhook", "url": "https://8.8.8.8/", "event_types": []},
     )
     assert "event_types" in answer.context["form"].errors
     assert not WebhookEndpoint.objects.exists()
@@ -112,29 +120,34 @@ def test_form_errors_name_the_field_and_write_nothing(owner_client, environment,
 
 def test_admin_rotates_toggles_tests_replays_and_deletes(owner_client, environment, endpoint):
     old = endpoint.secret
-    answer = owner_client.post(url(environment, "rotate", uuid=endpoint.uuid), {"confirm": "yes"})
+    answer = owner_client.post(
+        eurl(environment, "webhooks:rotate", uuid=endpoint.uuid), {"confirm": "yes"}
+    )
     endpoint.refresh_from_db()
     assert endpoint.secret != old and endpoint.secret.encode() in answer.content
-    owner_client.post(url(environment, "toggle", uuid=endpoint.uuid))
+    owner_client.post(eurl(environment, "webhooks:toggle", uuid=endpoint.uuid))
     endpoint.refresh_from_db()
     assert not endpoint.enabled
-    owner_client.post(url(environment, "toggle", uuid=endpoint.uuid), {"enabled": "on"})
+    owner_client.post(eurl(environment, "webhooks:toggle", uuid=endpoint.uuid), {"enabled": "on"})
     endpoint.refresh_from_db()
     assert endpoint.enabled
-    owner_client.post(url(environment, "test", uuid=endpoint.uuid))
+    owner_client.post(eurl(environment, "webhooks:test", uuid=endpoint.uuid))
     services.drain()
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.SUCCEEDED
-    owner_client.post(url(environment, "delivery_replay", uuid=endpoint.uuid, pk=delivery.pk))
+    owner_client.post(
+        eurl(environment, "webhooks:delivery_replay", uuid=endpoint.uuid, pk=delivery.pk)
+    )
     assert Delivery.objects.count() == 2
     answer = owner_client.post(
-        url(environment, "replay_failed", uuid=endpoint.uuid), {"since": "2020-01-01T00:00"}
+        eurl(environment, "webhooks:replay_failed", uuid=endpoint.uuid),
+        {"since": "2020-01-01T00:00"},
     )
     assert answer.status_code == 302
     # Delete: without confirm nothing happens; with it, gone.
-    owner_client.post(url(environment, "delete", uuid=endpoint.uuid))
+    owner_client.post(eurl(environment, "webhooks:delete", uuid=endpoint.uuid))
     assert WebhookEndpoint.objects.exists()
-    owner_client.post(url(environment, "delete", uuid=endpoint.uuid), {"confirm": "yes"})
+    owner_client.post(eurl(environment, "webhooks:delete", uuid=endpoint.uuid), {"confirm": "yes"})
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -149,7 +162,7 @@ def test_delivery_log_is_constant_in_queries(
     owner_client, environment, endpoint, rows, django_assert_num_queries
 ):
     _deliveries(environment, rows)
-    detail = url(environment, "detail", uuid=endpoint.uuid)
+    detail = eurl(environment, "webhooks:detail", uuid=endpoint.uuid)
     owner_client.get(detail)  # warm the session
     with django_assert_num_queries(5):
         answer = owner_client.get(detail, headers={"HX-Request": "true", "HX-Target": "deliveries"})
@@ -166,7 +179,7 @@ def test_delivery_log_filters_by_status_and_pages(owner_client, environment, end
     Delivery.objects.filter(pk__in=Delivery.objects.order_by("id")[:5].values("pk")).update(
         status=DeliveryStatus.GAVE_UP
     )
-    detail = url(environment, "detail", uuid=endpoint.uuid)
+    detail = eurl(environment, "webhooks:detail", uuid=endpoint.uuid)
     answer = owner_client.get(detail, {"status": "gave_up"})
     assert answer.context["deliveries"] and len(answer.context["deliveries"]) == 5
     first = owner_client.get(detail)
