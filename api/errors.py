@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -140,11 +141,15 @@ def add_error_handlers(api: NinjaAPI) -> None:
     """Answer every error of `api`'s endpoints with the error body: request validation and
     service validation (400 naming the field), authentication (401), rate limit (429 with
     Retry-After), a body too large (413), a lookup that found nothing (404)."""
-    api.add_exception_handler(NinjaValidationError, _validation_error)
-    api.add_exception_handler(DjangoValidationError, _service_validation_error)
-    api.add_exception_handler(AuthFailed, _auth_failed)
-    api.add_exception_handler(AuthenticationError, _authentication_error)
-    api.add_exception_handler(RateLimited, _rate_limited)
-    api.add_exception_handler(RequestDataTooBig, _too_big)
-    api.add_exception_handler(HttpError, _http_error)
-    api.add_exception_handler(Http404, _not_found)
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (NinjaValidationError, _validation_error),
+        (DjangoValidationError, _service_validation_error),
+        (AuthFailed, _auth_failed),
+        (AuthenticationError, _authentication_error),
+        (RateLimited, _rate_limited),
+        (RequestDataTooBig, _too_big),
+        (HttpError, _http_error),
+        (Http404, _not_found),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

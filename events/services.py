@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
@@ -313,7 +313,7 @@ def events_track(
         if by_email:
             found = profiles_touch_by_email(
                 environment_id=environment_id,
-                seen=[(i.email, i.timestamp) for i in by_email],
+                seen=[(cast(str, i.email), i.timestamp) for i in by_email],  # each has an email
             )
             for item, (pid, puuid) in zip(by_email, found, strict=True):
                 item.profile_id, item.profile_uuid = pid, puuid

@@ -279,7 +279,12 @@ def segment_recompute_request(*, segment: Segment) -> int:
 def _request_refresh(segment_ids: Iterable[int]) -> None:
     ids = list(segment_ids)
     if ids:
-        transaction.on_commit(lambda: [enqueue(RECOMPUTE_TASK, i, None) for i in ids])
+
+        def request() -> None:
+            for i in ids:
+                enqueue(RECOMPUTE_TASK, i, None)
+
+        transaction.on_commit(request)
 
 
 def _request_dependents(segment: Segment) -> None:

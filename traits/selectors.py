@@ -19,8 +19,6 @@ def trait_list(*, environment_id: int, scope: str | None = None) -> QuerySet[Tra
 def trait_options(*, environment_id: int) -> list[dict[str, str]]:
     """The visible traits (key, label, data_type, scope) for pickers such as the segment
     builder's: one query, definitions only."""
-    return list(
-        Trait.objects.filter(environment_id=environment_id, hidden=False).values(
-            "key", "label", "data_type", "scope"
-        )
-    )
+    fields = ("key", "label", "data_type", "scope")
+    rows = Trait.objects.filter(environment_id=environment_id, hidden=False).values_list(*fields)
+    return [dict(zip(fields, row, strict=True)) for row in rows]
