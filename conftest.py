@@ -7,6 +7,7 @@ import os
 
 import pytest
 from django.test import Client
+from playwright.sync_api import sync_playwright
 
 from environments.models import Environment, Membership, Role
 from environments.services import environment_create, member_add
@@ -125,7 +126,6 @@ def browser():
     # Playwright's sync API runs an event loop in this thread; Django must allow ORM calls
     # from tests that also drive the browser.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -7,13 +7,17 @@ from typing import Any, cast
 
 from django import forms
 
+from segments import rules as R
+from segments.models import Segment
+from surveys.models import Question, Survey
+from traits.models import Trait
+
 from .models import Frequency, Trigger
 
 SCORE_KINDS = ("nps", "csat", "ces", "rating")
 
 
 def _operator_choices() -> list[tuple[str, str]]:
-    from segments import rules as R
 
     seen: dict[str, str] = {}
     for operators in R.OPERATORS.values():
@@ -55,9 +59,6 @@ class SubscriptionForm(forms.Form):
     active = forms.BooleanField(required=False, initial=True, label="On")
 
     def __init__(self, *args: Any, environment: Any, **kwargs: Any) -> None:
-        from segments.models import Segment
-        from surveys.models import Question, Survey
-        from traits.models import Trait
 
         super().__init__(*args, **kwargs)
         self.environment = environment

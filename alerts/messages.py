@@ -15,6 +15,14 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from profiles.models import Profile
+from segments.compiler import profiles_matching
+from segments.models import SegmentMembershipChange
+from surveys import scores
+from surveys.models import Response
+from surveys.report_rollup import as_score_keys, score_keys
+from surveys.report_selectors import attach_answers
+
 from .models import AlertDigest, AlertSent, Trigger
 
 DIGEST_DETRACTORS = 20
@@ -81,10 +89,6 @@ def _slack_alert(content: Mapping[str, Any]) -> dict[str, Any]:
 def alert_contents(rows: Sequence[AlertSent]) -> dict[int, dict[str, Any]]:
     """{AlertSent id: context} for a batch: a fixed number of queries for the whole batch. An
     alert whose response was deleted since has no entry."""
-    from profiles.models import Profile
-    from segments.models import SegmentMembershipChange
-    from surveys.models import Response
-    from surveys.report_selectors import attach_answers
 
     response_ids = [r.object_id for r in rows if r.kind == Trigger.RESPONSE]
     change_ids = [r.object_id for r in rows if r.kind == Trigger.SEGMENT_ENTERED]
@@ -157,10 +161,6 @@ def _change(current: float | None, previous: float | None) -> str:
 def digest_figures(subscription: Any, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """The period's and the previous period's NPS, CSAT and CES (surveys.scores, one query
     each), response counts per survey, and the period's new detractors."""
-    from segments.compiler import profiles_matching
-    from surveys import scores
-    from surveys.models import Response
-    from surveys.report_rollup import as_score_keys, score_keys
 
     environment_id = subscription.environment_id
     base = Response.objects.filter(environment_id=environment_id).exclude(data={})
@@ -230,7 +230,6 @@ def digest_figures(subscription: Any, start: dt.datetime, end: dt.datetime) -> d
 
 
 def digest_content(row: AlertDigest) -> dict[str, Any]:
-    from surveys.report_selectors import attach_answers
 
     subscription = row.subscription
     environment = subscription.environment

@@ -39,7 +39,9 @@ from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from environments.models import Environment
+from environments.models import Environment, Membership
+from segments import rules as R
+from segments.compiler import CompileContext, profiles_matching
 from webhooks import http as outbound
 
 from . import messages
@@ -65,7 +67,6 @@ LEASE = dt.timedelta(minutes=15)
 
 
 def _trait_value(data_type: str, operator: str, raw: str) -> Any:
-    from segments import rules as R
 
     raw = (raw or "").strip()
     if operator in R.SET_OPERATORS or data_type == R.BOOLEAN:
@@ -99,7 +100,6 @@ def subscription_rules(
 ) -> dict[str, Any]:
     """The profile conditions of a subscription as a segments rule tree (validated by the
     segments rules module; errors keyed by the form's field names). {} when there is none."""
-    from segments import rules as R
 
     conditions: list[dict[str, Any]] = []
     if segment is not None and trigger == Trigger.RESPONSE:
@@ -220,7 +220,6 @@ def _profile_conditions(
 ) -> tuple[str, list[Any]]:
     """SQL true when `o.profile_id` satisfies its subscription's rules: a CASE over the
     subscriptions with rules, each branch the segments compiler's query for the profile."""
-    from segments.compiler import CompileContext, profiles_matching
 
     branches: list[str] = []
     params: list[Any] = []
@@ -469,7 +468,6 @@ def digest_period(frequency: str, now: dt.datetime) -> tuple[dt.datetime, dt.dat
 def digests_schedule(*, now: dt.datetime | None = None) -> int:
     """Queue each digest subscription's last complete period (once: unique per subscription
     and period)."""
-    from environments.models import Membership
 
     now = now or timezone.now()
     members = Membership.objects.filter(

@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 from celery.signals import worker_ready
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,7 +21,6 @@ def beat_schedule() -> dict:
     (a model import raises AppRegistryNotReady there, which Celery logs and swallows, leaving
     beat with an empty schedule). tests/test_production_topology.py starts a real beat.
     """
-    from django.conf import settings
 
     return {
         # Changed profiles against dynamic segments: the queue ingestion fills.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.conf import settings as current
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_str, env_timezone, env_url
@@ -245,10 +246,8 @@ WHITENOISE_CLIENT_MAX_AGE = 3600
 
 
 def _static_headers(headers, path: str, url: str) -> None:
-    # DEBUG as it is when the file is served (the module's value is the default at start-up;
-    # an import here, not at the top: this module is what django.conf.settings reads).
-    from django.conf import settings as current
-
+    # DEBUG as it is when the file is served (the module's value is the default at start-up):
+    # `current` is django.conf.settings, read lazily, after this module has loaded.
     cache = headers.get("Cache-Control", "")
     client = url.startswith(f"{STATIC_URL}hark/client/v1/")
     if client and "immutable" not in cache and not current.DEBUG:

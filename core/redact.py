@@ -14,6 +14,8 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
+from gunicorn.glogging import Logger
+
 REDACTED = "[redacted]"
 
 # Names compared lower-cased, after percent-decoding (Django decodes `api%5Fkey` to `api_key`).
@@ -84,7 +86,6 @@ class RedactSecretsFilter(logging.Filter):
 
 
 def _gunicorn_logger_base() -> type:
-    from gunicorn.glogging import Logger
 
     return Logger
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from environments.models import Environment
 from events.models import Event
 from profiles.models import Profile
+from segments.models import Segment
 from surveys.models import Question, Response, Survey, SurveyStatus
 
 from .models import DeliverySettings, SurveyTargeting, SurveyTranslation
@@ -206,7 +207,6 @@ def facts_for(
 
 
 def segment_names(*, environment_id: int, plans: Sequence[SurveyPlan]) -> dict[int, str]:
-    from segments.models import Segment
 
     ids = {s for p in plans for s in (*p.segments_include, *p.segments_exclude)}
     if not ids:

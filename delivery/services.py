@@ -32,10 +32,34 @@ from environments.models import Environment
 from events.services import TrackItem, events_track, track_item
 from governance import audit
 from profiles.models import ActivitySource, Profile
+from profiles.services import profile_identify
+from segments.models import Segment
+from surveys import answers as answer_rules
+from surveys.link import LOCALE_RE
+from surveys.logic import next_question
 from surveys.models import Channel, Response, Survey
+from surveys.services import (
+    response_add_context,
+    response_dismiss,
+    response_drop_answers,
+    response_record_view,
+    response_save_answers,
+)
 
 from . import selectors
-from .models import AnswerReceipt, DeliverySettings, SurveyTargeting, SurveyTranslation
+from .models import (
+    AnswerReceipt,
+    Audience,
+    ColorScheme,
+    DeliverySettings,
+    Position,
+    Recurrence,
+    SegmentMatch,
+    SurveyTargeting,
+    SurveyTranslation,
+    TriggerType,
+    _salt,
+)
 from .targeting import Context, Decision, Facts, evaluate, page_rules_clean
 
 ANONYMOUS_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
@@ -168,7 +192,6 @@ def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str |
 
 def _identify(environment: Environment, identity: Identity) -> Profile:
     """The identified user's profile, written (traits, anonymous device merged)."""
-    from profiles.services import profile_identify
 
     try:
         return profile_identify(
@@ -286,8 +309,6 @@ def display_claim(
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
     an accepted one creates the device's profile (its first row)."""
-    from profiles.services import profile_identify
-    from surveys.services import response_record_view
 
     # The survey and its targeting as read by the caller (selectors.survey_with_targeting):
     # the person's history, which two tabs race on, is read again under the lock.
@@ -353,7 +374,6 @@ def _keep_receipt(response: Response, key: str | None, result: dict[str, Any]) -
 
 def _path_keys(questions: Sequence[Any], data: Mapping[str, Any]) -> list[str]:
     """The questions the answers in `data` lead through, in order (first unanswered included)."""
-    from surveys.logic import next_question
 
     keys: list[str] = []
     question = questions[0] if questions else None
@@ -382,9 +402,6 @@ def display_answer(
 ) -> dict[str, Any]:
     """Save one step: validate the answer, merge it, drop answers to questions no longer on the
     path, complete the response when the path ends. A retried key returns the first result."""
-    from surveys import answers as answer_rules
-    from surveys.logic import next_question
-    from surveys.services import response_drop_answers, response_save_answers
 
     with transaction.atomic():
         response = Response.objects.select_for_update().select_related("survey").get(pk=response.pk)
@@ -425,19 +442,16 @@ def display_answer(
 
 
 def display_dismiss(*, response: Response) -> None:
-    from surveys.services import response_dismiss
 
     response_dismiss(response=response)
 
 
 def display_complete(*, response: Response) -> None:
-    from surveys.services import response_save_answers
 
     response_save_answers(response=response, answers={}, complete=True)
 
 
 def display_add_context(*, response: Response, data: Any) -> None:
-    from surveys.services import response_add_context
 
     if not isinstance(data, Mapping):
         raise Refused("bad_request", "data must be an object", field="data")
@@ -469,7 +483,6 @@ def targeting_defaults(survey: Survey) -> SurveyTargeting:
 def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTargeting:
     """Validate and store a survey's targeting (ValidationError naming each bad field; nothing
     is written when any field is bad)."""
-    from segments.models import Segment
 
     targeting = SurveyTargeting.objects.filter(survey=survey).first() or targeting_defaults(survey)
     before = audit.snapshot(targeting, TARGETING_AUDIT_FIELDS)
@@ -490,8 +503,6 @@ def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTarg
         except ValidationError as exc:
             errors.update(exc.message_dict)
             return None
-
-    from .models import Audience, Recurrence, SegmentMatch, TriggerType
 
     audience = pick("audience", Audience.values)
     match = pick("segment_match", SegmentMatch.values)
@@ -598,7 +609,6 @@ TARGETING_AUDIT_FIELDS = (
 def delivery_copy(*, source: Survey, target: Survey) -> None:
     """A duplicated survey gets the same targeting (with its own sampling salt: its sample is
     drawn anew) and translations."""
-    from .models import _salt
 
     targeting = SurveyTargeting.objects.filter(survey=source).first()
     if targeting is not None:
@@ -616,7 +626,6 @@ def delivery_copy(*, source: Survey, target: Survey) -> None:
 
 def targeting_resample(*, survey: Survey) -> SurveyTargeting:
     """A new sampling salt: everyone is drawn again."""
-    from .models import _salt
 
     targeting, _ = SurveyTargeting.objects.get_or_create(survey=survey)
     targeting.sample_salt = _salt()
@@ -655,7 +664,6 @@ def delivery_settings_update(
     *, environment: Environment, values: Mapping[str, Any]
 ) -> DeliverySettings:
     """Validate and store the environment's delivery settings (only the keys given)."""
-    from .models import ColorScheme, Position
 
     current = DeliverySettings.objects.filter(environment=environment).first() or (
         DeliverySettings(environment=environment)
@@ -728,7 +736,6 @@ TRANSLATION_KEYS = (
 
 def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) -> SurveyTranslation:
     """Store a survey's texts in `locale` (empty texts fall back to the default language)."""
-    from surveys.link import LOCALE_RE
 
     locale = (locale or "").strip().replace("_", "-").lower()
     if not LOCALE_RE.match(locale):

@@ -10,6 +10,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from profiles.services import month_start
+
 from .targeting import SurveyPlan, page_rule_words
 
 
@@ -110,8 +112,6 @@ def audience_estimate(*, environment_id: int, plan: SurveyPlan) -> dict[str, Any
         """
         basis = "members of the segments"
     else:
-        from profiles.services import month_start
-
         # The month as monthly activity rows count it (in TIME_ZONE).
         params["month"] = month_start(timezone.now())
         sql = """

@@ -19,6 +19,8 @@ from core.http import HarkRequest, htmx_fragment
 from core.urls import env_reverse
 from environments.permissions import admin_required, editor_required
 from profiles.models import Profile
+from profiles.selectors import profile_search_q
+from segments.models import Segment
 from surveys.models import Survey, SurveyStatus
 
 from . import selectors, services, summary
@@ -35,7 +37,6 @@ def _survey(request: HarkRequest, uuid: UUID) -> Survey:
 
 
 def _segments(request: HarkRequest) -> list[tuple[int, str]]:
-    from segments.models import Segment
 
     return list(
         Segment.objects.filter(environment=request.environment)
@@ -129,7 +130,6 @@ def resample(request: HarkRequest, uuid: UUID) -> HttpResponse:
 @require_GET
 def test_targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
     """ "Test targeting": search a user as you type, pick a page URL, see every gate."""
-    from profiles.selectors import profile_search_q
 
     survey = _survey(request, uuid)
     query = request.GET.get("q", "").replace("\x00", "").strip()[:200]

@@ -28,11 +28,14 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 
 from core.ingest import canonical_email
 from profiles.models import Profile
+from segments.services import segment_memberships_end
+from surveys.report_rollup import response_stats_erase
 
 from .models import ErasureLog
 from .references import extra_references, profile_references
@@ -80,7 +83,6 @@ class ErasurePlan:
 
     def described_rows(self) -> list[tuple[str, str, int]]:
         """(table label, what it holds in words, rows) for the confirmation."""
-        from django.apps import apps
 
         described = []
         for label, count in self.rows():
@@ -110,8 +112,6 @@ def profile_erase(
     *, profile: Profile, actor: Any = None, actor_label: str = "", via: str = "dashboard"
 ) -> ErasureLog:
     """Erase the profile and everything that refers to it; return the erasure log entry."""
-    from segments.services import segment_memberships_end
-    from surveys.report_rollup import response_stats_erase
 
     counts: dict[str, int] = {}
     with transaction.atomic():

@@ -22,9 +22,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
+from events.models import Event, EventDefinition
 from profiles.models import Profile
+from segments.models import SegmentMembership, SegmentMembershipChange
+from surveys.answers import value_label
+from surveys.models import Question, Response
 
 from .references import extra_references, profile_references
 
@@ -70,7 +75,6 @@ def _profile_section(profile: Profile) -> dict[str, Any]:
 
 
 def _memberships(profile: Profile) -> Iterator[dict[str, Any]]:
-    from segments.models import SegmentMembership
 
     rows = (
         SegmentMembership.objects.filter(profile_id=profile.pk)
@@ -82,7 +86,6 @@ def _memberships(profile: Profile) -> Iterator[dict[str, Any]]:
 
 
 def _history(profile: Profile) -> Iterator[dict[str, Any]]:
-    from segments.models import SegmentMembershipChange
 
     rows = (
         SegmentMembershipChange.objects.filter(profile_id=profile.pk)
@@ -94,8 +97,6 @@ def _history(profile: Profile) -> Iterator[dict[str, Any]]:
 
 
 def _responses(profile: Profile) -> Iterator[dict[str, Any]]:
-    from surveys.answers import value_label
-    from surveys.models import Question, Response
 
     responses = (
         Response.objects.filter(profile_id=profile.pk, environment_id=profile.environment_id)
@@ -153,9 +154,6 @@ def _events(profile: Profile) -> Iterator[str]:
     """The events as JSON text made by PostgreSQL (json_build_object), read through a
     server-side cursor CHUNK_ROWS at a time: no row is parsed into Python objects and encoded
     again, the bulk of a large export (about 5x faster than through the ORM)."""
-    from django.db import connection
-
-    from events.models import Event, EventDefinition
 
     sql = f"""
         SELECT json_build_object(

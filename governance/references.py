@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING
 from django.apps import apps
 from django.db import models
 
+from segments.models import DirtyProfile
+
+from .models import AuditEntry
+
 if TYPE_CHECKING:
     from profiles.models import Profile
 
@@ -116,13 +120,11 @@ def extra_references() -> list[ExtraReference]:
 
 
 def _dirty_count(profile: Profile) -> int:
-    from segments.models import DirtyProfile
 
     return DirtyProfile.objects.filter(profile_id=profile.pk).count()
 
 
 def _dirty_erase(profile: Profile) -> int:
-    from segments.models import DirtyProfile
 
     return DirtyProfile.objects.filter(profile_id=profile.pk)._raw_delete("default")
 
@@ -134,7 +136,6 @@ def _audit_q(profile: Profile) -> models.Q:
 
 
 def _audit_count(profile: Profile) -> int:
-    from .models import AuditEntry
 
     return AuditEntry.objects.filter(_audit_q(profile)).count()
 
@@ -142,7 +143,6 @@ def _audit_count(profile: Profile) -> int:
 def _audit_erase(profile: Profile) -> int:
     """The audit log keeps that a team member exported or erased a contact, not whom: the
     contact's uuid and name are blanked in those entries."""
-    from .models import AuditEntry
 
     return AuditEntry.objects.filter(_audit_q(profile)).update(
         target_id="", target_label="(erased contact)"

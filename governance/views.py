@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import (
@@ -120,7 +121,6 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, environment: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from django.contrib.auth import get_user_model
 
         # Team members of this environment (past members stay in entries by label).
         actor = cast(forms.ModelChoiceField, self.fields["actor"])

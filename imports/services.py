@@ -43,7 +43,8 @@ from core.queue import enqueue_on_commit
 from environments.models import Environment
 from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
-from traits.models import DataType, Scope
+from segments.services import segment_dirty_profiles_drain, tasks_run_inline
+from traits.models import DataType, Scope, Trait
 from traits.services import TRAIT_KEY_RE, trait_definitions_statement
 
 from .models import ColumnRole, ContactImport, ImportStatus, RejectedRow
@@ -145,7 +146,6 @@ def _trait_key(header: str) -> str:
 def mapping_default(contact_import: ContactImport) -> list[dict[str, str]]:
     """A first mapping: id and email columns recognised by name, the rest traits typed from
     the first PREVIEW_SAMPLE rows (existing trait definitions keep their type)."""
-    from traits.models import Trait
 
     sample = _sample(contact_import, PREVIEW_SAMPLE)
     known = dict(
@@ -471,7 +471,6 @@ def import_run(*, import_id: int) -> Timing:
 
 
 def _run(contact_import: ContactImport, plan: _Plan, timing: Timing) -> None:
-    from segments.services import segment_dirty_profiles_drain, tasks_run_inline
 
     env = contact_import.environment_id
     started = time.perf_counter()

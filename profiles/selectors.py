@@ -25,11 +25,16 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from core.ingest import canonical_email
 from core.pagination import Page, keyset_page
+from events.models import Event
 from segments.models import Segment
 from segments.selectors import members_filter
-from surveys.models import Response, Survey
+from surveys.answers import value_label
+from surveys.models import Question, Response, Survey
+from surveys.report_selectors import context_items
+from traits.models import DataType, Scope, Trait
+from traits.services import infer_data_type
 
-from .models import Profile
+from .models import ActivitySource, MonthlyActivity, Profile
 
 USERS_PAGE_SIZE = 50
 PANEL_EVENTS_PAGE_SIZE = 20
@@ -120,7 +125,6 @@ def _trait_value_q(*, environment_id: int, text: str) -> Q:
     ONE jsonpath predicate, `traits @@ '$."k1" == "v" || $."k2" == "v" ...'`, which the
     jsonb_path_ops GIN index answers as a single index scan (an OR of `@>` per key would be one
     index scan each)."""
-    from traits.models import DataType, Scope, Trait
 
     keys = list(
         Trait.objects.filter(
@@ -241,8 +245,6 @@ def format_trait_value(value: Any, data_type: str) -> str:
 
 def profile_trait_rows(*, profile: Profile) -> list[TraitRow]:
     """Every trait of the profile with its definition's label and type (one query)."""
-    from traits.models import Scope, Trait
-    from traits.services import infer_data_type
 
     traits = profile.traits or {}
     definitions = {
@@ -282,9 +284,6 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
     title and read as people read them (a CSAT answer is "Very satisfied", not 2: the same
     words as the Response List), and their locale and context (two queries whatever the number
     of responses)."""
-    from surveys.answers import value_label
-    from surveys.models import Question, Response
-    from surveys.report_selectors import context_items
 
     responses = list(
         Response.objects.filter(profile=profile, environment_id=profile.environment_id)
@@ -342,7 +341,6 @@ def profile_events_page(
 ) -> Page:
     """Tracked events newest first, keyset on (timestamp, id) over the (profile, -timestamp, -id)
     index: one query per page whatever the depth."""
-    from events.models import Event
 
     qs = (
         Event.objects.filter(
@@ -390,7 +388,6 @@ def usage_months(*, environment_id: int, current: date) -> list[UsageMonth]:
     """MAU for the USAGE_MONTHS months up to `current` (first days), newest first: counted
     people (identified, or anonymous who interacted with a survey) and per source. One
     aggregate over the (environment, month, profile) index range of those months."""
-    from .models import ActivitySource
 
     first = _month_before(current, USAGE_MONTHS - 1)
     bits = [s.value for s in ActivitySource]
@@ -416,7 +413,6 @@ def usage_months(*, environment_id: int, current: date) -> list[UsageMonth]:
 
 def usage_counted(*, environment_id: int, month: date) -> QuerySet:
     """Who counted in `month`, by profile id (the index's order: keyset pages walk it)."""
-    from .models import MonthlyActivity
 
     return (
         MonthlyActivity.objects.filter(environment_id=environment_id, month=month)

@@ -31,7 +31,15 @@ from core.ingest import (
     utc,
 )
 from environments.models import Environment
+from events.models import Event
 from segments.dirty import mark_dirty_cte
+from segments.services import (
+    segment_memberships_end,
+    segment_memberships_merge,
+    segment_profiles_changed,
+    tasks_run_inline,
+)
+from surveys.models import Response
 from traits.models import Scope
 from traits.services import (
     trait_definitions_record,
@@ -239,7 +247,6 @@ def profiles_traits_merge(
 def notify_segments(environment_id: int, profile_ids: list[int], *, marked: bool = False) -> None:
     """After commit, tell segments the profiles changed. `marked`: the statement queued them
     itself (segments.dirty), so nothing is left to do unless tasks run inline."""
-    from segments.services import segment_profiles_changed, tasks_run_inline
 
     if marked and not tasks_run_inline():
         return
@@ -463,9 +470,6 @@ def _merge_children(*, source: Profile, target: Profile) -> None:
     behind and deleted with the source. Segment memberships go through segments' own service
     (its counts and history must follow).
     """
-    from events.models import Event
-    from segments.services import segment_memberships_merge
-    from surveys.models import Response
 
     Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
     Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
@@ -751,7 +755,6 @@ def profile_alias(
 def _delete_fresh(profile_id: int) -> None:
     """Delete a profile identify has just created and must give way (an email-only profile is
     adopted instead); segments first, in case an evaluation already placed it."""
-    from segments.services import segment_memberships_end
 
     segment_memberships_end(profile_ids=[profile_id])
     Profile.objects.filter(pk=profile_id).delete()
@@ -760,8 +763,6 @@ def _delete_fresh(profile_id: int) -> None:
 def profile_delete(*, profile: Profile) -> None:
     """Delete a profile with its events, responses, segment memberships and activity. Its
     segments record that it left and lower their member counts."""
-    from events.models import Event
-    from segments.services import segment_memberships_end
 
     with transaction.atomic():
         segment_memberships_end(profile_ids=[profile.pk])

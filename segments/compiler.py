@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -60,8 +61,12 @@ from django.db.models.lookups import (
 from django.utils import timezone
 
 from core.http import parse_uuid
+from events.models import Event, EventDefinition
+from profiles.models import Profile
+from surveys.models import Response, Survey
 
 from . import rules as R
+from .models import Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +111,6 @@ class CompileContext:
 
     def preload(self, trees: Iterable[Any]) -> None:
         """Resolve the names and ids used by these rule trees in one query per kind."""
-        from events.models import EventDefinition
-        from surveys.models import Survey
 
         events: set[str] = set()
         surveys: set[str] = set()
@@ -152,7 +155,6 @@ class CompileContext:
                 self._surveys[key] = found.get(key)
 
     def _load_segments(self, uuids: set[str]) -> list[Any]:
-        from .models import Segment
 
         valid = {u for u in uuids if parse_uuid(u)}
         rows = list(
@@ -380,7 +382,6 @@ def value_date_q(value: DateValue, operator: str, target: Any, now: dt.datetime)
 
 
 def _decimal(value: Any) -> Any:
-    from decimal import Decimal
 
     return Decimal(str(value))
 
@@ -480,7 +481,6 @@ def _profile_q(c: Mapping, ctx: CompileContext) -> Q:
 
 
 def _event_q(c: Mapping, ctx: CompileContext) -> Q:
-    from events.models import Event
 
     definition_id = ctx.event_id(c["event"])
     operator = c["operator"]
@@ -572,7 +572,6 @@ SURVEY_ACTION_FILTERS = {
 
 
 def _responses(c: Mapping, ctx: CompileContext) -> QuerySet | None:
-    from surveys.models import Response
 
     qs = Response.objects.filter(environment_id=ctx.environment_id)
     if c.get("survey"):
@@ -602,7 +601,6 @@ def _answer_q(c: Mapping, ctx: CompileContext) -> Q:
     answered 3); with no survey chosen, a profile matches when one survey's latest answer does.
     Negative operators are the exact complement of their positive ("NPS ≠ 10": no latest answer
     is 10, which includes users who never answered), as for traits."""
-    from surveys.models import Response
 
     qs = _responses(c, ctx)
     operator = c["operator"]
@@ -640,7 +638,6 @@ def _answer_q(c: Mapping, ctx: CompileContext) -> Q:
 
 
 def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
-    from .models import SegmentMembership
 
     key = str(c["segment"])
     segment = ctx.segment(key)
@@ -736,7 +733,6 @@ def profiles_matching(
     self_uuid: str | None = None,
 ) -> QuerySet:
     """The profiles of the environment that match `rules`: one queryset."""
-    from profiles.models import Profile
 
     ctx = context or CompileContext(environment_id=environment_id, now=now or timezone.now())
     if profile_ids is not None:

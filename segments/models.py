@@ -106,3 +106,8 @@ class DirtyProfile(models.Model):
 
     profile_id = models.BigIntegerField(primary_key=True)
     environment_id = models.BigIntegerField()
+
+
+# pg_advisory_xact_lock(ADVISORY_LOCK_CLASS, segment id): one membership run per segment at a time
+# (services take it; selectors ask which segments are running).
+ADVISORY_LOCK_CLASS = 7001

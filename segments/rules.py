@@ -77,6 +77,7 @@ it), and the segment's page lists it in words until the rules are edited.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping
@@ -84,6 +85,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from traits.models import Trait
 
 STRING, NUMBER, BOOLEAN, DATE = "string", "number", "boolean", "date"
 DATA_TYPES = (STRING, NUMBER, BOOLEAN, DATE)
@@ -280,8 +283,6 @@ class TypeResolver:
             if self.environment_id is None:
                 self._cache[scope] = {}
             else:
-                from traits.models import Trait
-
                 self._cache[scope] = dict(
                     Trait.objects.filter(environment_id=self.environment_id, scope=scope)
                     .values_list("key", "data_type")
@@ -492,7 +493,6 @@ def rules_from_json(text: Any) -> Any:
     """Rules sent as JSON text (the builder's form and preview): parsed, and refused with a
     ValidationError naming "rules" when too long, not JSON, or nested deeper than any valid
     tree (a recursion error, or a 500, in whatever walks it next)."""
-    import json
 
     if text is None or text == "":
         return empty_rules()

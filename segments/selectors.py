@@ -5,8 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from core.http import parse_uuid
 from core.pagination import Page, keyset_page
@@ -15,7 +20,7 @@ from surveys.selectors import survey_names
 from traits.selectors import trait_options
 
 from . import rules as R
-from .models import RecomputeStatus, Segment, SegmentKind, SegmentMembership
+from .models import ADVISORY_LOCK_CLASS, RecomputeStatus, Segment, SegmentKind, SegmentMembership
 
 MEMBERS_PAGE_SIZE = 50
 
@@ -27,7 +32,6 @@ def segment_list(*, environment: Any) -> QuerySet[Segment]:
 
 
 def segment_get(*, environment: Any, uuid: Any) -> Segment:
-    from django.shortcuts import get_object_or_404
 
     return get_object_or_404(Segment, environment=environment, uuid=uuid)
 
@@ -147,9 +151,6 @@ def segment_rule_problems(*, segment: Segment, names: Any = None) -> list[dict[s
     changed since, or the rules were written around the builder), as error items in words
     (segments.rules.error_items). Those conditions match nobody until the rules are edited.
     Validation only (one query for the trait types): no profile is read."""
-    from django.core.exceptions import ValidationError
-
-    from . import rules as R
 
     if segment.kind != SegmentKind.DYNAMIC:
         return []
@@ -167,9 +168,6 @@ def segments_using_trait(
     conditions; response scope: answer conditions), each with the problems its rules would
     have if the trait's type were `data_type` (None: as it is). Reads the environment's
     segments, never profiles (a segment's rules are small)."""
-    from django.core.exceptions import ValidationError
-
-    from . import rules as R
 
     found = []
     segments = Segment.objects.filter(environment_id=environment_id, kind=SegmentKind.DYNAMIC).only(
@@ -205,9 +203,6 @@ def segment_runs_alive(*, segment_ids: list[int]) -> set[int]:
     """Of these segments, those whose run lock some database session holds (or waits for): a
     run's transaction takes pg_advisory_xact_lock(ADVISORY_LOCK_CLASS, segment id), and the lock
     dies with the session, so a worker that was killed leaves no entry. One query."""
-    from django.db import connection
-
-    from .services import ADVISORY_LOCK_CLASS
 
     if not segment_ids:
         return set()
@@ -223,8 +218,6 @@ def segment_runs_alive(*, segment_ids: list[int]) -> set[int]:
 
 
 def _stuck_cutoff(older_than: dt.timedelta | None) -> dt.datetime:
-    from django.conf import settings
-    from django.utils import timezone
 
     limit = older_than or dt.timedelta(seconds=settings.HARK_SEGMENT_STUCK_SECONDS)
     return timezone.now() - limit

@@ -22,13 +22,14 @@ import datetime as dt
 import io
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -44,17 +45,18 @@ from .compiler import CompileContext, profiles_matching
 from .dirty import mark_dirty_cte
 from .evaluation import environment_evaluation
 from .models import (
+    ADVISORY_LOCK_CLASS,
     RecomputeStatus,
     Segment,
     SegmentKind,
 )
+from .selectors import segments_lost_runs, segments_using_trait
 
 logger = logging.getLogger(__name__)
 
 # Queued by name (core.queue): tasks import services, never the reverse.
 RECOMPUTE_TASK = "segments.tasks.recompute_segment"
 
-ADVISORY_LOCK_CLASS = 7001  # pg_advisory_xact_lock(7001, segment id): one run per segment
 # While a run's transaction is open, PostgreSQL polls its client's socket this often (ms): when
 # the worker dies mid-statement (killed, out of memory), the server ends the orphaned statement
 # at once instead of at the statement timeout, which releases the segment's lock; the run can
@@ -323,7 +325,6 @@ def segment_recompute(
     `version`: the version this run was queued for; None for a refresh (periodic, dependents)
     that computes the current version without touching the status shown to users.
     """
-    import time
 
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None or segment.kind != SegmentKind.DYNAMIC:
@@ -454,7 +455,6 @@ def _outbox_cte(source: str, segment: Segment) -> str:
 def failure_reason(exc: BaseException) -> str:
     """What the segment page shows for a failed run: the error in words where it is one a
     person can act on (a timeout), else its type and message (the traceback is in the log)."""
-    from django.db import OperationalError
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, OperationalError) and "statement timeout" in text:
@@ -508,7 +508,6 @@ def segments_reset_stuck(*, older_than: dt.timedelta | None = None) -> list[int]
     Run by beat every minute and by every worker as it starts; without beat, the segment page
     offers "Recompute now" for such a run (selectors.segment_run_lost).
     """
-    from .selectors import segments_lost_runs
 
     stuck = segments_lost_runs(older_than=older_than)
     requeued: list[int] = []
@@ -890,7 +889,6 @@ def segments_trait_changed(*, environment_id: int, scope: str, key: str) -> list
     match nobody), or the trait was deleted with its values: recompute the dynamic segments
     that use it (those that depend on them follow when their members change). Returns their
     ids."""
-    from .selectors import segments_using_trait
 
     using = segments_using_trait(environment_id=environment_id, scope=scope, key=key)
     for item in using:

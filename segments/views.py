@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.db import OperationalError
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
@@ -26,6 +28,7 @@ from environments.permissions import editor_required
 from profiles.models import Profile
 from profiles.selectors import profile_ids_for_uuids
 
+from . import rules as R
 from . import selectors, services
 from .models import Segment, SegmentKind
 
@@ -88,14 +91,12 @@ def profile_segments(request: HarkRequest, profile_uuid: str) -> HttpResponse:
 
 
 def _parse_rules(raw: str | None) -> object:
-    from . import rules as R
 
     return R.rules_from_json(raw)
 
 
 def _error_items(errors: dict, rules: object) -> list[dict]:
     """Validation errors in words, each with its path for the builder to place it."""
-    from . import rules as R
 
     return R.error_items(errors, rules if isinstance(rules, dict) else None)
 
@@ -153,7 +154,6 @@ def segment_edit(request: HarkRequest, uuid: str) -> HttpResponse:
 
 
 def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
-    import json
 
     errors: dict = {}
     form = {
@@ -198,8 +198,6 @@ def _builder(request: HarkRequest, segment: Segment | None) -> HttpResponse:
 @editor_required
 def segment_preview(request: HarkRequest) -> HttpResponse:
     """Live count and sample for the builder's unsaved rules."""
-    from django.db import OperationalError
-    from django.http import Http404
 
     segment = None
     if request.POST.get("segment"):
@@ -237,7 +235,6 @@ def _members_page(request: HarkRequest, segment: Segment) -> dict:
 
 @require_http_methods(["GET"])
 def segment_detail(request: HarkRequest, uuid: str) -> HttpResponse:
-    from . import rules as R
 
     segment = selectors.segment_get(environment=request.environment, uuid=uuid)
     context = {

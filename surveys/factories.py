@@ -12,6 +12,7 @@ import factory
 from django.utils import timezone
 
 from environments.services import environment_create
+from profiles.factories import ProfileFactory
 
 from .models import Channel, Question, QuestionKind, Response, Survey, SurveyStatus
 from .services import DEFAULT_CONFIG, DEFAULT_TITLES
@@ -60,7 +61,6 @@ class QuestionFactory(factory.django.DjangoModelFactory):
 
 
 def _profile(environment):
-    from profiles.factories import ProfileFactory
 
     return ProfileFactory(environment=environment)
 

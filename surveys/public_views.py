@@ -20,6 +20,9 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
+from profiles.models import ActivitySource
+from profiles.services import profile_identify
+
 from . import answers as answer_rules
 from .link import (
     ANONYMOUS_COOKIE,
@@ -98,8 +101,6 @@ def _identify(
     can be forwarded, so whoever opens it is not proven to be the person named, and merging the
     device's anonymous profile (its answers, its traits) into that person would hand one
     person's history to another. The device id only recognises anonymous respondents."""
-    from profiles.models import ActivitySource
-    from profiles.services import profile_identify
 
     anonymous_id, is_new = _anonymous_id(request)
     try:

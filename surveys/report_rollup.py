@@ -31,6 +31,9 @@ from django.db.models import Aggregate, Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.periodic import for_each_environment
+from environments.models import Environment
+
 from .models import Question, QuestionKind, Response
 from .scores import KeySpec, grouped_figures
 
@@ -246,8 +249,6 @@ def response_stats_erase(*, profile_id: int, environment_id: int) -> int:
 
 def response_stats_rollup_all(*, full: bool = False) -> int:
     """Every environment with responses: the last RECENT_DAYS days (or everything)."""
-    from core.periodic import for_each_environment
-    from environments.models import Environment
 
     since = None if full else timezone.localdate() - timedelta(days=RECENT_DAYS)
     return sum(

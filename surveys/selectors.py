@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -64,7 +65,6 @@ def survey_for_link(*, public_id: str) -> Survey | None:
 def response_for_link(*, survey: Survey, token: str) -> Response | None:
     """The response a survey page continues: its uuid travels in the page, and it must belong
     to this very survey (never another survey's or environment's)."""
-    import uuid
 
     try:
         value = uuid.UUID(str(token))

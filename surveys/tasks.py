@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .report_rollup import response_stats_rollup_all
+
 
 # Idempotent (each environment's days are recomputed in one transaction): acknowledged when it
 # ends, handed out again at once if the pool process running it dies.
@@ -14,6 +16,5 @@ from celery import shared_task
 def rollup_response_stats(full: bool = False) -> int:
     """Recompute the Overview's daily figures: the last few days (every few minutes), or all
     days (daily, so responses deleted with their profile leave the figures)."""
-    from .report_rollup import response_stats_rollup_all
 
     return response_stats_rollup_all(full=full)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.test import Client
 
@@ -39,7 +40,6 @@ class ApiClient:
         )
 
     def delete(self, path: str, params: dict | None = None, **extra: Any):
-        from urllib.parse import urlencode
 
         query = ("?" + urlencode(params)) if params else ""
         return self.client.delete(path + query, **self._headers(), **extra)

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -19,6 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from profiles.models import Profile
+from surveys.factories import QuestionFactory, SurveyFactory
 from tests.api_helpers import new_key
 
 app = get_wsgi_application()
@@ -82,7 +84,6 @@ json_values = st.recursive(
 
 
 def _table_counts() -> dict[str, int]:
-    from django.db import connection
 
     counts = {}
     with connection.cursor() as cursor:
@@ -109,7 +110,6 @@ def api(api, settings):
 
 @pytest.fixture
 def fuzz_survey(environment):
-    from surveys.factories import QuestionFactory, SurveyFactory
 
     survey = SurveyFactory(environment=environment, live=True)
     QuestionFactory(survey=survey, kind="nps", key="score")
@@ -158,7 +158,6 @@ def test_hostile_responses_are_stored_or_refused_naming_a_field(
 def test_hostile_identify_and_track_are_stored_or_refused_naming_a_field(
     api, environment, user, email, traits
 ):
-    from profiles.models import Profile
 
     before = _table_counts()
     response = api.post("/api/v1/identify-user", {"id": user, "email": email, "traits": traits})

@@ -25,6 +25,7 @@ from surveys.link import sign
 from surveys.models import Response
 from tests.api_helpers import ApiClient, new_key
 from tests.test_api_segment import _basic
+from traits.models import Trait
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,6 @@ def test_rudderstack_track_and_page_carry_the_users_traits(client, key, environm
     profile = Profile.objects.get(environment=environment, user_id="u-r")
     assert profile.traits == {"name": "Alex", "plan": "pro", "seats": 5}
     assert Event.objects.filter(profile=profile).count() == 2
-    from traits.models import Trait
 
     assert set(Trait.objects.filter(environment=environment).values_list("key", flat=True)) >= {
         "name",

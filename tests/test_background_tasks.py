@@ -13,6 +13,7 @@ from events.factories import EventDefinitionFactory, EventFactory
 from events.models import Event, EventDefinition
 from events.services import event_definition_deletes_resume
 from profiles.factories import ProfileFactory
+from traits import tasks as trait_tasks
 from traits.factories import TraitFactory
 from traits.models import Trait
 
@@ -61,7 +62,6 @@ def test_an_unfinished_event_definition_deletion_is_resumed(environment):
 
 @pytest.mark.django_db
 def test_one_environment_failing_does_not_stop_the_trait_counts_of_the_others(monkeypatch):
-    from traits import tasks as trait_tasks
 
     broken = environment_create(name="Broken")
     counted = environment_create(name="Counted")

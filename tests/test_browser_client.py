@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 
 from delivery.factories import web_survey
+from delivery.models import DeliverySettings
 from environments.services import identity_verification_set
 from events.models import Event
 from profiles.models import Profile
@@ -524,7 +526,6 @@ KINDS = [
 
 
 def _serious(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
     return [
@@ -538,7 +539,6 @@ def _serious(page) -> list[str]:
 def test_axe_finds_no_serious_violation_on_an_open_survey_of_each_type(
     browser, host, environment, scheme
 ):
-    from delivery.models import DeliverySettings
 
     DeliverySettings.objects.create(environment=environment, color_scheme=scheme)
     for n, (kind, config) in enumerate(KINDS):
@@ -599,7 +599,6 @@ def test_keyboard_only_journey_through_a_corner_survey(context, host, environmen
 
 
 def test_modal_survey_takes_focus_keeps_it_and_gives_it_back_on_escape(context, host, environment):
-    from delivery.models import DeliverySettings
 
     DeliverySettings.objects.create(environment=environment, position="center")
     survey = survey_with_questions(environment, targeting={"trigger": "manual"})

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from conftest import PASSWORD
 from profiles.factories import ProfileFactory
 from segments.models import Segment, SegmentMembership
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
@@ -95,7 +96,6 @@ def test_results_open_from_the_list_and_follow_the_filters(
 
 
 def test_results_fit_a_phone(page, live_server, environment, owner, results_data):
-    from conftest import PASSWORD
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/login/")

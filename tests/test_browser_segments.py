@@ -9,6 +9,9 @@ from playwright.sync_api import expect
 
 from profiles.factories import ProfileFactory
 from segments import services
+from segments.models import Segment
+from surveys.factories import QuestionFactory, SurveyFactory
+from surveys.models import Question
 from traits.factories import TraitFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,7 +91,6 @@ def test_saving_with_a_blank_value_explains_it_in_words(
 
 
 def test_deleting_a_segment_asks_in_a_dialog(logged_in_page, live_server, environment, segment):
-    from segments.models import Segment
 
     dialogs: list[str] = []
     page = logged_in_page
@@ -115,8 +117,6 @@ def test_deleting_a_segment_asks_in_a_dialog(logged_in_page, live_server, enviro
 def test_removing_a_question_asks_in_a_dialog_and_swaps_the_list(
     logged_in_page, live_server, environment
 ):
-    from surveys.factories import QuestionFactory, SurveyFactory
-    from surveys.models import Question
 
     survey = SurveyFactory(environment=environment, name="Churn")
     keep = QuestionFactory(survey=survey, key="nps", kind="nps", title="How likely?", position=1)

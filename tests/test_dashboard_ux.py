@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.views.defaults import server_error
 
 from core.humanize import time_ago
-from core.totals import capped_total
+from core.totals import Total, capped_total
 from events.factories import EventDefinitionFactory
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
@@ -170,7 +172,6 @@ def test_capped_total_is_exact_below_the_cap_and_bounded_above(environment):
 
 
 def test_thousands_are_grouped():
-    from core.totals import Total
 
     assert str(Total(count=10_000, capped=True)) == "10,000+"
     assert str(Total(count=1_234, capped=False)) == "1,234"
@@ -198,7 +199,6 @@ def test_segment_members_page_says_how_many(owner_client, environment):
 
 
 def test_a_form_without_its_csrf_token_gets_a_styled_page(owner, environment):
-    from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner.user)
@@ -210,7 +210,6 @@ def test_a_form_without_its_csrf_token_gets_a_styled_page(owner, environment):
 
 
 def test_missing_pages_and_server_errors_get_styled_pages(owner_client, environment, rf):
-    from django.views.defaults import server_error
 
     response = owner_client.get(f"/e/{environment.slug}/no-such-page/")
     assert response.status_code == 404

@@ -7,10 +7,13 @@ from collections.abc import Callable
 import pytest
 from django.db import connection, connections
 
+from core.ingest import commit_mode
 from events.models import Event
 from events.services import events_track, track_item
 from profiles.models import MonthlyActivity, Profile
 from profiles.services import profile_identify
+from segments import services as segment_services
+from segments.models import DirtyProfile, SegmentMembership
 from traits.models import Trait
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,7 +120,6 @@ def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch)
 
 
 def test_synchronous_commit_follows_the_setting(settings):
-    from core.ingest import commit_mode
 
     assert commit_mode() == "off"
     settings.HARK_INGEST_SYNCHRONOUS_COMMIT = True
@@ -128,9 +130,6 @@ def test_concurrent_ingestion_and_drain_with_dynamic_segments(environment, setti
     """With a dynamic segment, every call also queues its profiles for re-evaluation: batches,
     identifies and a draining task racing over the same users neither deadlock nor lose a
     profile, and the final drain leaves the segment right."""
-    from segments import services as segment_services
-    from segments.models import DirtyProfile, SegmentMembership
-    from traits.models import Trait
 
     settings.REDIS_URL = "redis://127.0.0.1:6379/15"  # queue, do not evaluate inline
     settings.CELERY_TASK_ALWAYS_EAGER = False

@@ -9,10 +9,12 @@ import html
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from delivery.factories import web_survey
 from surveys.link import sign
+from tests.client_host import HostApp
 
 pytestmark = pytest.mark.django_db
 
@@ -64,9 +66,6 @@ def test_signing_examples_cover_four_languages_and_the_python_one_is_the_servers
 @pytest.mark.django_db(transaction=True)
 def test_snippet_pasted_verbatim_shows_a_survey(browser, live_server, environment, owner):
     """The snippet exactly as Settings shows it, inline in a page of another origin."""
-    from django.test import Client
-
-    from tests.client_host import HostApp
 
     client = Client()
     client.force_login(owner.user)

@@ -20,8 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config
 
-from core.redact import REDACTED, RedactSecretsFilter, redact
+from core.redact import REDACTED, RedactingGunicornLogger, RedactSecretsFilter, redact
 from environments.services import api_key_create
 from segments.tests.celery_fixtures import _free_port, database_url_for_tests
 
@@ -208,9 +209,6 @@ def test_runserver_request_log_holds_no_secret(environment):
 
 
 def test_gunicorn_error_log_redacts_too(tmp_path):
-    from gunicorn.config import Config
-
-    from core.redact import RedactingGunicornLogger
 
     cfg = Config()
     cfg.set("errorlog", str(tmp_path / "error.log"))

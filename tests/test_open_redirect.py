@@ -8,6 +8,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
+from conftest import PASSWORD
 from core.http import safe_next
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory
@@ -121,7 +122,6 @@ def test_a_next_with_a_bare_word_or_newline_is_not_a_500(owner_client, environme
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_login_and_logout_use_the_same_check(client, owner, value):
-    from conftest import PASSWORD
 
     login = reverse("environments:login")
     response = client.post(
@@ -133,7 +133,6 @@ def test_login_and_logout_use_the_same_check(client, owner, value):
 
 
 def test_login_follows_a_next_on_this_site(client, owner, environment):
-    from conftest import PASSWORD
 
     back = f"/e/{environment.slug}/people/"
     page = client.get(reverse("environments:login"), {"next": back})

@@ -4,10 +4,11 @@ re-prepared when the session lost them, and plain SQL when HARK_PREPARED_STATEME
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from core import prepared
 from events.models import Event
-from events.services import events_track, track_item
+from events.services import LAST_SEEN_RESOLUTION_SECONDS, TRACK_ONE_USER, events_track, track_item
 from profiles.models import Profile
 from profiles.services import profile_identify
 
@@ -96,9 +97,6 @@ def test_identify_and_track_prepare_their_statements(environment, settings):
 def test_one_event_statement_answers_for_the_row_it_was_given(environment):
     """A batch's retry pass may leave a single row, say the eighth: the one-event statement
     reports it under its own number and honours its duplicate flag."""
-    from django.utils import timezone
-
-    from events.services import LAST_SEEN_RESOLUTION_SECONDS, TRACK_ONE_USER
 
     now = timezone.now()
     row = {"n": 7, "u": "u9", "a": None, "pid": None, "e": "Paid", "t": now.isoformat()}

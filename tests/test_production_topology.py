@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from config.celery import app
 from environments.services import api_key_create
@@ -114,8 +115,6 @@ def test_beat_started_as_the_procfile_says_loads_the_whole_schedule(redis_url, t
         schedule = loaded_schedule(beat)
     finally:
         beat.stop()
-        import redis
-
         redis.Redis.from_url(redis_url).delete(queue)
     assert {name: schedule.get(name) for name in SCHEDULED} == SCHEDULED, beat.log()[-4000:]
     # And each scheduled task is one a worker knows (a typo would be scheduled, then dropped).
@@ -189,6 +188,4 @@ def test_identify_through_the_api_changes_dynamic_segment_membership(
     finally:
         for process in reversed(processes):
             process.stop()
-        import redis
-
         redis.Redis.from_url(redis_url).delete(queue)

@@ -8,6 +8,7 @@ checks) start real processes, as an operator would.
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import secrets
 import subprocess
@@ -331,7 +332,6 @@ def test_login_throttle_and_proxy_settings(environ):
 
 
 def test_readme_documents_every_variable_the_settings_read():
-    import re
 
     source = (ROOT / "config" / "settings.py").read_text()
     read = set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source))

@@ -9,12 +9,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core import fastjson
 from core.ingest import JSON_STRING_MAX_LENGTH, clean_json, clean_text
 from governance import audit
 from profiles.sql import profiles_trait_remove_sql
+from segments.services import segments_trait_changed
 from surveys.sql import responses_data_key_remove_sql
 
 from .models import DataType, Scope, Trait
@@ -189,8 +191,6 @@ def trait_update(
         trait.save(update_fields=changed)
         audit.record(None, "trait.update", trait, before, {n: changes[n] for n in changed})
     if "data_type" in changed:
-        from segments.services import segments_trait_changed
-
         segments_trait_changed(
             environment_id=trait.environment_id, scope=trait.scope, key=trait.key
         )
@@ -213,7 +213,6 @@ def trait_delete(*, trait: Trait) -> int:
         sql = profiles_trait_remove_sql()
     else:
         sql = responses_data_key_remove_sql()
-    from segments.services import segments_trait_changed
 
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -267,7 +266,6 @@ def trait_profile_counts_refresh(*, environment_id: int, now: datetime | None = 
     Two set-based statements per environment, run by a periodic task, never on page load: one
     pass over the environment's profiles and one over its responses.
     """
-    from django.utils import timezone
 
     params: dict[str, Any] = {"env": environment_id, "now": now or timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:

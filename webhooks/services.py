@@ -50,6 +50,7 @@ from .models import (
     OutboxEvent,
     WebhookEndpoint,
 )
+from .outbox import kick_after_commit, pending_updates_flush
 from .payloads import build_payload, segment_batch, segment_headers, webhook_headers, webhook_id
 
 logger = logging.getLogger(__name__)
@@ -192,8 +193,6 @@ def endpoint_update(
             before["write_key"], after["write_key"] = "(previous)", "(changed)"
         audit.record(None, "webhook.update", endpoint, before, after)
         if enabled:
-            from .outbox import kick_after_commit
-
             kick_after_commit()
     return endpoint
 
@@ -478,7 +477,6 @@ def _record_successes(items: list[tuple[Delivery, http.Result]], lease: datetime
 def drain(*, max_batches: int = 50, at: datetime | None = None) -> int:
     """Fan out new events, flush due debounced updates, send due deliveries batch by batch.
     Returns the deliveries attempted."""
-    from .outbox import pending_updates_flush
 
     pending_updates_flush(now=at)
     while fan_out(at=at) >= FANOUT_BATCH:
@@ -505,7 +503,6 @@ def delivery_replay(*, delivery: Delivery) -> Delivery:
         replay_of=delivery,
         next_attempt_at=now(),
     )
-    from .outbox import kick_after_commit
 
     kick_after_commit()
     return replay
@@ -534,7 +531,6 @@ def deliveries_replay_failed(*, endpoint: WebhookEndpoint, since: datetime) -> i
         Delivery.objects.filter(
             endpoint=endpoint, status=DeliveryStatus.FAILED, created_at__gte=since
         ).exclude(replay_of__isnull=False, created_at=at).update(status=DeliveryStatus.GAVE_UP)
-    from .outbox import kick_after_commit
 
     kick_after_commit()
     return count
@@ -563,7 +559,6 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     }
     event.save(update_fields=["payload"])
     delivery = Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=now())
-    from .outbox import kick_after_commit
 
     kick_after_commit()
     return delivery

@@ -7,13 +7,16 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from alerts import services
 from alerts.factories import AlertSubscriptionFactory
 from alerts.models import AlertSent, DeliveryStatus, Trigger
+from environments.services import member_add, member_remove
 from profiles.factories import ProfileFactory
 from segments import services as segment_services
 from segments.factories import ManualSegmentFactory
@@ -208,8 +211,6 @@ def test_delivery_queries_do_not_grow_with_the_batch(
     for _ in range(3):
         ResponseFactory(survey=survey, data={"nps": 1, "why": "x"}, completed=True)
     services.alerts_sweep()
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as three:
         assert services.alerts_deliver() == 3
@@ -222,7 +223,6 @@ def test_delivery_queries_do_not_grow_with_the_batch(
 
 
 def test_a_removed_member_is_told_nothing_more(owner, environment, survey, jane):
-    from environments.services import member_add, member_remove
 
     colleague = member_add(environment=environment, email="leaver@acme.test", role="analyst")
     subscription(colleague, email=True)

@@ -1,12 +1,12 @@
 import pytest
+from django.core.cache import cache
+
+from delivery import api
 
 
 @pytest.fixture(autouse=True)
 def _fresh_client_api_state():
     """Rate-limit windows and the public-key cache start empty in every test."""
-    from django.core.cache import cache
-
-    from delivery import api
 
     cache.clear()
     api._key_cache.clear()

@@ -7,18 +7,22 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from delivery import api, selectors
 from delivery.factories import web_survey
 from delivery.models import DeliverySettings, SurveyTranslation
 from delivery.services import identity_signature
 from events.models import Event
 from profiles.models import Profile
+from profiles.services import profile_identify
 from surveys.factories import QuestionFactory
 from surveys.models import Channel, QuestionKind, Response
+from surveys.services import survey_set_status
 
 from .helpers import ANON, PREFIX, call, table_counts
 
@@ -67,7 +71,6 @@ def test_page_stores_pageview_for_identified_users_only(client, environment):
     assert event.definition.name == "$pageview"
     assert event.properties["path"] == "/billing"
     DeliverySettings.objects.create(environment=environment, pageview_tracking=False)
-    from delivery import api
 
     api._key_cache.clear()
     page(client, environment, user={"id": "u1"})
@@ -323,7 +326,6 @@ def test_client_calls_never_return_profile_data(client, environment):
 def verified(environment):
     environment.identity_verification = True
     environment.save(update_fields=["identity_verification"])
-    from delivery import api
 
     api._key_cache.clear()
     return environment
@@ -386,7 +388,6 @@ def test_identity_verification_refuses_answers_for_an_unsigned_user(client, veri
 
 
 def test_identity_verification_ignores_an_unsigned_email_beside_a_signed_id(client, verified):
-    from profiles.services import profile_identify
 
     victim = profile_identify(environment=verified, email="victim@x.test", traits={"plan": "gold"})
     signature = identity_signature(verified.identity_secret, user_id="attacker", email=None)
@@ -554,7 +555,6 @@ def test_cors_headers_preflight_and_allowed_origins(client, environment):
         == 200
     )
     DeliverySettings.objects.create(environment=environment, allowed_origins=[origin])
-    from delivery import api
 
     api._key_cache.clear()
     assert page(client, environment, HTTP_ORIGIN=origin).status_code == 200
@@ -568,7 +568,6 @@ def test_cors_headers_preflight_and_allowed_origins(client, environment):
 
 @override_settings(HARK_CLIENT_RATE_LIMIT_IP=5)
 def test_rate_limit_per_ip_is_429_with_retry_after(client, environment):
-    from django.core.cache import cache
 
     cache.clear()
     codes = [page(client, environment, REMOTE_ADDR="10.9.9.9").status_code for _ in range(7)]
@@ -581,7 +580,6 @@ def test_rate_limit_per_ip_is_429_with_retry_after(client, environment):
 
 @override_settings(HARK_CLIENT_RATE_LIMIT_KEY=3, HARK_CLIENT_RATE_LIMIT_IP=1000)
 def test_rate_limit_per_public_key(client, environment):
-    from django.core.cache import cache
 
     cache.clear()
     codes = [page(client, environment, REMOTE_ADDR=f"10.0.0.{n}").status_code for n in range(5)]
@@ -599,7 +597,6 @@ def _queries(client, environment, body, path="/page"):
 def test_page_query_count_is_flat_for_1_and_50_live_surveys(
     client, environment, other_environment, identified
 ):
-    from profiles.services import profile_identify
 
     user = {"user": {"id": "u1"}} if identified else {}
     profile_identify(environment=environment, user_id="u1")
@@ -679,8 +676,6 @@ def test_every_90_days_creates_a_new_response_after_90_days_not_before(client, e
 
 @override_settings(HARK_DELIVERY_CACHE_SECONDS=60)
 def test_page_reads_a_process_snapshot_and_a_claim_still_checks_the_database(client, environment):
-    from delivery import selectors
-    from surveys.services import survey_set_status
 
     selectors._snapshots.clear()
     survey = web_survey(environment, questions=3)

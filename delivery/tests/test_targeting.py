@@ -14,6 +14,7 @@ from delivery.models import DeliverySettings
 from delivery.services import targeting_resample, targeting_update
 from delivery.targeting import Facts, bucket
 from profiles.factories import ProfileFactory
+from profiles.services import profile_identify
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
 from surveys.factories import ResponseFactory
 from surveys.models import Channel, SurveyStatus
@@ -329,7 +330,6 @@ def test_sampling_is_sticky_and_close_to_percent_over_10000_people():
 def test_sampling_sticky_across_devices_and_merge(environment):
     """Two devices of one user share the bucket (it hashes the user id); an anonymous device
     has its own (it hashes the device id); after identification the user's bucket applies."""
-    from profiles.services import profile_identify
 
     survey = web_survey(environment, targeting={"sample_percent": 50})
     salt = survey.web_targeting.sample_salt

@@ -7,15 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from delivery.factories import web_survey
 from delivery.models import DeliverySettings, SurveyTargeting, SurveyTranslation
 from profiles.factories import ProfileFactory
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
-from surveys.factories import ResponseFactory
-from surveys.models import Channel
+from surveys.factories import QuestionFactory, ResponseFactory
+from surveys.models import Channel, QuestionKind
+from surveys.services import survey_duplicate
 from tests.helpers import HTMX, eurl
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +108,6 @@ def test_targeting_bad_input_is_a_form_error_and_writes_nothing(
 
 
 def test_builder_offers_the_web_channel_and_loads_targeting(environment, owner_client):
-    from django.urls import reverse
 
     survey = web_survey(environment)
     builder = owner_client.get(
@@ -221,8 +224,6 @@ def test_panel_surveys_section_says_shown_would_and_would_not(
 def test_panel_surveys_query_count_is_flat(
     environment, owner_client, django_assert_max_num_queries
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     profile = ProfileFactory(environment=environment)
     page = eurl(environment, "delivery:profile_surveys", profile_uuid=profile.uuid)
@@ -245,7 +246,6 @@ def test_panel_surveys_query_count_is_flat(
 
 
 def test_user_panel_loads_the_surveys_section(environment, owner_client):
-    from django.urls import reverse
 
     profile = ProfileFactory(environment=environment)
     panel = owner_client.get(
@@ -296,10 +296,6 @@ def test_settings_page_saves_theme_throttle_origins(
 
 
 def test_survey_link_page_uses_the_same_interface_translations(environment):
-    from django.urls import reverse
-
-    from surveys.factories import QuestionFactory
-    from surveys.models import QuestionKind
 
     survey = web_survey(environment, questions=0)
     QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="a", position=1, required=False)
@@ -313,7 +309,6 @@ def test_survey_link_page_uses_the_same_interface_translations(environment):
 
 
 def test_duplicating_a_survey_copies_its_targeting_and_translations(environment):
-    from surveys.services import survey_duplicate
 
     survey = web_survey(environment, targeting={"sample_percent": 30, "trigger": "exit_intent"})
     SurveyTranslation.objects.create(

@@ -4,8 +4,10 @@ other addresses are unaffected; X-Forwarded-For counts only when a trusted proxy
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.db.models import F
 from django.test import Client, RequestFactory, override_settings
@@ -99,7 +101,6 @@ def test_the_lockout_expires_after_the_cooloff(alice):
 
 
 def _second():
-    from datetime import timedelta
 
     return timedelta(seconds=1)
 
@@ -203,7 +204,6 @@ def test_the_admin_sign_in_counts_and_is_refused_too(alice):
 
 
 def test_successful_sign_ins_are_not_recorded(alice):
-    from axes.models import AccessLog
 
     assert _signed_in(_attempt("alice@acme.test", PASSWORD, "198.51.100.9"))
     assert not AccessLog.objects.exists()

@@ -1,7 +1,9 @@
 from datetime import UTC, date, datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
+from events import services
 from events.factories import EventDefinitionFactory, EventFactory
 from events.models import EventDailyCount, EventDefinition, RollupWatermark
 from events.services import event_counts_rollup
@@ -75,9 +77,6 @@ def test_rollup_runs_constant_queries(environment, django_assert_max_num_queries
 
 
 def test_rollup_steps_over_a_gap_in_event_ids(environment, monkeypatch):
-    from django.db import connection
-
-    from events import services
 
     definition = EventDefinitionFactory(environment=environment, name="Clicked")
     _events(environment, definition, 1)

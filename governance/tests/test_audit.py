@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
+from delivery.factories import web_survey
+from delivery.services import targeting_update
 from environments.models import Membership, Role
 from environments.services import api_key_create, member_add
 from governance import audit
@@ -57,8 +60,6 @@ def _question_edit(client, environment, owner):
 
 
 def _targeting_edit(client, environment, owner):
-    from delivery.factories import web_survey
-    from delivery.services import targeting_update
 
     survey = web_survey(environment)
     with audit.acting(owner.user, ip=CLIENT_IP):
@@ -381,7 +382,6 @@ def test_page_is_for_admins_only(analyst_client, environment, entries):
     url = eurl(environment, "governance:audit_log")
     assert analyst_client.get(url).status_code == 403
     manager = member_add(environment=environment, email="m@acme.test", role=Role.MANAGER)
-    from django.test import Client
 
     client = Client()
     client.force_login(manager.user)

@@ -11,9 +11,12 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.http import Http404
+from django.test import Client, RequestFactory
 
+from delivery.models import AnswerReceipt
 from governance.erasure import erasures_matching, identifier_hash
 from governance.models import AuditEntry, ErasureLog
+from governance.views import erase_contact
 from profiles.models import Profile
 from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
@@ -193,7 +196,6 @@ def test_api_export_of_another_environments_contact_is_404(other_environment, co
 
 
 def test_api_export_needs_a_key(contact):
-    from django.test import Client
 
     response = Client().get("/api/v1/contact/export", {"id": "u-42"})
     assert response.status_code == 401
@@ -270,7 +272,6 @@ def test_erasure_leaves_no_reference_and_keeps_the_totals(
             cursor.execute(f'SELECT count(*) FROM {table} WHERE "{column}" = %s', [pk])
             assert cursor.fetchone()[0] == 0, table
     # Rows that refer to the contact's rows (receipts of its responses), non-FK references.
-    from delivery.models import AnswerReceipt
 
     assert not AnswerReceipt.objects.filter(response_id__in=response_ids).exists()
     assert not DirtyProfile.objects.filter(profile_id=pk).exists()
@@ -370,9 +371,6 @@ def test_erasing_twice_is_404_and_logs_once(owner_client, owner, environment, co
     assert owner_client.post(url, {"confirm": "yes"}).status_code == 302
     assert owner_client.post(url, {"confirm": "yes"}).status_code == 404
     # A request that found the contact just before another erased it.
-    from django.test import RequestFactory
-
-    from governance.views import erase_contact
 
     request = RequestFactory().post("/")
     request.user = owner.user

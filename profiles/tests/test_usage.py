@@ -10,6 +10,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -178,7 +179,6 @@ def test_monthly_activity_row_is_not_rewritten_when_nothing_changes(environment)
 
 
 def _xmin(pk: int) -> str:
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT xmin::text FROM profiles_monthlyactivity WHERE id = %s", [pk])

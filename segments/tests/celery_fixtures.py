@@ -11,6 +11,7 @@ rows).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -23,6 +24,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
+from django.db import connection
+
+from config.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +101,6 @@ def redis_url(redis_server) -> str:
 
 def database_url_for_tests() -> str:
     """A URL for the database pytest-django created (test_<name>), for another process."""
-    from django.db import connection
 
     s = connection.settings_dict
     host = s.get("HOST") or "127.0.0.1"
@@ -197,7 +201,6 @@ def start_worker(env: dict[str, str], *, pool: str = "solo") -> HarkProcess:
 def publishing_to(redis_url: str, queue: str, settings):
     """This process's Celery app switched from eager mode to the broker and queue (the workers'
     ones) for the test."""
-    from config.celery import app
 
     # Keys carry the CELERY_ namespace: the app reads its config from Django settings.
     previous = {
@@ -224,9 +227,6 @@ def publishing_to(redis_url: str, queue: str, settings):
 def forget_queue(redis_url: str, queue: str) -> None:
     """Delete a test's queue, and the messages of it a killed worker left unacknowledged (kombu
     keeps them in the `unacked` hash, to hand them out again after the visibility timeout)."""
-    import json
-
-    import redis
 
     client = redis.Redis.from_url(redis_url)
     client.delete(queue)

@@ -8,7 +8,12 @@ import uuid as uuid_module
 
 from hypothesis import strategies as st
 
+from events.models import Event, EventDefinition
+from profiles.models import Profile
 from segments import rules as R
+from segments.models import Segment, SegmentMembership
+from surveys.models import Response, Survey
+from traits.models import Trait
 
 from .pyeval import PyEvent, PyProfile, PyResponse, PySegment, World
 
@@ -262,11 +267,6 @@ def worlds(draw, max_profiles: int = 6) -> World:
 
 def write_world(world: World, environment) -> World:
     """Insert the world into the database (for `environment`); returns it with database ids."""
-    from events.models import Event, EventDefinition
-    from profiles.models import Profile
-    from segments.models import Segment, SegmentMembership
-    from surveys.models import Response, Survey
-    from traits.models import Trait
 
     Trait.objects.bulk_create(
         [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
@@ -14,6 +15,8 @@ from profiles.services import profile_delete, profile_identify
 from segments import services
 from segments.models import Segment, SegmentMembership, SegmentMembershipChange
 from traits.factories import TraitFactory
+from traits.models import Trait
+from traits.services import trait_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +71,6 @@ def test_deleting_a_profile_lowers_counts_and_records_its_exit(environment, pro)
 
 
 def test_delete_is_a_constant_number_of_statements(environment, pro):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     def delete_member_of(n: int) -> int:
         segments = [
@@ -156,7 +157,6 @@ def test_a_running_recompute_is_not_waited_for_its_count_is_refreshed_after(
 
 
 def test_bulk_remove_is_set_based_and_keeps_the_books(environment):
-    from django.test.utils import CaptureQueriesContext
 
     beta = services.segment_create(environment=environment, name="Beta", kind="manual")
 
@@ -178,8 +178,6 @@ def test_bulk_remove_is_set_based_and_keeps_the_books(environment):
 def test_deleting_a_trait_recomputes_the_segments_that_use_it(
     environment, pro, django_capture_on_commit_callbacks
 ):
-    from traits.models import Trait
-    from traits.services import trait_delete
 
     ProfileFactory(environment=environment, traits={"plan": "pro"})
     recompute(pro)

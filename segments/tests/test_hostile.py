@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from profiles.factories import ProfileFactory
 from segments import services
@@ -65,7 +66,6 @@ def test_rules_too_long_or_not_json(owner_client, environment):
 
 
 def test_stored_rules_nested_deep_do_not_break_pages_or_recompute(owner_client, environment):
-    from django.db import connection
 
     segment = services.segment_create(environment=environment, name="S", kind="dynamic")
     with connection.cursor() as cursor:  # around the builder (the admin, a script)

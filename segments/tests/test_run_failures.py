@@ -7,6 +7,7 @@ import datetime as dt
 
 import psycopg
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from profiles.factories import ProfileFactory
@@ -99,7 +100,6 @@ def test_a_failing_refresh_marks_the_segment_failed_and_a_good_one_clears_it(
 
 
 def test_a_database_error_on_a_worker_waits_queued_for_its_retry(segment, monkeypatch):
-    from django.db import OperationalError
 
     def lose_connection(segment, *, now):
         raise OperationalError("server closed the connection unexpectedly")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -319,7 +319,6 @@ def test_task_backoff_is_capped():
 
 
 def test_failed_recompute_marks_segment_failed(environment, plan_trait, monkeypatch):
-    from django.db import OperationalError
 
     segment = make_dynamic(environment, PRO)
 

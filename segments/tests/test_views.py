@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from profiles.factories import ProfileFactory
+from profiles.models import Profile
 from segments import services
-from segments.models import Segment, SegmentMembership
+from segments.models import Segment, SegmentMembership, SegmentMembershipChange
+from segments.selectors import member_ids, members_filter
+from surveys.factories import ResponseFactory, SurveyFactory
+from surveys.models import Response
 from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
 
@@ -90,9 +99,6 @@ def test_detail_lists_members_with_panel_links(
 
 
 def test_members_pagination_is_keyset(owner_client, environment, manual):
-    import datetime as dt
-
-    from django.utils import timezone
 
     profiles = [ProfileFactory(environment=environment) for _ in range(60)]
     base = timezone.now()
@@ -226,7 +232,6 @@ def test_status_polls_while_queued_and_announces_the_end(owner_client, environme
 
 
 def test_import_csv_file(owner_client, environment, manual):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     a = ProfileFactory(environment=environment, user_id="u-1")
     b = ProfileFactory(environment=environment, email="b@example.test", user_id="zz")
@@ -255,10 +260,6 @@ def test_users_list_bulk_add_and_remove(owner_client, environment, manual, other
 def test_bulk_remove_takes_the_same_queries_for_one_member_or_many(
     owner_client, environment, manual
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from segments.models import SegmentMembershipChange
 
     target = eurl(environment, "segments:members", uuid=manual.uuid)
 
@@ -330,10 +331,6 @@ def test_edit_rules_requeues(owner_client, environment, dynamic):
 
 
 def test_members_filter_keeps_the_members_rows(environment, manual):
-    from profiles.models import Profile
-    from segments.selectors import member_ids, members_filter
-    from surveys.factories import ResponseFactory, SurveyFactory
-    from surveys.models import Response
 
     inside = ProfileFactory(environment=environment)
     outside = ProfileFactory(environment=environment)

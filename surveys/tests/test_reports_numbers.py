@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from profiles.factories import ProfileFactory
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from surveys.report_rollup import response_stats_rollup
 from tests.helpers import HTMX, eurl
+from traits.models import Trait
 
 from . import test_reports as base
 
@@ -84,7 +86,6 @@ def test_overview_completed_only_scores_completed_responses(owner_client, enviro
 def test_overview_completed_only_is_computed_live_past_the_rollup(
     owner_client, environment, responses
 ):
-    from surveys.report_rollup import response_stats_rollup
 
     response_stats_rollup(environment_id=environment.pk)  # rolls up the older days
     old_partial = ResponseFactory(
@@ -220,7 +221,6 @@ def test_csat_filter_accepts_labels(owner_client, environment, responses):
 
 
 def test_trait_filter_offers_labels(owner_client, environment, alice):
-    from traits.models import Trait
 
     Trait.objects.filter(environment=environment, key="plan").update(label="Billing plan")
     if not Trait.objects.filter(environment=environment, key="plan").exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from profiles.factories import ProfileFactory
@@ -133,7 +134,6 @@ def test_report_scores_computes_several_in_one_query(survey, django_assert_num_q
     ResponseFactory(survey=survey, profile=profile, data={"nps": 9, "csat": 2}, completed=True)
     ResponseFactory(survey=survey, profile=profile, data={"nps": 3}, completed=False)
     ResponseFactory(survey=survey, profile=profile, data={})
-    from django.db.models import Count, Q
 
     with django_assert_num_queries(1):
         result = scores.report_scores(
@@ -166,7 +166,6 @@ def test_nps_weekly_groups_by_week(survey):
 
 
 def test_report_weekly_totals_match_report_scores(survey, django_assert_num_queries):
-    from django.db.models import Count
 
     profile = ProfileFactory(environment=survey.environment)
     monday = timezone.make_aware(datetime(2026, 3, 2, 12, 0))

@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from profiles.factories import ProfileFactory
+from profiles.models import Profile
 from profiles.services import profile_delete, profile_identify
 from segments.factories import SegmentFactory
 from segments.services import segment_recompute
@@ -91,7 +93,6 @@ def test_no_subscribed_endpoint_writes_no_event(environment, allow_private, rece
 
 def test_outbox_event_rolls_back_with_the_change(environment, allow_private, receiver):
     endpoint_for(environment, receiver, ["contact.identified"])
-    from django.db import transaction
 
     with pytest.raises(RuntimeError), transaction.atomic():
         emit(environment.pk, "contact.identified", {}, None)
@@ -368,7 +369,6 @@ def test_segment_recompute_emits_entered_and_left_in_its_statements(
         segment_recompute(segment_id=segment.pk)
     assert not OutboxEvent.objects.exists()
     endpoint_for(environment, receiver, ["segment.entered", "segment.left"])
-    from profiles.models import Profile
 
     Profile.objects.filter(pk__in=[p.pk for p in profiles]).update(traits={"plan": "pro"})
     Profile.objects.filter(pk=profiles[1].pk).update(traits={"plan": "free"})
@@ -415,7 +415,6 @@ def test_segment_destination_gets_identify_and_track(
 
 
 def test_endpoint_create_refuses_bad_input(environment):
-    from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as exc:
         services.endpoint_create(

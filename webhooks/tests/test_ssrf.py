@@ -5,6 +5,8 @@ HARK_WEBHOOKS_ALLOW_PRIVATE is on."""
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -95,8 +97,6 @@ def test_rebinding_is_refused_at_delivery_time(environment, fake_dns, settings, 
 
 def test_redirects_are_not_followed(settings):
     """A 302 is an answer (not a 2xx: retried), never followed to its Location."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     hits: list[str] = []
 

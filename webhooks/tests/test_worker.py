@@ -21,6 +21,8 @@ from webhooks.models import Delivery, DeliveryStatus
 from webhooks.outbox import emit
 from webhooks.tasks import webhooks_drain
 
+from .receiver import Receiver
+
 redis_server = celery_fixtures.redis_server
 redis_url = celery_fixtures.redis_url
 
@@ -63,7 +65,6 @@ def test_a_committed_event_is_delivered_by_the_worker(
 
 
 def test_worker_killed_mid_delivery_is_retried(environment, redis_url, settings, allow_private):
-    from .receiver import Receiver
 
     receiver = Receiver(hang=threading.Event(), hold_first=1).start()
     queue = new_queue()
