@@ -59,7 +59,7 @@ def test_identify_and_track_in_autocommit(environment, django_assert_max_num_que
     # Count ingestion's own statements: the segment seam (which runs at once in autocommit)
     # belongs to the segments app.
     calls = []
-    monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: calls.append(kw))
+    monkeypatch.setattr("profiles.services.segment_profiles_changed", lambda **kw: calls.append(kw))
     before = _synchronous_commit()
     assert not connection.in_atomic_block
     # The first call on a connection also PREPAREs its statement (core/prepared.py).
@@ -104,7 +104,7 @@ def test_synchronous_commit_setting_keeps_server_value(environment, settings):
 def test_concurrent_batches_creating_the_same_profiles(environment, monkeypatch):
     """Batches racing to create the same new users and event names all land (regression: a row
     created by a concurrent call after the statement's snapshot used to leave a null profile)."""
-    monkeypatch.setattr("segments.services.segment_profiles_changed", lambda **kw: None)
+    monkeypatch.setattr("profiles.services.segment_profiles_changed", lambda **kw: None)
 
     def worker(seed: int) -> None:
         for round_ in range(3):

@@ -208,7 +208,7 @@ def test_identify_calls_segment_seam_after_commit(
 ):
     calls = []
     monkeypatch.setattr(
-        "segments.services.segment_profiles_changed",
+        "profiles.services.segment_profiles_changed",
         lambda **kw: calls.append(kw),
     )
     with django_capture_on_commit_callbacks(execute=True):
