@@ -31,12 +31,14 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404, HttpRequest
 
 from core.ingest import canonical_email
 from profiles.models import Profile
 from segments.services import segment_memberships_end
 from surveys.report_rollup import response_stats_erase
 
+from . import audit
 from .models import ErasureLog
 from .references import extra_references, profile_references
 
@@ -149,3 +151,24 @@ def erasures_matching(*, kind: str, value: str, environment_id: int | None = Non
     if environment_id is not None:
         qs = qs.filter(environment_id=environment_id)
     return qs.order_by("-erased_at")
+
+
+def erase_contact(request: HttpRequest, profile: Profile, *, via: str) -> ErasureLog:
+    """Erase and audit (the panel and the API's DELETE /contact): the audit entry names the
+    erasure log entry, never the contact."""
+    actor = audit.actor_from_request(request)
+    with transaction.atomic():
+        try:
+            entry = profile_erase(
+                profile=profile, actor=actor.user, actor_label=actor.label, via=via
+            )
+        except Profile.DoesNotExist:  # erased meanwhile by another request
+            raise Http404("No such contact") from None
+        audit.record(
+            request,
+            "contact.erase",
+            ("erasure", entry.pk, f"Erasure #{entry.pk}"),
+            environment=profile.environment_id,
+            after={"via": via, "rows_deleted": entry.counts},
+        )
+    return entry

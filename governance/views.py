@@ -11,10 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import (
-    Http404,
-    HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
     StreamingHttpResponse,
@@ -29,7 +26,7 @@ from core.urls import env_reverse
 from profiles.models import Profile
 
 from . import audit
-from .erasure import erasures_matching, profile_erase, profile_erasure_plan
+from .erasure import erase_contact, erasures_matching, profile_erasure_plan
 from .export import contact_export_stream, export_filename
 from .models import AuditEntry, ErasureLog
 
@@ -61,27 +58,6 @@ def contact_export(request: HarkRequest, uuid: UUID) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{export_filename(profile)}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-def erase_contact(request: HttpRequest, profile: Profile, *, via: str) -> ErasureLog:
-    """Erase and audit (the panel and the API's DELETE /contact): the audit entry names the
-    erasure log entry, never the contact."""
-    actor = audit.actor_from_request(request)
-    with transaction.atomic():
-        try:
-            entry = profile_erase(
-                profile=profile, actor=actor.user, actor_label=actor.label, via=via
-            )
-        except Profile.DoesNotExist:  # erased meanwhile by another request
-            raise Http404("No such contact") from None
-        audit.record(
-            request,
-            "contact.erase",
-            ("erasure", entry.pk, f"Erasure #{entry.pk}"),
-            environment=profile.environment_id,
-            after={"via": via, "rows_deleted": entry.counts},
-        )
-    return entry
 
 
 @require_http_methods(["GET", "POST"])

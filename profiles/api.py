@@ -16,7 +16,7 @@ from api.auth import key_environment
 from api.errors import ERRORS, ERRORS_404, json_answer
 from api.fields import PAGE_LENGTH_DEFAULT, PAGE_LENGTH_MAX, UserId
 from core.pagination import keyset_page
-from governance.views import erase_contact
+from governance.erasure import erase_contact
 from segments.selectors import profile_segments, segment_by_uuid
 from surveys.selectors import survey_by_uuid
 

@@ -31,7 +31,7 @@ from core.ingest import (
     utc,
 )
 from environments.models import Environment
-from events.models import Event
+from events.sql import events_of_profile_delete_sql, events_reassign_sql
 from segments.dirty import mark_dirty_cte
 from segments.services import (
     segment_memberships_end,
@@ -40,6 +40,7 @@ from segments.services import (
     tasks_run_inline,
 )
 from surveys.models import Response
+from surveys.sql import responses_reassign_sql
 from traits.models import Scope
 from traits.services import (
     trait_definitions_record,
@@ -464,15 +465,15 @@ def _update(
 def _merge_children(*, source: Profile, target: Profile) -> None:
     """Move everything the anonymous `source` profile owns to `target`, set-based, then delete it.
 
-    These tables belong to other apps (events, surveys); moving rows between two profiles of
-    the same environment is a profile-level operation, so it lives here as a few UPDATE
-    statements rather than a call per row. Months of activity the target already has are left
-    behind and deleted with the source. Segment memberships go through segments' own service
-    (its counts and history must follow).
+    Events and responses move by the UPDATEs their apps hand out (events/sql.py,
+    surveys/sql.py), one statement each. Months of activity the target already has are merged
+    and the rest move over. Segment memberships go through segments' own service (its counts
+    and history must follow), the pending webhook payloads through the outbox's.
     """
-
-    Event.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
-    Response.objects.filter(profile_id=source.pk).update(profile_id=target.pk)
+    moved = {"source": source.pk, "target": target.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(events_reassign_sql(), moved)
+        cursor.execute(responses_reassign_sql(), moved)
     # Segments keep their own books: memberships move, counts and histories stay right.
     segment_memberships_merge(source_id=source.pk, target_id=target.pk)
     outbox_profile_merged(source_id=source.pk, target_id=target.pk)
@@ -768,7 +769,8 @@ def profile_delete(*, profile: Profile) -> None:
         segment_memberships_end(profile_ids=[profile.pk])
         # The events table is the largest: delete its rows with one statement up front rather
         # than letting the collector look at them.
-        Event.objects.filter(profile_id=profile.pk).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(events_of_profile_delete_sql(), {"profile": profile.pk})
         Profile.objects.filter(pk=profile.pk).delete()
         # After the delete: the contact's own pending events went with it (erasure); this one
         # carries what a receiver needs to find the contact on its side.
@@ -781,3 +783,28 @@ def profile_delete(*, profile: Profile) -> None:
         emit(
             profile.environment_id, "contact.deleted", {"contact": contact}, contact_key=profile.pk
         )
+
+
+def anonymous_profiles_delete(*, environment_id: int, seen_before: datetime, batch: int) -> int:
+    """Delete the environment's anonymous profiles not seen since `seen_before` and with no
+    response left, `batch` per transaction (retention's purge); the count."""
+    answered = Response.objects.filter(profile_id=OuterRef("pk"))
+    doomed = (
+        Profile.objects.filter(
+            environment_id=environment_id,
+            user_id__isnull=True,
+            email__isnull=True,
+            last_seen_at__lt=seen_before,
+        )
+        .exclude(Exists(answered))
+        .order_by()
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(doomed.values_list("pk", flat=True)[:batch])
+            if ids:
+                Profile.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if len(ids) < batch:
+            return deleted

@@ -27,16 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.periodic import for_each_environment
 from environments.models import Environment
 from events.partitions import events_delete_before, partitions_drop_before
-from profiles.models import Profile
-from surveys.models import Response
+from profiles.services import anonymous_profiles_delete
 from surveys.report_rollup import day_start, response_stats_rollup
+from surveys.services import responses_delete_before
 
 from .models import RetentionPolicy
 
@@ -102,19 +100,11 @@ def responses_purge(*, policy: RetentionPolicy, now: datetime, batch: int) -> in
         response_stats_rollup(environment_id=policy.environment_id)
         RetentionPolicy.objects.filter(pk=policy.pk).update(responses_purged_before=before_day)
         policy.responses_purged_before = before_day
-    doomed = Response.objects.filter(
+    return responses_delete_before(
         environment_id=policy.environment_id,
-        created_at__lt=day_start(policy.responses_purged_before),
+        before=day_start(policy.responses_purged_before),
+        batch=batch,
     )
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(doomed.order_by().values_list("pk", flat=True)[:batch])
-            if ids:
-                Response.objects.filter(pk__in=ids).delete()
-        deleted += len(ids)
-        if len(ids) < batch:
-            return deleted
 
 
 def anonymous_profiles_purge(*, policy: RetentionPolicy, now: datetime, batch: int) -> int:
@@ -122,27 +112,11 @@ def anonymous_profiles_purge(*, policy: RetentionPolicy, now: datetime, batch: i
     cutoff = _cutoff(now, policy.anonymous_profiles_days)
     if cutoff is None:
         return 0
-    answered = Response.objects.filter(profile_id=OuterRef("pk"))
-    doomed = (
-        Profile.objects.filter(
-            environment_id=policy.environment_id,
-            user_id__isnull=True,
-            email__isnull=True,
-            last_seen_at__lt=cutoff,
-        )
-        .exclude(Exists(answered))
-        .order_by()
+    return anonymous_profiles_delete(
+        environment_id=policy.environment_id,
+        seen_before=cutoff,
+        batch=max(1, batch // PROFILE_BATCH_SHARE),
     )
-    batch = max(1, batch // PROFILE_BATCH_SHARE)
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(doomed.values_list("pk", flat=True)[:batch])
-            if ids:
-                Profile.objects.filter(pk__in=ids).delete()
-        deleted += len(ids)
-        if len(ids) < batch:
-            return deleted
 
 
 def environment_purge(

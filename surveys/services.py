@@ -889,3 +889,18 @@ def question_delete(*, question: Question) -> None:
         other.position = position
         changed.append(other)
     Question.objects.bulk_update(changed, ["position", "logic"])
+
+
+def responses_delete_before(*, environment_id: int, before: datetime, batch: int) -> int:
+    """Delete the environment's responses received before `before`, `batch` rows per
+    transaction so ingestion never waits long on them (retention's purge); the count."""
+    doomed = Response.objects.filter(environment_id=environment_id, created_at__lt=before)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(doomed.order_by().values_list("pk", flat=True)[:batch])
+            if ids:
+                Response.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if len(ids) < batch:
+            return deleted

@@ -12,3 +12,9 @@ def responses_data_key_remove_sql() -> str:
         "UPDATE surveys_response SET data = data - %(key)s "
         "WHERE environment_id = %(env)s AND data ? %(key)s"
     )
+
+
+def responses_reassign_sql() -> str:
+    """The UPDATE that moves every response of profile %(source)s to profile %(target)s (an
+    anonymous device merged into the identified person: profiles.services)."""
+    return "UPDATE surveys_response SET profile_id = %(target)s WHERE profile_id = %(source)s"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from django.apps import apps
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = sorted(
     p.name for p in ROOT.iterdir() if (p / "apps.py").exists() or (p / "models.py").exists()
@@ -34,6 +36,30 @@ def test_no_app_writes_another_apps_tables_in_its_own_sql():
             owner = match.group(1)
             if owner in APPS and owner != app:
                 foreign.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+    assert foreign == []
+
+
+# `Model.objects…update(` and the like, up to the next `.objects`: an ORM write.
+ORM_WRITE = re.compile(
+    r"\b([A-Z]\w+)\.objects\b(?:(?!\.objects\b).){0,400}?"
+    r"\.(update|delete|create|bulk_create|get_or_create|update_or_create|bulk_update)\(",
+    re.S,
+)
+# The demo app builds every app's demo rows at once (seed_demo): it is the one writer allowed.
+ORM_WRITERS_OF_ANY_APP = {"demo"}
+
+
+def test_no_app_writes_another_apps_models_through_the_orm():
+    owner = {model.__name__: model._meta.app_label for model in apps.get_models()}
+    foreign = []
+    for path in _sources():
+        app = path.relative_to(ROOT).parts[0]
+        if app in ORM_WRITERS_OF_ANY_APP:
+            continue
+        for match in ORM_WRITE.finditer(path.read_text()):
+            model_app = owner.get(match.group(1))
+            if model_app in APPS and model_app != app:
+                foreign.append(f"{path.relative_to(ROOT)}: {match.group(1)} .{match.group(2)}()")
     assert foreign == []
 
 

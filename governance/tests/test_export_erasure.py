@@ -14,9 +14,8 @@ from django.http import Http404
 from django.test import Client, RequestFactory
 
 from delivery.models import AnswerReceipt
-from governance.erasure import erasures_matching, identifier_hash
+from governance.erasure import erase_contact, erasures_matching, identifier_hash
 from governance.models import AuditEntry, ErasureLog
-from governance.views import erase_contact
 from profiles.models import Profile
 from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
