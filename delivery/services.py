@@ -182,16 +182,21 @@ def _identify(environment: Any, identity: Identity) -> Any:
         raise Refused("bad_request", f"{key}: {' '.join(messages)}", field=f"user.{key}") from None
 
 
-def client_identify(*, environment: Any, identity: Identity) -> Facts:
+def client_identify(
+    *, environment: Any, identity: Identity, version: Any = selectors.UNCHECKED
+) -> Facts:
     """Facts about the caller. An anonymous caller is only looked up by the device id: nothing
     is written for them. An identified caller is written (identify: traits, the device's
     anonymous profile merged) unless the call would change nothing: the user is known, already
-    linked to this device, and the call carries no traits (the usual page view, one SELECT)."""
+    linked to this device, and the call carries no traits (the usual page view, one SELECT).
+    `version`: the environment's cache version the caller's state was read at; the first
+    query raises selectors.Stale when it moved, before anything is written."""
     if not identity.identified:
-        return selectors.facts_for(
-            environment_id=environment.pk, anonymous_id=identity.anonymous_id
+        return selectors.facts_checked(
+            version=version, environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-    facts = selectors.facts_for(
+    facts = selectors.facts_checked(
+        version=version,
         environment_id=environment.pk,
         user_id=identity.user_id,
         email=None if identity.user_id else identity.email,
@@ -279,12 +284,18 @@ def display_claim(
     locale: str = "",
     force: bool = False,
     settings: DeliverySettings | None = None,
+    version: Any = selectors.UNCHECKED,
 ) -> Response:
     """Check the gates again and record the display (a web Response), or raise NotEligible.
     The returned response carries the `decision` that allowed it.
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
-    an accepted one creates the device's profile (its first row)."""
+    an accepted one creates the device's profile (its first row).
+
+    `version`: the environment's cache version that `survey` and `settings` were read at (the
+    client API's process snapshot); both reads of the person check it and raise
+    selectors.Stale when it moved (the second one under the lock, so the gates are checked on
+    what the database holds when the display is recorded)."""
     from profiles.models import Profile
     from profiles.services import profile_identify
     from surveys.services import response_record_view
@@ -302,10 +313,10 @@ def display_claim(
         return evaluate(plan, facts, ctx)
 
     if identity.identified:
-        facts = client_identify(environment=environment, identity=identity)
+        facts = client_identify(environment=environment, identity=identity, version=version)
     else:
-        facts = selectors.facts_for(
-            environment_id=environment.pk, anonymous_id=identity.anonymous_id
+        facts = selectors.facts_checked(
+            version=version, environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
         decision = decide(facts)
         if not decision.eligible:
@@ -320,7 +331,9 @@ def display_claim(
     profile = Profile(pk=facts.profile_id, environment_id=environment.pk)
     with transaction.atomic():
         _lock_person(profile.pk)
-        facts = selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
+        facts = selectors.facts_checked(
+            version=version, environment_id=environment.pk, profile_id=profile.pk
+        )
         decision = decide(facts)
         if not decision.eligible:
             raise NotEligible(decision)
@@ -334,6 +347,7 @@ def display_claim(
             survey=survey, profile=profile, channel=Channel.WEB, context=context, locale=locale
         )
     response.decision = decision  # type: ignore[attr-defined]
+    response.cache_version = facts.cache_version  # type: ignore[attr-defined]
     return response
 
 

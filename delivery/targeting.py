@@ -116,6 +116,8 @@ class Facts:
     history: dict[int, History] = field(default_factory=dict)
     # The latest display of each survey that counts for the throttle (not exempt).
     throttled_shows: dict[int, datetime] = field(default_factory=dict)
+    # The environment's delivery cache version, read in the same query (selectors.facts_for).
+    cache_version: int | None = None
 
     @property
     def identified(self) -> bool:
