@@ -238,7 +238,7 @@ class Call:
 def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
     """Rate limits, the public key, the origin and the JSON body of a client call. `again`:
     the call starts over after its environment changed: read it again, counted once."""
-    key = (request.GET.get("key") or request.headers.get("X-Hark-Key") or "").strip()
+    key = (request.GET.get("key") or request.META.get("HTTP_X_HARK_KEY") or "").strip()
     if not (key.startswith("pk_") and len(key) < 100):
         key = ""
     if again:
@@ -272,7 +272,7 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
 
 def _checked(request: HttpRequest, found: KeyState, *, checked: bool) -> Call:
     delivery_settings = found.settings
-    origin = request.headers.get("Origin")
+    origin = request.META.get("HTTP_ORIGIN")
     allowed = delivery_settings.allowed_origins
     if origin and allowed and origin.rstrip("/").lower() not in allowed:
         raise Refused(
