@@ -318,15 +318,18 @@ def display_claim(
         facts = selectors.facts_checked(
             version=version, environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-        decision = decide(facts)
-        if not decision.eligible:
-            raise NotEligible(decision)
-        if facts.profile_id is None:
-            facts.profile_id = profile_identify(
-                environment=environment,
-                anonymous_id=identity.anonymous_id,
-                source=ActivitySource.CLIENT,
-            ).pk
+    # A claim the gates refuse on this first read is refused at once, without the transaction
+    # and the lock (most refused claims: a stale page, a second tab); only an eligible one is
+    # decided again under the lock, where two claims meet.
+    decision = decide(facts)
+    if not decision.eligible:
+        raise NotEligible(decision)
+    if facts.profile_id is None:  # an anonymous visitor's first interaction: their profile
+        facts.profile_id = profile_identify(
+            environment=environment,
+            anonymous_id=identity.anonymous_id,
+            source=ActivitySource.CLIENT,
+        ).pk
     assert facts.profile_id is not None
     profile = Profile(pk=facts.profile_id, environment_id=environment.pk)
     with transaction.atomic():

@@ -209,3 +209,13 @@ def test_a_claim_decided_on_an_older_version_is_started_over(client, environment
             version=version,
         )
     assert not Response.objects.filter(survey=survey).exists()
+
+
+def test_a_claim_the_gates_refuse_is_one_query_without_the_lock(client, environment):
+    survey = web_survey(environment)  # once per user
+    claim = {**BODY, "user": {"id": "u-refused"}, "survey_id": str(survey.uuid)}
+    assert call(client, environment, "/displays", claim).status_code == 201
+    with CaptureQueriesContext(connection) as captured:
+        refused = call(client, environment, "/displays", claim)
+    assert refused.status_code == 409 and refused.json()["field"] == "recurrence"
+    assert len(captured) == 1, [q["sql"][:80] for q in captured]
