@@ -312,9 +312,10 @@ HARK_API_RATE_LIMIT = env_int("HARK_API_RATE_LIMIT", 6000, minimum=1)
 # public key before 429.
 HARK_CLIENT_RATE_LIMIT_IP = env_int("HARK_CLIENT_RATE_LIMIT_IP", 600, minimum=1)
 HARK_CLIENT_RATE_LIMIT_KEY = env_int("HARK_CLIENT_RATE_LIMIT_KEY", 60000, minimum=1)
-# How long a web process keeps an environment's live web surveys (targeting and content) for the
-# client API's page and event calls; claims always read the database. 0: no cache (tests).
-HARK_DELIVERY_CACHE_SECONDS = env_int("HARK_DELIVERY_CACHE_SECONDS", 0 if TESTING else 5, minimum=0)
+# The longest a web process keeps an environment's live web surveys (targeting and content) for
+# the client API; any change reaches every process on its next call all the same (a version
+# bumped by database triggers: delivery.models.CacheVersion). 0: no cache, read every call.
+HARK_DELIVERY_CACHE_SECONDS = env_int("HARK_DELIVERY_CACHE_SECONDS", 300, minimum=0)
 HARK_PREPARED_STATEMENTS = env_bool("HARK_PREPARED_STATEMENTS", True)
 # Ingestion commits without waiting for the WAL flush unless this is on (see
 # core.ingest.ingest_transaction_setup).

@@ -16,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from uuid import UUID
@@ -33,7 +34,7 @@ from surveys.models import Response, Survey, SurveyStatus
 
 from . import content, selectors, services
 from .models import DeliverySettings
-from .ratelimit import hit
+from .ratelimit import hit, hit_many
 from .services import Identity, NotEligible, Refused
 from .targeting import Decision
 
@@ -41,7 +42,7 @@ router = Router(tags=["Client API (public key)"], auth=None)
 
 BODY_MAX_BYTES = 65_536
 KEY_CACHE_SECONDS = 5.0
-_key_cache: dict[str, tuple[float, Environment, DeliverySettings]] = {}
+_key_cache: dict[str, KeyState] = {}
 
 
 # --- Documentation models (the OpenAPI document; the endpoints read bodies themselves) ---------
@@ -168,13 +169,31 @@ def _error(exc: Refused) -> HttpResponse:
     return _json(exc.status, {"error": exc.code, "field": exc.field, "detail": exc.detail}, headers)
 
 
-def _environment(key: str) -> tuple[Environment, DeliverySettings] | None:
-    """The environment of a public key, with its delivery settings (remembered a few seconds:
-    a settings change reaches the client API within KEY_CACHE_SECONDS)."""
+@dataclass
+class KeyState:
+    """What a web process remembers of a public key: its environment, delivery settings and
+    the environment's cache version they were read at (models.CacheVersion)."""
+
+    loaded_at: float
+    environment: Environment
+    settings: DeliverySettings
+    version: int | None
+
+
+def _environment_cached(key: str, *, checked: bool) -> KeyState | None:
+    """The state of a public key as remembered, or None. `checked`: the call reads the cache
+    version with the person and starts over when it moved (selectors.Stale), so the state is
+    used whatever its age; other calls use it for KEY_CACHE_SECONDS."""
+    state = _key_cache.get(key)
+    if state is not None and (checked or time.monotonic() - state.loaded_at < KEY_CACHE_SECONDS):
+        return state
+    return None
+
+
+def _environment(key: str) -> KeyState | None:
+    """The environment of a public key with its delivery settings and cache version (one
+    query, the version read first: what is read after it is at least as new)."""
     now = time.monotonic()
-    cached = _key_cache.get(key)
-    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
-        return cached[1], cached[2]
     environment = selectors.environment_for_public_key(key)
     if environment is None:
         _key_cache.pop(key, None)
@@ -185,8 +204,10 @@ def _environment(key: str) -> tuple[Environment, DeliverySettings] | None:
         found = DeliverySettings(environment=environment)
     if len(_key_cache) > 1000:
         _key_cache.clear()
-    _key_cache[key] = (now, environment, found)
-    return environment, found
+    # cache_version: annotated by the selector.
+    version = environment.cache_version  # type: ignore[attr-defined]
+    state = _key_cache[key] = KeyState(now, environment, found, version)
+    return state
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -197,29 +218,52 @@ def _client_ip(request: HttpRequest) -> str:
 class Call:
     """One authenticated client call: its environment, settings and JSON body."""
 
-    def __init__(self, environment: Environment, settings_: DeliverySettings, body: dict) -> None:
-        self.environment = environment
-        self.settings = settings_
+    def __init__(self, state: KeyState, body: dict, *, checked: bool) -> None:
+        self.environment = state.environment
+        self.settings = state.settings
         self.body = body
+        # The cache version to check the person's query against (selectors.UNCHECKED: none).
+        self.version = state.version if checked else selectors.UNCHECKED
 
 
-def _open(request: HttpRequest) -> Call:
-    retry = hit(f"ip:{_client_ip(request)}", settings.HARK_CLIENT_RATE_LIMIT_IP)
-    if retry is not None:
-        raise Refused(
-            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
-        )
-    key = request.GET.get("key") or request.headers.get("X-Hark-Key") or ""
-    found = _environment(key.strip()) if key.startswith("pk_") and len(key) < 100 else None
+def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
+    """Rate limits, the public key, the origin and the JSON body of a client call. `again`:
+    the call starts over after its environment changed: read it again, counted once."""
+    key = (request.GET.get("key") or request.META.get("HTTP_X_HARK_KEY") or "").strip()
+    if not (key.startswith("pk_") and len(key) < 100):
+        key = ""
+    if again:
+        found = _environment(key)
+        if found is None:
+            raise Refused("unknown_key", "Missing or unknown public key", status=401, field="key")
+        return _checked(request, found, checked=checked)
+    ip_bucket = (f"ip:{_client_ip(request)}", settings.HARK_CLIENT_RATE_LIMIT_IP)
+    found = _environment_cached(key, checked=checked) if key else None
     if found is None:
-        raise Refused("unknown_key", "Missing or unknown public key", status=401, field="key")
-    environment, delivery_settings = found
-    retry = hit(f"key:{environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)
+        # An unknown (or not yet remembered) key: the IP's limit first, before the database.
+        retry = hit(*ip_bucket)
+        if retry is not None:
+            raise Refused(
+                "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
+            )
+        found = _environment(key) if key else None
+        if found is None:
+            raise Refused("unknown_key", "Missing or unknown public key", status=401, field="key")
+        buckets = [(f"key:{found.environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)]
+    else:
+        # A remembered key: both windows counted in one round trip.
+        buckets = [ip_bucket, (f"key:{found.environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)]
+    retry = hit_many(buckets)
     if retry is not None:
         raise Refused(
             "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
         )
-    origin = request.headers.get("Origin")
+    return _checked(request, found, checked=checked)
+
+
+def _checked(request: HttpRequest, found: KeyState, *, checked: bool) -> Call:
+    delivery_settings = found.settings
+    origin = request.META.get("HTTP_ORIGIN")
     allowed = delivery_settings.allowed_origins
     if origin and allowed and origin.rstrip("/").lower() not in allowed:
         raise Refused(
@@ -247,15 +291,30 @@ def _open(request: HttpRequest) -> Call:
         raise Refused("bad_request", "The body is not JSON", field="body") from None
     if not isinstance(body, dict):
         raise Refused("bad_request", "The body is a JSON object", field="body")
-    return Call(environment, delivery_settings, body)
+    return Call(found, body, checked=checked)
+
+
+# The calls that read the person (with the cache version) before anything else.
+CHECKED_CALLS = frozenset({"page", "event", "claim"})
 
 
 def client_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A client endpoint. One that reads the person first (`checked`: page, event, claim)
+    uses the remembered environment whatever its age and checks its cache version in that
+    query: when it moved, the call starts over with the environment read again (at most
+    twice; nothing is written before that query). The others use it for KEY_CACHE_SECONDS."""
+    checked = view.__name__ in CHECKED_CALLS
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            call = _open(request)
-            return view(request, call, *args, **kwargs)
+            for attempt in range(3):
+                call = _open(request, checked=checked and attempt < 2, again=attempt > 0)
+                try:
+                    return view(request, call, *args, **kwargs)
+                except selectors.Stale:
+                    continue
+            raise AssertionError("unreachable: the last attempt is unchecked")
         except Refused as exc:
             return _error(exc)
 
@@ -351,7 +410,9 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
     referrer = _text(call.body, "referrer", services.URL_MAX_LENGTH)
     title = _text(call.body, "title", 1000)
     locale = _text(call.body, "locale", 20)
-    facts = services.client_identify(environment=call.environment, identity=identity)
+    facts = services.client_identify(
+        environment=call.environment, identity=identity, version=call.version
+    )
     if identity.identified and call.settings.pageview_tracking:
         services.page_view_record(
             environment=call.environment,
@@ -400,7 +461,9 @@ def event(request: HttpRequest, call: Call) -> HttpResponse:
         raise Refused("bad_request", "count is a whole number from 1", field="count")
     # Checked before anything is written.
     item = services.event_item(identity=identity, name=name, properties=properties)
-    facts = services.client_identify(environment=call.environment, identity=identity)
+    facts = services.client_identify(
+        environment=call.environment, identity=identity, version=call.version
+    )
     if item is not None:
         services.event_store(environment=call.environment, item=item)
     evaluation = selectors.evaluate_all(
@@ -441,10 +504,17 @@ def identify(request: HttpRequest, call: Call) -> HttpResponse:
 
 
 def _survey(call: Call, value: Any) -> Survey:
+    """The survey to claim: from the process snapshot when it is a live web survey there (the
+    claim checks the snapshot's cache version with the person, twice), else read."""
     try:
         survey_uuid = uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         raise Refused("bad_request", "survey_id is a survey's id", field="survey_id") from None
+    if call.version is not selectors.UNCHECKED:
+        snapshot = selectors.live_snapshot(call.environment.pk, call.version)
+        found = snapshot.by_uuid.get(str(survey_uuid))
+        if found is not None:
+            return found
     survey = selectors.survey_with_targeting(environment_id=call.environment.pk, uuid=survey_uuid)
     if survey is None:
         raise Refused("not_found", "No such survey", status=404, field="survey_id")
@@ -478,11 +548,12 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
             locale=content.ui_language(locale) if locale else "",
             force=force,
             settings=call.settings,
+            version=call.version,
         )
     except NotEligible as exc:
         gate = exc.decision.failed
         # The gate's name only: its reason may name a segment or a person's history.
-        return _json(
+        refused = _json(
             409,
             {
                 "error": "not_eligible",
@@ -490,9 +561,14 @@ def claim(request: HttpRequest, call: Call) -> HttpResponse:
                 "detail": f"Not shown: the {gate.name if gate else 'targeting'} gate says no",
             },
         )
+        # A gate saying no is an answer, not a problem: no "Conflict" warning in the log for
+        # each one (django.request logs every 4xx otherwise).
+        refused._has_been_logged = True  # type: ignore[attr-defined]
+        return refused
     # Content from the process snapshot when this survey is in it (built once per locale).
-    snapshot = selectors.live_snapshot(call.environment.pk)
-    decision = response.decision  # type: ignore[attr-defined]  # set by display_claim
+    # Both set on the response by display_claim.
+    snapshot = selectors.live_snapshot(call.environment.pk, response.cache_version)  # type: ignore[attr-defined]
+    decision = response.decision  # type: ignore[attr-defined]
     [payload] = _payloads(
         call,
         [decision],

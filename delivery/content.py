@@ -67,8 +67,9 @@ def theme(settings: DeliverySettings) -> dict[str, Any]:
         "background_color": settings.background_color,
         "font_family": settings.font_family,
         "radius": settings.radius,
-        "position": settings.position,
-        "dark_mode": settings.color_scheme,
+        # str(): an unsaved row's defaults are the enum members (orjson writes plain text).
+        "position": str(settings.position),
+        "dark_mode": str(settings.color_scheme),
         "dark": {
             "text_color": settings.dark_text_color,
             "background_color": settings.dark_background_color,

@@ -197,3 +197,22 @@ class AnswerReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.response_id}/{self.key}"
+
+
+class CacheVersion(models.Model):
+    """A counter per environment that PostgreSQL triggers bump whenever something the client
+    API keeps in memory changes (migration 0002): the environment's keys and identity
+    verification, its delivery settings, its surveys, their targeting, questions and
+    translations, the names of segments, and a limited survey's completed count. Each web
+    process keeps the environment's live surveys with the version it read, and reads the
+    current version in the same query as the person on every call: a change reaches every
+    process on its next call, with no extra round trip.
+
+    No foreign key: a trigger fired while an environment is being deleted writes here, and a
+    row left behind for a deleted environment is harmless."""
+
+    environment_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Cache version {self.version} of environment {self.environment_id}"

@@ -24,6 +24,8 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core import prepared
+from core.prepared import Prepared
 from environments.models import Environment
 from events.models import Event
 from profiles.models import Profile
@@ -121,14 +123,17 @@ def plans_for(surveys: Sequence[Survey]) -> list[SurveyPlan]:
     return [_plan(s) for s in surveys]
 
 
-# One round trip for everything known of a person. `%(where)s` picks the profile.
+# One round trip for everything known of a person, and the environment's delivery cache
+# version (models.CacheVersion): a row even when nobody is found. `{where}` picks the profile.
+# Prepared once per connection (core.prepared): planning it cost about what running it does.
 _FACTS_SQL = """
 WITH p AS (
   SELECT id, user_id, email, anonymous_id FROM profiles_profile
   WHERE environment_id = %(env)s AND {where}
   {order} LIMIT 1
 )
-SELECT p.id, p.user_id, p.email, p.anonymous_id,
+SELECT (SELECT v.version FROM delivery_cacheversion v WHERE v.environment_id = %(env)s),
+  p.id, p.user_id, p.email, p.anonymous_id,
   ARRAY(SELECT m.segment_id FROM segments_segmentmembership m WHERE m.profile_id = p.id),
   (SELECT coalesce(json_agg(json_build_array(
       h.survey_id, h.n, h.shows, h.last_shown, h.completed, h.exempt)), '[]'::json)
@@ -142,8 +147,31 @@ SELECT p.id, p.user_id, p.email, p.anonymous_id,
      WHERE r.profile_id = p.id
      GROUP BY r.survey_id
    ) h)
-FROM p
+FROM (SELECT 1) one LEFT JOIN p ON true
 """
+
+
+def _facts_statement(name: str, where: str, value_type: str, order: str = "") -> Prepared:
+    return Prepared(
+        f"delivery_facts_{name}",
+        _FACTS_SQL.format(where=where, order=order),
+        {"env": "bigint", "v": value_type},
+    )
+
+
+_FACTS_BY = {
+    "id": _facts_statement("id", "id = %(v)s", "bigint"),
+    "user_id": _facts_statement("user", "user_id = %(v)s", "text"),
+    "email": _facts_statement(
+        "email", "email = %(v)s", "text", "ORDER BY user_id NULLS LAST, last_seen_at DESC"
+    ),
+    "anonymous_id": _facts_statement("anon", "anonymous_id = %(v)s", "text"),
+}
+
+
+class Stale(Exception):
+    """The environment's delivery cache version is not the one the caller's state was read
+    at: read again and start over (raised before anything is written)."""
 
 
 def _parse_time(value: str) -> datetime:
@@ -162,28 +190,24 @@ def facts_for(
     """What is known of a person, found by profile id, else user id, else email, else the
     device's anonymous id. Reads only (an unknown anonymous visitor costs one SELECT and
     leaves no trace)."""
-    order_by = ""
     value: int | str
     if profile_id is not None:
-        where, value = "id = %(v)s", profile_id
+        statement, value = _FACTS_BY["id"], profile_id
     elif user_id:
-        where, value = "user_id = %(v)s", user_id
+        statement, value = _FACTS_BY["user_id"], user_id
     elif email:
-        where, value = "email = %(v)s", email
-        order_by = "ORDER BY user_id NULLS LAST, last_seen_at DESC"
+        statement, value = _FACTS_BY["email"], email
     elif anonymous_id:
-        where, value = "anonymous_id = %(v)s", anonymous_id
+        statement, value = _FACTS_BY["anonymous_id"], anonymous_id
     else:
         return Facts()
     with connection.cursor() as cursor:
-        cursor.execute(
-            _FACTS_SQL.format(where=where, order=order_by), {"env": environment_id, "v": value}
-        )
+        prepared.execute(cursor, statement, {"env": environment_id, "v": value})
         row = cursor.fetchone()
-    if row is None:
+    version, pid, uid, mail, anon, segment_ids, summary = row
+    if pid is None:
         # Nobody yet: what the call says is all there is.
-        return Facts(user_id=user_id, email=email, anonymous_id=anonymous_id)
-    pid, uid, mail, anon, segment_ids, summary = row
+        return Facts(user_id=user_id, email=email, anonymous_id=anonymous_id, cache_version=version)
     if isinstance(summary, str):
         summary = json.loads(summary)
     history: dict[int, History] = {}
@@ -203,7 +227,20 @@ def facts_for(
         segment_ids=frozenset(segment_ids or ()),
         history=history,
         throttled_shows=throttled,
+        cache_version=version,
     )
+
+
+def facts_checked(*, version: int | object | None, **lookup: Any) -> Facts:
+    """`facts_for`, raising Stale when the environment's cache version is not `version`
+    (`UNCHECKED`: no check)."""
+    facts = facts_for(**lookup)
+    if version is not UNCHECKED and facts.cache_version != version:
+        raise Stale()
+    return facts
+
+
+UNCHECKED = object()
 
 
 def segment_names(*, environment_id: int, plans: Sequence[SurveyPlan]) -> dict[int, str]:
@@ -244,20 +281,29 @@ class Snapshot:
     plans: list[SurveyPlan]
     segment_names: dict[int, str]
     content: dict[tuple[int, str], dict] = field(default_factory=dict)
+    by_uuid: dict[str, Survey] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_uuid = {str(s.uuid): s for s in self.surveys.values()}
 
 
-# Per process: {environment id: (taken at, snapshot)}. Survey edits reach `/page` and `/event`
-# within HARK_DELIVERY_CACHE_SECONDS; a claim always decides from the database.
-_snapshots: dict[int, tuple[float, Snapshot]] = {}
+# Per process: {environment id: (cache version, taken at, snapshot)}. A snapshot is used only
+# while the environment's cache version (models.CacheVersion, bumped by triggers on every
+# change the snapshot reflects) is the one the caller read with the person: a survey edit
+# reaches `/page` and `/event` of every process on their next call. HARK_DELIVERY_CACHE_SECONDS
+# bounds a snapshot's age all the same (0: no snapshot, every call reads the surveys).
+_snapshots: dict[int, tuple[Any, float, Snapshot]] = {}
 _SNAPSHOTS_MAX = 500
 
 
-def live_snapshot(environment_id: int) -> Snapshot:
-    ttl = django_settings.HARK_DELIVERY_CACHE_SECONDS
+def live_snapshot(environment_id: int, version: Any) -> Snapshot:
+    """The environment's live web surveys as of cache version `version` (read by the caller
+    before this call, in the person's query: a snapshot read now is at least that new)."""
+    max_age = django_settings.HARK_DELIVERY_CACHE_SECONDS
     now = time.monotonic()
     cached = _snapshots.get(environment_id)
-    if ttl and cached is not None and now - cached[0] < ttl:
-        return cached[1]
+    if max_age and cached is not None and cached[0] == version and now - cached[1] < max_age:
+        return cached[2]
     surveys = surveys_with_targeting(environment_id=environment_id)
     plans = plans_for(surveys)
     snapshot = Snapshot(
@@ -265,10 +311,10 @@ def live_snapshot(environment_id: int) -> Snapshot:
         plans=plans,
         segment_names=segment_names(environment_id=environment_id, plans=plans),
     )
-    if ttl:
+    if max_age:
         if len(_snapshots) >= _SNAPSHOTS_MAX:
             _snapshots.clear()
-        _snapshots[environment_id] = (now, snapshot)
+        _snapshots[environment_id] = (version, now, snapshot)
     return snapshot
 
 
@@ -296,10 +342,11 @@ def evaluate_all(
     cached: bool = False,
 ) -> Evaluation:
     """Every live web survey decided for this person. `cached`: from the environment's
-    snapshot (the client API's page and event calls); otherwise read now."""
+    snapshot at the cache version read with `facts` (the client API's page and event calls);
+    otherwise read now."""
     settings = settings or delivery_settings(environment_id)
     if cached:
-        snapshot = live_snapshot(environment_id)
+        snapshot = live_snapshot(environment_id, facts.cache_version)
         ctx = Context(
             now=now or timezone.now(),
             url=url,
@@ -395,8 +442,20 @@ def translations_for(*, survey_ids: Sequence[int], locales: Sequence[str]) -> di
 
 
 def environment_for_public_key(key: str) -> Environment | None:
-    """The environment of a public key, with its delivery settings (one query)."""
-    return Environment.objects.select_related("delivery_settings").filter(public_key=key).first()
+    """The environment of a public key, with its delivery settings and its cache version
+    (`cache_version`, models.CacheVersion), in one query."""
+    return (
+        Environment.objects.select_related("delivery_settings")
+        .annotate(
+            cache_version=RawSQL(
+                "SELECT v.version FROM delivery_cacheversion v "
+                'WHERE v.environment_id = "environments_environment"."id"',
+                (),
+            )
+        )
+        .filter(public_key=key)
+        .first()
+    )
 
 
 def event_count(*, environment_id: int, profile_id: int, name: str) -> int:

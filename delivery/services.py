@@ -207,16 +207,21 @@ def _identify(environment: Environment, identity: Identity) -> Profile:
         raise Refused("bad_request", f"{key}: {' '.join(messages)}", field=f"user.{key}") from None
 
 
-def client_identify(*, environment: Environment, identity: Identity) -> Facts:
+def client_identify(
+    *, environment: Environment, identity: Identity, version: Any = selectors.UNCHECKED
+) -> Facts:
     """Facts about the caller. An anonymous caller is only looked up by the device id: nothing
     is written for them. An identified caller is written (identify: traits, the device's
     anonymous profile merged) unless the call would change nothing: the user is known, already
-    linked to this device, and the call carries no traits (the usual page view, one SELECT)."""
+    linked to this device, and the call carries no traits (the usual page view, one SELECT).
+    `version`: the environment's cache version the caller's state was read at; the first
+    query raises selectors.Stale when it moved, before anything is written."""
     if not identity.identified:
-        return selectors.facts_for(
-            environment_id=environment.pk, anonymous_id=identity.anonymous_id
+        return selectors.facts_checked(
+            version=version, environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-    facts = selectors.facts_for(
+    facts = selectors.facts_checked(
+        version=version,
         environment_id=environment.pk,
         user_id=identity.user_id,
         email=None if identity.user_id else identity.email,
@@ -303,12 +308,18 @@ def display_claim(
     locale: str = "",
     force: bool = False,
     settings: DeliverySettings | None = None,
+    version: Any = selectors.UNCHECKED,
 ) -> Response:
     """Check the gates again and record the display (a web Response), or raise NotEligible.
     The returned response carries the `decision` that allowed it.
 
     An anonymous visitor is looked up first without writing: a refused claim leaves no trace;
-    an accepted one creates the device's profile (its first row)."""
+    an accepted one creates the device's profile (its first row).
+
+    `version`: the environment's cache version that `survey` and `settings` were read at (the
+    client API's process snapshot); both reads of the person check it and raise
+    selectors.Stale when it moved (the second one under the lock, so the gates are checked on
+    what the database holds when the display is recorded)."""
 
     # The survey and its targeting as read by the caller (selectors.survey_with_targeting):
     # the person's history, which two tabs race on, is read again under the lock.
@@ -323,25 +334,30 @@ def display_claim(
         return evaluate(plan, facts, ctx)
 
     if identity.identified:
-        facts = client_identify(environment=environment, identity=identity)
+        facts = client_identify(environment=environment, identity=identity, version=version)
     else:
-        facts = selectors.facts_for(
-            environment_id=environment.pk, anonymous_id=identity.anonymous_id
+        facts = selectors.facts_checked(
+            version=version, environment_id=environment.pk, anonymous_id=identity.anonymous_id
         )
-        decision = decide(facts)
-        if not decision.eligible:
-            raise NotEligible(decision)
-        if facts.profile_id is None:
-            facts.profile_id = profile_identify(
-                environment=environment,
-                anonymous_id=identity.anonymous_id,
-                source=ActivitySource.CLIENT,
-            ).pk
+    # A claim the gates refuse on this first read is refused at once, without the transaction
+    # and the lock (most refused claims: a stale page, a second tab); only an eligible one is
+    # decided again under the lock, where two claims meet.
+    decision = decide(facts)
+    if not decision.eligible:
+        raise NotEligible(decision)
+    if facts.profile_id is None:  # an anonymous visitor's first interaction: their profile
+        facts.profile_id = profile_identify(
+            environment=environment,
+            anonymous_id=identity.anonymous_id,
+            source=ActivitySource.CLIENT,
+        ).pk
     assert facts.profile_id is not None
     profile = Profile(pk=facts.profile_id, environment_id=environment.pk)
     with transaction.atomic():
         _lock_person(profile.pk)
-        facts = selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
+        facts = selectors.facts_checked(
+            version=version, environment_id=environment.pk, profile_id=profile.pk
+        )
         decision = decide(facts)
         if not decision.eligible:
             raise NotEligible(decision)
@@ -355,6 +371,7 @@ def display_claim(
             survey=survey, profile=profile, channel=Channel.WEB, context=context, locale=locale
         )
     response.decision = decision  # type: ignore[attr-defined]
+    response.cache_version = facts.cache_version  # type: ignore[attr-defined]
     return response
 
 

@@ -26,7 +26,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -116,6 +117,8 @@ class Facts:
     history: dict[int, History] = field(default_factory=dict)
     # The latest display of each survey that counts for the throttle (not exempt).
     throttled_shows: dict[int, datetime] = field(default_factory=dict)
+    # The environment's delivery cache version, read in the same query (selectors.facts_for).
+    cache_version: int | None = None
 
     @property
     def identified(self) -> bool:
@@ -146,8 +149,9 @@ class Context:
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(NamedTuple):
+    # A named tuple, not a frozen dataclass: as immutable, and made in a third of the time (a
+    # page call makes some 300 of them, one per gate of each of 50 surveys).
     name: str
     verdict: str  # pass, fail, or unknown (not checkable here, e.g. no page given)
     reason: str
@@ -172,9 +176,10 @@ class Decision:
     plan: SurveyPlan
     gates: tuple[Gate, ...]
 
-    @property
+    @cached_property
     def eligible(self) -> bool:
-        return all(g.passed for g in self.gates)
+        # Read for every survey when filtering and again when ordering: computed once.
+        return all(g.verdict != FAIL for g in self.gates)
 
     @property
     def failed(self) -> Gate | None:
@@ -392,7 +397,7 @@ def _pages(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
 
 
 def _recurrence(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
-    history = facts.history.get(plan.id) or History()
+    history = facts.history.get(plan.id) or _NEVER_SHOWN
     last = history.last_shown_at
     if history.responses == 0:
         return Gate("recurrence", PASS, "never shown to this person")
@@ -434,6 +439,9 @@ def _recurrence(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     return Gate(
         "recurrence", PASS, f"shown {_ago(ctx.now, last)} without a response; may show again"
     )
+
+
+_NEVER_SHOWN = History()
 
 
 def _throttling(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
