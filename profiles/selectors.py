@@ -382,11 +382,36 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
     return responses
 
 
+# The panel's events are read month by month, newest first, for this many months, then the
+# older ones at once (see profile_events_page).
+PANEL_EVENTS_MONTHS = 12
+
+
+def _newest_first_ranges(newest: datetime) -> list[tuple[datetime | None, datetime | None]]:
+    """[from, to) time ranges that cover all time, newest first: everything from the month of
+    `newest` on, then each of the PANEL_EVENTS_MONTHS - 1 months before it (one events
+    partition each: events/partitions.py partitions by calendar month in UTC), then all that
+    is older."""
+    from events.partitions import add_months, month_of, month_start
+
+    month = month_of(newest)
+    bounds = [month_start(add_months(month, -n)) for n in range(PANEL_EVENTS_MONTHS)]
+    return [(lower, upper) for lower, upper in zip([*bounds, None], [None, *bounds], strict=True)]
+
+
 def profile_events_page(
     *, profile: Profile, cursor: str | None, size: int = PANEL_EVENTS_PAGE_SIZE
 ) -> Page:
-    """Tracked events newest first, keyset on (timestamp, id) over the (profile, -timestamp, -id)
-    index: one query per page whatever the depth."""
+    """Tracked events newest first, keyset on (timestamp, id): one query per page whatever the
+    depth.
+
+    The events table is partitioned by month, and `ORDER BY timestamp DESC LIMIT n` over the
+    whole table merges an index scan of every partition (each is opened and read before the
+    first row comes out). So the query is a UNION ALL of the same keyset page bounded to one
+    month each, newest month first (then the older months at once), under one LIMIT: each
+    branch is pruned to its partition at plan time, PostgreSQL runs the branches in order, and
+    stops as soon as the page is full, so a page reads the newest months only. Rows come out in
+    page order: the months are in order, and each branch is ordered within its month."""
     from events.models import Event
 
     qs = (
@@ -396,14 +421,28 @@ def profile_events_page(
         .select_related("definition")
         .only("timestamp", "properties", "definition__name")
     )
-    page = keyset_page(qs, "timestamp", cursor, size)
-    for event in page.items:
+    after = decode_cursor(cursor)
+    qs = keyset_before(qs, "timestamp", after)
+    branches = []
+    for lower, upper in _newest_first_ranges(after[0] if after else timezone.now()):
+        branch = qs
+        if lower is not None:
+            branch = branch.filter(timestamp__gte=lower)
+        if upper is not None:
+            branch = branch.filter(timestamp__lt=upper)
+        branches.append(branch.order_by("-timestamp", "-id")[: size + 1])
+    rows = list(branches[0].union(*branches[1:], all=True)[: size + 1])
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].pk)
+    for event in rows:
         event.properties_display = (
             json.dumps(event.properties, ensure_ascii=False, sort_keys=True)[:300]
             if event.properties
             else ""
         )
-    return page
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 def profile_segment_memberships(*, profile: Profile) -> list:
