@@ -121,14 +121,19 @@ def _profiles_ctes(name: str, column: str, key: str, where: str) -> str:
     oldest event of the call, last seen at the newest), and of known ones whose last_seen_at is
     due to advance or whose first_seen_at an older event moves back (a backfill) only: an upsert
     locks the row it conflicts with even when its WHERE then skips the update, and concurrent
-    batches naming the same users would queue."""
+    batches naming the same users would queue.
+
+    `known_<name>` takes the lock the events' foreign key check takes anyway (FOR KEY SHARE,
+    shared by concurrent calls), but up front: a profile being erased or merged away (locked
+    FOR UPDATE) is waited for and, once deleted, not found, so the call creates the profile
+    anew instead of failing on the foreign key of an event attached to the deleted row."""
     return f"""known_{name} AS (
     SELECT p.id, p.uuid, p.{column}, p.first_seen_at, p.last_seen_at
     FROM (SELECT DISTINCT {key} FROM input WHERE {where}) i
     CROSS JOIN LATERAL (
         SELECT id, uuid, {column}, first_seen_at, last_seen_at FROM profiles_profile
         WHERE environment_id = %(env)s AND {column} = i.{key}
-        LIMIT 1
+        LIMIT 1 FOR KEY SHARE
     ) p
 ),
 {name} AS (
