@@ -74,6 +74,15 @@ class _Cpu:
                 state["last"] = self.of_pid(pid)  # the statements so far, COPY included
 
         connection.execute_wrappers.append(wrapper)
+        commit = connection.commit
+
+        def committed() -> None:  # deferred constraint checks run at commit
+            try:
+                commit()
+            finally:
+                state["last"] = self.of_pid(pid)
+
+        connection.commit = committed
 
     def start(self) -> None:
         self.backends = []
