@@ -382,21 +382,30 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
     return responses
 
 
-# The panel's events are read month by month, newest first, for this many months, then the
-# older ones at once (see profile_events_page).
-PANEL_EVENTS_MONTHS = 12
+# The panel's events are read newest first in these time ranges, in months back from the
+# month of the page's start: that month (and any later), the month before, the 2 before that,
+# the 4 before those, then all that is older (see profile_events_page).
+PANEL_EVENTS_RANGES = (0, 1, 3, 7)
+_PANEL_EVENTS_BRANCH = """(
+    SELECT e.id, e.timestamp, e.properties, e.definition_id, d.name AS definition_name
+    FROM events_event e JOIN events_eventdefinition d ON d.id = e.definition_id
+    WHERE e.profile_id = %s AND e.environment_id = %s AND NOT d.deleting
+        AND e.timestamp >= %s AND e.timestamp < %s{keyset}
+    ORDER BY e.timestamp DESC, e.id DESC
+    LIMIT %s
+)"""
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-def _newest_first_ranges(newest: datetime) -> list[tuple[datetime | None, datetime | None]]:
-    """[from, to) time ranges that cover all time, newest first: everything from the month of
-    `newest` on, then each of the PANEL_EVENTS_MONTHS - 1 months before it (one events
-    partition each: events/partitions.py partitions by calendar month in UTC), then all that
-    is older."""
+def _newest_first_ranges(newest: datetime) -> list[tuple[datetime, datetime]]:
+    """[from, to) time ranges that cover all time, newest first (PANEL_EVENTS_RANGES), on
+    month boundaries: the events table's partitions are calendar months in UTC."""
     from events.partitions import add_months, month_of, month_start
 
     month = month_of(newest)
-    bounds = [month_start(add_months(month, -n)) for n in range(PANEL_EVENTS_MONTHS)]
-    return [(lower, upper) for lower, upper in zip([*bounds, None], [None, *bounds], strict=True)]
+    bounds = [month_start(add_months(month, -n)) for n in PANEL_EVENTS_RANGES]
+    return list(zip([*bounds, _EARLIEST], [_LATEST, *bounds], strict=True))
 
 
 def profile_events_page(
@@ -406,37 +415,37 @@ def profile_events_page(
     depth.
 
     The events table is partitioned by month, and `ORDER BY timestamp DESC LIMIT n` over the
-    whole table merges an index scan of every partition (each is opened and read before the
-    first row comes out). So the query is a UNION ALL of the same keyset page bounded to one
-    month each, newest month first (then the older months at once), under one LIMIT: each
-    branch is pruned to its partition at plan time, PostgreSQL runs the branches in order, and
-    stops as soon as the page is full, so a page reads the newest months only. Rows come out in
-    page order: the months are in order, and each branch is ordered within its month."""
-    from events.models import Event
+    whole table merges an index scan of every partition (each one opened and read before the
+    first row comes out: the DEFAULT partition rules out PostgreSQL's ordered Append). So the
+    query is a UNION ALL of the same keyset page bounded to a few time ranges on month
+    boundaries, newest first, under one LIMIT: each branch is pruned to its months when
+    planned, PostgreSQL runs the branches in order and stops as soon as the page is full, so
+    a page reads only the newest months it needs. The rows come out in page order (the ranges
+    are in order, each branch is ordered). Few branches: each one costs planning time."""
+    from events.models import Event, EventDefinition
 
-    qs = (
-        Event.objects.filter(
-            profile=profile, environment_id=profile.environment_id, definition__deleting=False
-        )
-        .select_related("definition")
-        .only("timestamp", "properties", "definition__name")
-    )
     after = decode_cursor(cursor)
-    qs = keyset_before(qs, "timestamp", after)
-    branches = []
+    keyset, keyset_params = "", []
+    if after:
+        keyset = "\n        AND e.timestamp <= %s AND (e.timestamp < %s OR e.id < %s)"
+        keyset_params = [after[0], after[0], after[1]]
+    branches, params = [], []
     for lower, upper in _newest_first_ranges(after[0] if after else timezone.now()):
-        branch = qs
-        if lower is not None:
-            branch = branch.filter(timestamp__gte=lower)
-        if upper is not None:
-            branch = branch.filter(timestamp__lt=upper)
-        branches.append(branch.order_by("-timestamp", "-id")[: size + 1])
-    rows = list(branches[0].union(*branches[1:], all=True)[: size + 1])
+        branches.append(_PANEL_EVENTS_BRANCH.format(keyset=keyset))
+        params += [profile.pk, profile.environment_id, lower, upper, *keyset_params, size + 1]
+    sql = "\nUNION ALL\n".join(branches) + "\nLIMIT %s"
+    rows = list(Event.objects.raw(sql, [*params, size + 1]))
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
         next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].pk)
     for event in rows:
+        # The definition's name came with the row (the template reads event.definition.name).
+        event.definition = EventDefinition(
+            pk=event.definition_id,
+            environment_id=profile.environment_id,
+            name=event.definition_name,
+        )
         event.properties_display = (
             json.dumps(event.properties, ensure_ascii=False, sort_keys=True)[:300]
             if event.properties
