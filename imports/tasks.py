@@ -7,3 +7,11 @@ def import_run_task(import_id: int) -> None:
     from .services import import_run
 
     import_run(import_id=import_id)
+
+
+@shared_task(acks_late=True)
+def profiles_gin_merge_task() -> None:
+    """Merge the profile GIN indexes' pending lists after an import (idempotent: acks_late)."""
+    from .services import profiles_gin_merge
+
+    profiles_gin_merge()

@@ -312,3 +312,16 @@ def test_chunks_written_by_parallel_workers_give_the_same_result(
     second = _run(environment, owner, text2)
     assert (second.created_count, second.updated_count) == (0, len(good2))
     assert Profile.objects.filter(environment=environment).count() == len(good2)
+
+
+def test_pending_gin_entries_of_an_import_are_merged_by_its_second_step(environment, owner):
+    """The chunks leave the profile GIN indexes' new entries pending (a search reads a pending
+    list through); the background step queued after the import merges them."""
+    from imports.services import profiles_gin_merge
+
+    profiles_gin_merge()  # what other tests left
+    text, _, _ = _big_file(3_000)
+    _run(environment, owner, text)
+    assert profiles_gin_merge() > 0
+    assert profiles_gin_merge() == 0
+    assert Profile.objects.filter(environment=environment, traits__contains={"vip": True}).exists()
