@@ -1,21 +1,23 @@
 """Contact import from CSV: upload, column mapping with a preview, and the bulk run.
 
-The run (a Celery task) streams the file once through Python's csv reader into a temporary
-staging table with psycopg's COPY, checking on the way only what needs the whole file or the
-row's shape (a wrong number of values, a missing id, an id repeated in the file). Everything
-else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the values are
-checked (email, lengths, a value that does not fit its column's type), the rejected rows are
-stored with their reason, and the good ones are written by profiles' bulk upsert
+The run (a Celery task) streams the file once through Python's csv reader into an UNLOGGED
+staging table of its own with psycopg's COPY, checking on the way only what needs the whole
+file or the row's shape (a wrong number of values, a missing id, an id repeated in the file).
+Everything else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the
+values are checked (email, lengths, a value that does not fit its column's type), the rejected
+rows are stored with their reason, and the good ones are written by profiles' bulk upsert
 (profiles.services.profiles_import_cte), which also queues them for segment re-evaluation
 (segments.dirty) in the same statement. Progress is committed after each chunk, so the page
-polling it sees the bar move. A re-import matches on the user id (or the email when the file
-has no id column): it updates, never duplicates, and rows that change nothing are not
-rewritten.
+polling it sees the bar move; the chunks run on HARK_IMPORT_WORKERS connections at once. A
+re-import matches on the user id (or the email when the file has no id column): it updates,
+never duplicates, and rows that change nothing are not rewritten.
 
 Speed: the chunk transactions commit without waiting for the WAL flush (the import can be
 run again), and the GIN indexes of profiles_profile (traits, and the trigram indexes of the
 search) take new entries into their pending list for the whole chunk (gin_pending_list_limit
-raised for the transaction) rather than merging it every 4 MB. See benchmarks/import_csv.py.
+raised for the transaction) rather than merging it every 4 MB; profiles_gin_merge_task merges
+them once the import is done. New profiles get time-ordered uuids (profiles.services.UUID7_SQL).
+See benchmarks/import_csv.py.
 """
 
 from __future__ import annotations
