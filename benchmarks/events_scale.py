@@ -423,6 +423,7 @@ def interleaved(args: argparse.Namespace) -> dict[str, Any]:
 
     from core import fastjson
     from events.services import TRACK, TRACK_ONE_USER
+    from profiles.services import mau_zone
 
     conns = {}
     for layout in ("partitioned", "flat"):
@@ -460,7 +461,7 @@ def interleaved(args: argparse.Namespace) -> dict[str, Any]:
                     for i in range(size)
                 ]
                 params = {"env": env, "received": now, "synchronous_commit": "off"}
-                params["resolution"] = 300
+                params.update(resolution=300, tz=mau_zone(), source=1)  # the API's
                 if size == 1:
                     statement = TRACK_ONE_USER
                     params.update(rows[0], props=fastjson.dumps(rows[0]["props"]))

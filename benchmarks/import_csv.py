@@ -5,7 +5,9 @@ Runs the import service in-process (the Celery task's body; no worker needed), a
 run the rows per second and the time of each phase: COPY into the staging table (including
 Python's csv reading and the in-stream checks), the chunk statements (checks, rejected rows,
 profile upsert, segment queue), and the finish (trait definitions). Before the runs it prints
-the indexes of profiles_profile, each one a cost per new row.
+the indexes of profiles_profile, each one a cost per new row. Each run also prints the CPU
+time it used, in this process and in its database connections, and the load average: on a
+shared machine compare those (the wall time is the share of the cores the run got).
 
 Usage (DEBUG=true for a local SECRET_KEY):
     DEBUG=true DATABASE_URL=postgres://postgres@127.0.0.1:5432/hark_bench \\
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -41,6 +44,57 @@ def write_csv(path: Path, rows: int, *, version: int) -> None:
             )
 
 
+class _Cpu:
+    """CPU seconds used by this process (all threads) and by the PostgreSQL backends of the
+    connections opened during a run (read from /proc: the database must run on this machine,
+    else only this process is counted). On a machine shared with other jobs the wall time
+    measures the share of the cores a run got; its CPU time does not depend on it."""
+
+    def __init__(self) -> None:
+        self.backends: list[dict[str, float]] = []
+
+    @staticmethod
+    def of_pid(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def connected(self, sender, connection, **kwargs) -> None:
+        pid = connection.connection.info.backend_pid
+        state = {"start": self.of_pid(pid), "last": 0.0}
+        state["last"] = state["start"]
+        self.backends.append(state)
+
+        def wrapper(execute, sql, params, many, context):
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                state["last"] = self.of_pid(pid)  # the statements so far, COPY included
+
+        connection.execute_wrappers.append(wrapper)
+        commit = connection.commit
+
+        def committed() -> None:  # deferred constraint checks run at commit
+            try:
+                commit()
+            finally:
+                state["last"] = self.of_pid(pid)
+
+        connection.commit = committed
+
+    def start(self) -> None:
+        self.backends = []
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.python = usage.ru_utime + usage.ru_stime
+
+    def stop(self) -> tuple[float, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        database = sum(b["last"] - b["start"] for b in self.backends)
+        return usage.ru_utime + usage.ru_stime - self.python, database
+
+
 class _Upload:
     def __init__(self, path: Path) -> None:
         self.path, self.name, self.size = path, path.name, path.stat().st_size
@@ -62,12 +116,15 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
     from environments.services import environment_create
     from imports.models import ImportStatus
     from imports.services import import_create, import_run, mapping_default
     from profiles.models import Profile
 
+    cpu = _Cpu()
+    connection_created.connect(cpu.connected)
     environment = environment_create(name=f"Import bench {time.time():.0f}")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -77,6 +134,19 @@ def main() -> None:
         print("profiles_profile indexes:", ", ".join(f"{n} ({a})" for n, a in cursor.fetchall()))
         cursor.execute("SELECT count(*) FROM profiles_profile")
         print(f"profiles already in the table: {cursor.fetchone()[0]:,}")
+
+    def gin_merge() -> float:
+        """Merge the GIN indexes' pending lists into the indexes (autovacuum does it, in the
+        background, after an import's chunks put their entries there); returns the time."""
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT gin_clean_pending_list(c.oid) FROM pg_index i JOIN pg_class c "
+                "ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE i.indrelid = 'profiles_profile'::regclass AND a.amname = 'gin'"
+            )
+        return time.perf_counter() - started
+
     tmp = Path(tempfile.mkdtemp(prefix="hark-import-bench-"))
     for label, version in (("new", 1), ("re-import, changed", 2), ("re-import, same", 2)):
         path = tmp / f"contacts-{version}.csv"
@@ -87,15 +157,26 @@ def main() -> None:
         contact_import.mapping = mapping_default(contact_import)
         contact_import.status = ImportStatus.QUEUED
         contact_import.save(update_fields=["mapping", "status"])
+        gin_merge()  # a run does not pay for the entries an earlier one left pending
+        connection.close()  # the run's own connection is opened (and its CPU counted) anew
+        cpu.start()
         started = time.perf_counter()
         timing = import_run(import_id=contact_import.pk)
         elapsed = time.perf_counter() - started
+        python_cpu, database_cpu = cpu.stop()
+        merged = gin_merge()
         contact_import.refresh_from_db()
         print(
             f"{label:20} {timing.rows:,} rows in {elapsed:.2f} s = {timing.rows / elapsed:,.0f} "
             f"rows/s (copy {timing.copy:.2f} s, chunks {timing.chunks:.2f} s, finish "
             f"{timing.finish:.2f} s); created {contact_import.created_count:,}, updated "
             f"{contact_import.updated_count:,}, rejected {contact_import.rejected_count:,}"
+        )
+        print(
+            f"{'':20} CPU: python {python_cpu:.2f} s, database {database_cpu:.2f} s "
+            f"({timing.rows / max(database_cpu, 0.01):,.0f} rows per database CPU second); "
+            f"load average {os.getloadavg()[0]:.1f}; then the GIN pending lists' merge "
+            f"(autovacuum's work, after the run) {merged:.2f} s"
         )
     print("profiles in the environment:", Profile.objects.filter(environment=environment).count())
 

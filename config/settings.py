@@ -342,6 +342,8 @@ HARK_IMPORT_MAX_BYTES = env_int("HARK_IMPORT_MAX_BYTES", 200 * 1024 * 1024, mini
 HARK_IMPORT_CHUNK_ROWS = env_int("HARK_IMPORT_CHUNK_ROWS", 50_000, minimum=1)
 HARK_IMPORT_DIR = env_str("HARK_IMPORT_DIR") or str(DATA_DIR / "imports")
 HARK_IMPORT_GIN_PENDING_KB = env_int("HARK_IMPORT_GIN_PENDING_KB", 256 * 1024, minimum=64)
+# Connections an import writes its chunks on at once (one per core of the database server).
+HARK_IMPORT_WORKERS = env_int("HARK_IMPORT_WORKERS", 2, minimum=1)
 HARK_SEGMENT_PREVIEW_TIMEOUT = env_int("HARK_SEGMENT_PREVIEW_TIMEOUT", 15, minimum=1)
 # A recompute runs a few statements (stage, apply; each bounded by the statement timeout):
 # they must fit, with room, in the time a task may run (see CELERY_TASK_TIME_LIMIT).

@@ -1,21 +1,23 @@
 """Contact import from CSV: upload, column mapping with a preview, and the bulk run.
 
-The run (a Celery task) streams the file once through Python's csv reader into a temporary
-staging table with psycopg's COPY, checking on the way only what needs the whole file or the
-row's shape (a wrong number of values, a missing id, an id repeated in the file). Everything
-else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the values are
-checked (email, lengths, a value that does not fit its column's type), the rejected rows are
-stored with their reason, and the good ones are written by profiles' bulk upsert
+The run (a Celery task) streams the file once through Python's csv reader into an UNLOGGED
+staging table of its own with psycopg's COPY, checking on the way only what needs the whole
+file or the row's shape (a wrong number of values, a missing id, an id repeated in the file).
+Everything else is set-based SQL, one statement per chunk of HARK_IMPORT_CHUNK_ROWS rows: the
+values are checked (email, lengths, a value that does not fit its column's type), the rejected
+rows are stored with their reason, and the good ones are written by profiles' bulk upsert
 (profiles.sql.profiles_import_cte), which also queues them for segment re-evaluation
 (segments.dirty) in the same statement. Progress is committed after each chunk, so the page
-polling it sees the bar move. A re-import matches on the user id (or the email when the file
-has no id column): it updates, never duplicates, and rows that change nothing are not
-rewritten.
+polling it sees the bar move; the chunks run on HARK_IMPORT_WORKERS connections at once. A
+re-import matches on the user id (or the email when the file has no id column): it updates,
+never duplicates, and rows that change nothing are not rewritten.
 
 Speed: the chunk transactions commit without waiting for the WAL flush (the import can be
 run again), and the GIN indexes of profiles_profile (traits, and the trigram indexes of the
 search) take new entries into their pending list for the whole chunk (gin_pending_list_limit
-raised for the transaction) rather than merging it every 4 MB. See benchmarks/import_csv.py.
+raised for the transaction) rather than merging it every 4 MB; profiles_gin_merge_task merges
+them once the import is done. New profiles get time-ordered uuids (profiles.sql.UUID7_SQL).
+See benchmarks/import_csv.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +38,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import fastjson
 from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
-from core.queue import enqueue_on_commit
+from core.queue import enqueue, enqueue_on_commit
 from environments.models import Environment
 from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
@@ -385,7 +389,7 @@ def _traits_sql(plan: _Plan) -> str:
     return f"jsonb_strip_nulls({' || '.join(calls)})"
 
 
-def _chunk_sql(plan: _Plan) -> str:
+def _chunk_sql(plan: _Plan, table: str) -> str:
     cells = ", ".join(f"c{i}" for i in range(plan.width))
     uid = f"NULLIF(btrim(c{plan.uid}, {_SQL_BLANKS}), '')" if plan.uid is not None else "NULL::text"
     email = (
@@ -400,7 +404,7 @@ def _chunk_sql(plan: _Plan) -> str:
     return f"""
 WITH checked AS MATERIALIZED (
     SELECT n, {_sql_checks(plan)} AS reason, {cells}
-    FROM import_stage WHERE n > %(lo)s AND n <= %(hi)s
+    FROM {table} WHERE n > %(lo)s AND n <= %(hi)s
 ),
 rejected AS (
     INSERT INTO imports_rejectedrow (contact_import_id, "row", reason, "values")
@@ -415,16 +419,22 @@ FROM upserted
 """
 
 
-def _stage(cursor: Any, plan: _Plan, path: str) -> int:
-    """COPY the file into the temporary staging table; returns the number of data rows."""
+def _stage_table(contact_import: ContactImport) -> str:
+    return f"imports_stage_{contact_import.pk}"
+
+
+def _stage(cursor: Any, plan: _Plan, path: str, table: str) -> int:
+    """COPY the file into the staging table; returns the number of data rows. The table is
+    UNLOGGED (no WAL; the import can be run again) rather than temporary, so that the chunk
+    workers' connections read it too."""
     cells = ", ".join(f"c{i} text" for i in range(plan.width))
-    cursor.execute("DROP TABLE IF EXISTS import_stage")
-    cursor.execute(f"CREATE TEMP TABLE import_stage (n int, bad text, {cells})")
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(f"CREATE UNLOGGED TABLE {table} (n int, bad text, {cells})")
     names = ", ".join(["n", "bad"] + [f"c{i}" for i in range(plan.width)])
     seen: dict[str, int] = {}
     width, n = plan.width, 0
     pad = [""] * width
-    with cursor.cursor.copy(f"COPY import_stage ({names}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         reader = _reader(path)
         next(reader, None)
         for n, row in enumerate(reader, start=1):
@@ -432,8 +442,8 @@ def _stage(cursor: Any, plan: _Plan, path: str) -> int:
             if len(row) != width:
                 row = (row + pad)[:width]
             copy.write_row((n, bad, *row))
-    cursor.execute("CREATE INDEX ON import_stage (n)")
-    cursor.execute("ANALYZE import_stage")
+    cursor.execute(f"CREATE INDEX ON {table} (n)")
+    cursor.execute(f"ANALYZE {table}")
     return n
 
 
@@ -466,47 +476,86 @@ def import_run(*, import_id: int) -> Timing:
         raise
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS import_stage")
+            cursor.execute(f"DROP TABLE IF EXISTS {_stage_table(contact_import)}")
     return timing
+
+
+def _chunk(sql: str, params: dict[str, Any], rows: int) -> tuple[int, int, int]:
+    """One chunk's statement and its progress, in one transaction: (created, updated, rejected)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO off")
+        cursor.execute(
+            "SELECT set_config('gin_pending_list_limit', %s, true)",
+            [str(settings.HARK_IMPORT_GIN_PENDING_KB)],
+        )
+        cursor.execute(sql, params)
+        created, updated, rejected = cursor.fetchone()
+        # Increments: chunks run by parallel workers finish in any order.
+        ContactImport.objects.filter(pk=params["import"]).update(
+            processed_rows=F("processed_rows") + rows,
+            created_count=F("created_count") + created,
+            updated_count=F("updated_count") + updated,
+            rejected_count=F("rejected_count") + rejected,
+        )
+    return created, updated, rejected
+
+
+def _chunk_in_worker(sql: str, params: dict[str, Any], rows: int) -> tuple[int, int, int]:
+    """_chunk on the worker thread's own connection, closed after it."""
+    try:
+        return _chunk(sql, params, rows)
+    finally:
+        connection.close()
 
 
 def _run(contact_import: ContactImport, plan: _Plan, timing: Timing) -> None:
 
     env = contact_import.environment_id
+    table = _stage_table(contact_import)
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        # The staging table is temporary (no WAL) and lives in this session.
         cursor.execute("SET LOCAL synchronous_commit TO off")
-        total = _stage(cursor, plan, contact_import.path)
+        total = _stage(cursor, plan, contact_import.path, table)
     RejectedRow.objects.filter(contact_import=contact_import).delete()
-    ContactImport.objects.filter(pk=contact_import.pk).update(total_rows=total)
+    ContactImport.objects.filter(pk=contact_import.pk).update(
+        total_rows=total, processed_rows=0, created_count=0, updated_count=0, rejected_count=0
+    )
     timing.copy = time.perf_counter() - started
     timing.rows = total
 
     started = time.perf_counter()
-    sql = _chunk_sql(plan)
+    sql = _chunk_sql(plan, table)
     size = max(1, int(settings.HARK_IMPORT_CHUNK_ROWS))
-    created = updated = rejected = 0
-    for lo in range(0, total, size):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO off")
-            cursor.execute(
-                "SELECT set_config('gin_pending_list_limit', %s, true)",
-                [str(settings.HARK_IMPORT_GIN_PENDING_KB)],
-            )
-            cursor.execute(
-                sql, {"lo": lo, "hi": lo + size, "import": contact_import.pk, "env": env}
-            )
-            c, u, r = cursor.fetchone()
-            created, updated, rejected = created + c, updated + u, rejected + r
-            ContactImport.objects.filter(pk=contact_import.pk).update(
-                processed_rows=min(total, lo + size),
-                created_count=created,
-                updated_count=updated,
-                rejected_count=rejected,
-            )
-        if tasks_run_inline():
-            segment_dirty_profiles_drain(environment_id=env)
+    chunks = [
+        ({"lo": lo, "hi": lo + size, "import": contact_import.pk, "env": env}, size)
+        for lo in range(0, total, size)
+    ]
+    chunks[-1:] = [(params, total - params["lo"]) for params, _ in chunks[-1:]]
+    # Most of a chunk's time is the index maintenance of profiles_profile, in one backend: the
+    # chunks (disjoint keys: an id repeated in the file was rejected while staging) run on
+    # HARK_IMPORT_WORKERS connections at once, one per core. Not inside a transaction (a test's):
+    # other connections could not see its rows; the chunks then run here one after the other.
+    workers = min(int(settings.HARK_IMPORT_WORKERS), len(chunks))
+    created = updated = 0
+    if workers > 1 and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
+            futures = [pool.submit(_chunk_in_worker, sql, *chunk) for chunk in chunks]
+            try:
+                for future in as_completed(futures):
+                    c, u, _ = future.result()
+                    created, updated = created + c, updated + u
+                    if tasks_run_inline():
+                        segment_dirty_profiles_drain(environment_id=env)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    else:
+        for chunk in chunks:
+            c, u, _ = _chunk(sql, *chunk)
+            created, updated = created + c, updated + u
+            if tasks_run_inline():
+                segment_dirty_profiles_drain(environment_id=env)
     timing.chunks = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -521,6 +570,8 @@ def _run(contact_import: ContactImport, plan: _Plan, timing: Timing) -> None:
         status=ImportStatus.DONE, finished_at=timezone.now(), processed_rows=total
     )
     Path(contact_import.path).unlink(missing_ok=True)
+    if (created or updated) and not tasks_run_inline():
+        enqueue("imports.tasks.profiles_gin_merge_task")
     timing.finish = time.perf_counter() - started
 
 

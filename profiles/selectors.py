@@ -24,8 +24,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.ingest import canonical_email
-from core.pagination import Page, keyset_page
-from events.models import Event
+from core.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from events.models import Event, EventDefinition
+from events.partitions import add_months, month_of, month_start
 from segments.models import Segment
 from segments.selectors import members_filter
 from surveys.answers import value_label
@@ -336,27 +337,74 @@ def profile_responses(*, profile: Profile, limit: int = PANEL_RESPONSES_LIMIT) -
     return responses
 
 
+# The panel's events are read newest first in these time ranges, in months back from the
+# month of the page's start: that month (and any later), the month before, the 2 before that,
+# the 4 before those, then all that is older (see profile_events_page).
+PANEL_EVENTS_RANGES = (0, 1, 3, 7)
+_PANEL_EVENTS_BRANCH = """(
+    SELECT e.id, e.timestamp, e.properties, e.definition_id, d.name AS definition_name
+    FROM events_event e JOIN events_eventdefinition d ON d.id = e.definition_id
+    WHERE e.profile_id = %s AND e.environment_id = %s AND NOT d.deleting
+        AND e.timestamp >= %s AND e.timestamp < %s{keyset}
+    ORDER BY e.timestamp DESC, e.id DESC
+    LIMIT %s
+)"""
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _newest_first_ranges(newest: datetime) -> list[tuple[datetime, datetime]]:
+    """[from, to) time ranges that cover all time, newest first (PANEL_EVENTS_RANGES), on
+    month boundaries: the events table's partitions are calendar months in UTC."""
+
+    month = month_of(newest)
+    bounds = [month_start(add_months(month, -n)) for n in PANEL_EVENTS_RANGES]
+    return list(zip([*bounds, _EARLIEST], [_LATEST, *bounds], strict=True))
+
+
 def profile_events_page(
     *, profile: Profile, cursor: str | None, size: int = PANEL_EVENTS_PAGE_SIZE
 ) -> Page:
-    """Tracked events newest first, keyset on (timestamp, id) over the (profile, -timestamp, -id)
-    index: one query per page whatever the depth."""
+    """Tracked events newest first, keyset on (timestamp, id): one query per page whatever the
+    depth.
 
-    qs = (
-        Event.objects.filter(
-            profile=profile, environment_id=profile.environment_id, definition__deleting=False
+    The events table is partitioned by month, and `ORDER BY timestamp DESC LIMIT n` over the
+    whole table merges an index scan of every partition (each one opened and read before the
+    first row comes out: the DEFAULT partition rules out PostgreSQL's ordered Append). So the
+    query is a UNION ALL of the same keyset page bounded to a few time ranges on month
+    boundaries, newest first, under one LIMIT: each branch is pruned to its months when
+    planned, PostgreSQL runs the branches in order and stops as soon as the page is full, so
+    a page reads only the newest months it needs. The rows come out in page order (the ranges
+    are in order, each branch is ordered). Few branches: each one costs planning time."""
+
+    after = decode_cursor(cursor)
+    keyset, keyset_params = "", []
+    if after:
+        keyset = "\n        AND e.timestamp <= %s AND (e.timestamp < %s OR e.id < %s)"
+        keyset_params = [after[0], after[0], after[1]]
+    branches, params = [], []
+    for lower, upper in _newest_first_ranges(after[0] if after else timezone.now()):
+        branches.append(_PANEL_EVENTS_BRANCH.format(keyset=keyset))
+        params += [profile.pk, profile.environment_id, lower, upper, *keyset_params, size + 1]
+    sql = "\nUNION ALL\n".join(branches) + "\nLIMIT %s"
+    rows = list(Event.objects.raw(sql, [*params, size + 1]))
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].pk)
+    for event in rows:
+        # The definition's name came with the row (the template reads event.definition.name).
+        event.definition = EventDefinition(
+            pk=event.definition_id,
+            environment_id=profile.environment_id,
+            name=event.definition_name,  # type: ignore[attr-defined]
         )
-        .select_related("definition")
-        .only("timestamp", "properties", "definition__name")
-    )
-    page = keyset_page(qs, "timestamp", cursor, size)
-    for event in page.items:
-        event.properties_display = (
+        event.properties_display = (  # type: ignore[attr-defined]
             json.dumps(event.properties, ensure_ascii=False, sort_keys=True)[:300]
             if event.properties
             else ""
         )
-    return page
+    return Page(items=rows, next_cursor=next_cursor, first=after is None, size=size)
 
 
 # --- Usage (MAU) -------------------------------------------------------------------------------

@@ -808,3 +808,22 @@ def anonymous_profiles_delete(*, environment_id: int, seen_before: datetime, bat
         deleted += len(ids)
         if len(ids) < batch:
             return deleted
+
+
+def profiles_gin_merge() -> int:
+    """Merge the pending lists of profiles_profile's GIN indexes (traits, and the search's
+    trigrams) into the indexes; returns the pending-list pages merged.
+
+    The chunks put their entries there (gin_pending_list_limit raised), and a search reads a
+    pending list through, row by row, until it is merged: after an import of hundreds of
+    thousands of contacts that is hundreds of megabytes per search. Autovacuum merges them in
+    its time; the import queues this right after it finished (a second, background step: the
+    merge is as long as the chunks were, and the import is done meanwhile). Concurrent
+    inserts go on (the merge takes no lock that blocks them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(gin_clean_pending_list(c.oid)), 0) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+            "WHERE i.indrelid = 'profiles_profile'::regclass AND a.amname = 'gin'"
+        )
+        return int(cursor.fetchone()[0])
