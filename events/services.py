@@ -432,7 +432,7 @@ def event_counts_rollup(*, now: datetime | None = None) -> int:
     return count
 
 
-# --- The Events page (H3b): describe and delete definitions -----------------------------------
+# --- The Events page: describe and delete definitions -----------------------------------
 
 
 def event_definition_update(*, definition: EventDefinition, description: str) -> EventDefinition:

@@ -7,8 +7,8 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
+from segments.membership import member_ids, members_filter
 from segments.models import Segment
-from segments.selectors import member_ids, members_filter
 
 from .selectors import DEFAULT_SORT, SORTS, profile_search_q
 

@@ -27,8 +27,8 @@ from core.ingest import canonical_email
 from core.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from events.models import Event, EventDefinition
 from events.partitions import add_months, month_of, month_start
+from segments.membership import members_filter
 from segments.models import Segment
-from segments.selectors import members_filter
 from surveys.answers import value_label
 from surveys.models import Question, Response, Survey
 from surveys.report_selectors import context_items

@@ -66,7 +66,8 @@ from profiles.models import Profile
 from surveys.models import Response, Survey
 
 from . import rules as R
-from .models import Segment, SegmentMembership
+from .membership import members_filter
+from .models import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -649,8 +650,7 @@ def _segment_q(c: Mapping, ctx: CompileContext, stack: tuple[str, ...]) -> Q:
         # Its own rules, checked on their own: their problems are reported on that segment.
         inner = group_q(segment.rules, ctx, (*stack, key), path=f"[segment {key}]")
     else:
-        members = SegmentMembership.objects.filter(segment_id=segment.id)
-        inner = Q(Exists(members.filter(profile_id=OuterRef("pk"))))
+        inner = Q(members_filter(segment.id))
     return ~inner if negate else inner
 
 

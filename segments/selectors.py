@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -54,20 +54,6 @@ def manual_segments_without(*, environment: Any, profile: Any) -> QuerySet[Segme
         .only("uuid", "name")
         .order_by("name")
     )
-
-
-def member_ids(*, segment: Segment | int) -> QuerySet:
-    """The profile ids of a segment's (or a segment id's) stored members, by the unique
-    (segment, profile) index: the one way every app reads "members of a segment". A subquery
-    (`profile_id__in=`, `ArraySubquery`), or sliced and listed."""
-    return SegmentMembership.objects.filter(segment=segment).values_list("profile_id", flat=True)
-
-
-def members_filter(segment: Segment | int, *, profile: str = "pk") -> Exists:
-    """A filter keeping the rows whose profile is a member of the segment: an EXISTS probe of
-    the membership index per row. `profile` names the row's profile id: "pk" for profiles,
-    "profile_id" for responses or events."""
-    return Exists(member_ids(segment=segment).filter(profile_id=OuterRef(profile)))
 
 
 def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:

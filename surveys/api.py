@@ -10,7 +10,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
@@ -214,11 +214,7 @@ class FormFilters(Schema):
 
 
 def _survey_link(request: HttpRequest, public_id: str) -> str:
-    try:
-        path = reverse("surveys:link", kwargs={"public_id": public_id})
-    except NoReverseMatch:
-        path = f"/s/{public_id}/"
-    return request.build_absolute_uri(path)
+    return request.build_absolute_uri(reverse("surveys:link", kwargs={"public_id": public_id}))
 
 
 @router.get("/forms", response={200: list[FormOut], **ERRORS}, operation_id="config_api_forms")

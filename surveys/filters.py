@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from profiles.models import Profile
+from segments.membership import member_ids
 from segments.models import Segment
-from segments.selectors import member_ids
 from traits.models import Scope, Trait
 
 from .answers import CSAT_LABELS, allowed_values, choices

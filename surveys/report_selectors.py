@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.pagination import Page, keyset_page
 from profiles.models import MonthlyActivity
-from segments.selectors import member_ids
+from segments.membership import member_ids
 
 from . import scores
 from .answers import CSAT_LABELS, value_label

@@ -7,11 +7,12 @@ import re
 import uuid
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from segments.models import Segment, SegmentMembership
+from segments.membership import members_filter
+from segments.models import Segment
 
 from .models import Question, Response, Survey, SurveyStatus
 
@@ -132,11 +133,7 @@ def response_list(
     if survey is not None:
         qs = qs.filter(survey=survey)
     if segment is not None:
-        qs = qs.filter(
-            Exists(
-                SegmentMembership.objects.filter(segment=segment, profile_id=OuterRef("profile_id"))
-            )
-        )
+        qs = qs.filter(members_filter(segment, profile="profile_id"))
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:

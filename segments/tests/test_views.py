@@ -15,8 +15,8 @@ from django.utils import timezone
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
 from segments import services
+from segments.membership import member_ids, members_filter
 from segments.models import Segment, SegmentMembership, SegmentMembershipChange
-from segments.selectors import member_ids, members_filter
 from surveys.factories import ResponseFactory, SurveyFactory
 from surveys.models import Response
 from tests.helpers import HTMX, eurl
