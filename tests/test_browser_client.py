@@ -49,6 +49,15 @@ def open_page(context, host, path="/"):
     return page
 
 
+def open_page_answered(context, host, path="/"):
+    """The page and the answer to its first page call, waited for from before the navigation:
+    the call may well be answered before `goto` returns."""
+    page = context.new_page()
+    with page.expect_response(lambda r: "/api/v1/client/page" in r.url) as answer:
+        page.goto(host.url(path))
+    return page, answer.value
+
+
 def assert_clean(page):
     record = page.evaluate("window.__hark")
     assert record["violations"] == [], record["violations"]
@@ -200,9 +209,7 @@ def test_exit_intent_trigger_shows_when_the_mouse_leaves_through_the_top(
     context, host, environment
 ):
     survey_with_questions(environment, targeting={"trigger": "exit_intent"})
-    page = open_page(context, host)
-    with page.expect_response(lambda r: "/api/v1/client/page" in r.url):
-        pass
+    page, _ = open_page_answered(context, host)
     page.mouse.move(400, 300)
     page.mouse.move(400, 200)
     assert page.locator(WIDGET).count() == 0
@@ -235,10 +242,8 @@ def test_show_form_shows_a_manual_survey_and_force_skips_targeting(context, host
 
 def test_no_survey_for_a_visitor_who_is_not_eligible(context, host, environment):
     survey_with_questions(environment, targeting={"audience": "identified"})
-    page = open_page(context, host)
-    with page.expect_response(lambda r: "/api/v1/client/page" in r.url) as answer:
-        pass
-    assert answer.value.json()["surveys"] == []
+    page, answer = open_page_answered(context, host)
+    assert answer.json()["surveys"] == []
     page.wait_for_timeout(500)
     assert page.locator(WIDGET).count() == 0
     assert not Response.objects.exists()
