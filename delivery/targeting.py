@@ -26,6 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -91,6 +92,12 @@ class SurveyPlan:
     # Completed responses, counted up to response_limit (never more: a bounded count).
     completed_count: int = 0
     created_at: datetime | None = None
+
+    @cached_property
+    def page_verdicts(self) -> dict[str | None, Gate]:
+        """The pages gate by page URL, as decided for this plan (its rules never change: a
+        snapshot's plans decide the same few pages again and again). Bounded by _pages."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -401,20 +408,34 @@ def _segments(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     return _NO_SEGMENTS
 
 
+# Page verdicts remembered per plan (SurveyPlan.page_verdicts), at most this many URLs each.
+PAGE_VERDICTS_MAX = 256
+
+
 def _pages(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if not plan.page_rules:
         return _EVERY_PAGE
+    verdicts = plan.page_verdicts
+    gate = verdicts.get(ctx.url)
+    if gate is None:
+        gate = _pages_decided(plan, ctx.url)
+        if len(verdicts) < PAGE_VERDICTS_MAX:
+            verdicts[ctx.url] = gate
+    return gate
+
+
+def _pages_decided(plan: SurveyPlan, url: str | None) -> Gate:
     includes = [r for r in plan.page_rules if r.get("kind", "include") == "include"]
     excludes = [r for r in plan.page_rules if r.get("kind") == "exclude"]
-    if ctx.url is None:
+    if url is None:
         words = " or ".join(page_rule_words(r) for r in includes) or "any page"
         return Gate("pages", UNKNOWN, f"no page given; shown where the {words}")
     for rule in excludes:
-        if page_rule_matches(rule, ctx.url):
+        if page_rule_matches(rule, url):
             return Gate("pages", FAIL, f"the page is excluded: its {page_rule_words(rule)}")
     if includes:
         for rule in includes:
-            if page_rule_matches(rule, ctx.url):
+            if page_rule_matches(rule, url):
                 return Gate("pages", PASS, f"the page's {page_rule_words(rule)}")
         words = " or ".join(page_rule_words(r) for r in includes)
         return Gate("pages", FAIL, f"not a targeted page: the survey needs the {words}")
