@@ -99,6 +99,17 @@ class SurveyPlan:
         snapshot's plans decide the same few pages again and again). Bounded by _pages."""
         return {}
 
+    @cached_property
+    def passing_prefix(self) -> tuple[Gate, ...] | None:
+        """The first gates (status, schedule, limits, channel) when they read the plan alone
+        (no schedule dates: nothing reads the clock) and all pass: the same verdicts on every
+        call, made once. None otherwise (the gates are run)."""
+        if self.starts_at or self.ends_at:
+            return None
+        ctx = Context(now=datetime.min)
+        gates = tuple(check(self, _NOBODY, ctx) for check in _PLAN_ONLY_CHECKS)
+        return gates if all(g.verdict != FAIL for g in gates) else None
+
 
 @dataclass(frozen=True)
 class History:
@@ -539,16 +550,22 @@ _CHECKS = (
 # What a forced display (showForm with force) still requires.
 FORCE_KEEPS = ("status", "channel")
 _NAMED_CHECKS = tuple(zip(_CHECKS, GATES, strict=True))
+# The gates that read the plan alone when it has no schedule dates (SurveyPlan.passing_prefix).
+_PLAN_ONLY_CHECKS = (_status, _schedule, _limits, _channel)
+_AFTER_PLAN_ONLY = _NAMED_CHECKS[len(_PLAN_ONLY_CHECKS) :]
+_NOBODY = Facts()
 
 
 def evaluate(plan: SurveyPlan, facts: Facts, ctx: Context, *, every_gate: bool = True) -> Decision:
     """The gates of `plan` for the person of `facts`. An explanation runs every gate
     (`every_gate`); the client API's page and event calls stop at the first that fails (the
     same checks in the same order, so the verdict is the same)."""
-    gates = []
-    eligible = True
     force = ctx.force
-    for check, name in _NAMED_CHECKS:
+    prefix = None if force else plan.passing_prefix
+    gates: list[Gate] = [] if prefix is None else list(prefix)
+    checks = _NAMED_CHECKS if prefix is None else _AFTER_PLAN_ONLY
+    eligible = True
+    for check, name in checks:
         gate = _FORCED[name] if force and name not in FORCE_KEEPS else check(plan, facts, ctx)
         gates.append(gate)
         if gate.verdict == FAIL:
