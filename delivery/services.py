@@ -171,13 +171,16 @@ def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identit
     return Identity(anonymous_id=anonymous_id, user_id=user_id, email=email, traits=dict(traits))
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str | None:
     if value in (None, "") and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise Refused("bad_request", f"{field} is required", field=field)
     value = value.strip()
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL_CHARACTER.search(value):
         raise Refused("bad_request", f"{field} contains control characters", field=field)
     if len(value) > URL_MAX_LENGTH:
         raise Refused("bad_request", f"{field} is longer than {URL_MAX_LENGTH}", field=field)

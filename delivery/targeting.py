@@ -93,6 +93,23 @@ class SurveyPlan:
     completed_count: int = 0
     created_at: datetime | None = None
 
+    @cached_property
+    def page_verdicts(self) -> dict[str | None, Gate]:
+        """The pages gate by page URL, as decided for this plan (its rules never change: a
+        snapshot's plans decide the same few pages again and again). Bounded by _pages."""
+        return {}
+
+    @cached_property
+    def passing_prefix(self) -> tuple[Gate, ...] | None:
+        """The first gates (status, schedule, limits, channel) when they read the plan alone
+        (no schedule dates: nothing reads the clock) and all pass: the same verdicts on every
+        call, made once. None otherwise (the gates are run)."""
+        if self.starts_at or self.ends_at:
+            return None
+        ctx = Context(now=datetime.min)
+        gates = tuple(check(self, _NOBODY, ctx) for check in _PLAN_ONLY_CHECKS)
+        return gates if all(g.verdict != FAIL for g in gates) else None
+
 
 @dataclass(frozen=True)
 class History:
@@ -171,15 +188,14 @@ class Gate(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """One survey decided for one person: every gate run (an explanation), or the gates up to
+    the first that fails (the client API's page and event calls). A named tuple made once per
+    survey of a page call (50 of them), `eligible` computed by `evaluate` as it goes."""
+
     plan: SurveyPlan
     gates: tuple[Gate, ...]
-
-    @cached_property
-    def eligible(self) -> bool:
-        # Read for every survey when filtering and again when ordering: computed once.
-        return all(g.verdict != FAIL for g in self.gates)
+    eligible: bool
 
     @property
     def failed(self) -> Gate | None:
@@ -296,9 +312,42 @@ def page_rules_clean(rules: Any) -> list[dict[str, str]]:
 # --- Gates --------------------------------------------------------------------------------------
 
 
+# Verdicts that do not depend on the person or the moment, made once (Gate is immutable).
+_LIVE = Gate("status", PASS, "the survey is live")
+_NO_SCHEDULE = Gate("schedule", PASS, "no schedule")
+_IN_SCHEDULE = Gate("schedule", PASS, "within the survey's schedule")
+_NO_LIMIT = Gate("limits", PASS, "no response limit")
+_WEB_ON = Gate("channel", PASS, "the Web (in-product) channel is on")
+_NO_SEGMENTS = Gate("segments", PASS, "no segment condition")
+_NOT_EXCLUDED = Gate("segments", PASS, "in none of the excluded segments")
+_EVERY_PAGE = Gate("pages", PASS, "shown on every page")
+_NEVER_SHOWN_GATE = Gate("recurrence", PASS, "never shown to this person")
+_THROTTLE_EXEMPT = Gate("throttling", PASS, "this survey ignores the throttle")
+_NO_THROTTLE = Gate("throttling", PASS, "no throttle in this environment")
+_NO_OTHER_SHOWN = Gate("throttling", PASS, "no other survey shown yet")
+_FULL_SAMPLE = Gate("sampling", PASS, "shown to 100% of eligible people")
+_AUDIENCE_WORDS = {
+    "everyone": "everyone",
+    "identified": "identified users",
+    "anonymous": "anonymous visitors",
+}
+# (the survey's audience, the person identified): the passing verdict.
+_AUDIENCE_PASS = {
+    (audience, identified): Gate(
+        "audience",
+        PASS,
+        f"{'an identified user' if identified else 'an anonymous visitor'}; "
+        f"the survey is for {words}",
+    )
+    for audience, words in _AUDIENCE_WORDS.items()
+    for identified in (True, False)
+}
+_FORCED = {name: Gate(name, PASS, "skipped: the display is forced") for name in GATES}
+
+
 def _status(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if plan.status == "live":
-        return Gate("status", PASS, "the survey is live")
+        return _LIVE
     return Gate("status", FAIL, f"the survey is {plan.status}, not live")
 
 
@@ -310,13 +359,13 @@ def _schedule(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if plan.ends_at and ctx.now >= plan.ends_at:
         return Gate("schedule", FAIL, f"the survey ended on {_when(plan.ends_at)}")
     if plan.starts_at or plan.ends_at:
-        return Gate("schedule", PASS, "within the survey's schedule")
-    return Gate("schedule", PASS, "no schedule")
+        return _IN_SCHEDULE
+    return _NO_SCHEDULE
 
 
 def _limits(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if plan.response_limit is None:
-        return Gate("limits", PASS, "no response limit")
+        return _NO_LIMIT
     if plan.completed_count >= plan.response_limit:
         return Gate(
             "limits",
@@ -332,7 +381,7 @@ def _limits(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
 
 def _channel(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if "web" in plan.channels:
-        return Gate("channel", PASS, "the Web (in-product) channel is on")
+        return _WEB_ON
     return Gate("channel", FAIL, "the survey's Web (in-product) channel is off")
 
 
@@ -341,13 +390,7 @@ def _audience(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
         return Gate("audience", FAIL, "an anonymous visitor; the survey is for identified users")
     if plan.audience == "anonymous" and facts.identified:
         return Gate("audience", FAIL, "an identified user; the survey is for anonymous visitors")
-    who = "an identified user" if facts.identified else "an anonymous visitor"
-    audience = {
-        "everyone": "everyone",
-        "identified": "identified users",
-        "anonymous": "anonymous visitors",
-    }[plan.audience]
-    return Gate("audience", PASS, f"{who}; the survey is for {audience}")
+    return _AUDIENCE_PASS[plan.audience, facts.identified]
 
 
 def _name(ctx: Context, segment_id: int) -> str:
@@ -372,24 +415,38 @@ def _segments(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
         hit = next(s for s in plan.segments_include if s in inside)
         return Gate("segments", PASS, f"in segment {_name(ctx, hit)}")
     if plan.segments_exclude:
-        return Gate("segments", PASS, "in none of the excluded segments")
-    return Gate("segments", PASS, "no segment condition")
+        return _NOT_EXCLUDED
+    return _NO_SEGMENTS
+
+
+# Page verdicts remembered per plan (SurveyPlan.page_verdicts), at most this many URLs each.
+PAGE_VERDICTS_MAX = 256
 
 
 def _pages(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
+    if not plan.page_rules:
+        return _EVERY_PAGE
+    verdicts = plan.page_verdicts
+    gate = verdicts.get(ctx.url)
+    if gate is None:
+        gate = _pages_decided(plan, ctx.url)
+        if len(verdicts) < PAGE_VERDICTS_MAX:
+            verdicts[ctx.url] = gate
+    return gate
+
+
+def _pages_decided(plan: SurveyPlan, url: str | None) -> Gate:
     includes = [r for r in plan.page_rules if r.get("kind", "include") == "include"]
     excludes = [r for r in plan.page_rules if r.get("kind") == "exclude"]
-    if not plan.page_rules:
-        return Gate("pages", PASS, "shown on every page")
-    if ctx.url is None:
+    if url is None:
         words = " or ".join(page_rule_words(r) for r in includes) or "any page"
         return Gate("pages", UNKNOWN, f"no page given; shown where the {words}")
     for rule in excludes:
-        if page_rule_matches(rule, ctx.url):
+        if page_rule_matches(rule, url):
             return Gate("pages", FAIL, f"the page is excluded: its {page_rule_words(rule)}")
     if includes:
         for rule in includes:
-            if page_rule_matches(rule, ctx.url):
+            if page_rule_matches(rule, url):
                 return Gate("pages", PASS, f"the page's {page_rule_words(rule)}")
         words = " or ".join(page_rule_words(r) for r in includes)
         return Gate("pages", FAIL, f"not a targeted page: the survey needs the {words}")
@@ -400,7 +457,7 @@ def _recurrence(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     history = facts.history.get(plan.id) or _NEVER_SHOWN
     last = history.last_shown_at
     if history.responses == 0:
-        return Gate("recurrence", PASS, "never shown to this person")
+        return _NEVER_SHOWN_GATE
     assert last is not None
     if plan.recurrence == "always":
         return Gate("recurrence", PASS, f"shown {_ago(ctx.now, last)}; the survey always shows")
@@ -446,12 +503,12 @@ _NEVER_SHOWN = History()
 
 def _throttling(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if plan.throttle_exempt:
-        return Gate("throttling", PASS, "this survey ignores the throttle")
+        return _THROTTLE_EXEMPT
     if not ctx.throttle_days:
-        return Gate("throttling", PASS, "no throttle in this environment")
+        return _NO_THROTTLE
     others = [at for sid, at in facts.throttled_shows.items() if sid != plan.id]
     if not others:
-        return Gate("throttling", PASS, "no other survey shown yet")
+        return _NO_OTHER_SHOWN
     latest = max(others)
     due = latest + timedelta(days=ctx.throttle_days)
     words = f"at most one every {ctx.throttle_days} day{'s' if ctx.throttle_days != 1 else ''}"
@@ -467,7 +524,7 @@ def _throttling(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
 
 def _sampling(plan: SurveyPlan, facts: Facts, ctx: Context) -> Gate:
     if plan.sample_percent >= 100:
-        return Gate("sampling", PASS, "shown to 100% of eligible people")
+        return _FULL_SAMPLE
     n = bucket(plan.sample_salt, facts.sampling_key)
     if n < plan.sample_percent:
         return Gate(
@@ -492,22 +549,30 @@ _CHECKS = (
 )
 # What a forced display (showForm with force) still requires.
 FORCE_KEEPS = ("status", "channel")
+_NAMED_CHECKS = tuple(zip(_CHECKS, GATES, strict=True))
+# The gates that read the plan alone when it has no schedule dates (SurveyPlan.passing_prefix).
+_PLAN_ONLY_CHECKS = (_status, _schedule, _limits, _channel)
+_AFTER_PLAN_ONLY = _NAMED_CHECKS[len(_PLAN_ONLY_CHECKS) :]
+_NOBODY = Facts()
 
 
 def evaluate(plan: SurveyPlan, facts: Facts, ctx: Context, *, every_gate: bool = True) -> Decision:
     """The gates of `plan` for the person of `facts`. An explanation runs every gate
     (`every_gate`); the client API's page and event calls stop at the first that fails (the
     same checks in the same order, so the verdict is the same)."""
-    gates = []
-    for check, name in zip(_CHECKS, GATES, strict=True):
-        if ctx.force and name not in FORCE_KEEPS:
-            gates.append(Gate(name, PASS, "skipped: the display is forced"))
-            continue
-        gate = check(plan, facts, ctx)
+    force = ctx.force
+    prefix = None if force else plan.passing_prefix
+    gates: list[Gate] = [] if prefix is None else list(prefix)
+    checks = _NAMED_CHECKS if prefix is None else _AFTER_PLAN_ONLY
+    eligible = True
+    for check, name in checks:
+        gate = _FORCED[name] if force and name not in FORCE_KEEPS else check(plan, facts, ctx)
         gates.append(gate)
-        if not every_gate and not gate.passed:
-            break
-    return Decision(plan, tuple(gates))
+        if gate.verdict == FAIL:
+            eligible = False
+            if not every_gate:
+                break
+    return Decision(plan, tuple(gates), eligible)
 
 
 def order(decisions: list[Decision]) -> list[Decision]:

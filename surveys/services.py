@@ -7,26 +7,31 @@ asks segments to re-evaluate the profile (survey interactions are segment condit
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core import fastjson, prepared
 from core.ingest import clean_json
 from environments.models import Environment
 from governance import audit
 from profiles.models import ActivitySource, Profile
-from profiles.services import profile_mark_active
+from profiles.services import month_start, profile_mark_active
+from profiles.sql import activity_upsert_sql
+from segments.dirty import mark_dirty_cte
 from segments.services import segment_profiles_changed
 from traits.models import Scope
 from traits.services import TRAIT_KEY_RE, trait_definitions_record
-from webhooks.outbox import emit, emit_response_updated
+from webhooks.outbox import emit, emit_response_updated, kick_after_commit, outbox_insert_cte
 
 from .answers import CSAT_POINTS, RATING_SCALES, answers_clean
 from .logic import END, OPERATORS, VALUELESS_OPERATORS, off_path_keys
@@ -117,7 +122,79 @@ def questions_by_key(survey: Survey) -> dict[str, Question]:
     return cached
 
 
-@transaction.atomic
+# A view recorded in one statement: the person's latest response to the survey locked and
+# continued when active within RESPONSE_REUSE_WINDOW (%(since)s), else a new one; with it the
+# owners' pieces: the "response.displayed" outbox event of a new response (webhooks), the
+# month's activity row (profiles) and the segment re-evaluation queue (segments).
+_RESPONSE_FIELDS = [f.attname for f in Response._meta.concrete_fields]
+_RESPONSE_COLUMNS = ", ".join(f.column for f in Response._meta.concrete_fields)
+_RECORD_VIEW_SQL = f"""
+WITH latest AS (
+    SELECT id FROM surveys_response
+    WHERE profile_id = %(profile)s AND survey_id = %(survey)s
+    ORDER BY created_at DESC LIMIT 1
+    FOR UPDATE
+),
+continued AS (
+    UPDATE surveys_response r SET
+        show_count = r.show_count + 1,
+        first_shown_at = COALESCE(r.first_shown_at, %(at)s),
+        last_shown_at = GREATEST(%(at)s, r.last_shown_at),
+        updated_at = %(at)s,
+        context = r.context || %(context)s,
+        locale = CASE WHEN %(locale)s <> '' THEN %(locale)s ELSE r.locale END
+    FROM latest WHERE r.id = latest.id AND r.updated_at > %(since)s
+    RETURNING r.*
+),
+created AS (
+    INSERT INTO surveys_response (uuid, environment_id, survey_id, profile_id, channel,
+        first_shown_at, last_shown_at, show_count, data, context, locale, created_at, updated_at)
+    SELECT %(uuid)s, %(env)s, %(survey)s, %(profile)s, %(channel)s, %(at)s, %(at)s, 1, '{{}}',
+        %(context)s, %(locale)s, %(at)s, %(at)s
+    WHERE NOT EXISTS (SELECT 1 FROM continued)
+    RETURNING *
+),
+{
+    outbox_insert_cte(
+        name="displayed",
+        source="created",
+        profile_column="profile_id",
+        event_type="response.displayed",
+        env_param="%(env)s",
+        data_sql="jsonb_build_object('response_id', src.id)",
+        returning=True,
+    )
+},
+activity AS ({
+    activity_upsert_sql(
+        "SELECT %(profile)s AS profile_id, %(month)s AS month, false AS identified, "
+        "true AS surveyed, %(sources)s AS sources"
+    )
+}),
+{mark_dirty_cte("SELECT %(profile)s")}
+SELECT {_RESPONSE_COLUMNS}, EXISTS (SELECT 1 FROM displayed) FROM continued
+UNION ALL
+SELECT {_RESPONSE_COLUMNS}, EXISTS (SELECT 1 FROM displayed) FROM created
+"""
+RECORD_VIEW = prepared.Prepared(
+    "hark_surveys_record_view",
+    _RECORD_VIEW_SQL,
+    {
+        "profile": "bigint",
+        "survey": "bigint",
+        "at": "timestamptz",
+        "since": "timestamptz",
+        "context": "jsonb",
+        "locale": "text",
+        "uuid": "uuid",
+        "env": "bigint",
+        "channel": "text",
+        "month": "date",
+        "sources": "int",
+    },
+)
+
+
 def response_record_view(
     *,
     survey: Survey,
@@ -130,51 +207,47 @@ def response_record_view(
     """Count that `profile` was shown `survey`. Within RESPONSE_REUSE_WINDOW of the last
     activity of its latest response to this survey, that response is continued (show count +1,
     context merged; a completed one stays completed); otherwise a new response (a survey view
-    until answers arrive) starts."""
+    until answers arrive) starts. One statement (see _RECORD_VIEW_SQL): the response, its
+    webhook event, the month's activity and the segment queue; after commit, segments hear of
+    the profile."""
     _check_same_environment(survey, profile)
     if channel not in Channel.values:
         raise ValidationError({"channel": [f"must be one of {', '.join(Channel.values)}"]})
     at = at or timezone.now()
     context = _clean_context(context)
-    # The latest response (the (profile, survey, -created_at) index), continued when it was
-    # active within the window.
-    response = (
-        Response.objects.select_for_update()
-        .filter(profile=profile, survey=survey)
-        .order_by("-created_at")
-        .first()
-    )
-    if response is not None and response.updated_at <= at - RESPONSE_REUSE_WINDOW:
-        response = None
-    if response is None:
-        response = Response.objects.create(
-            environment_id=survey.environment_id,
-            survey=survey,
-            profile=profile,
-            channel=channel,
-            first_shown_at=at,
-            last_shown_at=at,
-            show_count=1,
-            context=context,
-            locale=locale[:20],
-            created_at=at,
-            updated_at=at,
+    # One statement: atomic by itself (its on-commit work runs at once outside a transaction).
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            RECORD_VIEW,
+            {
+                "profile": profile.pk,
+                "survey": survey.pk,
+                "at": at,
+                "since": at - RESPONSE_REUSE_WINDOW,
+                "context": fastjson.dumps(context),
+                "locale": locale[:20],
+                "uuid": uuid.uuid4(),
+                "env": survey.environment_id,
+                "channel": channel,
+                "month": month_start(at),
+                "sources": int(ActivitySource.for_channel(channel)),
+            },
         )
-        _emit(response, "response.displayed")
-    else:
-        response.show_count += 1
-        response.first_shown_at = response.first_shown_at or at
-        response.last_shown_at = max(at, response.last_shown_at or at)
-        response.updated_at = at
-        fields = ["show_count", "first_shown_at", "last_shown_at", "updated_at"]
-        if context and {**response.context, **context} != response.context:
-            response.context = {**response.context, **context}
-            fields.append("context")
-        if locale and locale != response.locale:
-            response.locale = locale[:20]
-            fields.append("locale")
-        response.save(update_fields=fields)
-    _after_interaction(response, at)
+        *values, displayed = cursor.fetchone()
+    response = Response.from_db(cursor.db.alias, _RESPONSE_FIELDS, values)
+    for name in ("data", "context"):
+        value = getattr(response, name)
+        if isinstance(value, str):
+            setattr(response, name, json.loads(value))
+    if displayed:
+        kick_after_commit()
+    environment_id, profile_id = response.environment_id, response.profile_id
+    transaction.on_commit(
+        lambda: segment_profiles_changed(
+            environment_id=environment_id, profile_ids=[profile_id], marked=True
+        )
+    )
     return response
 
 

@@ -12,7 +12,7 @@ from delivery import selectors
 from delivery.factories import web_survey
 from delivery.models import DeliverySettings
 from delivery.services import targeting_resample, targeting_update
-from delivery.targeting import Facts, bucket
+from delivery.targeting import Context, Facts, SurveyPlan, bucket, evaluate
 from profiles.factories import ProfileFactory
 from profiles.services import profile_identify
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
@@ -351,3 +351,36 @@ def test_sampling_sticky_across_devices_and_merge(environment):
 def test_facts_of_unknown_anonymous_visitor_are_empty(environment):
     facts = selectors.facts_for(environment_id=environment.pk, anonymous_id="z" * 20)
     assert facts == Facts(anonymous_id="z" * 20)
+
+
+def test_a_plans_remembered_verdicts_follow_the_page_and_the_clock():
+    """A plan remembers its pages gate per URL and its plan-only gates: the same plan decided
+    on another page, without a page, or at another moment of its schedule says so."""
+    plan = SurveyPlan(
+        id=1,
+        uuid="u",
+        name="S",
+        status="live",
+        channels=("web",),
+        page_rules=({"kind": "include", "field": "path", "op": "starts_with", "value": "/b"},),
+    )
+    now = timezone.now()
+    facts = Facts(anonymous_id="a" * 20)
+
+    def pages(url):
+        return gate(evaluate(plan, facts, Context(now=now, url=url)), "pages").verdict
+
+    assert [pages(u) for u in ("https://x.test/b", "https://x.test/a", "https://x.test/b")] == [
+        "pass",
+        "fail",
+        "pass",
+    ]
+    assert pages(None) == "unknown"
+    later = SurveyPlan(id=2, uuid="v", name="T", status="live", channels=("web",), starts_at=now)
+    assert later.passing_prefix is None
+    before = evaluate(later, facts, Context(now=now - timedelta(days=1)))
+    after = evaluate(later, facts, Context(now=now + timedelta(days=1)))
+    assert (before.eligible, after.eligible) == (False, True)
+    closed = SurveyPlan(id=3, uuid="w", name="U", status="draft", channels=("web",))
+    assert closed.passing_prefix is None
+    assert gate(evaluate(closed, facts, Context(now=now)), "status").verdict == "fail"

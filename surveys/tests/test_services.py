@@ -22,6 +22,8 @@ from surveys.services import (
     survey_set_status,
 )
 from traits.models import Trait
+from webhooks.factories import WebhookEndpointFactory
+from webhooks.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +276,37 @@ def test_derived_key_follows_the_title_until_answers_exist(environment):
     ResponseFactory(survey=survey, data={"reason": "x"})
     question_update(question=question, title="Motive", key="reason")
     assert question.key == "reason"  # answers are stored under it: kept
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_view_records_its_webhook_event_and_activity_with_it(survey, profile, settings, prepared):
+    """One statement (prepared or plain SQL): a new response with its "response.displayed"
+    event for a subscribed endpoint, then the same response continued (no second event), and
+    the month's activity; the returned response is the stored one."""
+    settings.HARK_PREPARED_STATEMENTS = prepared
+    WebhookEndpointFactory(environment=survey.environment, event_types=["response.displayed"])
+    at = timezone.now() - timedelta(hours=1)
+    first = response_record_view(
+        survey=survey, profile=profile, channel="web", at=at, context={"url": "/a"}, locale="de"
+    )
+    again = response_record_view(
+        survey=survey,
+        profile=profile,
+        channel="web",
+        at=at + timedelta(minutes=5),
+        context={"forced": True},
+    )
+    assert again.pk == first.pk and (first.show_count, again.show_count) == (1, 2)
+    assert again.context == {"url": "/a", "forced": True} and again.locale == "de"
+    assert (again.first_shown_at, again.last_shown_at) == (at, at + timedelta(minutes=5))
+    stored = Response.objects.get(pk=first.pk)
+    assert (stored.uuid, stored.data, stored.context, stored.updated_at) == (
+        again.uuid,
+        {},
+        again.context,
+        again.updated_at,
+    )
+    assert first.uuid == again.uuid and first.data == {} and first.channel == "web"
+    events = OutboxEvent.objects.filter(event_type="response.displayed")
+    assert [(e.profile_id, e.data) for e in events] == [(profile.pk, {"response_id": first.pk})]
+    assert MonthlyActivity.objects.get(profile=profile).surveyed
