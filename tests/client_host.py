@@ -175,11 +175,18 @@ class HostApp:
 
 class StaticHark:
     """A stand-in Hark origin that serves only the client script and can be stopped: the
-    "Hark server is down" case (the script loaded, then every call fails)."""
+    "Hark server is down" case (the script loaded, then every call fails). With `stall`, it is
+    the "Hark server is slow" case instead: every client call is held, either before any answer
+    (`"answer"`) or after the headers and the first bytes of the body (`"body"`), until the
+    stand-in stops."""
 
-    def __init__(self) -> None:
+    def __init__(self, stall: str | None = None) -> None:
+        assert stall in (None, "answer", "body")
         self.port = free_port()
         self.origin = f"http://localhost:{self.port}"
+        self.posts = 0
+        self.released = threading.Event()
+        stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
@@ -199,9 +206,25 @@ class StaticHark:
                     self.send_response(404)
                     self.end_headers()
 
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                stand_in.posts += 1
+                if stall == "body":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b'{"surveys": [')
+                    self.wfile.flush()
+                stand_in.released.wait(60)
+                self.close_connection = True
+
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

@@ -406,6 +406,37 @@ def test_hark_server_stopped_leaves_the_host_page_unharmed(context, environment)
         app.close()
 
 
+@pytest.mark.parametrize("stall", ["answer", "body"])
+def test_slow_hark_server_never_holds_the_host_page_up(context, environment, stall):
+    """Hark answers nothing (or sends its headers and then stalls mid-body): the host page
+    loads and responds as usual, and after the client's timeout (8 s, on the page's fake
+    clock) the call is abandoned and reported to onError, never thrown at the host."""
+    stand_in = StaticHark(stall=stall)
+    app = HostApp(stand_in.origin, environment.public_key)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(app.url("/"))  # returns on the load event, with the page call still held
+        page.wait_for_function("() => window.hark && window.hark.version")
+        while stand_in.posts == 0:
+            page.wait_for_timeout(50)
+        assert page.evaluate("document.readyState") == "complete"
+        page.click("#nav-pricing")
+        page.fill("#host-input", "still typing")
+        assert page.input_value("#host-input") == "still typing"
+        assert page.text_content("#heading") == "Pricing"
+        assert events(page, "onError") == []  # still waiting for Hark
+
+        page.clock.run_for(8_100)
+        wait_until(page, "() => window.__hark.events.some((e) => e[0] === 'onError')")
+        record = page.evaluate("window.__hark")
+        assert record["violations"] == [] and record["errors"] == []
+        assert page.locator(WIDGET).count() == 0
+    finally:
+        stand_in.stop()
+        app.close()
+
+
 def test_loading_the_script_twice_is_harmless(context, host, environment):
     survey_with_questions(environment)
     page = open_page(context, host)

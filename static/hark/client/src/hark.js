@@ -110,6 +110,8 @@
   }
   function post(path, body, keepalive, key) {
     var ctl = w.AbortController ? new AbortController() : null;
+    // The timer runs until the whole answer is read: a server that sends its headers and then
+    // stalls is abandoned as surely as one that never answers.
     var timer = setTimeout(function () { if (ctl) ctl.abort(); }, TIMEOUT);
     return fetch(url(path, key), {
       method: "POST",
@@ -120,18 +122,18 @@
       body: JSON.stringify(body),
       signal: ctl ? ctl.signal : undefined,
     }).then(function (r) {
+      return r.text().then(function (t) { return [r, t]; });
+    }).then(function (answer) {
       clearTimeout(timer);
-      return r.text().then(function (t) {
-        var data = null;
-        try { data = t ? JSON.parse(t) : null; } catch (e) { /* not JSON */ }
-        if (!r.ok) {
-          var err = new Error("Hark " + path + ": " + r.status + " " + ((data && (data.error || data.detail)) || ""));
-          err.status = r.status;
-          err.data = data;
-          throw err;
-        }
-        return data || {};
-      });
+      var r = answer[0], t = answer[1], data = null;
+      try { data = t ? JSON.parse(t) : null; } catch (e) { /* not JSON */ }
+      if (!r.ok) {
+        var err = new Error("Hark " + path + ": " + r.status + " " + ((data && (data.error || data.detail)) || ""));
+        err.status = r.status;
+        err.data = data;
+        throw err;
+      }
+      return data || {};
     }, function (e) { clearTimeout(timer); e.offline = true; throw e; });
   }
 

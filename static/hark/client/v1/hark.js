@@ -87,9 +87,10 @@ headers: { "Content-Type": "text/plain" },
 body: JSON.stringify(body),
 signal: ctl ? ctl.signal : undefined,
 }).then(function (r) {
+return r.text().then(function (t) { return [r, t]; });
+}).then(function (answer) {
 clearTimeout(timer);
-return r.text().then(function (t) {
-var data = null;
+var r = answer[0], t = answer[1], data = null;
 try { data = t ? JSON.parse(t) : null; } catch (e) { /* not JSON */ }
 if (!r.ok) {
 var err = new Error("Hark " + path + ": " + r.status + " " + ((data && (data.error || data.detail)) || ""));
@@ -98,7 +99,6 @@ err.data = data;
 throw err;
 }
 return data || {};
-});
 }, function (e) { clearTimeout(timer); e.offline = true; throw e; });
 }
 var seq = 0;
