@@ -34,6 +34,7 @@ VARIABLES = [
     "TIME_ZONE",
     "EMAIL_HOST",
     "EMAIL_PORT",
+    "EMAIL_TIMEOUT",
     "EMAIL_HOST_USER",
     "EMAIL_HOST_PASSWORD",
     "EMAIL_USE_TLS",
@@ -169,6 +170,7 @@ def test_valid_environment_gives_the_expected_settings(environ):
     assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://hark.example.com"]
     assert loaded["TIME_ZONE"] == "Europe/Berlin"
     assert loaded["EMAIL_PORT"] == 587
+    assert loaded["EMAIL_TIMEOUT"] == 10  # Django's default would wait forever
     assert loaded["HARK_INGEST_SYNCHRONOUS_COMMIT"] is False
 
 

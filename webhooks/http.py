@@ -5,22 +5,27 @@ private, link-local (the 169.254.169.254 metadata address included), multicast, 
 unspecified (IPv6 equivalents and IPv4-mapped IPv6 included), then connects to the checked
 address itself, not to the name, so a second DNS answer cannot swap in a private address
 (rebinding). The Host header and TLS SNI / certificate check still use the name. Redirects are
-never followed, the whole request is bounded by a timeout, and the response body is read up to
-a small cap. `settings.HARK_WEBHOOKS_ALLOW_PRIVATE` lifts the address check (tests, local demos).
+never followed, the whole request (connection, TLS, sending, the answer's headers and body) is
+bounded by one deadline, and the response body is read up to a small cap.
+`settings.HARK_WEBHOOKS_ALLOW_PRIVATE` lifts the address check (tests, local demos).
 
 `post()` never raises for a network or policy failure: the Result says what happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
 import urllib3
+import urllib3.connection
 from django.conf import settings
 
 BODY_CAP_BYTES = 4096
@@ -142,6 +147,82 @@ def check_url(url: str, *, resolve: bool = True) -> None:
         resolve_checked(host, port)
 
 
+class _Deadline:
+    """One request's time limit. urllib3's timeouts bound each socket operation, not the
+    request: a receiver that sends a byte every few seconds (of its status line, headers or
+    body) would hold a delivery thread as long as it liked, and the delivery's lease would run
+    out and hand it to a second worker meanwhile. When the time is up, the request's socket is
+    shut down, which ends the read or write waiting on it at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """Connection mixin: every socket the connection opens (the plain one, before TLS wraps
+    it) is handed to the request's deadline, through the public `sock` attribute."""
+
+    _deadline: _Deadline
+    _watched_sock: socket.socket | None = None
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    @property
+    def sock(self) -> socket.socket | None:
+        return self._watched_sock
+
+    @sock.setter
+    def sock(self, value: socket.socket | None) -> None:
+        self._watched_sock = value
+        if value is not None:
+            self._deadline.watch(value)
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 def post(
     url: str, body: bytes, headers: dict[str, str], timeout: float = DEFAULT_TIMEOUT
 ) -> Result:
@@ -162,8 +243,9 @@ def post(
         host_header = f"{host_header}:{port}"
     send_headers = {"User-Agent": USER_AGENT, **headers, "Host": host_header}
     urllib_timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout, total=timeout)
+    deadline = _Deadline(timeout)
     if scheme == "https":
-        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+        pool: urllib3.HTTPConnectionPool = _HTTPSPool(
             address,
             port,
             timeout=urllib_timeout,
@@ -173,10 +255,11 @@ def post(
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
+            deadline=deadline,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(
-            address, port, timeout=urllib_timeout, retries=False, maxsize=1
+        pool = _HTTPPool(
+            address, port, timeout=urllib_timeout, retries=False, maxsize=1, deadline=deadline
         )
     try:
         response = pool.urlopen(
@@ -194,15 +277,18 @@ def post(
         finally:
             response.release_conn()
             response.close()
+        if deadline.expired:
+            # Cut off mid-answer: what was read looks complete (the socket's end reads as the
+            # end of the headers or body) but it is not an answer.
+            return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
         excerpt = data[:BODY_CAP_BYTES].decode("utf-8", "replace")
         return Result(response.status, excerpt, elapsed(), "")
-    except urllib3.exceptions.NewConnectionError as exc:
-        return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
-    except urllib3.exceptions.TimeoutError:
-        return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if deadline.expired or isinstance(exc, urllib3.exceptions.TimeoutError):
+            return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
+        if isinstance(exc, urllib3.exceptions.NewConnectionError | OSError):
+            return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
         return Result(None, "", elapsed(), f"connection failed: {type(exc).__name__}: {exc}"[:500])
-    except OSError as exc:
-        return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
     finally:
+        deadline.cancel()
         pool.close()

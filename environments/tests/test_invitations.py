@@ -164,6 +164,26 @@ def test_a_mail_server_that_refuses_is_reported_not_a_500(owner_client, environm
     assert Membership.objects.filter(environment=environment, user__email="x@acme.test").exists()
 
 
+def test_a_mail_server_that_never_answers_is_reported_not_waited_for(
+    owner_client, environment, settings
+):
+    """The server takes the connection and never greets: EMAIL_TIMEOUT ends the wait (Django's
+    own default waits forever, holding the page), the member is added, the email reported
+    unsent."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+        settings.EMAIL_TIMEOUT = 1
+        response = owner_client.post(
+            _add_url(environment), {"email": "y@acme.test", "role": "analyst"}
+        )
+    assert response.status_code == 302
+    assert any("could not be sent" in t for t in _message_texts(response))
+    assert Membership.objects.filter(environment=environment, user__email="y@acme.test").exists()
+
+
 def test_create_member_emails_the_link_and_never_prints_it(environment, mailoutbox):
     out, err = StringIO(), StringIO()
     call_command(

@@ -121,3 +121,55 @@ def test_redirects_are_not_followed(settings):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Drip:
+    """A receiver that answers one byte at a time, 50 ms apart, in its status line and headers
+    (`where="headers"`) or in a 4,000-byte body (`where="body"`): each read of the caller's
+    succeeds well within a per-read timeout, so only a deadline on the whole request ends it.
+    `sent` counts the bytes it got out before the caller hung up."""
+
+    def __init__(self, where: str, total: int = 400) -> None:
+        self.sent = 0
+        self.done = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * total
+        body_head = b"HTTP/1.1 200 OK\r\nContent-Length: 4000\r\n\r\n"
+        serve = threading.Thread(target=self._serve, args=(where, head, body_head, total))
+        serve.daemon = True
+        serve.start()
+
+    def _serve(self, where: str, head: bytes, body_head: bytes, total: int) -> None:
+        conn, _ = self.sock.accept()
+        try:
+            conn.recv(65536)
+            if where == "body":
+                conn.sendall(body_head)
+                payload = b"x" * total
+            else:
+                payload = head
+            for n in range(len(payload)):
+                conn.sendall(payload[n : n + 1])
+                self.sent += 1
+                threading.Event().wait(0.05)
+        except OSError:
+            pass  # the caller hung up
+        finally:
+            conn.close()
+            self.sock.close()
+            self.done.set()
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(settings, where):
+    """urllib3's timeouts bound each read, not the request: the deadline covers the whole of it
+    (the drip would take 20 s; the request gives up at 1 s, long before the last byte)."""
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = True
+    drip = _Drip(where)
+    result = http.post(f"http://127.0.0.1:{drip.port}/hook", b"{}", {}, timeout=1.0)
+    assert result.status is None and result.error == "timed out after 1 s"
+    assert drip.done.wait(10)
+    assert drip.sent < 200, drip.sent
