@@ -26,10 +26,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import re2
 from django.core.exceptions import ValidationError
 
 GATES = (
@@ -240,11 +241,34 @@ def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _regex(value: str) -> re.Pattern[str] | None:
+# Page patterns are matched by RE2, whose time is linear in the URL whatever the pattern: the
+# public key is public, so any visitor can send any URL, and with a backtracking engine a
+# careless pattern (`^/(a+)+$`) lets one URL hold a web process for days. RE2 has no
+# backreferences or lookarounds; such patterns are refused when the rule is saved.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is a form error, not a line on stderr
+_RE2_UNSUPPORTED = re.compile(r"\\[1-9]|\(\?<?[=!]")
+
+
+@lru_cache(maxsize=512)
+def _regex(value: str) -> Any | None:
+    """The compiled pattern, or None when it is not one RE2 accepts."""
     try:
-        return re.compile(value)
-    except re.error:
+        return re2.compile(value, _RE2_OPTIONS)
+    except re2.error:
         return None
+
+
+def _regex_problem(value: str) -> str | None:
+    """Why a page pattern cannot be used, in words, or None."""
+    if _regex(value) is not None:
+        return None
+    if _RE2_UNSUPPORTED.search(value):
+        return (
+            f"“{value}” uses backreferences or lookarounds, which page patterns do not support "
+            "(use an exclude rule instead of a negative lookahead)"
+        )
+    return f"“{value}” is not a valid regular expression"
 
 
 def page_rule_matches(rule: dict, url: str) -> bool:
@@ -303,8 +327,9 @@ def page_rules_clean(rules: Any) -> list[dict[str, str]]:
             raise ValidationError(
                 {"page_rules": [f"a value is at most {PAGE_VALUE_MAX} characters"]}
             )
-        if op == "regex" and _regex(value) is None:
-            raise ValidationError({"page_rules": [f"“{value}” is not a valid regular expression"]})
+        problem = _regex_problem(value) if op == "regex" else None
+        if problem:
+            raise ValidationError({"page_rules": [problem]})
         cleaned.append({"kind": kind, "field": field_name, "op": op, "value": value})
     return cleaned
 

@@ -3,6 +3,7 @@ field, or a 2xx; never a 500, and a refused call writes nothing."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 
 import pytest
@@ -121,3 +122,45 @@ def test_oversized_and_odd_inputs_are_refused_and_write_nothing(environment):
         content_type="text/plain",
     )
     assert no_key.status_code == 401
+
+
+def _within(capsys, seconds: float, func):
+    """Run `func`, ending the whole test run with a traceback on the terminal if it is still
+    running after `seconds`: a hang detector, not a speed assertion (the work takes well under a
+    millisecond; a backtracking engine would take days, holding the GIL, so no thread could
+    time it out)."""
+    with capsys.disabled():
+        faulthandler.dump_traceback_later(seconds, exit=True)
+        try:
+            return func()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+
+CARELESS_PATTERNS = [r"^/(a+)+$", r"^/(\w+\s?)*$", r"^/(.*a){20}$"]
+
+
+@pytest.mark.parametrize("pattern", CARELESS_PATTERNS)
+def test_a_visitor_url_cannot_make_a_careless_page_pattern_backtrack(
+    client, environment, capsys, pattern
+):
+    """The public key is public: any visitor can send any URL. A pattern a team member wrote
+    carelessly must not let a URL hold a web process (Python's `re` takes exponential time on
+    these: 30 characters are seconds, 40 are days). Page rules are matched by RE2, whose time
+    is linear in the URL whatever the pattern."""
+    web_survey(
+        environment,
+        targeting={"page_rules": [{"kind": "include", "field": "path", "op": "regex",
+                                   "value": pattern}]},
+    )  # fmt: skip
+    hostile = "https://app.acme.test/" + "a" * 1900 + "!"  # within the 2,000-character URL limit
+    answer = _within(
+        capsys,
+        60,
+        lambda: call(client, environment, "/page", {"anonymous_id": ANON, "url": hostile}),
+    )
+    assert answer.status_code == 200 and answer.json()["surveys"] == []
+    matching = "https://app.acme.test/" + "a" * 40
+    if pattern == CARELESS_PATTERNS[0]:
+        answer = call(client, environment, "/page", {"anonymous_id": ANON, "url": matching})
+        assert len(answer.json()["surveys"]) == 1  # the pattern still means what it says

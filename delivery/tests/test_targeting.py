@@ -6,13 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from delivery import selectors
 from delivery.factories import web_survey
 from delivery.models import DeliverySettings
 from delivery.services import targeting_resample, targeting_update
-from delivery.targeting import Context, Facts, SurveyPlan, bucket, evaluate
+from delivery.targeting import (
+    Context,
+    Facts,
+    SurveyPlan,
+    bucket,
+    evaluate,
+    page_rules_clean,
+)
 from profiles.factories import ProfileFactory
 from profiles.services import profile_identify
 from segments.factories import ManualSegmentFactory, SegmentMembershipFactory
@@ -384,3 +392,17 @@ def test_a_plans_remembered_verdicts_follow_the_page_and_the_clock():
     closed = SurveyPlan(id=3, uuid="w", name="U", status="draft", channels=("web",))
     assert closed.passing_prefix is None
     assert gate(evaluate(closed, facts, Context(now=now)), "status").verdict == "fail"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("(unclosed", "not a valid regular expression"),
+        (r"^/(a)\1$", "backreferences"),
+        (r"^/billing(?!/plans)", "lookarounds"),
+    ],
+)
+def test_page_patterns_refused_when_saved_say_why(pattern, words):
+    with pytest.raises(ValidationError) as refused:
+        page_rules_clean([{"kind": "include", "field": "path", "op": "regex", "value": pattern}])
+    assert words in " ".join(refused.value.message_dict["page_rules"])
