@@ -23,7 +23,6 @@ See benchmarks/import_csv.py.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -44,6 +43,7 @@ from django.utils import timezone
 from core import fastjson
 from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
 from core.queue import enqueue, enqueue_on_commit
+from core.spreadsheet import CsvLines
 from environments.models import Environment
 from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
@@ -578,15 +578,7 @@ def _run(contact_import: ContactImport, plan: _Plan, timing: Timing) -> None:
 def rejected_csv_lines(contact_import: ContactImport) -> Iterator[str]:
     """The report of rejected rows as CSV lines (row, reason, then the file's columns), read
     in keyset chunks so memory stays constant."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(values: list[Any]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
-
+    line = CsvLines().line
     yield line(["row", "reason", *contact_import.header])
     after = 0
     while True:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -15,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest, htmx_fragment
+from core.spreadsheet import CsvLines
 from core.totals import capped_total
 
 from .filters import ProfileFilter
@@ -164,12 +163,6 @@ def _source_labels(bits: int) -> list[str]:
     return [str(label) for value, label in ActivitySource.choices if bits & value]
 
 
-def _csv_line(values: list[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
-    return buffer.getvalue()
-
-
 @require_GET
 def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
     """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset
@@ -178,7 +171,8 @@ def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
     environment_id = request.environment.pk
 
     def lines() -> Iterator[str]:
-        yield _csv_line(["uuid", "user_id", "email", "anonymous_id", "counted_as", "sources"])
+        out = CsvLines()
+        yield out.line(["uuid", "user_id", "email", "anonymous_id", "counted_as", "sources"])
         after = None
         while True:
             rows, after = usage_counted_page(
@@ -186,7 +180,7 @@ def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
             )
             for row in rows:
                 p = row.profile
-                yield _csv_line(
+                yield out.line(
                     [
                         p.uuid,
                         p.user_id or "",

@@ -4,7 +4,6 @@ pages and the CSV export's rows. A fixed number of queries per page, whatever th
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from core import spreadsheet
 from core.pagination import Page, keyset_page
 from profiles.models import MonthlyActivity
 from segments.membership import member_ids
@@ -397,24 +397,12 @@ def _context_cell(context: Any) -> str:
     return json.dumps(context, ensure_ascii=False, sort_keys=True)
 
 
-class _Echo:
-    """A file-like object whose write() returns the line, for csv.writer in a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # Spreadsheets run cells starting with these as formulas: answers are user-supplied.
-        return "'" + value
-    return value
+    return spreadsheet.cell(value)  # answers are user-supplied: no formulas
 
 
 def _when(value: datetime | None) -> str:
@@ -432,14 +420,14 @@ def export_csv_lines(
     `label_keys` (see export_label_keys) gets a "<key>_label" column after its value; the
     columns of `removed_keys` come last, headed "<key> (removed question)"."""
     label_keys = label_keys or {}
-    writer = csv.writer(_Echo())
+    out = spreadsheet.CsvLines()
     header = list(BASE_COLUMNS)
     for key in question_keys:
         header.append(key)
         if key in label_keys:
             header.append(key + LABEL_SUFFIX)
     header += [f"{key} (removed question)" for key in removed_keys]
-    yield "\ufeff" + writer.writerow(header)
+    yield "\ufeff" + out.line(header)
     question_keys = [*question_keys, *removed_keys]
     # Tuples, not model instances: building two models per row was most of the export's time.
     rows = (
@@ -471,7 +459,7 @@ def export_csv_lines(
             if key in label_keys:
                 labelled = survey_id in label_keys[key]
                 answers.append(_label(data.get(key)) if labelled else "")
-        yield writer.writerow(
+        yield out.line(
             [
                 str(uuid),
                 _when(created),

@@ -326,3 +326,26 @@ def test_pending_gin_entries_of_an_import_are_merged_by_its_second_step(environm
     assert profiles_gin_merge() > 0
     assert profiles_gin_merge() == 0
     assert Profile.objects.filter(environment=environment, traits__contains={"vip": True}).exists()
+
+
+def test_the_report_of_rejected_rows_defuses_spreadsheet_formulas(owner_client, owner, environment):
+    """The file's values come back in the report, which people open in a spreadsheet: a cell
+    starting with =, +, -, @ (or a tab or carriage return) is prefixed with ' so it is text."""
+    contact_import = import_create(
+        environment=environment, user=owner.user, upload=_upload("id,email\n1,x\n")
+    )
+    RejectedRow.objects.create(
+        contact_import=contact_import,
+        row=1,
+        reason="the email '=HYPERLINK(\"http://evil.test\")' is not a valid address",
+        values=["1", '=HYPERLINK("http://evil.test")'],
+    )
+    RejectedRow.objects.create(
+        contact_import=contact_import, row=2, reason="-bad", values=["@SUM(A1)", "+1", "\tx"]
+    )
+    report = owner_client.get(
+        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
+    )
+    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    assert lines[1][3] == '\'=HYPERLINK("http://evil.test")'
+    assert lines[2][1:] == ["'-bad", "'@SUM(A1)", "'+1", "'\tx"]

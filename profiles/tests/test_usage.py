@@ -260,6 +260,16 @@ def test_usage_csv_streams_everyone_who_counted(analyst_client, environment):
     assert {r["counted_as"] for r in rows} == {"identified", "anonymous, surveyed"}
 
 
+def test_usage_csv_defuses_spreadsheet_formulas(analyst_client, environment):
+    """User ids, emails and anonymous ids come from callers (a visitor's `identifyUser`
+    included): in the CSV, a value a spreadsheet would run as a formula is text."""
+    profile_identify(environment=environment, user_id='=HYPERLINK("http://evil.test")')
+    month = _this_month().strftime("%Y-%m")
+    response = analyst_client.get(f"{csv_url(environment)}?month={month}")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["user_id"] for r in rows] == ['\'=HYPERLINK("http://evil.test")']
+
+
 def test_usage_is_404_for_an_outsider_and_bad_months(outsider_client, owner_client, environment):
     assert outsider_client.get(usage_url(environment)).status_code == 404
     assert outsider_client.get(f"{csv_url(environment)}?month=2026-01").status_code == 404
