@@ -296,7 +296,12 @@ def page_rule_matches(rule: dict, url: str) -> bool:
 
 def page_rule_words(rule: dict) -> str:
     field_words = PAGE_FIELDS.get(rule.get("field", "path"), "path")
-    return f"{field_words} {PAGE_OPS.get(rule.get('op', ''), rule.get('op'))} “{rule.get('value')}”"
+    op_words = PAGE_OPS.get(rule.get("op", ""), rule.get("op"))
+    words = f"{field_words} {op_words} “{rule.get('value')}”"
+    if rule.get("op") == "regex" and _regex(str(rule.get("value") or "")) is None:
+        # Saved before page patterns ran on RE2 (a lookaround, a backreference).
+        words += " (a pattern page rules cannot run, so it matches no page: edit the rule)"
+    return words
 
 
 def page_rules_clean(rules: Any) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from delivery import selectors
 from delivery.factories import web_survey
-from delivery.models import DeliverySettings
+from delivery.models import DeliverySettings, SurveyTargeting
 from delivery.services import targeting_resample, targeting_update
 from delivery.targeting import (
     Context,
@@ -406,3 +406,17 @@ def test_page_patterns_refused_when_saved_say_why(pattern, words):
     with pytest.raises(ValidationError) as refused:
         page_rules_clean([{"kind": "include", "field": "path", "op": "regex", "value": pattern}])
     assert words in " ".join(refused.value.message_dict["page_rules"])
+
+
+def test_a_saved_pattern_page_rules_cannot_run_is_explained(environment):
+    """A lookahead saved before page patterns ran on RE2 matches no page, and says so."""
+    survey = web_survey(environment)
+    SurveyTargeting.objects.filter(survey=survey).update(
+        page_rules=[
+            {"kind": "include", "field": "path", "op": "regex", "value": "^/billing(?!/plans)"}
+        ]
+    )
+    survey.refresh_from_db()
+    decision = decide(survey, ProfileFactory(environment=environment))
+    reason = gate(decision, "pages").reason
+    assert not decision.eligible and "cannot run, so it matches no page" in reason
