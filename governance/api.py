@@ -12,26 +12,13 @@ from ninja import Router, Schema
 from pydantic import ConfigDict
 
 from api.auth import key_environment
-from api.errors import error_response
+from api.errors import ERRORS_404, Error, error_response
 from profiles.selectors import contact_get
 
 from . import audit
 from .export import contact_export_stream, export_filename
 
 router = Router(tags=["Contacts"])
-
-
-class ExportFieldError(Schema):
-    field: str
-    message: str
-
-
-class ExportError(Schema):
-    """The API's error body (config.api.Error)."""
-
-    error: str
-    field: str | None = None
-    errors: list[ExportFieldError] | None = None
 
 
 class ContactExport(Schema):
@@ -53,7 +40,8 @@ class ContactExport(Schema):
 
 RESPONSES = {
     200: ContactExport,
-    **{status: ExportError for status in (400, 401, 404, 413, 422, 429)},
+    **ERRORS_404,
+    422: Error,
 }
 
 IDENTIFIERS = ("id", "email", "uuid")

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from api.auth import key_environment
+from api.errors import ERRORS_404
 
 from . import selectors, services
 from .models import Delivery, EndpointKind, WebhookEndpoint
@@ -102,11 +103,6 @@ class ReplayIn(Schema):
     since: datetime
 
 
-class Error(Schema):
-    error: str
-    field: str | None = None
-
-
 def _endpoint(request: HttpRequest, uuid: UUID) -> WebhookEndpoint:
     endpoint = selectors.endpoint_by_uuid(environment=key_environment(request), uuid=uuid)
     if endpoint is None:
@@ -151,7 +147,7 @@ def _delivery_out(delivery: Delivery) -> dict:
 
 @router.get(
     "/",
-    response={200: list[EndpointOut], 400: Error, 401: Error, 404: Error, 429: Error},
+    response={200: list[EndpointOut], **ERRORS_404},
     summary="List webhook endpoints",
 )
 def endpoints_list(request: HttpRequest):
@@ -160,7 +156,7 @@ def endpoints_list(request: HttpRequest):
 
 @router.post(
     "/",
-    response={201: EndpointWithSecret, 400: Error, 401: Error, 404: Error, 429: Error},
+    response={201: EndpointWithSecret, **ERRORS_404},
     summary="Create a webhook endpoint (the secret is returned once)",
 )
 def endpoint_create(request: HttpRequest, payload: EndpointIn):
@@ -178,7 +174,7 @@ def endpoint_create(request: HttpRequest, payload: EndpointIn):
 
 @router.get(
     "/{uuid}",
-    response={200: EndpointOut, 404: Error, 400: Error, 401: Error, 429: Error},
+    response={200: EndpointOut, **ERRORS_404},
     summary="One webhook endpoint",
 )
 def endpoint_detail(request: HttpRequest, uuid: UUID):
@@ -187,7 +183,7 @@ def endpoint_detail(request: HttpRequest, uuid: UUID):
 
 @router.patch(
     "/{uuid}",
-    response={200: EndpointOut, 400: Error, 404: Error, 401: Error, 429: Error},
+    response={200: EndpointOut, **ERRORS_404},
     summary="Change an endpoint",
 )
 def endpoint_patch(request: HttpRequest, uuid: UUID, payload: EndpointPatch):
@@ -205,7 +201,7 @@ def endpoint_patch(request: HttpRequest, uuid: UUID, payload: EndpointPatch):
 
 @router.delete(
     "/{uuid}",
-    response={204: None, 404: Error, 400: Error, 401: Error, 429: Error},
+    response={204: None, **ERRORS_404},
     summary="Delete an endpoint",
 )
 def endpoint_remove(request: HttpRequest, uuid: UUID):
@@ -215,7 +211,7 @@ def endpoint_remove(request: HttpRequest, uuid: UUID):
 
 @router.post(
     "/{uuid}/rotate",
-    response={200: SecretOut, 400: Error, 404: Error, 401: Error, 429: Error},
+    response={200: SecretOut, **ERRORS_404},
     summary="Rotate the signing secret (the previous one keeps signing for 24 hours)",
 )
 def endpoint_rotate(request: HttpRequest, uuid: UUID):
@@ -230,7 +226,7 @@ def endpoint_rotate(request: HttpRequest, uuid: UUID):
 
 @router.get(
     "/{uuid}/deliveries",
-    response={200: DeliveryPage, 400: Error, 404: Error, 401: Error, 429: Error},
+    response={200: DeliveryPage, **ERRORS_404},
     summary="The endpoint's deliveries, newest first (keyset pages: pass next_before)",
 )
 def deliveries(request: HttpRequest, uuid: UUID, query: Query[DeliveryQuery]):
@@ -243,7 +239,7 @@ def deliveries(request: HttpRequest, uuid: UUID, query: Query[DeliveryQuery]):
 
 @router.post(
     "/{uuid}/deliveries/{delivery_id}/replay",
-    response={202: DeliveryOut, 404: Error, 400: Error, 401: Error, 429: Error},
+    response={202: DeliveryOut, **ERRORS_404},
     summary="Send a delivery's event again (same webhook-id)",
 )
 def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
@@ -258,7 +254,7 @@ def delivery_replay(request: HttpRequest, uuid: UUID, delivery_id: int):
 
 @router.post(
     "/{uuid}/replay-failed",
-    response={202: dict, 400: Error, 404: Error, 401: Error, 429: Error},
+    response={202: dict, **ERRORS_404},
     summary="Replay every failed delivery since a time",
 )
 def replay_failed(request: HttpRequest, uuid: UUID, payload: ReplayIn):
@@ -270,7 +266,7 @@ def replay_failed(request: HttpRequest, uuid: UUID, payload: ReplayIn):
 
 @router.post(
     "/{uuid}/test",
-    response={202: DeliveryOut, 404: Error, 400: Error, 401: Error, 429: Error},
+    response={202: DeliveryOut, **ERRORS_404},
     summary="Send a test event",
 )
 def send_test(request: HttpRequest, uuid: UUID):
