@@ -24,16 +24,6 @@
     }
   });
 
-  // Builder forms answer 400/422 with the form and its errors: show them (htmx ignores error
-  // responses by default).
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var status = event.detail.xhr && event.detail.xhr.status;
-    if (status === 400 || status === 422) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
-
   // Drag and drop reordering of questions (the up/down buttons do the same without JS).
   var dragged = null;
   document.addEventListener("dragstart", function (event) {
