@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core import spreadsheet
 from core.pagination import Page, keyset_page
+from core.querysql import queryset_sql
 from profiles.models import MonthlyActivity
 from segments.membership import member_ids
 
@@ -359,7 +360,7 @@ def export_removed_keys(qs: QuerySet, question_keys: Sequence[str]) -> list[str]
     question, or a key from before a rename): each gets a column too, so no stored answer is
     left out of the export. One statement over the filtered responses (the same rows the export
     reads), not a scan per row in Python."""
-    sql, params = qs.order_by().values_list("data", flat=True).query.sql_with_params()
+    sql, params = queryset_sql(qs.order_by().values_list("data", flat=True))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT k FROM ({sql}) AS r(data), jsonb_object_keys(r.data) AS k "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -94,11 +95,21 @@ def responses(request: HarkRequest) -> HttpResponse:
 
 
 @require_GET
-def responses_export(request: HarkRequest) -> StreamingHttpResponse:
+def responses_export(request: HarkRequest) -> HttpResponseBase:
     """The filtered responses as CSV, streamed: one column per question key of the selected
     survey (or of all surveys), then one per other key found in the responses (removed
     questions)."""
     filterset = ResponseFilter(request.GET, environment=request.environment)
+    if not filterset.is_valid():
+        # A tampered link (the page's own link carries the filters it shows as valid).
+        wrong = "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in filterset.errors.items()
+        )
+        return HttpResponse(
+            f"The filters are not valid: {wrong}",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     qs = filterset.qs
     survey = filterset.form.cleaned_data.get("survey")
     keys = export_question_keys(request.environment.pk, survey.pk if survey else None)

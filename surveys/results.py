@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncWeek
 from django.http import QueryDict
 from django.utils import timezone
 
+from core.querysql import queryset_sql
 from profiles.models import Profile
 from segments.models import Segment
 
@@ -379,10 +379,7 @@ def funnel_from_groups(
 def _inner(qs: QuerySet, *fields: str) -> tuple[str, tuple]:
     """The SQL of a queryset's rows (for the raw statements below). A queryset Django knows
     to be empty (a filter that did not validate) has no SQL: it becomes one matching no row."""
-    try:
-        return qs.order_by().values(*fields).query.sql_with_params()
-    except EmptyResultSet:
-        return qs.model.objects.filter(pk=-1).values(*fields).query.sql_with_params()
+    return queryset_sql(qs.order_by().values(*fields))
 
 
 Distribution = tuple[dict[Any, dict[str, dict[Any, int]]], dict[Any, dict[str, int]]]

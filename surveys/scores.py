@@ -52,6 +52,8 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, TruncWeek
 from django.db.models.lookups import Exact
 
+from core.querysql import queryset_sql
+
 from .answers import CSAT_SATISFIED
 
 KeySpec = str | Mapping[int, str]
@@ -371,7 +373,7 @@ def choice_distribution(
     choice is listed, also with 0, in that order, followed by any other value found (a choice
     since removed); without, the most picked come first. One query."""
     inner = qs.order_by().filter(data__has_key=key).values("data")
-    inner_sql, inner_params = inner.query.sql_with_params()
+    inner_sql, inner_params = queryset_sql(inner)
     sql = (
         "SELECT elem, COUNT(*) FROM ("
         + inner_sql

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import retarget
 
 from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment, parse_id
+from core.ingest import clean_text
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -142,7 +143,7 @@ def _render_builder(
 @require_GET
 def survey_list(request: HarkRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    search = request.GET.get("q", "").strip()[:100]
+    search = clean_text(request.GET.get("q", "")).strip()[:100]
     surveys = list(
         select_surveys(environment=request.environment, status=status, search=search)[:200]
     )

@@ -571,3 +571,27 @@ def test_export_status_of_every_kind_of_response(owner_client, environment, resp
     for name, status in expected.items():
         assert rows[str(responses[name].uuid)]["status"] == status
     assert rows[str(responses["dismissed"].uuid)]["dismissed_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"survey": "!!!"}, "survey"),
+        ({"segment": "not-a-segment"}, "segment"),
+        ({"period": "-1"}, "period"),
+    ],
+)
+def test_export_with_filters_that_do_not_validate_is_a_400_naming_them(
+    owner_client, environment, responses, params, field
+):
+    """A tampered export URL: the page would show the form's errors; the file says which filter
+    is wrong (it was a 500: a filter that does not validate has no SQL to export from)."""
+    response = owner_client.get(eurl(environment, "surveys:responses_export"), params)
+    assert response.status_code == 400
+    assert response.content.decode().startswith(f"The filters are not valid: {field}:")
+
+
+def test_survey_list_search_with_a_nul_character_is_not_a_500(owner_client, environment, survey):
+    page = owner_client.get(eurl(environment, "surveys:list"), {"q": "\x00" + survey.name[:4]})
+    assert page.status_code == 200
+    assert survey.name in page.content.decode()
