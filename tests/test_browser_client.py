@@ -675,8 +675,11 @@ def test_set_locale_add_to_response_dismiss_form_and_reset_user(context, host, e
     widget.get_by_text("Frage 1 von 3").wait_for()  # the interface's words in German
     assert widget.get_by_role("button", name="Schließen").count() == 1
     first = Response.objects.get(survey=survey)
-    wait_for_db(page, lambda: (first.refresh_from_db(), first.context)[1] != {})
+    # The claim stores the page's URL in the context at once; addToResponse's data follows
+    # through the durable queue.
+    wait_for_db(page, lambda: "page_kind" in (first.refresh_from_db(), first.context)[1])
     assert first.context["page_kind"] == "billing"
+    assert first.context["url"].startswith(host.origin)
 
     page.evaluate(f"hark('dismissForm', '{survey.uuid}')")
     assert widget.count() == 0
