@@ -29,12 +29,12 @@ from pydantic import BaseModel, Field
 
 from api.auth import key_environment
 from core.fastjson import dumps_orjson
+from core.ratelimit import hit, hit_many
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
 
 from . import content, selectors, services
 from .models import DeliverySettings
-from .ratelimit import hit, hit_many
 from .services import Identity, NotEligible, Refused
 from .targeting import Decision
 
@@ -42,6 +42,8 @@ router = Router(tags=["Client API (public key)"], auth=None)
 
 BODY_MAX_BYTES = 65_536
 KEY_CACHE_SECONDS = 5.0
+# The client API's windows in the cache: hark:crl:ip:<address>:<window>, hark:crl:key:<env>:...
+RATE_PREFIX = "crl"
 _key_cache: dict[str, KeyState] = {}
 
 
@@ -241,7 +243,7 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
     found = _environment_cached(key, checked=checked) if key else None
     if found is None:
         # An unknown (or not yet remembered) key: the IP's limit first, before the database.
-        retry = hit(*ip_bucket)
+        retry = hit(*ip_bucket, prefix=RATE_PREFIX)
         if retry is not None:
             raise Refused(
                 "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
@@ -253,7 +255,7 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
     else:
         # A remembered key: both windows counted in one round trip.
         buckets = [ip_bucket, (f"key:{found.environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)]
-    retry = hit_many(buckets)
+    retry = hit_many(buckets, prefix=RATE_PREFIX)
     if retry is not None:
         raise Refused(
             "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry

@@ -399,11 +399,12 @@ def _context_cell(context: Any) -> str:
 
 
 def _cell(value: Any) -> Any:
+    """An answer as one cell (CsvLines then makes formula-like text safe)."""
     if isinstance(value, list):
-        value = "; ".join(str(v) for v in value)
+        return "; ".join(str(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return spreadsheet.cell(value)  # answers are user-supplied: no formulas
+    return value
 
 
 def _when(value: datetime | None) -> str:

@@ -21,7 +21,7 @@ REDIS_CACHE = {
 @override_settings(CACHES=REDIS_CACHE, HARK_API_RATE_LIMIT=2)
 def test_rate_limit_counts_in_redis(monkeypatch):
     cache = caches.create_connection("default")
-    monkeypatch.setattr("api.ratelimit.cache", cache)
+    monkeypatch.setattr("core.ratelimit.cache", cache)
     key = ApiKey(pk=10**12 + uuid.uuid4().int % 10**9)
     rate_limit_check(key)
     rate_limit_check(key)

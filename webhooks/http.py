@@ -232,6 +232,9 @@ def post(
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    def timed_out() -> Result:
+        return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
+
     try:
         scheme, host, port, path = _split(url)
         address = resolve_checked(host, port)
@@ -280,12 +283,12 @@ def post(
         if deadline.expired:
             # Cut off mid-answer: what was read looks complete (the socket's end reads as the
             # end of the headers or body) but it is not an answer.
-            return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
+            return timed_out()
         excerpt = data[:BODY_CAP_BYTES].decode("utf-8", "replace")
         return Result(response.status, excerpt, elapsed(), "")
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         if deadline.expired or isinstance(exc, urllib3.exceptions.TimeoutError):
-            return Result(None, "", elapsed(), f"timed out after {timeout:g} s")
+            return timed_out()
         if isinstance(exc, urllib3.exceptions.NewConnectionError | OSError):
             return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
         return Result(None, "", elapsed(), f"connection failed: {type(exc).__name__}: {exc}"[:500])

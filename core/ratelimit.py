@@ -1,6 +1,6 @@
 """Fixed one-minute windows counted in the cache (Redis when REDIS_URL is set, so every web
-process shares the count; per process otherwise), for the public client API: per IP and per
-public key."""
+process shares the count; per process otherwise): the REST API's per-key limit (api/ratelimit.py)
+and the client API's per-IP and per-public-key limits (delivery/api.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ _clients: dict[int, Any] = {}
 
 
 def _redis() -> Any:
+    """The redis-py client behind Django's Redis cache (kept per process: building one per
+    call costs more than the count), or None with the locmem cache."""
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
     if get_client is None:
@@ -24,9 +26,9 @@ def _redis() -> Any:
     return client
 
 
-def hit(bucket: str, limit: int) -> int | None:
+def hit(bucket: str, limit: int, *, prefix: str) -> int | None:
     """Count one call in `bucket`; the seconds to wait when over `limit`, else None."""
-    return hit_many([(bucket, limit)])
+    return hit_many([(bucket, limit)], prefix=prefix)
 
 
 # Count the buckets in order and stop at the first one over its limit (as separate calls to
@@ -44,13 +46,13 @@ return 0
 _scripts: dict[int, Any] = {}
 
 
-def hit_many(buckets: list[tuple[str, int]]) -> int | None:
+def hit_many(buckets: list[tuple[str, int]], *, prefix: str) -> int | None:
     """Count one call in each of `buckets` ((bucket, limit) pairs, in order, stopping at the
     first over its limit), in one Redis round trip; the seconds to wait when one is over its
-    limit, else None."""
+    limit, else None. The cache keys are `hark:<prefix>:<bucket>:<window>`."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    keys = [f"hark:crl:{bucket}:{window}" for bucket, _ in buckets]
+    keys = [f"hark:{prefix}:{bucket}:{window}" for bucket, _ in buckets]
     client = _redis()
     if client is not None:
         script = _scripts.get(id(client))
