@@ -392,9 +392,12 @@ def _server_cpu(args: argparse.Namespace) -> dict[tuple[str, int], float]:
         except OSError:
             continue
         # After the command: state, ppid, pgrp, ... utime and stime are fields 14 and 15.
-        if int(fields[2]) == args.server_pid or pid in pids:
+        # Other process groups of the run (a Celery worker and beat), by name.
+        groups = {args.server_pid: "app", **getattr(args, "process_groups", {})}
+        kind = "db" if pid in pids else groups.get(int(fields[2]))
+        if kind is not None:
             seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            used[("db" if pid in pids else "app", pid)] = seconds
+            used[(kind, pid)] = seconds
     return used
 
 

@@ -37,6 +37,17 @@ def beat_schedule() -> dict:
             "task": "segments.tasks.reset_stuck_runs",
             "schedule": 60.0,
         },
+        # The client API's queued page views (events/buffer.py); off when set to 0.
+        **(
+            {
+                "events-drain-pageviews": {
+                    "task": "events.tasks.drain_pageviews",
+                    "schedule": float(settings.HARK_PAGEVIEW_BUFFER_SECONDS),
+                }
+            }
+            if settings.HARK_PAGEVIEW_BUFFER_SECONDS
+            else {}
+        ),
         "events-rollup": {
             "task": "events.tasks.rollup_event_counts",
             "schedule": 60.0,

@@ -327,6 +327,9 @@ HARK_INGEST_SYNCHRONOUS_COMMIT = env_bool("HARK_INGEST_SYNCHRONOUS_COMMIT", Fals
 # config/celery.py is built before Django's apps are loaded: it may read settings only.
 # How often (seconds) the periodic task recomputes segments whose rules have time windows.
 HARK_SEGMENT_REFRESH_SECONDS = env_int("HARK_SEGMENT_REFRESH_SECONDS", 900, minimum=60)
+# How often (seconds) the client API's queued page views are stored, in batches (Redis only;
+# 0: each page view is stored in its request). events/buffer.py.
+HARK_PAGEVIEW_BUFFER_SECONDS = env_int("HARK_PAGEVIEW_BUFFER_SECONDS", 2, minimum=0)
 # How often (seconds) the periodic task re-evaluates the profiles that changed (Redis only).
 HARK_SEGMENT_DEBOUNCE_SECONDS = env_int("HARK_SEGMENT_DEBOUNCE_SECONDS", 2, minimum=1)
 # Seconds a full recompute's statements may run (SET LOCAL statement_timeout).

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from environments.models import Environment
+from events.buffer import events_queue
 from events.services import TrackItem, events_track, track_item
 from governance import audit
 from profiles.models import ActivitySource, Profile
@@ -261,7 +262,9 @@ def page_view_record(
         email=None if identity.user_id else identity.email,
         properties=properties,
     )
-    events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
+    # Queued for the batched drain where Redis is set up (events/buffer.py), else stored now.
+    if not events_queue(environment=environment, item=item, source=ActivitySource.CLIENT):
+        events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
 
 
 def event_item(*, identity: Identity, name: str, properties: Mapping[str, Any] | None) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from .buffer import events_queue_drain
 from .partitions import partitions_ensure
 from .services import (
     event_counts_rollup,
@@ -52,3 +53,10 @@ def ensure_event_partitions() -> list[str]:
     """Daily (beat entry "events-partitions"): the coming months' partitions exist, and late
     events that fell into the DEFAULT partition move into their month's."""
     return partitions_ensure()
+
+
+@shared_task(**IDEMPOTENT)
+def drain_pageviews() -> int:
+    """Every HARK_PAGEVIEW_BUFFER_SECONDS (beat entry "events-drain-pageviews"): store the page
+    views the client API queued (events/buffer.py: rows leave the queue once stored)."""
+    return events_queue_drain()

@@ -117,6 +117,9 @@ def profile_erase(
 
     counts: dict[str, int] = {}
     with transaction.atomic():
+        for extra in extra_references():
+            if extra.lock is not None:
+                extra.lock()
         locked = Profile.objects.select_for_update().filter(pk=profile.pk).first()
         if locked is None:  # erased meanwhile by another request
             raise Profile.DoesNotExist

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from django.apps import apps
 from django.db import models
 
+from events.buffer import queue_lock, queued_erase, queued_for
 from segments.models import DirtyProfile
 
 from .models import AuditEntry
@@ -92,12 +93,14 @@ def profile_references() -> list[Reference]:
 class ExtraReference:
     """A reference the foreign-key walk cannot see. `count(profile)` says how many rows refer
     to it, `erase(profile)` removes (or redacts) them and returns how many; `export(profile)`,
-    when given, returns JSON-ready rows for the export."""
+    when given, returns JSON-ready rows for the export; `lock()`, when given, is called first in
+    the erasure's transaction, before the profile row is locked."""
 
     name: str
     count: Callable[[Profile], int]
     erase: Callable[[Profile], int]
     export: Callable[[Profile], list] | None = None
+    lock: Callable[[], None] | None = None
 
 
 _EXTRA: dict[str, ExtraReference] = {}
@@ -162,5 +165,25 @@ register_reference(
         name="governance.AuditEntry (contact named as target)",
         count=_audit_count,
         erase=_audit_erase,
+    )
+)
+
+
+def _queued(profile: Profile) -> list[dict]:
+    return queued_for(
+        environment_id=profile.environment_id, user_id=profile.user_id, email=profile.email
+    )
+
+
+register_reference(
+    ExtraReference(
+        # Page views queued in Redis for the drain (events/buffer.py), by user id or email.
+        name="events: queued page views",
+        count=lambda profile: len(_queued(profile)),
+        erase=lambda profile: queued_erase(
+            environment_id=profile.environment_id, user_id=profile.user_id, email=profile.email
+        ),
+        export=_queued,
+        lock=queue_lock,
     )
 )

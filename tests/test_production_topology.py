@@ -10,6 +10,7 @@ test database (so the tests use transactional databases: the processes see commi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -24,6 +25,7 @@ import redis
 
 from config.celery import app
 from environments.services import api_key_create
+from events.models import Event
 from profiles.models import Profile
 from segments import services
 from segments.models import RecomputeStatus, Segment, SegmentMembership
@@ -51,6 +53,7 @@ SCHEDULED = {
     "segments-evaluate-changed-profiles": "segments.tasks.evaluate_dirty_profiles",
     "segments-refresh-time-windows": "segments.tasks.refresh_time_window_segments",
     "segments-reset-stuck-runs": "segments.tasks.reset_stuck_runs",
+    "events-drain-pageviews": "events.tasks.drain_pageviews",
     "events-rollup": "events.tasks.rollup_event_counts",
     "events-resume-deletions": "events.tasks.resume_event_definition_deletes",
     "traits-count-profiles": "traits.tasks.count_trait_profiles",
@@ -147,6 +150,28 @@ def test_identify_through_the_api_changes_dynamic_segment_membership(
     assert Segment.objects.get(pk=segment.pk).status == RecomputeStatus.IDLE
     _, key = api_key_create(environment=environment, name="topology")
 
+    with procfile_processes(redis_url, tmp_path, key) as (base, processes):
+
+        def member(user_id: str) -> bool:
+            return SegmentMembership.objects.filter(
+                segment=segment, profile__user_id=user_id
+            ).exists()
+
+        assert api_post(base, key, "/api/v1/identify-user", {"id": "u-1", "plan": "pro"}) == 201
+        wait_for(lambda: member("u-1"), processes, "u-1 to enter the segment")
+        assert Segment.objects.get(pk=segment.pk).member_count == 1
+
+        # And out again when the trait changes.
+        assert api_post(base, key, "/api/v1/identify-user", {"id": "u-1", "plan": "free"}) == 200
+        wait_for(lambda: not member("u-1"), processes, "u-1 to leave the segment")
+        assert Segment.objects.get(pk=segment.pk).member_count == 0
+        assert Profile.objects.get(environment=environment, user_id="u-1").traits["plan"] == "free"
+
+
+@contextlib.contextmanager
+def procfile_processes(redis_url: str, tmp_path: Path, key: str):
+    """web, worker and beat as the Procfile starts them, on a queue of their own, once gunicorn
+    answers: yields (base URL, processes)."""
     queue = new_queue()
     port = _free_port()
     env = production_env(redis_url, queue, PORT=str(port), WEB_CONCURRENCY="1")
@@ -170,22 +195,29 @@ def test_identify_through_the_api_changes_dynamic_segment_membership(
                 return False
 
         wait_for(answers, processes, "gunicorn to answer")
-
-        def member(user_id: str) -> bool:
-            return SegmentMembership.objects.filter(
-                segment=segment, profile__user_id=user_id
-            ).exists()
-
-        assert api_post(base, key, "/api/v1/identify-user", {"id": "u-1", "plan": "pro"}) == 201
-        wait_for(lambda: member("u-1"), processes, "u-1 to enter the segment")
-        assert Segment.objects.get(pk=segment.pk).member_count == 1
-
-        # And out again when the trait changes.
-        assert api_post(base, key, "/api/v1/identify-user", {"id": "u-1", "plan": "free"}) == 200
-        wait_for(lambda: not member("u-1"), processes, "u-1 to leave the segment")
-        assert Segment.objects.get(pk=segment.pk).member_count == 0
-        assert Profile.objects.get(environment=environment, user_id="u-1").traits["plan"] == "free"
+        yield base, processes
     finally:
         for process in reversed(processes):
             process.stop()
-        redis.Redis.from_url(redis_url).delete(queue)
+        redis.Redis.from_url(redis_url).delete(queue, f"hark:{queue}:pageviews")
+
+
+def test_page_views_of_the_web_client_are_queued_and_stored_by_the_worker(
+    environment, redis_url, tmp_path
+):
+    """The client API queues an identified user's page view in Redis (events/buffer.py); beat's
+    drain, run by the worker, stores it."""
+    _, key = api_key_create(environment=environment, name="topology")
+    with procfile_processes(redis_url, tmp_path, key) as (base, processes):
+        for page in ("/pricing", "/billing"):
+            body = {
+                "anonymous_id": "device-000000000001",
+                "user": {"id": "u-1"},
+                "url": f"https://app.test{page}",
+            }
+            path = f"/api/v1/client/page?key={environment.public_key}"
+            assert api_post(base, "", path, body) == 200
+        views = Event.objects.filter(environment=environment, definition__name="$pageview")
+        wait_for(lambda: views.count() == 2, processes, "the page views to be stored")
+        assert sorted(e.properties["path"] for e in views) == ["/billing", "/pricing"]
+        assert {e.profile.user_id for e in views.select_related("profile")} == {"u-1"}

@@ -49,6 +49,7 @@ VARIABLES = [
     "HARK_INGEST_SYNCHRONOUS_COMMIT",
     "HARK_SEGMENT_REFRESH_SECONDS",
     "HARK_SEGMENT_DEBOUNCE_SECONDS",
+    "HARK_PAGEVIEW_BUFFER_SECONDS",
     "HARK_SEGMENT_STATEMENT_TIMEOUT",
     "HARK_SEGMENT_WORK_MEM",
     "HARK_SEGMENT_STUCK_SECONDS",
@@ -205,6 +206,8 @@ def test_without_redis_tasks_run_inline(environ):
         ("HARK_INGEST_SYNCHRONOUS_COMMIT", "later"),
         ("HARK_SEGMENT_REFRESH_SECONDS", "5"),
         ("HARK_SEGMENT_DEBOUNCE_SECONDS", "0"),
+        ("HARK_PAGEVIEW_BUFFER_SECONDS", "-1"),
+        ("HARK_PAGEVIEW_BUFFER_SECONDS", "soon"),
         ("HARK_SEGMENT_STUCK_SECONDS", "soon"),
         ("HARK_SEGMENT_STATEMENT_TIMEOUT", "0"),
         # Longer than a task may run: Redis would hand the run out again while it runs.

@@ -1,0 +1,227 @@
+"""The client API's page views, queued in a real Redis and stored in batches (events/buffer.py).
+
+Each test has a queue of its own (the Celery queue name keys it), on the Redis the Celery tests
+use; the drain is called here as beat's task calls it. tests/test_production_topology.py checks
+the same path with the Procfile's processes and no task called by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+import redis
+from django.db import connection
+
+from config.celery import beat_schedule
+from delivery.tests.helpers import call
+from events import buffer
+from events.models import Event
+from governance.erasure import profile_erase, profile_erasure_plan
+from governance.export import contact_export_stream
+from profiles.factories import ProfileFactory
+from profiles.models import Profile
+from segments.tests import celery_fixtures
+
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+redis_server = celery_fixtures.redis_server
+redis_url = celery_fixtures.redis_url
+
+
+@pytest.fixture
+def queue(settings, redis_url):
+    """Page views queued in Redis, on a queue of this test's own."""
+    settings.REDIS_URL = redis_url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.HARK_PAGEVIEW_BUFFER_SECONDS = 2
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"test-buffer-{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.delete(buffer.queue_key())
+
+
+def page(client, environment, user: str, path: str = "/pricing"):
+    response = call(
+        client,
+        environment,
+        "/page",
+        {
+            "anonymous_id": f"device-{user:0>12}",
+            "user": {"id": user},
+            "url": f"https://a.test{path}",
+        },
+    )
+    assert response.status_code == 200, response.content
+    return response
+
+
+def pageviews(environment) -> list[Event]:
+    return list(
+        Event.objects.filter(environment=environment, definition__name="$pageview")
+        .select_related("profile")
+        .order_by("id")
+    )
+
+
+def test_a_page_call_queues_its_pageview_and_the_drain_stores_it(
+    client, environment, queue, django_assert_num_queries
+):
+    page(client, environment, "u-1")  # the first call identifies u-1 (writes the profile)
+    with django_assert_num_queries(1):  # the person's read: the page view is one RPUSH
+        page(client, environment, "u-1", "/billing")
+    assert pageviews(environment) == []
+    assert queue.llen(buffer.queue_key()) == 2
+
+    assert buffer.events_queue_drain() == 2
+    stored = pageviews(environment)
+    assert [e.properties["path"] for e in stored] == ["/pricing", "/billing"]
+    assert {e.profile.user_id for e in stored} == {"u-1"}
+    assert all(e.message_id.startswith("pv-") for e in stored)
+    assert queue.llen(buffer.queue_key()) == 0
+    assert buffer.events_queue_drain() == 0
+
+
+def test_batches_of_many_users_are_stored_in_order(client, environment, queue, monkeypatch):
+    monkeypatch.setattr(buffer, "BATCH", 4)
+    for n in range(10):
+        page(client, environment, f"u-{n % 3}", f"/p{n}")
+    assert buffer.events_queue_drain() == 10
+    stored = pageviews(environment)
+    assert [e.properties["path"] for e in stored] == [f"/p{n}" for n in range(10)]
+    assert [e.profile.user_id for e in stored] == [f"u-{n % 3}" for n in range(10)]
+
+
+def test_a_drain_that_dies_after_storing_leaves_rows_that_are_not_stored_twice(
+    client, environment, queue, monkeypatch
+):
+    for n in range(3):
+        page(client, environment, "u-1", f"/p{n}")
+
+    def killed(*args, **kwargs):
+        raise ConnectionError("worker killed before the trim")
+
+    original = queue.ltrim
+    client_of_buffer = buffer._client()
+    monkeypatch.setattr(client_of_buffer, "ltrim", killed)
+    with pytest.raises(ConnectionError):
+        buffer.events_queue_drain()
+    assert len(pageviews(environment)) == 3  # committed
+    assert queue.llen(buffer.queue_key()) == 3  # and still queued
+    monkeypatch.setattr(client_of_buffer, "ltrim", original)
+
+    assert buffer.events_queue_drain() == 3
+    assert len(pageviews(environment)) == 3  # the message ids skipped them
+    assert queue.llen(buffer.queue_key()) == 0
+
+
+def test_one_drain_at_a_time(client, environment, queue):
+    page(client, environment, "u-1")
+    other = psycopg.connect(celery_fixtures.database_url_for_tests(), autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [buffer.LOCK_KEY])
+        assert buffer.events_queue_drain() == 0  # another drain holds the lock
+        assert queue.llen(buffer.queue_key()) == 1
+    finally:
+        other.close()  # a killed worker's connection: PostgreSQL releases its lock
+    assert buffer.events_queue_drain() == 1
+
+
+def test_rows_of_a_deleted_environment_and_rows_that_cannot_be_stored_are_dropped(
+    client, environment, queue, caplog
+):
+    page(client, environment, "u-1", "/before")
+    key = buffer.queue_key()
+    row = {
+        "env": environment.pk,
+        "u": "u-1",
+        "m": None,
+        "e": "$pageview",
+        "t": "2026-01-01T00:00:00+00:00",
+        "s": 2,
+    }
+    queue.rpush(key, json.dumps({**row, "env": 10**12, "p": {}, "id": "pv-gone"}))
+    # PostgreSQL's jsonb refuses \u0000: the batch fails, its rows are stored one by one.
+    queue.rpush(key, json.dumps({**row, "p": {"x": "\u0000"}, "id": "pv-bad"}))
+    queue.rpush(key, b"not json")
+    page(client, environment, "u-1", "/after")
+
+    assert buffer.events_queue_drain() == 5
+    assert [e.properties["path"] for e in pageviews(environment)] == ["/before", "/after"]
+    assert queue.llen(key) == 0
+    assert "cannot be stored" in caplog.text
+    assert "deleted environment" in caplog.text
+
+
+def test_erasure_removes_the_persons_queued_pageviews_and_export_lists_them(
+    client, environment, queue
+):
+    page(client, environment, "u-1", "/a")
+    page(client, environment, "u-2", "/b")
+    page(client, environment, "u-1", "/c")
+    profile = Profile.objects.get(environment=environment, user_id="u-1")
+
+    document = json.loads(b"".join(contact_export_stream(profile=profile)))
+    queued = document["other_references"]["events: queued page views"]
+    assert [r["p"]["path"] for r in queued] == ["/a", "/c"]
+    assert profile_erasure_plan(profile=profile).counts["events: queued page views"] == 2
+
+    entry = profile_erase(profile=profile)
+    assert entry.counts["events: queued page views"] == 2
+    assert buffer.events_queue_drain() == 1
+    assert [(e.profile.user_id, e.properties["path"]) for e in pageviews(environment)] == [
+        ("u-2", "/b")
+    ]
+    assert not Profile.objects.filter(environment=environment, user_id="u-1").exists()
+
+
+def test_an_erasure_waits_for_a_running_drain_before_it_locks_the_profile(environment, queue):
+    profile = ProfileFactory(environment=environment, user_id="u-1")
+    other = psycopg.connect(celery_fixtures.database_url_for_tests(), autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s)", [buffer.LOCK_KEY])  # a drain, mid-batch
+    done = threading.Event()
+
+    def erase() -> None:
+        try:
+            profile_erase(profile=profile)
+            done.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=erase)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        assert not done.is_set()
+        # The drain stores this person's page view: the erasure must not hold the profile row
+        # yet (taking the drain lock after it would deadlock the two).
+        with other.transaction():
+            other.execute("SET LOCAL lock_timeout = '2s'")
+            other.execute(
+                "SELECT 1 FROM profiles_profile WHERE id = %s FOR KEY SHARE", [profile.pk]
+            )
+    finally:
+        other.close()
+    thread.join(10)
+    assert done.is_set()
+
+
+def test_without_the_buffer_the_pageview_is_stored_in_the_request(
+    client, environment, queue, settings
+):
+    settings.HARK_PAGEVIEW_BUFFER_SECONDS = 0
+    page(client, environment, "u-1")
+    assert [e.properties["path"] for e in pageviews(environment)] == ["/pricing"]
+    assert queue.llen(buffer.queue_key()) == 0
+
+
+def test_the_beat_schedule_drains_every_interval(settings):
+    settings.HARK_PAGEVIEW_BUFFER_SECONDS = 3
+    entry = beat_schedule()["events-drain-pageviews"]
+    assert entry == {"task": "events.tasks.drain_pageviews", "schedule": 3.0}
+    settings.HARK_PAGEVIEW_BUFFER_SECONDS = 0
+    assert "events-drain-pageviews" not in beat_schedule()
