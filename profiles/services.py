@@ -518,6 +518,29 @@ def _emit_identified(
     emit(environment_id, "contact.identified", data, profile_id)
 
 
+def _lock_identifiers(cursor: Any, environment_id: int, ident: _Identity) -> None:
+    """Serialize, to the end of the transaction, the calls that look up then write the same
+    user id, device id or email: two calls inserting the same new person with both a user id
+    (the upsert's arbiter) and a device id (another unique index) each wait on the other's
+    row in one of the two indexes, and PostgreSQL aborts one ("deadlock detected"). Locked in
+    one order (the keys sorted), so two calls naming overlapping identifiers cannot deadlock on
+    the locks either; the second then finds the first one's profile."""
+    keys = sorted(
+        f"hark:identify:{environment_id}:{kind}:{value}"
+        for kind, value in (
+            ("user", ident.user_id),
+            ("device", ident.anonymous_id),
+            ("email", ident.email),
+        )
+        if value
+    )
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i",
+        [keys],
+    )
+
+
 def _identify(
     *,
     environment_id: int,
@@ -546,6 +569,7 @@ def _identify(
             # (rare: only when the user is new), so the new row gives way to it.
             _delete_fresh(profile.pk)
 
+        _lock_identifiers(cursor, environment_id, ident)
         cursor.execute(
             f"""
             SELECT {_RETURNING} FROM profiles_profile

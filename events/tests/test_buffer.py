@@ -8,6 +8,10 @@ the same path with the Procfile's processes and no task called by hand.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -225,3 +229,40 @@ def test_the_beat_schedule_drains_every_interval(settings):
     assert entry == {"task": "events.tasks.drain_pageviews", "schedule": 3.0}
     settings.HARK_PAGEVIEW_BUFFER_SECONDS = 0
     assert "events-drain-pageviews" not in beat_schedule()
+
+
+def test_a_drain_killed_between_commit_and_trim_stores_nothing_twice(
+    client, environment, queue, settings
+):
+    """A real process killed (SIGKILL) after its statement committed and before its LTRIM:
+    Redis is paused for writes (CLIENT PAUSE ... WRITE, at most 8 s: reads still answer, and
+    other clients of this Redis only wait), so the drain reads the queue, stores it, and blocks
+    on the trim; it is killed there. The next drain skips what was stored."""
+    for n in range(5):
+        page(client, environment, f"u-{n}", f"/p{n}")
+    env = {
+        **os.environ,
+        "DATABASE_URL": celery_fixtures.database_url_for_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "HARK_CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "HARK_TESTING": "1",
+        "SECRET_KEY": "test-only-secret",
+    }
+    code = "import django; django.setup(); from events.buffer import events_queue_drain as d; d()"
+    queue.execute_command("CLIENT", "PAUSE", "8000", "WRITE")
+    drain = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while len(pageviews(environment)) < 5:
+            assert drain.poll() is None, "the drain ended: was Redis not paused?"
+            assert time.monotonic() < deadline, "the drain did not store the page views"
+            time.sleep(0.05)
+        drain.send_signal(signal.SIGKILL)
+        drain.wait(10)
+    finally:
+        queue.execute_command("CLIENT", "UNPAUSE")
+    assert queue.llen(buffer.queue_key()) == 5  # never trimmed
+
+    assert buffer.events_queue_drain() == 5  # the lock died with the killed process
+    assert len(pageviews(environment)) == 5
+    assert queue.llen(buffer.queue_key()) == 0

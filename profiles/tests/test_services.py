@@ -188,8 +188,9 @@ def test_identify_nul_bytes_are_stored_without_error(environment):
         ({"user_id": "u1"}, 4),
         ({"anonymous_id": "d1"}, 4),
         ({"user_id": "u1", "email": "a@b.c"}, 4),
-        # savepoint, commit mode, lookup, update, trait definitions, MAU, release
-        ({"user_id": "u1", "anonymous_id": "d1"}, 7),
+        # savepoint, commit mode, the identifiers' lock, lookup, update, trait definitions,
+        # MAU, release
+        ({"user_id": "u1", "anonymous_id": "d1"}, 8),
     ],
 )
 def test_identify_runs_constant_queries(

@@ -1,0 +1,62 @@
+"""First calls racing for a new person on their device, each on its own connection, against real
+PostgreSQL: two tabs (or a page call and a claim) that identify the same new user with the same
+device id at the same moment."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+
+from profiles.models import Profile
+from profiles.services import profile_identify
+
+pytestmark = pytest.mark.django_db(transaction=True)
+# Rounds of four calls: without the lock, 200 rounds hit the deadlock in both cases here.
+ROUNDS = 200
+
+
+def _race(targets: list) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def run(target) -> None:
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+@pytest.mark.parametrize("email", [None, "ada@example.com"])
+def test_a_new_user_identified_on_a_new_device_by_four_calls_at_once(environment, email):
+    """Each call inserts the person with the user id (the upsert's arbiter) and the device id
+    (another unique index): without the identifiers' lock, two such inserts wait on each other's
+    speculative insertion and PostgreSQL aborts one ("deadlock detected", a 500)."""
+    for n in range(ROUNDS):
+        user, device = f"user-{n}", f"device-{n:012d}"
+        address = email and f"{n}-{email}"
+
+        def identify(user=user, device=device, address=address) -> None:
+            profile_identify(
+                environment=environment,
+                user_id=user,
+                anonymous_id=device,
+                email=address,
+                traits={"plan": "pro"},
+            )
+
+        assert _race([identify] * 4) == []
+        [profile] = Profile.objects.filter(environment=environment, user_id=user)
+        assert (profile.anonymous_id, profile.traits) == (device, {"plan": "pro"})
+    assert Profile.objects.filter(environment=environment).count() == ROUNDS
