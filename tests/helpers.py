@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from django.db import connections
 from django.urls import reverse
 
 # The header htmx sends with each of its requests: `client.get(path, headers=HTMX)` asks for the
@@ -15,3 +18,36 @@ def eurl(environment: Any, name: str, **kwargs: Any) -> str:
     """The URL of one of an environment's pages, as the {% eurl %} tag gives it in templates:
     `eurl(environment, "segments:detail", uuid=segment.uuid)`."""
     return reverse(name, kwargs={"env": environment.slug, **kwargs})
+
+
+def race(
+    targets: list[Callable[[], Any]],
+    background: Callable[[threading.Event], None] | None = None,
+) -> tuple[list[Any], list[BaseException]]:
+    """Run `targets` in threads released together, each on its own database connection (and
+    `background` beside them, given an event set once they are done): returns what they
+    returned and what they raised. Needs a transactional test database."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets) + (background is not None))
+    done = threading.Event()
+
+    def run(target: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results.append(target())
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
+    extra = [threading.Thread(target=run, args=(lambda: background(done),))] if background else []
+    for t in [*threads, *extra]:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    for t in extra:
+        t.join()
+    return results, errors

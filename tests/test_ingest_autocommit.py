@@ -5,7 +5,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from core.ingest import commit_mode
 from events.models import Event
@@ -14,6 +14,7 @@ from profiles.models import MonthlyActivity, Profile
 from profiles.services import profile_identify
 from segments import services as segment_services
 from segments.models import DirtyProfile, SegmentMembership
+from tests.helpers import race
 from traits.models import Trait
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,31 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _race(
     workers: list[Callable[[], None]], background: Callable[[threading.Event], None] | None = None
 ) -> list[BaseException]:
-    """Run `workers` in threads released together (and `background` beside them, until they are
-    done), each with its own database connection; returns what they raised."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(workers) + (background is not None))
-    done = threading.Event()
-
-    def run(target: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            target()
-        except BaseException as exc:  # reported by the caller
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    extra = [threading.Thread(target=run, args=(lambda: background(done),))] if background else []
-    for t in [*threads, *extra]:
-        t.start()
-    for t in threads:
-        t.join()
-    done.set()
-    for t in extra:
-        t.join()
-    return errors
+    """What `workers` raised, run at once (tests.helpers.race)."""
+    return race(workers, background)[1]
 
 
 def _synchronous_commit() -> str:

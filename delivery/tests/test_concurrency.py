@@ -3,15 +3,14 @@ hold under concurrency (two tabs, two surveys at once)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connections
 from django.test import Client
 
 from delivery.factories import web_survey
 from surveys.models import Response
+from tests.helpers import race
 
 from .helpers import ANON, call
 
@@ -19,21 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _race(workers: list[Callable[[], int]]) -> list[int]:
-    results: list[int] = []
-    barrier = threading.Barrier(len(workers))
-
-    def run(target: Callable[[], int]) -> None:
-        try:
-            barrier.wait()
-            results.append(target())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = race(workers)
+    assert errors == []
     return results
 
 

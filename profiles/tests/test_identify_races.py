@@ -4,38 +4,15 @@ device id at the same moment."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 
 from profiles.models import Profile
 from profiles.services import profile_identify
+from tests.helpers import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Rounds of four calls: without the lock, 200 rounds hit the deadlock in both cases here.
 ROUNDS = 200
-
-
-def _race(targets: list) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(targets))
-
-    def run(target) -> None:
-        try:
-            barrier.wait()
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 @pytest.mark.parametrize("email", [None, "ada@example.com"])
@@ -56,7 +33,7 @@ def test_a_new_user_identified_on_a_new_device_by_four_calls_at_once(environment
                 traits={"plan": "pro"},
             )
 
-        assert _race([identify] * 4) == []
+        assert race([identify] * 4)[1] == []
         [profile] = Profile.objects.filter(environment=environment, user_id=user)
         assert (profile.anonymous_id, profile.traits) == (device, {"plan": "pro"})
     assert Profile.objects.filter(environment=environment).count() == ROUNDS
