@@ -16,11 +16,13 @@ two leaves the rows for the next drain, which skips what was stored. One drain r
 (a session advisory lock, which PostgreSQL releases when a killed worker's connection closes),
 so the head it read is the head it removes: the web processes only append.
 
-Rows of an environment deleted since are dropped; a row that cannot be stored alone is dropped
-and logged, so one bad row cannot hold the queue up. An erasure removes the person's queued page
-views (an ExtraReference of governance, which holds the drain lock for it) and an export lists
-them. Redis keeps nothing on disk here: a Redis restart loses the page views of the last few
-seconds, as it loses queued Celery tasks.
+When no drain keeps up (no worker or beat running), the queue stops at QUEUE_MAX rows and the
+requests store their page views themselves again (logged), so Redis does not grow without
+bound. Rows of an environment deleted since are dropped; a row that cannot be stored alone is
+dropped and logged, so one bad row cannot hold the queue up. An erasure removes the person's
+queued page views (an ExtraReference of governance, which holds the drain lock for it) and an
+export lists them. Redis keeps nothing on disk here: a Redis restart loses the page views of
+the last few seconds, as it loses queued Celery tasks.
 
 Without Redis (development, tests: tasks run inline) or with HARK_PAGEVIEW_BUFFER_SECONDS=0,
 page views are written in the request.
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 # Page views per statement, and statements per drain (the next beat tick goes on).
 BATCH = 1000
 MAX_BATCHES = 50
+# A queue this long means no drain keeps up (no worker or beat running, a worker stuck): page
+# views are then stored in their request again, so Redis does not grow without bound.
+QUEUE_MAX = 100_000
 # pg_advisory_lock key of the drain (and of an erasure removing rows from the queue).
 LOCK_KEY = 0x4841524B5056  # "HARKPV"
 
@@ -88,14 +93,33 @@ def _row(environment_id: int, item: TrackItem, source: int) -> bytes:
     ).encode()
 
 
+# Append ARGV[1] unless the list already holds ARGV[2] rows: 1 when appended, else 0.
+_PUSH_SCRIPT = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1
+"""
+_scripts: dict[int, Any] = {}
+
+
 def events_queue(*, environment: Environment, item: TrackItem, source: int) -> bool:
-    """Queue an identified user's validated event for the drain; False when page views are
-    written inline (the caller stores it now)."""
+    """Queue an identified user's validated event for the drain (one round trip); False when
+    the caller must store it now: page views are written inline, or the queue is full
+    (QUEUE_MAX: no drain keeps up; logged)."""
     client = _client()
     if client is None:
         return False
-    client.rpush(queue_key(), _row(environment.pk, item, source))
-    return True
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_PUSH_SCRIPT)
+    if script(keys=[queue_key()], args=[_row(environment.pk, item, source), QUEUE_MAX]):
+        return True
+    log.warning(
+        "%d page views are queued and not drained (is a Celery worker and beat running?): "
+        "storing this one in its request",
+        QUEUE_MAX,
+    )
+    return False
 
 
 def _item(row: dict[str, Any]) -> TrackItem:

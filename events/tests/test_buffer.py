@@ -214,6 +214,26 @@ def test_an_erasure_waits_for_a_running_drain_before_it_locks_the_profile(enviro
     assert done.is_set()
 
 
+def test_a_full_queue_stores_page_views_in_their_request(
+    client, environment, queue, monkeypatch, caplog
+):
+    """No drain keeps up (no worker running): past QUEUE_MAX queued rows the request stores
+    its page view itself, so none is lost and Redis does not grow without bound."""
+    monkeypatch.setattr(buffer, "QUEUE_MAX", 2)
+    for n in range(4):
+        page(client, environment, "u-1", f"/p{n}")
+    assert queue.llen(buffer.queue_key()) == 2
+    assert [e.properties["path"] for e in pageviews(environment)] == ["/p2", "/p3"]
+    assert "are queued and not drained" in caplog.text
+    assert buffer.events_queue_drain() == 2
+    assert sorted(e.properties["path"] for e in pageviews(environment)) == [
+        "/p0",
+        "/p1",
+        "/p2",
+        "/p3",
+    ]
+
+
 def test_without_the_buffer_the_pageview_is_stored_in_the_request(
     client, environment, queue, settings
 ):
