@@ -133,9 +133,8 @@ def _item(row: dict[str, Any]) -> TrackItem:
     )
 
 
-def _store(raw: list) -> int:
-    """Store a batch of queued rows: one statement per environment and source. Returns the
-    rows stored (or skipped as stored before)."""
+def _store(raw: list) -> None:
+    """Store a batch of queued rows: one statement per environment and source."""
     groups: dict[tuple[int, int], list[TrackItem]] = defaultdict(list)
     for value in raw:
         try:
@@ -144,7 +143,6 @@ def _store(raw: list) -> int:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("dropped a queued page view that does not parse: %s", exc)
     environments = Environment.objects.in_bulk({env for env, _ in groups})
-    done = 0
     for (env_id, source), items in groups.items():
         environment = environments.get(env_id)
         if environment is None:
@@ -152,7 +150,6 @@ def _store(raw: list) -> int:
             continue
         try:
             events_track(environment=environment, items=items, source=source)
-            done += len(items)
         except (OperationalError, InterfaceError):
             raise  # the database is away: keep the rows for the next drain
         except DatabaseError:
@@ -161,12 +158,10 @@ def _store(raw: list) -> int:
             for item in items:
                 try:
                     events_track(environment=environment, items=[item], source=source)
-                    done += 1
                 except (OperationalError, InterfaceError):
                     raise
                 except DatabaseError:
                     log.exception("dropped a queued page view that cannot be stored")
-    return done
 
 
 def events_queue_drain(*, max_batches: int = MAX_BATCHES) -> int:
@@ -202,12 +197,22 @@ def events_queue_drain(*, max_batches: int = MAX_BATCHES) -> int:
 # --- A person's queued page views (governance's erasure and export) ---------------------------
 
 
-def _matches(row: dict[str, Any], environment_id: int, user_id: str | None, email: str | None):
-    if row.get("env") != environment_id:
-        return False
-    if row.get("u"):
-        return user_id is not None and row["u"] == user_id
-    return email is not None and row.get("m") == email
+def _queued(
+    client: redis.Redis, environment_id: int, user_id: str | None, email: str | None
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The queued rows (raw, parsed) naming this person: by user id, or by email for rows
+    without one."""
+    found = []
+    for value in client.lrange(queue_key(), 0, -1):
+        try:
+            row = json.loads(value)
+        except ValueError:
+            continue
+        # A row names its person by user id, else by email.
+        named = (row.get("u"), user_id) if row.get("u") else (row.get("m"), email)
+        if row.get("env") == environment_id and named[1] is not None and named[0] == named[1]:
+            found.append((value, row))
+    return found
 
 
 def queued_for(*, environment_id: int, user_id: str | None, email: str | None) -> list[dict]:
@@ -215,15 +220,7 @@ def queued_for(*, environment_id: int, user_id: str | None, email: str | None) -
     client = _client()
     if client is None or not (user_id or email):
         return []
-    found = []
-    for value in client.lrange(queue_key(), 0, -1):
-        try:
-            row = json.loads(value)
-        except ValueError:
-            continue
-        if _matches(row, environment_id, user_id, email):
-            found.append(row)
-    return found
+    return [row for _, row in _queued(client, environment_id, user_id, email)]
 
 
 def queue_lock() -> None:
@@ -245,11 +242,6 @@ def queued_erase(*, environment_id: int, user_id: str | None, email: str | None)
         return 0
     queue_lock()
     key, removed = queue_key(), 0
-    for value in client.lrange(key, 0, -1):
-        try:
-            row = json.loads(value)
-        except ValueError:
-            continue
-        if _matches(row, environment_id, user_id, email):
-            removed += int(client.lrem(key, 0, value))  # type: ignore[arg-type]
+    for value, _ in _queued(client, environment_id, user_id, email):
+        removed += int(client.lrem(key, 0, value))
     return removed
