@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -153,3 +154,20 @@ def add_error_handlers(api: NinjaAPI) -> None:
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)
+
+
+# Paths whose callers are programs: a request Django refuses before any view (a Host header
+# that is not valid, or not in ALLOWED_HOSTS) is answered there in JSON too.
+API_PREFIXES = ("/api/", "/segment/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's handler400 (config/urls.py): Django answers a request it refuses before
+    any view runs (DisallowedHost and the other SuspiciousOperations) with it. An API path gets
+    the API's error body (with `detail`, which the client API's errors also carry); the
+    dashboard keeps Django's page. `request.get_host()` is not called: it is what raised."""
+    if request.path.startswith(API_PREFIXES):
+        return error_response(
+            request, 400, "bad_request", detail="The request was refused (its Host header?)"
+        )
+    return defaults.bad_request(request, exception)

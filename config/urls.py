@@ -6,6 +6,9 @@ from api.segment import ingest as segment_ingest
 
 from .api import api
 
+# A request refused before any view (an invalid Host header): JSON on the API's paths.
+handler400 = "api.errors.bad_request"
+
 urlpatterns = [
     # First: ingestion is the hot path, and URL resolution tries patterns in order.
     path("api/v1/", api.urls),
