@@ -25,6 +25,7 @@ from config.celery import beat_schedule
 from delivery.tests.helpers import call
 from events import buffer
 from events.models import Event
+from events.tasks import drain_pageviews
 from governance.erasure import profile_erase, profile_erasure_plan
 from governance.export import contact_export_stream
 from profiles.factories import ProfileFactory
@@ -286,3 +287,70 @@ def test_a_drain_killed_between_commit_and_trim_stores_nothing_twice(
     assert buffer.events_queue_drain() == 5  # the lock died with the killed process
     assert len(pageviews(environment)) == 5
     assert queue.llen(buffer.queue_key()) == 0
+
+
+def _drain_waits_on_a_lock(blocker_pid: int) -> bool:
+    with psycopg.connect(celery_fixtures.database_url_for_tests(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> %s",
+            [blocker_pid],
+        ).fetchone()
+    assert row is not None
+    return row[0] > 0
+
+
+def _drain_lock_free() -> bool:
+    with psycopg.connect(celery_fixtures.database_url_for_tests(), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [buffer.LOCK_KEY]).fetchone()
+        return bool(row and row[0])  # released as this connection closes
+
+
+def test_a_celery_worker_killed_mid_drain_loses_no_page_view_and_stores_none_twice(
+    client, environment, queue, settings, redis_url
+):
+    """The drain task on a real Celery worker, killed (SIGKILL) while its statement waits on a
+    profile row that another transaction holds. Once that transaction ends, the killed worker's
+    orphaned statement commits (a single statement in autocommit needs nothing more from the
+    client) or is rolled back; either way the rows are still queued, and the next drain (a
+    restarted worker, at beat's next tick) stores each page view exactly once."""
+    for n in range(5):
+        page(client, environment, f"u-{n}", f"/p{n}")
+    held = Profile.objects.get(environment=environment, user_id="u-2")
+    blocker = psycopg.connect(celery_fixtures.database_url_for_tests())
+    blocker.execute("SELECT 1 FROM profiles_profile WHERE id = %s FOR UPDATE", [held.pk])
+    name = settings.CELERY_TASK_DEFAULT_QUEUE
+    env = celery_fixtures.worker_env(redis_url, name)
+    workers = [celery_fixtures.start_worker(env)]
+    try:
+        with celery_fixtures.publishing_to(redis_url, name, settings):
+            drain_pageviews.delay()
+            deadline = time.monotonic() + 60
+            while not _drain_waits_on_a_lock(blocker.info.backend_pid):
+                assert time.monotonic() < deadline, workers[0].log()[-3000:]
+                time.sleep(0.1)
+            workers[0].process.send_signal(signal.SIGKILL)
+            workers[0].process.wait(timeout=10)
+            assert queue.llen(buffer.queue_key()) == 5
+            blocker.rollback()
+            deadline = time.monotonic() + 60
+            while not _drain_lock_free():  # the orphaned session ends: its lock goes with it
+                assert time.monotonic() < deadline, "the killed worker's session did not end"
+                time.sleep(0.1)
+            assert len(pageviews(environment)) in (0, 5)  # its batch committed whole or not
+            assert queue.llen(buffer.queue_key()) == 5
+
+            # The worker restarted after the crash; beat queues a drain every few seconds.
+            workers.append(celery_fixtures.start_worker(env))
+            deadline = time.monotonic() + 60
+            while queue.llen(buffer.queue_key()):
+                assert time.monotonic() < deadline, workers[1].log()[-3000:]
+                drain_pageviews.delay()
+                time.sleep(0.5)
+    finally:
+        blocker.close()
+        for worker in workers:
+            worker.stop()
+    stored = pageviews(environment)
+    assert sorted(e.properties["path"] for e in stored) == [f"/p{n}" for n in range(5)]
+    assert len({e.message_id for e in stored}) == 5
