@@ -202,12 +202,12 @@ def publishing_to(redis_url: str, queue: str, settings):
     """This process's Celery app switched from eager mode to the broker and queue (the workers'
     ones) for the test."""
 
-    # Keys carry the CELERY_ namespace: the app reads its config from Django settings.
-    previous = {
-        "CELERY_BROKER_URL": app.conf.broker_url,
-        "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager,
-        "CELERY_TASK_DEFAULT_QUEUE": app.conf.task_default_queue,
-    }
+    # Keys carry the CELERY_ namespace: the app reads its config from Django settings. What
+    # the app had set over them is put back, and nothing more: a value read here and set again
+    # afterwards would stay set, over the settings of every later test (a test that made the
+    # settings non-eager before this one ran left Celery non-eager for the rest of the run).
+    keys = ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE")
+    previous = {key: app.conf.changes[key] for key in keys if key in app.conf.changes}
     settings.REDIS_URL = redis_url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.update(
@@ -219,6 +219,8 @@ def publishing_to(redis_url: str, queue: str, settings):
     try:
         yield
     finally:
+        for key in keys:
+            app.conf.changes.pop(key, None)
         app.conf.update(**previous)
         _reset_pools(app)
         forget_queue(redis_url, queue)
