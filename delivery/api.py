@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import key_environment
 from core.fastjson import dumps_orjson
-from core.ratelimit import hit, hit_many
+from core.ratelimit import Append, hit, hit_many, hit_many_append
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
 
@@ -224,13 +224,16 @@ class Call:
         self.environment = state.environment
         self.settings = state.settings
         self.body = body
+        # The rate-limit buckets a deferred call has yet to count (_admit), or None.
+        self.pending: list[tuple[str, int]] | None = None
         # The cache version to check the person's query against (selectors.UNCHECKED: none).
         self.version = state.version if checked else selectors.UNCHECKED
 
 
-def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
+def _open(request: HttpRequest, *, checked: bool, again: bool = False, defer: bool = False) -> Call:
     """Rate limits, the public key, the origin and the JSON body of a client call. `again`:
-    the call starts over after its environment changed: read it again, counted once."""
+    the call starts over after its environment changed: read it again, counted once. `defer`:
+    a remembered key's windows are left for the view to count (Call.pending, _admit)."""
     key = (request.GET.get("key") or request.META.get("HTTP_X_HARK_KEY") or "").strip()
     if not (key.startswith("pk_") and len(key) < 100):
         key = ""
@@ -255,12 +258,47 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False) -> Call:
     else:
         # A remembered key: both windows counted in one round trip.
         buckets = [ip_bucket, (f"key:{found.environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)]
+        if defer:
+            call = _checked(request, found, checked=checked)
+            call.pending = buckets
+            return call
     retry = hit_many(buckets, prefix=RATE_PREFIX)
     if retry is not None:
         raise Refused(
             "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
         )
     return _checked(request, found, checked=checked)
+
+
+def _admit(request: HttpRequest, call: Call, append: Append | None = None) -> bool:
+    """Count a deferred call in its rate-limit windows (Refused when over) and queue `append`
+    in the same Redis round trip; True when it was queued, by this call or by its first attempt
+    (a call started over after selectors.Stale was counted then). Runs before the call reads
+    or writes anything."""
+    if getattr(request, "_hark_appended", False):
+        return True
+    if call.pending is None:
+        return False
+    buckets, call.pending = call.pending, None
+    retry, appended = hit_many_append(buckets, prefix=RATE_PREFIX, append=append)
+    if retry is not None:
+        raise Refused(
+            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
+        )
+    if appended:
+        request._hark_appended = True  # type: ignore[attr-defined]
+    return appended
+
+
+def _counted(request: HttpRequest, call: Call | None, exc: Refused) -> Refused:
+    """A deferred call refused before it was counted (its body) is counted now: over its
+    limit, the caller is told that, as it was before its body was read."""
+    if call is not None and call.pending is not None:
+        try:
+            _admit(request, call)
+        except Refused as limited:
+            return limited
+    return exc
 
 
 def _checked(request: HttpRequest, found: KeyState, *, checked: bool) -> Call:
@@ -298,6 +336,9 @@ def _checked(request: HttpRequest, found: KeyState, *, checked: bool) -> Call:
 
 # The calls that read the person (with the cache version) before anything else.
 CHECKED_CALLS = frozenset({"page", "event", "claim"})
+# The calls that count their rate limits themselves (_admit), once their body is read, so the
+# page view they queue travels in the same Redis round trip.
+DEFERRED_CALLS = frozenset({"page"})
 
 
 def client_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -306,19 +347,26 @@ def client_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     query: when it moved, the call starts over with the environment read again (at most
     twice; nothing is written before that query). The others use it for KEY_CACHE_SECONDS."""
     checked = view.__name__ in CHECKED_CALLS
+    defer = view.__name__ in DEFERRED_CALLS
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        call = None
         try:
             for attempt in range(3):
-                call = _open(request, checked=checked and attempt < 2, again=attempt > 0)
+                call = _open(
+                    request,
+                    checked=checked and attempt < 2,
+                    again=attempt > 0,
+                    defer=defer and attempt == 0,
+                )
                 try:
                     return view(request, call, *args, **kwargs)
                 except selectors.Stale:
                     continue
             raise AssertionError("unreachable: the last attempt is unchecked")
         except Refused as exc:
-            return _error(exc)
+            return _error(_counted(request, call, exc))
 
     # ninja reads the signature for the path parameters: the view's, without `call`.
     signature = inspect.signature(view)
@@ -412,17 +460,24 @@ def page(request: HttpRequest, call: Call) -> HttpResponse:
     referrer = _text(call.body, "referrer", services.URL_MAX_LENGTH)
     title = _text(call.body, "title", 1000)
     locale = _text(call.body, "locale", 20)
+    item = None
+    if identity.identified and call.settings.pageview_tracking:
+        item = services.page_view_item(
+            identity=identity, url=url or "", referrer=referrer, title=title
+        )
+    # The rate limits and the queued page view: one Redis round trip, before anything is read
+    # or written (a page view that cannot go with it is stored after identify).
+    append = None
+    if item is not None:
+        append = services.page_view_append(
+            environment=call.environment, identity=identity, item=item
+        )
+    queued = _admit(request, call, append)
     facts = services.client_identify(
         environment=call.environment, identity=identity, version=call.version
     )
-    if identity.identified and call.settings.pageview_tracking:
-        services.page_view_record(
-            environment=call.environment,
-            identity=identity,
-            url=url or "",
-            referrer=referrer,
-            title=title,
-        )
+    if item is not None and not queued:
+        services.page_view_record(environment=call.environment, item=item)
     evaluation = selectors.evaluate_all(
         environment_id=call.environment.pk,
         facts=facts,

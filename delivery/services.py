@@ -28,8 +28,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.ingest import clean_email, clean_identifier
+from core.ratelimit import Append
 from environments.models import Environment
-from events.buffer import events_queue
+from events.buffer import events_queue, queue_append
 from events.services import TrackItem, events_track, track_item
 from governance import audit
 from profiles.models import ActivitySource, Profile
@@ -242,27 +244,45 @@ def client_identify(
     return selectors.facts_for(environment_id=environment.pk, profile_id=profile.pk)
 
 
-def page_view_record(
-    *,
-    environment: Environment,
-    identity: Identity,
-    url: str,
-    referrer: str | None,
-    title: str | None,
-) -> None:
+def page_view_item(
+    *, identity: Identity, url: str, referrer: str | None, title: str | None
+) -> TrackItem:
     """An identified user's page view as a `$pageview` event (anonymous ones leave no trace)."""
     properties = {"url": url, "path": urlsplit(url).path or "/"}
     if referrer:
         properties["referrer"] = referrer[:URL_MAX_LENGTH]
     if title:
         properties["title"] = str(title)[:500]
-    item = track_item(
+    return track_item(
         event=PAGEVIEW_EVENT,
         user_id=identity.user_id,
         email=None if identity.user_id else identity.email,
         properties=properties,
     )
-    # Queued for the batched drain where Redis is set up (events/buffer.py), else stored now.
+
+
+def page_view_append(
+    *, environment: Environment, identity: Identity, item: TrackItem
+) -> Append | None:
+    """The page view as an append to the drain's queue, for the client API to make in the
+    round trip that counts the call's rate limits (before client_identify runs); None when it
+    is stored after identify instead: page views are written inline, or identify could still
+    refuse the call (traits to check, identifiers it would not take), and a queued page view
+    must never belong to a call answered with an error."""
+    if identity.traits:
+        return None
+    try:
+        clean_identifier(identity.user_id, field="id")
+        clean_email(identity.email)
+        clean_identifier(identity.anonymous_id, field="anonymous_id")
+    except ValidationError:
+        return None
+    return queue_append(environment_id=environment.pk, item=item, source=ActivitySource.CLIENT)
+
+
+def page_view_record(*, environment: Environment, item: TrackItem) -> None:
+    """Store a page view: queued for the batched drain where Redis is set up (events/buffer.py),
+    else now."""
     if not events_queue(environment=environment, item=item, source=ActivitySource.CLIENT):
         events_track(environment=environment, items=[item], source=ActivitySource.CLIENT)
 

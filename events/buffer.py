@@ -43,6 +43,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from core import fastjson
 from core.ingest import utc
+from core.ratelimit import Append
 from environments.models import Environment
 
 from .services import TrackItem, events_track
@@ -100,6 +101,15 @@ redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1
 """
 _scripts: dict[int, Any] = {}
+
+
+def queue_append(*, environment_id: int, item: TrackItem, source: int) -> Append | None:
+    """The append that queues `item` for the drain, for a caller that makes it in a round trip
+    of its own (the client API counts its rate limits in the same script: core.ratelimit); None
+    when page views are written inline."""
+    if _client() is None:
+        return None
+    return Append(queue_key(), _row(environment_id, item, source), QUEUE_MAX)
 
 
 def events_queue(*, environment: Environment, item: TrackItem, source: int) -> bool:
