@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import key_environment
 from core.fastjson import dumps_orjson
-from core.ratelimit import Append, hit, hit_many, hit_many_append
+from core.ratelimit import Append, hit_many, hit_many_append
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
 
@@ -246,11 +246,7 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False, defer: bo
     found = _environment_cached(key, checked=checked) if key else None
     if found is None:
         # An unknown (or not yet remembered) key: the IP's limit first, before the database.
-        retry = hit(*ip_bucket, prefix=RATE_PREFIX)
-        if retry is not None:
-            raise Refused(
-                "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
-            )
+        _limit([ip_bucket])
         found = _environment(key) if key else None
         if found is None:
             raise Refused("unknown_key", "Missing or unknown public key", status=401, field="key")
@@ -259,15 +255,28 @@ def _open(request: HttpRequest, *, checked: bool, again: bool = False, defer: bo
         # A remembered key: both windows counted in one round trip.
         buckets = [ip_bucket, (f"key:{found.environment.pk}", settings.HARK_CLIENT_RATE_LIMIT_KEY)]
         if defer:
-            call = _checked(request, found, checked=checked)
+            try:
+                call = _checked(request, found, checked=checked)
+            except Refused:
+                _limit(buckets)  # refused for its origin or body: counted all the same
+                raise
             call.pending = buckets
             return call
+    _limit(buckets)
+    return _checked(request, found, checked=checked)
+
+
+def _limit(buckets: list[tuple[str, int]]) -> None:
+    """Count a call in its rate-limit windows: Refused when one is over its limit."""
     retry = hit_many(buckets, prefix=RATE_PREFIX)
     if retry is not None:
-        raise Refused(
-            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
-        )
-    return _checked(request, found, checked=checked)
+        raise _rate_limited(retry)
+
+
+def _rate_limited(retry: int) -> Refused:
+    return Refused(
+        "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
+    )
 
 
 def _admit(request: HttpRequest, call: Call, append: Append | None = None) -> bool:
@@ -282,9 +291,7 @@ def _admit(request: HttpRequest, call: Call, append: Append | None = None) -> bo
     buckets, call.pending = call.pending, None
     retry, appended = hit_many_append(buckets, prefix=RATE_PREFIX, append=append)
     if retry is not None:
-        raise Refused(
-            "rate_limited", f"Too many calls: retry in {retry} s", status=429, retry_after=retry
-        )
+        raise _rate_limited(retry)
     if appended:
         request._hark_appended = True  # type: ignore[attr-defined]
     return appended
