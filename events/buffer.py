@@ -4,7 +4,8 @@ by a periodic drain.
 Every identified user's page start stores a `$pageview` (delivery's client API). Written in the
 request, that is one tracking statement per page view: about 0.4 ms of database CPU and 0.2 ms
 of Python, as much again as the rest of the call (benchmarks/client_api.py). Queued, the request
-pays one RPUSH, and the drain (beat entry "events-drain-pageviews", every
+pays one append (queue_append: in the script that counts the client API's rate limits, so no
+round trip of its own), and the drain (beat entry "events-drain-pageviews", every
 HARK_PAGEVIEW_BUFFER_SECONDS) stores up to BATCH of them in one statement
 (events.services.events_track's batch form). The page view is in the database a few seconds
 later; segments re-evaluate the profiles it touched as they do for any other event.
