@@ -54,6 +54,27 @@ return 0
 _scripts: dict[int, Any] = {}
 
 
+def _run(
+    client: Any, keys: list[str], buckets: list[tuple[str, int]], append: Append | None
+) -> int:
+    """_HIT_SCRIPT on `client` (registered once per client): its answer."""
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_HIT_SCRIPT)
+    # The key names its window: its expiry pushed back on each call only keeps it longer.
+    args: list[Any] = [WINDOW_SECONDS * 2, len(buckets), *(n for _, n in buckets)]
+    if append is not None:
+        keys = [*keys, append.key]
+        args += [append.value, append.limit]
+    return int(script(keys=keys, args=args))
+
+
+def append_only(client: Any, append: Append) -> bool:
+    """`append` on `client` with nothing counted (events/buffer.py's own connection, when its
+    caller has no round trip to share): whether it was appended (False: the list was full)."""
+    return _run(client, [], [], append) == 0
+
+
 @dataclass(frozen=True)
 class Append:
     """A value to append to the Redis list `key` in the same round trip as the count, when the
@@ -83,15 +104,7 @@ def hit_many_append(
     client = _redis()
     appended = False
     if client is not None:
-        script = _scripts.get(id(client))
-        if script is None:
-            script = _scripts[id(client)] = client.register_script(_HIT_SCRIPT)
-        # The key names its window: its expiry pushed back on each call only keeps it longer.
-        args: list[Any] = [WINDOW_SECONDS * 2, len(buckets), *(n for _, n in buckets)]
-        if append is not None:
-            keys.append(append.key)
-            args += [append.value, append.limit]
-        answer = int(script(keys=keys, args=args))
+        answer = _run(client, keys, buckets, append)
         over = answer > 0
         appended = append is not None and answer == 0
     else:

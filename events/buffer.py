@@ -44,7 +44,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from core import fastjson
 from core.ingest import utc
-from core.ratelimit import Append
+from core.ratelimit import Append, append_only
 from environments.models import Environment
 
 from .services import TrackItem, events_track
@@ -95,19 +95,10 @@ def _row(environment_id: int, item: TrackItem, source: int) -> bytes:
     ).encode()
 
 
-# Append ARGV[1] unless the list already holds ARGV[2] rows: 1 when appended, else 0.
-_PUSH_SCRIPT = """
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('RPUSH', KEYS[1], ARGV[1])
-return 1
-"""
-_scripts: dict[int, Any] = {}
-
-
 def queue_append(*, environment_id: int, item: TrackItem, source: int) -> Append | None:
-    """The append that queues `item` for the drain, for a caller that makes it in a round trip
-    of its own (the client API counts its rate limits in the same script: core.ratelimit); None
-    when page views are written inline."""
+    """The append that queues `item` for the drain (unless the queue holds QUEUE_MAX rows), for
+    a caller that makes it in a round trip it already has (the client API counts its rate limits
+    in the same script: core.ratelimit); None when page views are written inline."""
     if _client() is None:
         return None
     return Append(queue_key(), _row(environment_id, item, source), QUEUE_MAX)
@@ -118,12 +109,10 @@ def events_queue(*, environment: Environment, item: TrackItem, source: int) -> b
     the caller must store it now: page views are written inline, or the queue is full
     (QUEUE_MAX: no drain keeps up; logged)."""
     client = _client()
-    if client is None:
+    append = queue_append(environment_id=environment.pk, item=item, source=source)
+    if client is None or append is None:
         return False
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_PUSH_SCRIPT)
-    if script(keys=[queue_key()], args=[_row(environment.pk, item, source), QUEUE_MAX]):
+    if append_only(client, append):
         return True
     log.warning(
         "%d page views are queued and not drained (is a Celery worker and beat running?): "
