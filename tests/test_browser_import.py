@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
+from psycopg.pq import TransactionStatus
 
 from imports.models import ContactImport, ImportStatus
 from profiles.models import Profile
 from segments.tests.celery_fixtures import (  # noqa: F401 (fixtures)
+    database_url_for_tests,
     new_queue,
     publishing_to,
     redis_server,
@@ -39,7 +42,7 @@ def import_worker(redis_url, settings, tmp_path):  # noqa: F811
 
 
 def test_progress_bar_moves_while_a_worker_imports(
-    import_worker, logged_in_page, live_server, environment, tmp_path
+    import_worker, logged_in_page, live_server, environment, tmp_path, request
 ):
     path = tmp_path / "contacts.csv"
     lines = ["user_id,email,plan"] + [
@@ -52,6 +55,16 @@ def test_progress_bar_moves_while_a_worker_imports(
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("heading", name="Map the columns")).to_be_visible()
     expect(page.locator("#problems")).to_contain_text("None found.")
+    # A contact in the middle of the file held by another transaction (uncommitted): the chunk
+    # writing it waits on its unique index until the bar has been seen between empty and full,
+    # however fast this machine imports (the page polls once a second).
+    blocker = psycopg.connect(database_url_for_tests())
+    blocker.execute(
+        "INSERT INTO profiles_profile (uuid, environment_id, user_id, traits, first_seen_at,"
+        " last_seen_at) VALUES (gen_random_uuid(), %s, %s, '{}', now(), now())",
+        [environment.pk, f"u{ROWS // 2}"],
+    )
+    request.addfinalizer(blocker.close)
     page.get_by_role("button", name="Import", exact=True).click()
 
     bar = page.locator("progress.import-progress")
@@ -61,6 +74,8 @@ def test_progress_bar_moves_while_a_worker_imports(
         value = int(bar.get_attribute("value") or 0)
         if not seen or seen[-1] != value:
             seen.append(value)
+        if 0 < value < 100 and blocker.info.transaction_status != TransactionStatus.IDLE:
+            blocker.rollback()  # seen mid-way: the held chunk goes on
         if value == 100:
             break
         time.sleep(0.1)
