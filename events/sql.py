@@ -8,9 +8,3 @@ def events_reassign_sql() -> str:
     """The UPDATE that moves every event of profile %(source)s to profile %(target)s (an
     anonymous device merged into the identified person: profiles.services)."""
     return "UPDATE events_event SET profile_id = %(target)s WHERE profile_id = %(source)s"
-
-
-def events_of_profile_delete_sql() -> str:
-    """The DELETE of every event of profile %(profile)s, one statement on the largest table
-    (a contact deleted: profiles.services.profile_delete)."""
-    return "DELETE FROM events_event WHERE profile_id = %(profile)s"

@@ -37,6 +37,7 @@ from core.ingest import canonical_email
 from profiles.models import Profile
 from segments.services import segment_memberships_end
 from surveys.report_rollup import response_stats_erase
+from webhooks.outbox import emit
 
 from . import audit
 from .models import ErasureLog
@@ -137,6 +138,22 @@ def profile_erase(
             _add(counts, extra.name, extra.erase(locked))
         Profile.objects.filter(pk=locked.pk)._raw_delete("default")
         counts["profiles.Profile"] = 1
+        # After the delete (the contact's own pending webhook events went with it): the one
+        # event that tells receivers to erase the contact on their side too (GDPR art. 17(2),
+        # 19), with what they need to find it. Written only when an endpoint subscribes.
+        emit(
+            locked.environment_id,
+            "contact.deleted",
+            {
+                "contact": {
+                    "id": locked.user_id,
+                    "uuid": str(locked.uuid),
+                    "email": locked.email,
+                    "anonymous_id": locked.anonymous_id,
+                }
+            },
+            contact_key=locked.pk,
+        )
         entry = ErasureLog.objects.create(
             environment_id=locked.environment_id,
             erased_by=actor if getattr(actor, "is_authenticated", False) else None,

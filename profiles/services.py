@@ -31,8 +31,9 @@ from core.ingest import (
     utc,
 )
 from environments.models import Environment
-from events.sql import events_of_profile_delete_sql, events_reassign_sql
+from events.sql import events_reassign_sql
 from segments.dirty import mark_dirty_cte
+from segments.models import DirtyProfile
 from segments.services import (
     segment_memberships_end,
     segment_memberships_merge,
@@ -785,30 +786,6 @@ def _delete_fresh(profile_id: int) -> None:
     Profile.objects.filter(pk=profile_id).delete()
 
 
-def profile_delete(*, profile: Profile) -> None:
-    """Delete a profile with its events, responses, segment memberships and activity. Its
-    segments record that it left and lower their member counts."""
-
-    with transaction.atomic():
-        segment_memberships_end(profile_ids=[profile.pk])
-        # The events table is the largest: delete its rows with one statement up front rather
-        # than letting the collector look at them.
-        with connection.cursor() as cursor:
-            cursor.execute(events_of_profile_delete_sql(), {"profile": profile.pk})
-        Profile.objects.filter(pk=profile.pk).delete()
-        # After the delete: the contact's own pending events went with it (erasure); this one
-        # carries what a receiver needs to find the contact on its side.
-        contact = {
-            "id": profile.user_id,
-            "uuid": str(profile.uuid),
-            "email": profile.email,
-            "anonymous_id": profile.anonymous_id,
-        }
-        emit(
-            profile.environment_id, "contact.deleted", {"contact": contact}, contact_key=profile.pk
-        )
-
-
 def anonymous_profiles_delete(*, environment_id: int, seen_before: datetime, batch: int) -> int:
     """Delete the environment's anonymous profiles not seen since `seen_before` and with no
     response left, `batch` per transaction (retention's purge); the count."""
@@ -828,6 +805,11 @@ def anonymous_profiles_delete(*, environment_id: int, seen_before: datetime, bat
         with transaction.atomic():
             ids = list(doomed.values_list("pk", flat=True)[:batch])
             if ids:
+                # As an erasure does: segments lower their member counts (the recorded "left"
+                # goes with the profile) and forget the profiles queued for re-evaluation (a
+                # bare id, no foreign key to cascade).
+                segment_memberships_end(profile_ids=ids)
+                DirtyProfile.objects.filter(profile_id__in=ids)._raw_delete("default")
                 Profile.objects.filter(pk__in=ids).delete()
         deleted += len(ids)
         if len(ids) < batch:

@@ -21,7 +21,8 @@ from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
 from tests.api_helpers import ApiClient, new_key
 from tests.helpers import HTMX, eurl
-from webhooks.models import Delivery
+from webhooks.factories import WebhookEndpointFactory
+from webhooks.models import Delivery, OutboxEvent
 
 
 def _export(client, environment, profile) -> dict:
@@ -312,6 +313,7 @@ def test_erasure_blanks_the_contact_in_earlier_audit_entries(owner_client, envir
 def test_api_erase_logs_and_removes_everything(environment, contact):
     api = ApiClient(new_key(environment))
     profile = contact["profile"]
+    WebhookEndpointFactory(environment=environment, event_types=["contact.deleted"])
     response = api.client.delete(
         f"/api/v1/contact?uuid={profile.uuid}", HTTP_AUTHORIZATION=f"Bearer {api.secret}"
     )
@@ -323,6 +325,11 @@ def test_api_erase_logs_and_removes_everything(environment, contact):
     assert AuditEntry.objects.filter(
         action="contact.erase", actor_label__startswith="API key"
     ).exists()
+    # Receivers are told to erase the contact too (the only event about it left to send),
+    # with the identifiers they need to find it.
+    told = OutboxEvent.objects.get(event_type="contact.deleted")
+    assert told.profile_id is None and told.data["contact"]["id"] == "u-42"
+    assert told.data["contact"]["uuid"] == str(profile.uuid)
 
 
 def test_verify_erasure_command(owner_client, environment, contact):

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from events.factories import EventFactory
 from events.models import Event
+from governance.erasure import profile_erase
 from profiles.factories import MonthlyActivityFactory, ProfileFactory
 from profiles.models import MonthlyActivity, Profile
-from profiles.services import profile_delete, profile_identify, profile_mark_active
+from profiles.services import profile_identify, profile_mark_active
 from segments.models import Segment, SegmentMembership
 from surveys.models import Response, Survey
 from traits.models import Trait
@@ -235,7 +236,7 @@ def test_profile_mark_active_once_per_month(environment):
     ]
 
 
-def test_profile_delete_removes_everything(environment):
+def test_profile_erase_removes_everything(environment):
     survey = Survey.objects.create(environment=environment, name="NPS")
     segment = Segment.objects.create(environment=environment, name="S", kind="manual")
     profile = ProfileFactory(environment=environment)
@@ -245,7 +246,7 @@ def test_profile_delete_removes_everything(environment):
     Response.objects.create(environment=environment, survey=survey, profile=profile)
     SegmentMembership.objects.create(segment=segment, profile=profile)
     MonthlyActivityFactory(profile=profile)
-    profile_delete(profile=profile)
+    profile_erase(profile=profile)
     assert not Profile.objects.filter(pk=profile.pk).exists()
     assert Event.objects.count() == 1
     assert not Response.objects.exists()

@@ -29,6 +29,8 @@ from profiles.factories import ProfileFactory
 from profiles.models import Profile
 from retention.models import RetentionPolicy
 from retention.services import environment_purge, retention_purge
+from segments.models import DirtyProfile, SegmentMembership
+from segments.services import segment_create, segment_members_add
 from surveys.factories import ResponseFactory, SurveyFactory
 from surveys.models import Response
 from surveys.report_rollup import DAILY_TABLE, response_stats_rollup_all
@@ -193,6 +195,29 @@ def test_anonymous_profiles_without_activity_are_purged_with_their_events(months
 
     assert set(Profile.objects.all()) == {identified, by_email, active, respondent}
     assert not Event.objects.exists()
+
+
+def test_purged_anonymous_profiles_leave_their_segments_counted_and_no_queue_entry(
+    months, environment
+):
+    """A purged anonymous member lowers its segments' member counts, like an erasure, and
+    leaves nothing in the re-evaluation queue (a bare id, no foreign key)."""
+    _policy(environment, anonymous_profiles_days=30)
+    old = NOW - timedelta(days=31)
+    stale = ProfileFactory(environment=environment, user_id=None, email=None, last_seen_at=old)
+    kept = ProfileFactory(environment=environment, user_id="u1", last_seen_at=old)
+    segment = segment_create(environment=environment, name="Early", kind="manual")
+    segment_members_add(segment=segment, profile_ids=[stale.pk, kept.pk])
+    DirtyProfile.objects.create(environment_id=environment.pk, profile_id=stale.pk)
+    segment.refresh_from_db()
+    assert segment.member_count == 2
+
+    assert environment_purge(environment_id=environment.pk, now=NOW)["anonymous_profiles"] == 1
+
+    segment.refresh_from_db()
+    assert segment.member_count == 1
+    assert list(SegmentMembership.objects.values_list("profile_id", flat=True)) == [kept.pk]
+    assert not DirtyProfile.objects.filter(profile_id=stale.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,9 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from governance.erasure import profile_erase
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
-from profiles.services import profile_delete, profile_identify
+from profiles.services import profile_identify
 from segments import services
 from segments.models import Segment, SegmentMembership, SegmentMembershipChange
 from traits.factories import TraitFactory
@@ -52,7 +53,7 @@ def counted(segment: Segment) -> tuple[int, int]:
     return segment.member_count, SegmentMembership.objects.filter(segment=segment).count()
 
 
-def test_deleting_a_profile_lowers_counts_and_records_its_exit(environment, pro):
+def test_erasing_a_profile_lowers_counts_and_leaves_no_history(environment, pro):
     beta = services.segment_create(environment=environment, name="Beta", kind="manual")
     gone = ProfileFactory(environment=environment, traits={"plan": "pro"})
     ProfileFactory(environment=environment, traits={"plan": "pro"})
@@ -60,11 +61,12 @@ def test_deleting_a_profile_lowers_counts_and_records_its_exit(environment, pro)
     services.segment_members_add(segment=beta, profile_ids=[gone.pk])
     assert counted(pro) == (2, 2) and counted(beta) == (1, 1)
     gone_id = gone.pk
-    profile_delete(profile=gone)
+    profile_erase(profile=gone)
     assert counted(pro) == (1, 1)
     assert counted(beta) == (0, 0)
-    assert history(pro, gone_id) == ["entered", "left"]
-    assert history(beta, gone_id) == ["entered", "left"]
+    # The exit is recorded (webhooks, alerts) and then erased with the rest of the person.
+    assert history(pro, gone_id) == []
+    assert history(beta, gone_id) == []
     # The next full recompute has nothing to correct.
     result = services.segment_recompute(segment_id=pro.pk)
     assert (result.entered, result.left, result.member_count) == (0, 0, 1)
@@ -82,7 +84,7 @@ def test_delete_is_a_constant_number_of_statements(environment, pro):
         for segment in segments:
             services.segment_members_add(segment=segment, profile_ids=[profile.pk])
         with CaptureQueriesContext(connection) as queries:
-            profile_delete(profile=profile)
+            profile_erase(profile=profile)
         assert all(counted(s) == (0, 0) for s in segments)
         return len(queries)
 
@@ -145,8 +147,8 @@ def test_a_running_recompute_is_not_waited_for_its_count_is_refreshed_after(
         # A recompute of "Pro" holds its run lock: the delete must not wait for it.
         other.execute("SELECT pg_advisory_lock(%s, %s)", [services.ADVISORY_LOCK_CLASS, pro.pk])
         with django_capture_on_commit_callbacks() as callbacks:
-            profile_delete(profile=gone)
-        assert history(pro, gone.pk) == ["entered", "left"]
+            profile_erase(profile=gone)
+        assert history(pro, gone.pk) == []
         assert counted(pro) == (2, 1)  # left to the refresh
     finally:
         other.execute("SELECT pg_advisory_unlock_all()")

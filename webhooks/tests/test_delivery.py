@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from governance.erasure import profile_erase
 from profiles.factories import ProfileFactory
 from profiles.models import Profile
-from profiles.services import profile_delete, profile_identify
+from profiles.services import profile_identify
 from segments.factories import SegmentFactory
 from segments.services import segment_recompute
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
@@ -330,7 +331,7 @@ def test_contact_events_and_erasure(environment, allow_private, receiver):
     assert OutboxEvent.objects.filter(event_type="contact.identified").count() == 1
     profile_identify(environment=environment, user_id="u-9")  # known: no new event
     assert OutboxEvent.objects.filter(event_type="contact.identified").count() == 1
-    profile_delete(profile=profile)
+    profile_erase(profile=profile)
     # The contact's pending events went with it; contact.deleted carries its identifiers.
     events = list(OutboxEvent.objects.values_list("event_type", flat=True))
     assert events == ["contact.deleted"]
