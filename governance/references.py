@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import models
+from django.db.models.expressions import RawSQL
 
+from alerts.models import AlertSent
 from events.buffer import queue_lock, queued_erase, queued_for
+from imports.models import RejectedRow
 from segments.models import DirtyProfile
 
 from .models import AuditEntry
@@ -185,5 +188,64 @@ register_reference(
         ),
         export=_queued,
         lock=queue_lock,
+    )
+)
+
+
+def _queryset_reference(
+    name: str, rows: Callable[[Profile], models.QuerySet], order: tuple[str, ...], fields: tuple
+) -> ExtraReference:
+    """A reference whose rows a queryset finds: counted, deleted in one statement, exported
+    with `fields`."""
+    return ExtraReference(
+        name=name,
+        count=lambda profile: rows(profile).count(),
+        erase=lambda profile: rows(profile)._raw_delete("default"),
+        export=lambda profile: list(rows(profile).order_by(*order).values(*fields)),
+    )
+
+
+def _alerts_sent(profile: Profile) -> models.QuerySet:
+    """Team alerts about the person (a completed response, a segment entry), pending ones too:
+    nothing about an erased person goes out. A bare profile id, no foreign key."""
+    return AlertSent.objects.filter(
+        subscription__environment_id=profile.environment_id, profile_id=profile.pk
+    )
+
+
+register_reference(
+    _queryset_reference(
+        "alerts.AlertSent",
+        _alerts_sent,
+        ("id",),
+        ("kind", "object_id", "status", "created_at", "sent_at"),
+    )
+)
+
+
+def _rejected_rows(profile: Profile) -> models.QuerySet:
+    """Rows of the environment's import reports that were not imported but hold the person's
+    user id or email as one of their values (trimmed; the email in any case): the report keeps
+    the file's values as read, so the person may be named there without a profile row."""
+    needles = [profile.user_id, profile.email.lower() if profile.email else None]
+    if not any(needles):  # NULL never equals a cell: an absent identifier matches nothing
+        return RejectedRow.objects.none()
+    names = RawSQL(
+        'EXISTS (SELECT 1 FROM jsonb_array_elements_text("imports_rejectedrow"."values") AS cell '
+        "WHERE btrim(cell) = %s OR lower(btrim(cell)) = %s)",
+        needles,
+        output_field=models.BooleanField(),
+    )
+    return RejectedRow.objects.filter(contact_import__environment_id=profile.environment_id).filter(
+        names
+    )
+
+
+register_reference(
+    _queryset_reference(
+        "imports.RejectedRow (values naming the contact)",
+        _rejected_rows,
+        ("contact_import_id", "row"),
+        ("contact_import_id", "row", "reason", "values"),
     )
 )

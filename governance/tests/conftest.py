@@ -10,9 +10,12 @@ from django.apps import apps
 from django.db import connection, models
 from django.utils import timezone
 
+from alerts.factories import AlertSubscriptionFactory
+from alerts.models import AlertSent
 from delivery.models import AnswerReceipt
 from events.factories import EventFactory
 from governance.references import ExtraReference, register_reference, unregister_reference
+from imports.models import ContactImport, RejectedRow
 from profiles.factories import MonthlyActivityFactory, ProfileFactory
 from segments.factories import ManualSegmentFactory
 from segments.models import DirtyProfile
@@ -62,10 +65,11 @@ def webhook_tables(db):
 
 
 @pytest.fixture
-def contact(environment, webhook_tables) -> dict[str, Any]:
+def contact(environment, webhook_tables, owner) -> dict[str, Any]:
     """A contact with traits, events, responses (answers, a display only, a receipt), a segment
-    membership and its history, monthly activity, a queued segment check and pending webhooks;
-    and a bystander in the same environment who must survive the erasure untouched."""
+    membership and its history, monthly activity, a queued segment check, pending webhooks, a
+    team alert about it and rejected import rows naming it; and a bystander in the same
+    environment who must survive the erasure untouched."""
     profile = ProfileFactory(
         environment=environment,
         user_id="u-42",
@@ -129,6 +133,26 @@ def contact(environment, webhook_tables) -> dict[str, Any]:
         data={"segment_id": segment.pk},
     )
     outbox_delivery = DeliveryFactory(endpoint=endpoint, event=outbox_event)
+    # References without a foreign key: an alert about the contact (a bare profile id) and the
+    # rejected rows of an import report that hold its id or email (as the file had them).
+    subscription = AlertSubscriptionFactory(environment=environment, user=owner.user)
+    AlertSent.objects.create(
+        subscription=subscription, kind="response", object_id=answered.pk, profile_id=profile.pk
+    )
+    AlertSent.objects.create(
+        subscription=subscription, kind="response", object_id=0, profile_id=bystander.pk
+    )
+    report = ContactImport.objects.create(environment=environment, filename="crm.csv", path="")
+    for row, values in enumerate(
+        (
+            ["u-42", "not-an-email", "x"],
+            ["", " LEE@Example.com ", "y"],
+            ["u-43", "sam@example.com", "no"],
+            ["", "", "z"],
+        ),
+        start=1,
+    ):
+        RejectedRow.objects.create(contact_import=report, row=row, reason="bad", values=values)
     return {
         "outbox_event": outbox_event,
         "outbox_delivery": outbox_delivery,

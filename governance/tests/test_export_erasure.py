@@ -13,9 +13,11 @@ from django.db import connection
 from django.http import Http404
 from django.test import Client, RequestFactory
 
+from alerts.models import AlertSent
 from delivery.models import AnswerReceipt
 from governance.erasure import erase_contact, erasures_matching, identifier_hash
 from governance.models import AuditEntry, ErasureLog
+from imports.models import RejectedRow
 from profiles.models import Profile
 from segments.models import DirtyProfile, Segment
 from surveys.report_rollup import response_stats_rollup
@@ -107,6 +109,10 @@ def test_export_contains_everything_held_on_the_contact(owner_client, environmen
     assert document["other_references"]["test.webhook_payloads"][0]["payload"]["event"] == (
         "contact.deleted"
     )
+    alerts = document["other_references"]["alerts.AlertSent"]
+    assert [a["object_id"] for a in alerts] == [contact["responses"][0].pk]
+    rejected = document["other_references"]["imports.RejectedRow (values naming the contact)"]
+    assert [r["row"] for r in rejected] == [1, 2]
     # Nothing about the bystander.
     assert "sam@example.com" not in json.dumps(document)
 
@@ -277,9 +283,13 @@ def test_erasure_leaves_no_reference_and_keeps_the_totals(
     assert not DirtyProfile.objects.filter(profile_id=pk).exists()
     assert not contact["webhook"].objects.filter(pk=contact["detached"].pk).exists()
     assert not Profile.objects.filter(pk=pk).exists()
+    assert not AlertSent.objects.filter(profile_id=pk).exists()
+    # Rejected import rows that named the contact (its id, its email in another case) are gone.
+    assert sorted(RejectedRow.objects.values_list("row", flat=True)) == [3, 4]
     # The bystander keeps everything.
     bystander = contact["bystander"]
     assert Profile.objects.filter(pk=bystander.pk).exists()
+    assert AlertSent.objects.filter(profile_id=bystander.pk).exists()
     assert bystander.events.count() == 1 and bystander.responses.count() == 1
 
     # The report totals are unchanged, now and after a full roll-up.
