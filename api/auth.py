@@ -15,6 +15,7 @@ from ninja.security import APIKeyQuery, HttpBasicAuth, HttpBearer
 
 from environments.models import ApiKey, Environment
 from environments.services import api_key_authenticate, api_key_touch
+from governance import audit
 
 from .ratelimit import rate_limit_check
 
@@ -74,6 +75,7 @@ def authenticate_secret(request: HttpRequest, secret: str | None) -> ApiKey:
         raise AuthFailed("Unknown or revoked API key")
     rate_limit_check(api_key)
     api_key_touch(api_key=api_key)
+    audit.act_for_api_key(request, api_key)
     return api_key
 
 

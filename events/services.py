@@ -24,6 +24,7 @@ from core.ingest import (
 )
 from core.queue import enqueue, enqueue_on_commit
 from environments.models import Environment
+from governance import audit
 from profiles.services import mau_zone, notify_segments, profiles_touch_by_email
 from profiles.sql import activity_month_sql, activity_upsert_sql, profiles_seen_ctes
 from segments.dirty import mark_dirty_cte
@@ -448,7 +449,12 @@ def event_definition_delete_request(*, definition: EventDefinition) -> None:
     the Events page, segment rules, the user panel) and its name is free again; a task then
     deletes its events in batches, and the definition last (after commit; inline where tasks
     run inline). A definition already being deleted is left to its task."""
-    marked = EventDefinition.objects.filter(pk=definition.pk, deleting=False).update(deleting=True)
+    with transaction.atomic():
+        marked = EventDefinition.objects.filter(pk=definition.pk, deleting=False).update(
+            deleting=True
+        )
+        if marked:
+            audit.record(None, "event.delete", definition, {"name": definition.name}, None)
     if marked:
         definition.deleting = True
         enqueue_on_commit(DELETE_DEFINITION_TASK, definition.pk)

@@ -56,6 +56,9 @@ ACTIONS: dict[str, str] = {
     "webhook.create": "Webhook endpoint created",
     "webhook.update": "Webhook endpoint edited",
     "webhook.delete": "Webhook endpoint deleted",
+    "retention.update": "Data retention changed",
+    "import.start": "Contact import started",
+    "event.delete": "Event deleted",
 }
 
 
@@ -81,12 +84,7 @@ def actor_from_request(request: HttpRequest) -> Actor:
     environment = getattr(request, "environment", None)
     api_key = getattr(request, "auth", None)
     if api_key is not None and hasattr(api_key, "prefix"):
-        return Actor(
-            user=None,
-            label=f"API key {api_key.prefix}…" + (f" ({api_key.name})" if api_key.name else ""),
-            ip=ip,
-            environment_id=api_key.environment_id,
-        )
+        return _key_actor(api_key, ip)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return Actor(
@@ -96,6 +94,18 @@ def actor_from_request(request: HttpRequest) -> Actor:
             environment_id=environment.pk if environment else None,
         )
     return Actor(user=None, label="anonymous", ip=ip, environment_id=None)
+
+
+def _key_actor(api_key: Any, ip: str | None) -> Actor:
+    label = f"API key {api_key.prefix}…" + (f" ({api_key.name})" if api_key.name else "")
+    return Actor(user=None, label=label, ip=ip, environment_id=api_key.environment_id)
+
+
+def act_for_api_key(request: HttpRequest, api_key: Any) -> None:
+    """The REST API authenticated the request with `api_key`: changes the services make for it
+    are recorded as that key's, from the client's address (the middleware forgets it when the
+    request ends)."""
+    _current.set(_key_actor(api_key, client_ip(request)))
 
 
 def current_actor() -> Actor | None:

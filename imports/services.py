@@ -45,6 +45,7 @@ from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
 from core.queue import enqueue, enqueue_on_commit
 from core.spreadsheet import CsvLines
 from environments.models import Environment
+from governance import audit
 from profiles.sql import profiles_import_cte
 from segments.dirty import mark_dirty_cte
 from segments.services import segment_dirty_profiles_drain, tasks_run_inline
@@ -320,7 +321,15 @@ def import_start(*, contact_import: ContactImport, mapping: list[dict[str, str]]
         raise ValidationError({"mapping": "this import has already started"})
     contact_import.mapping = mapping
     contact_import.status = ImportStatus.QUEUED
-    contact_import.save(update_fields=["mapping", "status"])
+    with transaction.atomic():
+        contact_import.save(update_fields=["mapping", "status"])
+        audit.record(
+            None,
+            "import.start",
+            contact_import,
+            None,
+            {"file": contact_import.filename, "size": contact_import.size, "mapping": mapping},
+        )
     pk = contact_import.pk
     enqueue_on_commit("imports.tasks.import_run_task", pk)
 

@@ -27,11 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from core.periodic import for_each_environment
 from environments.models import Environment
 from events.partitions import events_delete_before, partitions_drop_before
+from governance import audit
 from profiles.services import anonymous_profiles_delete
 from surveys.report_rollup import day_start, response_stats_rollup
 from surveys.services import responses_delete_before
@@ -60,11 +62,20 @@ def retention_policy_update(
     changed = [f for f in POLICY_FIELDS if getattr(policy, f) != values.get(f)]
     if not changed:
         return policy  # the same values, or forever for an environment that never set any
+    before = audit.snapshot(policy, POLICY_FIELDS)
     for name in POLICY_FIELDS:
         setattr(policy, name, values.get(name))
     policy.updated_at = timezone.now()
     policy.full_clean(exclude=["environment"])
-    policy.save()
+    with transaction.atomic():
+        policy.save()
+        audit.record(
+            None,
+            "retention.update",
+            ("retention", environment.pk, "Data retention"),
+            *audit.changes(before, audit.snapshot(policy, POLICY_FIELDS)),
+            environment=environment,
+        )
     return policy
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -13,14 +14,17 @@ from delivery.factories import web_survey
 from delivery.services import targeting_update
 from environments.models import Membership, Role
 from environments.services import api_key_create, member_add
+from events.factories import EventDefinitionFactory
 from governance import audit
 from governance.models import AuditEntry
 from governance.services import audit_log_purge
 from governance.tasks import purge_audit_log
+from imports.services import import_create, import_start, mapping_default
 from segments.factories import SegmentFactory
 from segments.services import segment_create, segment_update
 from surveys.factories import QuestionFactory, SurveyFactory
 from surveys.services import question_update, survey_create, survey_update
+from tests.api_helpers import ApiClient
 from tests.helpers import HTMX, eurl
 from traits.factories import TraitFactory
 from traits.services import trait_update
@@ -192,6 +196,25 @@ def _webhook_delete(client, environment, owner):
     client.post(eurl(environment, "webhooks:delete", uuid=endpoint.uuid), {"confirm": "yes"})
 
 
+def _retention(client, environment, owner):
+    client.post(
+        eurl(environment, "retention:settings"),
+        {"events_days": "90", "responses_days": "", "anonymous_profiles_days": ""},
+    )
+
+
+def _import_start(client, environment, owner):
+    upload = SimpleUploadedFile("crm.csv", b"user_id,email\nu1,a@acme.test\n", "text/csv")
+    with audit.acting(owner.user, ip=CLIENT_IP):
+        contact_import = import_create(environment=environment, user=owner.user, upload=upload)
+        import_start(contact_import=contact_import, mapping=mapping_default(contact_import))
+
+
+def _event_delete(client, environment, owner):
+    definition = EventDefinitionFactory(environment=environment, name="Old event")
+    client.post(eurl(environment, "events:delete", pk=definition.pk), {"confirm": "yes"})
+
+
 CASES = [
     ("survey.publish", _publish, {"status": "draft"}, {"status": "live"}),
     ("survey.archive", _archive, {"status": "live"}, {"status": "archived"}),
@@ -221,6 +244,9 @@ CASES = [
     ),
     ("webhook.update", _webhook_rotate, {"secret": "(previous)"}, {"secret": "rotated"}),
     ("webhook.delete", _webhook_delete, {"url": "http://127.0.0.1:9/hooks"}, None),
+    ("retention.update", _retention, {"events_days": None}, {"events_days": 90}),
+    ("import.start", _import_start, None, {"file": "crm.csv"}),
+    ("event.delete", _event_delete, {"name": "Old event"}, None),
 ]
 
 
@@ -259,6 +285,24 @@ def test_a_change_that_changes_nothing_is_not_recorded(owner, environment):
     AuditEntry.objects.all().delete()
     survey_update(survey=survey, name="Same")
     assert not AuditEntry.objects.exists()
+
+
+def test_a_change_through_the_rest_api_is_recorded_as_the_keys(environment, settings):
+    """A change made with an API key (here a webhook endpoint created through the REST API) is
+    the key's, from the caller's address; not "system"."""
+    settings.HARK_WEBHOOKS_ALLOW_PRIVATE = True
+    api_key, secret = api_key_create(environment=environment, name="deploy bot")
+    AuditEntry.objects.all().delete()
+    answer = ApiClient(secret).post(
+        "/api/v1/webhooks/",
+        {"url": "http://127.0.0.1:9/hooks", "event_types": ["response.completed"]},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert answer.status_code == 201, answer.content
+    entry = AuditEntry.objects.get(action="webhook.create")
+    assert entry.actor is None and entry.environment == environment
+    assert entry.actor_label == f"API key {api_key.prefix}… (deploy bot)"
+    assert entry.ip == "198.51.100.7"
 
 
 def test_a_command_line_change_is_recorded_as_system(environment):
