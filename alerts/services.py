@@ -39,6 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core.querysql import delete_in_batches
 from environments.models import Environment, Membership
 from segments import rules as R
 from segments.compiler import CompileContext, profiles_matching
@@ -517,3 +518,22 @@ def alerts_digests_run(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     digests_schedule(now=now)
     return digests_deliver(now=now)
+
+
+def sent_log_purge(*, now: dt.datetime | None = None, batch: int = 2000) -> int:
+    """Delete alerts and digests older than HARK_DELIVERY_LOG_DAYS that are done (sent or
+    failed), `batch` rows per transaction; returns how many went. Safe for the sweep's
+    once-only key: the sweep never looks back further than HARK_ALERTS_LOOKBACK_SECONDS, nor
+    the digests further than their last period."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HARK_DELIVERY_LOG_DAYS)
+    done = (DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value)
+    total = 0
+    for model in (AlertSent, AlertDigest):
+        table = model._meta.db_table
+        total += delete_in_batches(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+            "WHERE created_at < %(cutoff)s AND status = ANY(%(done)s) ORDER BY id LIMIT %(batch)s)",
+            {"cutoff": cutoff, "done": list(done)},
+            batch,
+        )
+    return total

@@ -21,3 +21,9 @@ def sweep_and_deliver() -> int:
 @shared_task(ignore_result=True, **IDEMPOTENT)
 def send_digests() -> int:
     return services.alerts_digests_run()
+
+
+@shared_task(ignore_result=True, **IDEMPOTENT)
+def purge_sent_log() -> int:
+    """Daily: alerts and digests past HARK_DELIVERY_LOG_DAYS."""
+    return services.sent_log_purge()

@@ -101,6 +101,15 @@ def beat_schedule() -> dict:
             "task": "governance.tasks.purge_audit_log",
             "schedule": 86400.0,
         },
+        # The outgoing logs (HARK_DELIVERY_LOG_DAYS): webhook deliveries, alerts sent.
+        "webhooks-purge-delivery-log": {
+            "task": "webhooks.tasks.purge_delivery_log",
+            "schedule": 86400.0,
+        },
+        "alerts-purge-sent-log": {
+            "task": "alerts.tasks.purge_sent_log",
+            "schedule": 86400.0,
+        },
     }
 
 

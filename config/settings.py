@@ -373,6 +373,10 @@ HARK_WEBHOOKS_SEND_THREADS = env_int("HARK_WEBHOOKS_SEND_THREADS", 8, minimum=1)
 HARK_WEBHOOKS_DEBOUNCE_SECONDS = env_int("HARK_WEBHOOKS_DEBOUNCE_SECONDS", 30, minimum=1)
 # How often (seconds) beat re-kicks the drain (deliveries due for retry, debounced updates).
 HARK_WEBHOOKS_DRAIN_SECONDS = env_int("HARK_WEBHOOKS_DRAIN_SECONDS", 5, minimum=1)
+# Days the outgoing logs are kept: webhook events with their deliveries (once every delivery
+# is finished: succeeded or given up) and team alerts and digests sent or failed. Their payloads
+# name contacts, so they are purged daily (webhooks/alerts purge tasks), not kept forever.
+HARK_DELIVERY_LOG_DAYS = env_int("HARK_DELIVERY_LOG_DAYS", 30, minimum=1)
 # Team alerts (alerts/services.py). Read here, as the beat schedule (config/celery.py) is built
 # before Django's apps are loaded.
 # How often (seconds) the sweep matches new completed responses and segment entries against the

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
+
+from core.querysql import delete_in_batches
 
 from .models import AuditEntry
 
@@ -19,15 +20,9 @@ def audit_log_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) ->
     never holds a long lock. Returns how many went."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.HARK_AUDIT_RETENTION_DAYS)
     table = AuditEntry._meta.db_table
-    total = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE at < %s ORDER BY at LIMIT %s)",
-                [cutoff, batch],
-            )
-            deleted = cursor.rowcount
-        total += deleted
-        if deleted < batch:
-            return total
+    return delete_in_batches(
+        f"DELETE FROM {table} WHERE id IN "
+        f"(SELECT id FROM {table} WHERE at < %(cutoff)s ORDER BY at LIMIT %(batch)s)",
+        {"cutoff": cutoff},
+        batch,
+    )

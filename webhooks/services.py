@@ -36,6 +36,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.querysql import delete_in_batches
 from environments.models import Environment, Membership, Role
 from governance import audit
 
@@ -579,3 +580,32 @@ __all__ = [
     "endpoint_update",
     "fan_out",
 ]
+
+
+PURGE_BATCH = 2000
+
+
+def delivery_log_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete the outbox events older than HARK_DELIVERY_LOG_DAYS whose deliveries are all
+    finished (succeeded or given up), with those deliveries, `batch` events per transaction;
+    returns how many events went. An event still waiting for a delivery stays, however old.
+    Walked in id order (ids follow creation), so each batch reads the oldest rows only."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HARK_DELIVERY_LOG_DAYS)
+    return delete_in_batches(
+        """
+        WITH doomed AS (
+            SELECT o.id FROM webhooks_outboxevent o
+            WHERE o.created_at < %(cutoff)s AND o.fanned_out AND NOT EXISTS (
+                SELECT 1 FROM webhooks_delivery d
+                WHERE d.event_id = o.id AND d.status = ANY(%(open)s)
+            )
+            ORDER BY o.id LIMIT %(batch)s
+        ),
+        deliveries AS (
+            DELETE FROM webhooks_delivery d USING doomed WHERE d.event_id = doomed.id
+        )
+        DELETE FROM webhooks_outboxevent o USING doomed WHERE o.id = doomed.id
+        """,
+        {"cutoff": cutoff, "open": list(OPEN_STATUSES)},
+        batch,
+    )

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.factories import AlertSubscriptionFactory
-from alerts.models import AlertSent, DeliveryStatus, Trigger
+from alerts.models import AlertDigest, AlertSent, DeliveryStatus, Trigger
 from environments.services import member_add, member_remove
 from profiles.factories import ProfileFactory
 from segments import services as segment_services
@@ -259,3 +259,38 @@ def test_an_alert_whose_deliveries_keep_dying_stops_after_the_attempts(
     row = AlertSent.objects.get()
     assert (row.status, row.attempts) == ("failed", 2)
     assert mail.outbox == []
+
+
+def test_sent_log_purge_keeps_what_is_recent_or_pending(environment, owner, settings):
+    """Alerts and digests past HARK_DELIVERY_LOG_DAYS go once sent or failed; pending ones
+    and recent ones stay."""
+    settings.HARK_DELIVERY_LOG_DAYS = 30
+    now = timezone.now()
+    old = now - dt.timedelta(days=31)
+    subscription = AlertSubscriptionFactory(environment=environment, user=owner.user)
+
+    def alert(n, at, status):
+        return AlertSent.objects.create(
+            subscription=subscription,
+            kind="response",
+            object_id=n,
+            profile_id=n,
+            created_at=at,
+            status=status,
+        )
+
+    alert(1, old, "sent")
+    alert(2, old, "failed")
+    pending = alert(3, old, "pending")
+    recent = alert(4, now - dt.timedelta(days=29), "sent")
+    AlertDigest.objects.create(
+        subscription=subscription,
+        period_start=old - dt.timedelta(days=1),
+        period_end=old,
+        created_at=old,
+        status="sent",
+    )
+
+    assert services.sent_log_purge(now=now, batch=1) == 3
+    assert set(AlertSent.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+    assert not AlertDigest.objects.exists()

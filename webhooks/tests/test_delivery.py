@@ -24,6 +24,7 @@ from segments.services import segment_recompute
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.services import response_dismiss, response_save_answers, survey_set_status
 from webhooks import services
+from webhooks.factories import DeliveryFactory, OutboxEventFactory, WebhookEndpointFactory
 from webhooks.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 from webhooks.outbox import emit, pending_updates_flush
 
@@ -428,3 +429,34 @@ def test_endpoint_create_refuses_bad_input(environment):
         )
     assert "event_types" in exc.value.message_dict
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_delivery_log_purge_keeps_what_is_recent_or_still_due(environment, settings):
+    """Events past HARK_DELIVERY_LOG_DAYS go with their deliveries (replays included) once
+    every delivery is finished; one still due, one not yet fanned out, and recent ones stay."""
+    settings.HARK_DELIVERY_LOG_DAYS = 30
+    now = timezone.now()
+    old = now - timedelta(days=31)
+    endpoint = WebhookEndpointFactory(environment=environment)
+
+    def event(at, *statuses, fanned_out=True):
+        outbox = OutboxEventFactory(environment=environment, created_at=at, fanned_out=fanned_out)
+        previous = None
+        for status in statuses:
+            previous = DeliveryFactory(
+                endpoint=endpoint, event=outbox, status=status, replay_of=previous
+            )
+        return outbox
+
+    delivered = event(old, "succeeded")
+    replayed = event(old, "gave_up", "succeeded")  # the second replays the first
+    still_due = event(old, "succeeded", "failed")
+    not_fanned_out = event(old, fanned_out=False)
+    recent = event(now - timedelta(days=29), "succeeded")
+
+    assert services.delivery_log_purge(now=now, batch=1) == 2
+    left = set(OutboxEvent.objects.values_list("pk", flat=True))
+    assert left == {still_due.pk, not_fanned_out.pk, recent.pk}
+    assert not Delivery.objects.filter(event_id__in=[delivered.pk, replayed.pk]).exists()
+    assert Delivery.objects.filter(event=still_due).count() == 2
+    assert services.delivery_log_purge(now=now) == 0  # idempotent
