@@ -105,7 +105,8 @@ def profile_erasure_plan(*, profile: Profile) -> ErasurePlan:
     """Rows that refer to the profile, per table: one count per reference."""
     counts: dict[str, int] = {"profiles.Profile": 1}
     for ref in profile_references():
-        _add(counts, ref.label, ref.queryset(profile.pk).count())
+        if ref.detach is None:  # detached rows stay (unlinked): not deleted, not listed
+            _add(counts, ref.label, ref.queryset(profile.pk).count())
     for extra in extra_references():
         _add(counts, extra.name, extra.count(profile))
     return ErasurePlan(counts=counts)
@@ -131,6 +132,9 @@ def profile_erase(
         response_stats_erase(profile_id=locked.pk, environment_id=locked.environment_id)
         for ref in profile_references():
             qs = ref.queryset(locked.pk)
+            if ref.detach is not None:
+                qs.update(**{ref.detach: None})
+                continue
             # One DELETE per reference, deepest first, without Django's collector (which
             # would load every row: a million events). Every referring table is in the walk.
             _add(counts, ref.label, qs._raw_delete(qs.db))

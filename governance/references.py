@@ -39,6 +39,10 @@ class Reference:
     model: type[models.Model]
     lookup: str
     depth: int
+    # The field to set to NULL instead of deleting the row: a foreign key to the profile declared
+    # SET_NULL keeps its rows, unlinked (profiles.MonthlyActivity: MAU does not shrink). Only for
+    # rows that hold nothing personal once unlinked.
+    detach: str | None = None
 
     @property
     def label(self) -> str:
@@ -84,6 +88,13 @@ def profile_references() -> list[Reference]:
                 if key in seen or model is profile:
                     continue
                 seen.add(key)
+                if (
+                    target is profile
+                    and getattr(field.remote_field, "on_delete", None) is models.SET_NULL
+                ):
+                    # Kept, unlinked: nothing below it refers to the person any more.
+                    found.append(Reference(model, lookup, depth, detach=field.attname))
+                    continue
                 found.append(Reference(model=model, lookup=lookup, depth=depth))
                 next_frontier.append((model, lookup))
         frontier = next_frontier

@@ -106,8 +106,15 @@ class MonthlyActivity(models.Model):
     environment = models.ForeignKey(
         "environments.Environment", on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # SET_NULL: a profile erased or purged leaves its months behind, unlinked (a month, two flags
+    # and the sources: nothing personal once the link is gone), so past MAU does not shrink.
+    # governance.references detaches such rows instead of deleting them.
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="monthly_activity", db_index=False
+        Profile,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="monthly_activity",
+        db_index=False,
     )
     month = models.DateField(help_text="First day of the month (in settings.TIME_ZONE).")
     identified = models.BooleanField(default=False, db_default=False)

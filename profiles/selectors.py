@@ -463,7 +463,9 @@ def usage_counted(*, environment_id: int, month: date) -> QuerySet:
     """Who counted in `month`, by profile id (the index's order: keyset pages walk it)."""
 
     return (
-        MonthlyActivity.objects.filter(environment_id=environment_id, month=month)
+        MonthlyActivity.objects.filter(
+            environment_id=environment_id, month=month, profile_id__isnull=False
+        )
         .filter(Q(identified=True) | Q(surveyed=True))
         .select_related("profile")
         .only(

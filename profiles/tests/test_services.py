@@ -251,4 +251,5 @@ def test_profile_erase_removes_everything(environment):
     assert Event.objects.count() == 1
     assert not Response.objects.exists()
     assert not SegmentMembership.objects.exists()
-    assert not MonthlyActivity.objects.exists()
+    # The month stays for MAU, unlinked.
+    assert list(MonthlyActivity.objects.values_list("profile_id", flat=True)) == [None]

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.services import events_track, track_item
+from governance.erasure import profile_erase
 from profiles.models import ActivitySource, MonthlyActivity, Profile
 from profiles.selectors import USAGE_PAGE_SIZE, usage_months
 from profiles.services import month_start, profile_identify
@@ -43,7 +44,7 @@ def _counted(environment, month: date | None = None) -> dict[str, tuple[bool, in
             r.sources,
         )
         for r in rows
-        if r.identified or r.surveyed
+        if r.profile is not None and (r.identified or r.surveyed)
     }
 
 
@@ -290,3 +291,34 @@ def test_usage_lists_only_this_environments_people(owner_client, environment, ot
 def test_usage_sends_anonymous_visitor_to_login(client, environment):
     response = client.get(usage_url(environment))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_an_erased_or_purged_person_still_counts_in_the_months_they_were_active(
+    owner_client, environment, survey
+):
+    """MAU is what the team was measured on: erasing a contact (or the retention purge of an
+    anonymous one) unlinks its months instead of deleting them. The totals and the per-source
+    split stay; the drill-down and its CSV, which name people, no longer list it."""
+    _people(environment, 3, anonymous_surveyed=2)
+    before = usage_months(environment_id=environment.pk, current=_this_month())[0]
+    erased = Profile.objects.get(environment=environment, user_id="user-0001")
+    profile_erase(profile=erased)
+    gone = Profile.objects.get(environment=environment, anonymous_id="dev-0")
+    Profile.objects.filter(pk=gone.pk).delete()  # as the anonymous purge deletes
+
+    after = usage_months(environment_id=environment.pk, current=_this_month())[0]
+    assert (after.identified, after.anonymous, after.by_source) == (
+        before.identified,
+        before.anonymous,
+        before.by_source,
+    )
+    assert not MonthlyActivity.objects.filter(profile_id__in=[erased.pk, gone.pk]).exists()
+    month = _this_month().strftime("%Y-%m")
+    page = owner_client.get(f"{usage_url(environment)}?month={month}")
+    listed = [row.profile_id for row, _sources in page.context["rows"]]
+    assert len(listed) == 3 and None not in listed and erased.pk not in listed
+    body = b"".join(
+        owner_client.get(f"{csv_url(environment)}?month={month}").streaming_content
+    ).decode()
+    assert len(list(csv.DictReader(io.StringIO(body)))) == 3
+    assert "user-0001" not in body
