@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.db import connections
+from django.db import connection, connections
 from django.urls import reverse
 
 # The header htmx sends with each of its requests: `client.get(path, headers=HTMX)` asks for the
@@ -51,3 +52,18 @@ def race(
     for t in extra:
         t.join()
     return results, errors
+
+
+def partitions_read(sql: str, params: Any = None) -> tuple[set[str], str]:
+    """The events partitions a statement reads when run (EXPLAIN ANALYZE: partitions pruned at
+    run time show as "never executed"), and the plan, for the assertion's message."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    read = {
+        name
+        for line in plan.splitlines()
+        if "never executed" not in line
+        for name in re.findall(r" on (events_event_\w+)", line)
+    }
+    return read, plan

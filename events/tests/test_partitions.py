@@ -4,17 +4,20 @@ table (forward and back)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from environments.models import Environment
-from events.factories import EventDefinitionFactory
+from events.factories import EventDefinitionFactory, EventFactory
 from events.models import Event, EventMessage
 from events.partitions import (
     DEFAULT_PARTITION,
+    add_months,
+    month_of,
     partition_create,
     partition_name,
     partitions_ensure,
@@ -22,6 +25,8 @@ from events.partitions import (
 )
 from events.services import events_track, track_item
 from profiles.factories import ProfileFactory
+from segments.compiler import profiles_matching
+from tests.helpers import partitions_read
 
 
 def _partition_of(event_id: int) -> str:
@@ -218,3 +223,36 @@ def test_migration_partitions_a_populated_table_and_back():
             assert cursor.fetchone()[0] == "r"
     finally:
         _migrate(latest)
+
+
+def test_a_segment_of_the_last_30_days_reads_only_recent_partitions(environment):
+    """ "Performed X in the last 30 days" as the segment compiler writes it: PostgreSQL prunes
+    the months before the window (at run time: the bound is a parameter), so the statement
+    reads this month's and last month's partitions, not a year of them."""
+    now = timezone.now()
+    for n in range(1, 13):
+        partition_create(add_months(month_of(now), -n))
+    profile = ProfileFactory(environment=environment)
+    definition = EventDefinitionFactory(environment=environment, name="exported")
+    for n in range(13):
+        EventFactory(profile=profile, definition=definition, timestamp=now - timedelta(days=31 * n))
+    rules = {
+        "op": "and",
+        "conditions": [
+            {
+                "type": "event",
+                "event": "exported",
+                "operator": "at_least",
+                "count": 1,
+                "within_days": 30,
+            }
+        ],
+    }
+    qs = profiles_matching(rules, environment_id=environment.pk, now=now)
+    read, plan = partitions_read(*qs.values("id").query.sql_with_params())
+    assert list(qs.values_list("id", flat=True)) == [profile.pk]
+    older = {
+        f"events_event_y{m.year:04d}m{m.month:02d}"
+        for m in (add_months(month_of(now), -n) for n in range(2, 13))
+    }
+    assert read and not read & older, plan

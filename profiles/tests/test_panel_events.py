@@ -4,7 +4,6 @@ months it needs."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from events.models import Event
 from events.partitions import add_months, month_of, partition_create
 from profiles.factories import ProfileFactory
 from profiles.selectors import profile_events_page
+from tests.helpers import partitions_read
 
 pytestmark = pytest.mark.django_db
 
@@ -77,15 +77,7 @@ def test_a_full_page_reads_only_the_newest_partitions(environment):
         page = profile_events_page(profile=profile, cursor=None, size=20)
     assert len(page.items) == 20 and page.next_cursor
     (query,) = ctx.captured_queries
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + query["sql"])
-        plan = "\n".join(row for (row,) in cursor.fetchall())
-    read = {
-        name
-        for line in plan.splitlines()
-        if "never executed" not in line
-        for name in re.findall(r" on (events_event_\w+)", line)
-    }
+    read, plan = partitions_read(query["sql"])
     # This month's partition (and the future ones and DEFAULT of the first, unbounded branch):
     # none of the 14 older months.
     older = {
