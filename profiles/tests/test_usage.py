@@ -15,6 +15,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from delivery.tests.helpers import call
 from events.services import events_track, track_item
 from governance.erasure import profile_erase
 from profiles.models import ActivitySource, MonthlyActivity, Profile
@@ -322,3 +323,29 @@ def test_an_erased_or_purged_person_still_counts_in_the_months_they_were_active(
     ).decode()
     assert len(list(csv.DictReader(io.StringIO(body)))) == 3
     assert "user-0001" not in body
+
+
+def test_user_identified_through_the_client_api_counts_as_client(client, environment):
+    """Through the web client's own endpoint (not the service): the page call that names the
+    user marks the month with the client's source."""
+    reply = call(
+        client,
+        environment,
+        "/page",
+        {"anonymous_id": "device-0000000042", "user": {"id": "u-page"}, "url": "https://a.test/"},
+    )
+    assert reply.status_code == 200, reply.content
+    assert _counted(environment) == {"u-page": (True, ActivitySource.CLIENT)}
+
+
+def test_person_answering_an_email_survey_counts_as_email(client, environment, survey):
+    """The answer link of an email survey identifies the person by email: counted, from email."""
+    url = reverse("surveys:email_answer", kwargs={"public_id": survey.public_id})
+    client.get(url, {"answer": "9", "email": "eve@example.com"})
+    [row] = MonthlyActivity.objects.filter(environment=environment, month=_this_month())
+    assert (row.profile.email, row.identified, row.sources) == (
+        "eve@example.com",
+        True,
+        ActivitySource.EMAIL,
+    )
+    assert _mau(environment) == (1, 0)
