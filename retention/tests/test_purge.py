@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
@@ -22,6 +23,7 @@ from events.partitions import (
     month_start,
     partition_create,
     partition_name,
+    partitions_drop_before,
     partitions_ensure,
     partitions_list,
 )
@@ -32,6 +34,7 @@ from retention.models import RetentionPolicy
 from retention.services import environment_purge, retention_purge
 from segments.models import DirtyProfile, SegmentMembership
 from segments.services import segment_create, segment_members_add
+from segments.tests.celery_fixtures import database_url_for_tests
 from surveys.factories import ResponseFactory, SurveyFactory
 from surveys.models import Response
 from surveys.report_rollup import DAILY_TABLE, response_stats_rollup_all
@@ -310,3 +313,23 @@ def test_ingestion_keeps_working_while_the_purge_runs():
     assert len(created) == 3
     # The 6,000 of the last few days in batches (the month two months back went whole).
     assert RetentionPolicy.objects.get(pk=environment.pk).last_purge["events"] == 6000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_month_being_read_is_left_for_the_next_run():
+    """A long query reading an expired month holds a lock the DROP waits for: the drop gives up
+    after its lock timeout (no error, nothing else stops), and the next run drops it."""
+    expired = add_months(month_of(timezone.now()), -3)
+    partition_create(expired)
+    name = partition_name(expired)
+    cutoff = month_start(add_months(expired, 1))
+    reader = psycopg.connect(database_url_for_tests())
+    try:
+        reader.execute(f"SELECT count(*) FROM {name}")  # its transaction stays open
+        assert name not in partitions_drop_before(cutoff)
+        assert name in {p.name for p in partitions_list()}
+    finally:
+        reader.rollback()
+        reader.close()
+    assert name in partitions_drop_before(cutoff)
+    assert name not in {p.name for p in partitions_list()}
