@@ -10,7 +10,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from profiles.services import month_start
+from profiles.services import mau_zone
+from profiles.sql import activity_month_sql
 
 from .targeting import SurveyPlan, page_rule_words
 
@@ -113,10 +114,10 @@ def audience_estimate(*, environment_id: int, plan: SurveyPlan) -> dict[str, Any
         basis = "members of the segments"
     else:
         # The month as monthly activity rows count it (in TIME_ZONE).
-        params["month"] = month_start(timezone.now())
-        sql = """
+        params.update(now=timezone.now(), tz=mau_zone())
+        sql = f"""
             SELECT count(*) FROM profiles_monthlyactivity
-            WHERE environment_id = %(env)s AND month = %(month)s
+            WHERE environment_id = %(env)s AND month = {activity_month_sql("%(now)s")}
         """
         basis = "people active this month"
     with connection.cursor() as cursor:

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from typing import Any, cast
+
 from django import forms
+from django.db import connection
 
 from .models import Role
 
 
-class EnvironmentNameForm(forms.Form):
+def time_zone_choices() -> list[tuple[str, str]]:
+    """IANA zones both Python (the Usage page's months) and PostgreSQL (ingestion's months)
+    know, sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_timezone_names")
+        known = {name for (name,) in cursor.fetchall()}
+    names = sorted(known & zoneinfo.available_timezones())
+    return [(name, name.replace("_", " ")) for name in names]
+
+
+class EnvironmentForm(forms.Form):
     name = forms.CharField(max_length=200, label="Environment name")
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,  # absent: unchanged
+        widget=forms.Select(attrs={"aria-describedby": "time_zone_help"}),
+        help_text="Where your months start for monthly active users (Settings → Usage).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()
 
 
 class ApiKeyCreateForm(forms.Form):

@@ -28,6 +28,9 @@ class Environment(models.Model):
     # HMAC-SHA256 secret for identity verification of survey links and the web client.
     identity_secret = models.CharField(max_length=128, default=_identity_secret)
     identity_verification = models.BooleanField(default=False)
+    # The team's time zone (an IANA name): where its months start for MAU (Settings → Usage).
+    # Empty: the instance's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,6 +38,11 @@ class Environment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> str:
+        """The environment's time zone, or the instance's."""
+        return self.time_zone or str(settings.TIME_ZONE)
 
 
 class Role(models.TextChoices):

@@ -143,11 +143,27 @@ class LastAdminError(ValueError):
     """Raised when a change would leave an environment without any admin."""
 
 
-def environment_update(*, environment: Environment, name: str) -> Environment:
-    name = name.strip()
-    if name and name != environment.name:
-        environment.name = name
-        environment.save(update_fields=["name"])
+def environment_update(
+    *, environment: Environment, name: str, time_zone: str | None = None
+) -> Environment:
+    """Rename, and set the time zone (an IANA name the form offered; None leaves it). The
+    zone moves MAU's month boundaries from now on: months already counted stay as they are."""
+    values = {"name": name.strip() or environment.name}
+    if time_zone is not None:
+        values["time_zone"] = "" if time_zone == str(settings.TIME_ZONE) else time_zone
+    before = audit.snapshot(environment, values)
+    changed = [k for k, v in values.items() if getattr(environment, k) != v]
+    if changed:
+        for key in changed:
+            setattr(environment, key, values[key])
+        with transaction.atomic():
+            environment.save(update_fields=changed)
+            audit.record(
+                None,
+                "environment.update",
+                environment,
+                *audit.changes(before, audit.snapshot(environment, values)),
+            )
     return environment
 
 

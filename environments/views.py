@@ -16,7 +16,7 @@ from . import services
 from .context_processors import NAVIGATION
 from .forms import (
     ApiKeyCreateForm,
-    EnvironmentNameForm,
+    EnvironmentForm,
     IdentityVerificationForm,
     MemberAddForm,
     MemberRoleForm,
@@ -71,7 +71,9 @@ def environment_home(request: HarkRequest) -> HttpResponse:
 def _settings_context(request: HarkRequest, **extra: object) -> dict:
     environment = request.environment
     context = {
-        "name_form": EnvironmentNameForm(initial={"name": environment.name}),
+        "name_form": EnvironmentForm(
+            initial={"name": environment.name, "time_zone": environment.zone}
+        ),
         "key_form": ApiKeyCreateForm(),
         "member_form": MemberAddForm(),
         "api_keys": list(
@@ -111,12 +113,14 @@ def _settings_redirect(request: HarkRequest, anchor: str = "") -> HttpResponseRe
 def settings_page(request: HarkRequest) -> HttpResponse:
     """GET: every member sees the settings (analysts without controls). POST: rename."""
     if request.method == "POST":
-        form = EnvironmentNameForm(request.POST)
+        form = EnvironmentForm(request.POST)
         if form.is_valid():
             services.environment_update(
-                environment=request.environment, name=form.cleaned_data["name"]
+                environment=request.environment,
+                name=form.cleaned_data["name"],
+                time_zone=form.cleaned_data["time_zone"] or None,
             )
-            messages.success(request, "Environment renamed.")
+            messages.success(request, "Settings saved.")
             return _settings_redirect(request)
         return render(
             request, "environments/settings.html", _settings_context(request, name_form=form)

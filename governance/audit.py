@@ -57,6 +57,7 @@ ACTIONS: dict[str, str] = {
     "webhook.update": "Webhook endpoint edited",
     "webhook.delete": "Webhook endpoint deleted",
     "retention.update": "Data retention changed",
+    "environment.update": "Environment settings changed",
     "import.start": "Contact import started",
     "event.delete": "Event deleted",
 }

@@ -82,16 +82,17 @@ def _profile_from_row(row: tuple) -> Profile:
     return Profile.from_db("default", _COLUMNS, values)
 
 
-def mau_zone() -> str:
-    """The time zone whose months MAU counts in: settings.TIME_ZONE (environments have none of
-    their own), passed to SQL as a parameter so a month starts where the team's does."""
-    return str(settings.TIME_ZONE)
+def mau_zone(environment: Environment | None = None) -> str:
+    """The time zone whose months MAU counts in: the environment's (Settings), else the
+    instance's settings.TIME_ZONE. Statements read the environment's in SQL
+    (profiles.sql.activity_month_sql) and take this one as the fallback parameter."""
+    return environment.zone if environment is not None else str(settings.TIME_ZONE)
 
 
-def month_start(at: datetime) -> date:
-    """The first day of `at`'s month in mau_zone() (naive means UTC)."""
+def month_start(at: datetime, zone: str | None = None) -> date:
+    """The first day of `at`'s month in `zone` (default mau_zone(); naive means UTC)."""
     at = at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
-    local = at.astimezone(ZoneInfo(mau_zone()))
+    local = at.astimezone(ZoneInfo(zone or mau_zone()))
     return date(local.year, local.month, 1)
 
 
@@ -99,7 +100,8 @@ def month_start(at: datetime) -> date:
 
 
 _MARK_ACTIVE_SQL = activity_upsert_sql(
-    "SELECT %(profile)s::bigint AS profile_id, %(month)s::date AS month, "
+    f"SELECT %(profile)s::bigint AS profile_id, {activity_month_sql('%(at)s::timestamptz')} "
+    "AS month, "
     "%(identified)s::bool AS identified, %(surveyed)s::bool AS surveyed, "
     "%(sources)s::int AS sources"
 )
@@ -123,7 +125,8 @@ def profile_mark_active(
             {
                 "env": environment_id,
                 "profile": profile_id,
-                "month": month_start(at),
+                "at": at,
+                "tz": mau_zone(),
                 "identified": identified,
                 "surveyed": surveyed,
                 "sources": int(source),

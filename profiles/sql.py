@@ -106,10 +106,16 @@ def profiles_seen_ctes(
 # --- Monthly activity (MAU) ----------------------------------------------------------------------
 
 
-def activity_month_sql(at: str, *, tz: str = "%(tz)s") -> str:
-    """The first day of the month of time `at` in time zone `tz` (profiles.services.mau_zone,
-    as a parameter): the month MAU counts `at` in, as profiles.services.month_start does."""
-    return f"date_trunc('month', {at} AT TIME ZONE {tz})::date"
+def activity_month_sql(at: str, *, tz: str = "%(tz)s", env: str = "%(env)s") -> str:
+    """The first day of the month of time `at` in environment `env`'s time zone, else in `tz`
+    (profiles.services.mau_zone(): the instance's, as a parameter): the month MAU counts `at`
+    in, as profiles.services.month_start does. The zone is read in the statement (a subquery
+    PostgreSQL runs once), so ingestion needs no query of its own for it."""
+    zone = (
+        f"(SELECT COALESCE(NULLIF(z.time_zone, ''), {tz}) "
+        f"FROM environments_environment z WHERE z.id = {env})"
+    )
+    return f"date_trunc('month', {at} AT TIME ZONE {zone})::date"
 
 
 def activity_upsert_sql(rows: str, *, env: str = "%(env)s") -> str:

@@ -139,9 +139,10 @@ def usage(request: HarkRequest) -> HttpResponse:
     fragment = htmx_fragment(request) and month is not None
     context: dict[str, Any] = {"sources": ActivitySource.choices, "month": month}
     if not fragment:
-        current = month_start(timezone.now())
+        zone = mau_zone(request.environment)
+        current = month_start(timezone.now(), zone)
         context["months"] = usage_months(environment_id=request.environment.pk, current=current)
-        context["zone"] = mau_zone()
+        context["zone"] = zone
     if month is not None:
         rows, next_after = usage_counted_page(
             environment_id=request.environment.pk,
@@ -167,7 +168,9 @@ def _source_labels(bits: int) -> list[str]:
 def usage_csv(request: HarkRequest) -> StreamingHttpResponse:
     """Who counted in `?month=YYYY-MM` (this month by default), as CSV, streamed: keyset
     chunks of USAGE_CSV_CHUNK rows, so memory stays constant whatever the month's MAU."""
-    month = _usage_month(request.GET.get("month")) or month_start(timezone.now())
+    month = _usage_month(request.GET.get("month")) or month_start(
+        timezone.now(), mau_zone(request.environment)
+    )
     environment_id = request.environment.pk
 
     def lines() -> Iterator[str]:

@@ -25,8 +25,8 @@ from core.ingest import clean_json
 from environments.models import Environment
 from governance import audit
 from profiles.models import ActivitySource, Profile
-from profiles.services import month_start, profile_mark_active
-from profiles.sql import activity_upsert_sql
+from profiles.services import mau_zone, profile_mark_active
+from profiles.sql import activity_month_sql, activity_upsert_sql
 from segments.dirty import mark_dirty_cte
 from segments.services import segment_profiles_changed
 from traits.models import Scope
@@ -167,8 +167,8 @@ created AS (
 },
 activity AS ({
     activity_upsert_sql(
-        "SELECT %(profile)s AS profile_id, %(month)s AS month, false AS identified, "
-        "true AS surveyed, %(sources)s AS sources"
+        f"SELECT %(profile)s AS profile_id, {activity_month_sql('%(at)s')} AS month, "
+        "false AS identified, true AS surveyed, %(sources)s AS sources"
     )
 }),
 {mark_dirty_cte("SELECT %(profile)s")}
@@ -189,7 +189,7 @@ RECORD_VIEW = prepared.Prepared(
         "uuid": "uuid",
         "env": "bigint",
         "channel": "text",
-        "month": "date",
+        "tz": "text",
         "sources": "int",
     },
 )
@@ -230,7 +230,7 @@ def response_record_view(
                 "uuid": uuid.uuid4(),
                 "env": survey.environment_id,
                 "channel": channel,
-                "month": month_start(at),
+                "tz": mau_zone(),
                 "sources": int(ActivitySource.for_channel(channel)),
             },
         )

@@ -11,6 +11,7 @@ from django.test import Client
 
 from environments.models import ApiKey, Membership, Role
 from environments.services import api_key_authenticate, api_key_create, member_add
+from governance.models import AuditEntry
 from tests.helpers import eurl
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,28 @@ def test_admin_renames_the_environment(owner_client, environment):
     assert response.status_code == 302
     environment.refresh_from_db()
     assert environment.name == "Acme EU"
+
+
+def test_admin_sets_the_time_zone_and_a_bad_one_is_refused(owner_client, environment):
+    url = eurl(environment, "environments:settings")
+    page = owner_client.get(url).content.decode()
+    assert '<option value="UTC" selected>UTC</option>' in page
+    assert owner_client.post(url, {"name": "Acme", "time_zone": "Asia/Tokyo"}).status_code == 302
+    environment.refresh_from_db()
+    assert environment.time_zone == "Asia/Tokyo" and environment.zone == "Asia/Tokyo"
+    entry = AuditEntry.objects.get(action="environment.update")
+    assert (entry.before, entry.after) == ({"time_zone": ""}, {"time_zone": "Asia/Tokyo"})
+    assert 'value="Asia/Tokyo" selected' in owner_client.get(url).content.decode()
+    # Not a zone (nor SQL): a form error, nothing written.
+    response = owner_client.post(url, {"name": "Other", "time_zone": "Mars/Olympus'; --"})
+    assert response.status_code == 200
+    assert "time_zone" in response.context["name_form"].errors
+    environment.refresh_from_db()
+    assert (environment.name, environment.time_zone) == ("Acme", "Asia/Tokyo")
+    # Back to the instance's zone: stored as "follow the instance".
+    owner_client.post(url, {"name": "Acme", "time_zone": "UTC"})
+    environment.refresh_from_db()
+    assert environment.time_zone == "" and environment.zone == "UTC"
 
 
 def test_api_key_is_shown_once_then_revoked(owner_client, environment):

@@ -20,7 +20,7 @@ from events.services import events_track, track_item
 from governance.erasure import profile_erase
 from profiles.models import ActivitySource, MonthlyActivity, Profile
 from profiles.selectors import USAGE_PAGE_SIZE, usage_months
-from profiles.services import month_start, profile_identify
+from profiles.services import mau_zone, month_start, profile_identify, profile_mark_active
 from surveys.factories import QuestionFactory, SurveyFactory
 from surveys.models import Channel
 from surveys.services import response_dismiss, response_record_view, response_save_answers
@@ -349,3 +349,37 @@ def test_person_answering_an_email_survey_counts_as_email(client, environment, s
         ActivitySource.EMAIL,
     )
     assert _mau(environment) == (1, 0)
+
+
+def test_month_boundary_is_in_the_environments_own_time_zone(environment, other_environment):
+    """Two teams on one instance, one in New York: 03:00 UTC on March 1st is still February
+    there. Identify, track (by id and by email), a survey shown and a plain activity mark all
+    count in the environment's month; the other environment keeps the instance's zone."""
+    environment.time_zone = "America/New_York"
+    environment.save(update_fields=["time_zone"])
+    at = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+    for env in (environment, other_environment):
+        profile_identify(environment=env, user_id="u-id", seen_at=at)
+        events_track(environment=env, items=[track_item(event="Go", user_id="u-ev", timestamp=at)])
+        events_track(
+            environment=env, items=[track_item(event="Go", email="e@acme.test", timestamp=at)]
+        )
+        shown = profile_identify(environment=env, anonymous_id="dev-shown", seen_at=at)
+        survey = SurveyFactory(environment=env, live=True)
+        QuestionFactory(survey=survey, kind="nps", key="nps")
+        response_record_view(survey=survey, profile=shown, channel=Channel.WEB, at=at)
+        marked = profile_identify(environment=env, anonymous_id="dev-marked", seen_at=at)
+        profile_mark_active(environment_id=env.pk, profile_id=marked.pk, at=at, surveyed=True)
+    months = {
+        (
+            row.environment_id,
+            row.profile.user_id or row.profile.email or row.profile.anonymous_id,
+        ): row.month
+        for row in MonthlyActivity.objects.select_related("profile")
+    }
+    ids = ("u-id", "u-ev", "e@acme.test", "dev-shown", "dev-marked")
+    assert {months[(environment.pk, i)] for i in ids} == {date(2026, 2, 1)}
+    assert {months[(other_environment.pk, i)] for i in ids} == {date(2026, 3, 1)}
+    # The Usage page counts and names its months in the environment's zone.
+    assert month_start(at, mau_zone(environment)) == date(2026, 2, 1)
+    assert mau_zone(other_environment) == "UTC"
