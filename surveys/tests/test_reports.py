@@ -145,8 +145,11 @@ def test_reports_are_in_the_navigation(owner_client, environment):
 
 
 def test_overview_cards_for_the_last_30_days(owner_client, environment, responses, alice, bob):
-    MonthlyActivityFactory(profile=alice, month=timezone.localdate().replace(day=1))
-    MonthlyActivityFactory(profile=bob, month=timezone.localdate().replace(day=1))
+    this_month = timezone.localdate().replace(day=1)
+    MonthlyActivityFactory(profile=alice, month=this_month, identified=True)
+    MonthlyActivityFactory(profile=bob, month=this_month, surveyed=True)
+    # A visitor who only browsed is active but not counted (the MAU rule, as on Usage).
+    MonthlyActivityFactory(profile=ProfileFactory(environment=environment), month=this_month)
     response = owner_client.get(eurl(environment, "surveys:overview"))
     assert response.status_code == 200
     figures = response.context["figures"]
