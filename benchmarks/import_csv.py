@@ -50,7 +50,7 @@ class _Cpu:
     PostgreSQL's backends and its own processes (WAL writer, autovacuum), and anything else
     running: on a quiet machine it is the run's cost; on a shared one the wall time measures the
     share of the cores a run got. (An earlier version summed the CPU of the run's database
-    connections as they committed; it missed connections the chunk threads closed, and read
+    connections as they committed; it missed some of the chunk threads' connections, and read
     about half the database's time.)"""
 
     @staticmethod
