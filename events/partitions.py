@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from core.querysql import delete_in_batches
+
 logger = logging.getLogger(__name__)
 
 PARENT = "events_event"
@@ -193,33 +195,22 @@ def partitions_drop_before(cutoff: datetime) -> list[str]:
     return dropped
 
 
-def _batches(sql: str, params: list, batch: int) -> int:
-    """Run a DELETE of at most `batch` rows until it deletes fewer: each statement its own
-    short transaction (autocommit), so no lock is held for long and ingestion never waits."""
-    total = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [*params, batch])
-            total += cursor.rowcount
-            if cursor.rowcount < batch:
-                return total
-
-
 def events_delete_before(*, environment_id: int, before: datetime, batch: int) -> int:
     """Delete an environment's events older than `before`, `batch` at a time: found through
     its definitions on the (definition, timestamp) index, in the partitions before the cutoff
     only (pruned), and deleted by primary key (id, timestamp). Returns the events deleted."""
-    deleted = _batches(
+    # Each batch its own short transaction: no lock is held for long, ingestion never waits.
+    deleted = delete_in_batches(
         """WITH doomed AS (
             SELECT e.id, e.timestamp FROM events_event e
             WHERE e.definition_id IN (
-                SELECT id FROM events_eventdefinition WHERE environment_id = %s
-            ) AND e.timestamp < %s
-            LIMIT %s
+                SELECT id FROM events_eventdefinition WHERE environment_id = %(env)s
+            ) AND e.timestamp < %(before)s
+            LIMIT %(batch)s
         )
         DELETE FROM events_event e USING doomed d
         WHERE e.id = d.id AND e.timestamp = d.timestamp""",
-        [environment_id, before],
+        {"env": environment_id, "before": before},
         batch,
     )
     event_messages_delete(environment_id=environment_id, before=before, batch=batch)
@@ -232,11 +223,10 @@ def event_messages_delete(
     """The message ids of events older than `before` (of one environment, or all), in batches
     found on the BRIN index of their timestamp."""
     batch = batch or settings.HARK_RETENTION_BATCH
-    where = "timestamp < %s" + (" AND environment_id = %s" if environment_id else "")
-    params: list = [before] + ([environment_id] if environment_id else [])
-    return _batches(
+    where = "timestamp < %(before)s" + (" AND environment_id = %(env)s" if environment_id else "")
+    return delete_in_batches(
         "DELETE FROM events_eventmessage WHERE ctid = ANY(ARRAY("
-        f"SELECT ctid FROM events_eventmessage WHERE {where} LIMIT %s))",
-        params,
+        f"SELECT ctid FROM events_eventmessage WHERE {where} LIMIT %(batch)s))",
+        {"before": before, "env": environment_id},
         batch,
     )

@@ -22,6 +22,7 @@ from core.ingest import (
     commit_mode,
     utc,
 )
+from core.querysql import delete_in_batches
 from core.queue import enqueue, enqueue_on_commit
 from environments.models import Environment
 from governance import audit
@@ -482,19 +483,14 @@ def event_definition_delete(*, definition_id: int, batch: int = DELETE_BATCH) ->
     events deleted. Safe to run again after an interruption."""
     if not EventDefinition.objects.filter(pk=definition_id, deleting=True).exists():
         return 0
-    deleted = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                # By the whole primary key (id, timestamp): each partition's index finds the
-                # row at once.
-                "DELETE FROM events_event WHERE (id, timestamp) IN ("
-                " SELECT id, timestamp FROM events_event WHERE definition_id = %s LIMIT %s)",
-                [definition_id, batch],
-            )
-            deleted += cursor.rowcount
-            if cursor.rowcount < batch:
-                break
+    deleted = delete_in_batches(
+        # By the whole primary key (id, timestamp): each partition's index finds the row at once.
+        "DELETE FROM events_event WHERE (id, timestamp) IN ("
+        " SELECT id, timestamp FROM events_event WHERE definition_id = %(definition)s"
+        " LIMIT %(batch)s)",
+        {"definition": definition_id},
+        batch,
+    )
     with transaction.atomic():
         # Events tracked meanwhile went to a new definition: nothing refers to this one now.
         EventDefinition.objects.filter(pk=definition_id, deleting=True).delete()
