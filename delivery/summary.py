@@ -113,7 +113,7 @@ def audience_estimate(*, environment_id: int, plan: SurveyPlan) -> dict[str, Any
         """
         basis = "members of the segments"
     else:
-        # The month as monthly activity rows count it (in TIME_ZONE).
+        # The month as monthly activity rows count it (in the environment's time zone).
         params.update(now=timezone.now(), tz=mau_zone())
         sql = f"""
             SELECT count(*) FROM profiles_monthlyactivity

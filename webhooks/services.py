@@ -565,23 +565,6 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     return delivery
 
 
-__all__ = [
-    "MAX_ATTEMPTS",
-    "OPEN_STATUSES",
-    "RETRY_SCHEDULE",
-    "claim",
-    "deliver",
-    "deliveries_replay_failed",
-    "delivery_replay",
-    "drain",
-    "endpoint_create",
-    "endpoint_rotate_secret",
-    "endpoint_send_test",
-    "endpoint_update",
-    "fan_out",
-]
-
-
 PURGE_BATCH = 2000
 
 
@@ -609,3 +592,21 @@ def delivery_log_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH)
         {"cutoff": cutoff, "open": list(OPEN_STATUSES)},
         batch,
     )
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "OPEN_STATUSES",
+    "RETRY_SCHEDULE",
+    "claim",
+    "deliver",
+    "deliveries_replay_failed",
+    "delivery_log_purge",
+    "delivery_replay",
+    "drain",
+    "endpoint_create",
+    "endpoint_rotate_secret",
+    "endpoint_send_test",
+    "endpoint_update",
+    "fan_out",
+]
