@@ -5,9 +5,9 @@ identifiers.
 What goes is found, not listed (governance/references.py): every model with a foreign key to
 profiles.Profile, and the rows that refer to those rows, deepest first, each with one DELETE;
 then the references that are not foreign keys (registered), then the profile row itself (with
-it, its entries in the search indexes: the trigram and GIN indexes of profiles migrations
-0002-0003 are on the profile row's own columns, and the Response List's trigram index is on
-the responses' answers, deleted above).
+it, its entries in the search indexes: the Users search's trigram index (profiles/search.py)
+and the traits GIN index are on the profile row's own columns, and the Response List's trigram
+index is on the responses' answers, deleted above).
 
 What stays: aggregate figures. Before the responses go, their figures are added to the surveys
 app's erased-responses roll-up (surveys.report_rollup.response_stats_erase), so the Overview

@@ -36,6 +36,7 @@ from traits.models import DataType, Scope, Trait
 from traits.services import infer_data_type
 
 from .models import ActivitySource, MonthlyActivity, Profile
+from .search import search_text_contains
 
 USERS_PAGE_SIZE = 50
 PANEL_EVENTS_PAGE_SIZE = 20
@@ -92,7 +93,7 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
     - `key:value` (or `key=value`): profiles whose trait `key` equals value (as text, number or
       boolean), by containment `traits @> {"key": value}` on the jsonb_path_ops GIN index.
     - 3 characters or more: user id, email, anonymous id or the `name` trait containing the text
-      (case-insensitive; trigram GIN indexes from migrations profiles 0002/0003), or the
+      (case-insensitive; search_text_contains: one trigram GIN index), or the
       profile's uuid, or a string trait equal to the text (as typed, lower or title case).
     - 1 or 2 characters: only a string trait equal to the text (no index can serve a substring
       that short, and it would match most of the table anyway).
@@ -110,12 +111,7 @@ def profile_search_q(*, environment_id: int, text: str) -> Q:
 
     condition = _trait_value_q(environment_id=environment_id, text=text)
     if len(text) >= TRIGRAM_MIN_LENGTH:
-        condition |= (
-            Q(user_id__icontains=text)
-            | Q(email__icontains=text)
-            | Q(anonymous_id__icontains=text)
-            | Q(traits__name__icontains=text)
-        )
+        condition |= search_text_contains(text)
     with contextlib.suppress(ValueError):
         condition |= Q(uuid=uuid_lib.UUID(text))
     return condition

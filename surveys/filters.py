@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from profiles.models import Profile
+from profiles.search import search_text_contains
 from segments.membership import member_ids
 from segments.models import Segment
 from traits.models import Scope, Trait
@@ -450,12 +451,12 @@ class ResponseFilter(ReportFilter):
         text = value.strip()
         if not text:
             return queryset
-        # The respondent by id or email (the trigram indexes on profiles, fetched first so the
-        # response side is a plain `profile_id = ANY(...)` an index can answer), or any
+        # The respondent by id, email or name (the Users search's trigram index, fetched first
+        # so the response side is a plain `profile_id = ANY(...)` an index can answer), or any
         # answer value (not the keys: searching "nps" must not match every response).
         profile_ids = list(
             Profile.objects.filter(environment=self.environment)
-            .filter(Q(user_id__icontains=text) | Q(email__icontains=text))
+            .filter(search_text_contains(text))
             .values_list("pk", flat=True)[:SEARCH_MAX_PROFILES]
         )
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
