@@ -563,6 +563,12 @@ def test_search_by_respondent_id(owner_client, environment, responses):
     assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
 
 
+def test_search_by_respondent_name(owner_client, environment, responses):
+    """The respondent's name, as the Users search finds it (one trigram index: profiles/search.py)."""
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"q": "liddell"})
+    assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
+
+
 def test_export_status_of_every_kind_of_response(owner_client, environment, responses):
     rows = {row["response_id"]: row for row in export(owner_client, environment)}
     expected = {
