@@ -564,7 +564,7 @@ def test_search_by_respondent_id(owner_client, environment, responses):
 
 
 def test_search_by_respondent_name(owner_client, environment, responses):
-    """The respondent's name, as the Users search finds it (one trigram index: profiles/search.py)."""
+    """The respondent's name, as the Users search finds it (profiles/search.py)."""
     response = owner_client.get(eurl(environment, "surveys:responses"), {"q": "liddell"})
     assert listed(response) == [str(responses[name].uuid) for name in ("promoter", "view", "old")]
 
