@@ -9,6 +9,8 @@ from typing import Any, cast
 from django import forms
 from django.db import connection
 
+from core.widgets import LongSelect
+
 from .models import Role
 
 
@@ -29,7 +31,7 @@ class EnvironmentForm(forms.Form):
     time_zone = forms.ChoiceField(
         label="Time zone",
         required=False,  # absent: unchanged
-        widget=forms.Select(attrs={"aria-describedby": "time_zone_help"}),
+        widget=LongSelect(attrs={"aria-describedby": "time_zone_help"}),
         help_text="Where your months start for monthly active users (Settings → Usage).",
     )
 
