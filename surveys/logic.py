@@ -79,6 +79,15 @@ def rule_matches(rule: dict, answer: Any) -> bool:
     }.get(str(operator), False)
 
 
+def needs_value(question: Question) -> bool:
+    """Whether the question's jumps look at its answer's value, not only at whether it is blank
+    ("is answered", "is skipped")."""
+    return any(
+        isinstance(rule, dict) and rule.get("operator") not in VALUELESS_OPERATORS
+        for rule in question.logic or []
+    )
+
+
 def next_question(questions: Sequence[Question], current: Question, answer: Any) -> Question | None:
     """The question after `current` given its answer, or None for the end of the survey."""
     keys = [q.key for q in questions]

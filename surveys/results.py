@@ -336,17 +336,20 @@ def funnel_from_groups(
     answered = {q.key: 0 for q in questions}
     dropped = {q.key: 0 for q in questions}
     shown = completed = dismissed = 0
+    # A path depends only on the answers to the questions with logic: walked once per distinct
+    # set of those (groups can be tens of thousands: one per combination of answered questions,
+    # while the logic answers take a few values).
+    logic_keys = [q.key for q in questions if q.logic]
+    paths: dict[tuple, list[Question]] = {}
     for keys, values, done, gone, count in groups:
         shown += count
         completed += count if done else 0
         dismissed += count if gone and not done else 0
-        path: list[Question] = []
-        question = questions[0] if questions else None
-        while question is not None and len(path) <= len(questions):
-            path.append(question)
-            question = logic.next_question(
-                questions, question, values.get(question.key) if question.key in keys else None
-            )
+        followed = {key: values.get(key) if key in keys else None for key in logic_keys}
+        path_key = tuple(_typed_key(followed[key]) for key in logic_keys)
+        path = paths.get(path_key)
+        if path is None:
+            path = paths[path_key] = logic.path(questions, followed)
         answered_at = [i for i, q in enumerate(path) if q.key in keys]
         if done:
             stop = len(path)
@@ -436,6 +439,14 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _typed_key(value: Any) -> Any:
+    """A hashable key for an answer that keeps its type (True, 1 and "1" may take different
+    jumps, and True == 1 in Python)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return (type(value), value)
+    return json.dumps(value, sort_keys=True)
+
+
 def _as_key(value: Any) -> Any:
     """Scalars as themselves, anything else (an object) as its JSON text."""
     if isinstance(value, str | int | float | bool) or value is None:
@@ -444,30 +455,54 @@ def _as_key(value: Any) -> Any:
 
 
 def _funnel_groups(
-    qs: QuerySet, keys: Sequence[str], logic_keys: Sequence[str]
+    qs: QuerySet, keys: Sequence[str], logic_questions: Sequence[Question]
 ) -> list[tuple[frozenset, dict, bool, bool, int]]:
     """Responses grouped by which of `keys` they answered (a string of 0/1 for `data ? key`), their
-    answers to the questions with logic (`data -> key`), completed and dismissed: a handful of
-    groups, from plain per-row expressions (no set-returning function per row)."""
+    answers to the questions with logic, completed and dismissed: a handful of groups, from
+    plain per-row expressions (no set-returning function per row).
+
+    A question whose jumps only ask "is answered" / "is skipped" is grouped by whether its
+    answer is blank, not by the answer (`true` stands for any other): grouping a free-text
+    question by its text made one group per response."""
     inner_sql, inner_params = _inner(qs, "data", "completed_at", "dismissed_at")
     mask = " || ".join("(CASE WHEN r.data ? %s THEN '1' ELSE '0' END)" for _ in keys) or "''"
-    logic_columns = "".join(", r.data -> %s" for _ in logic_keys)
+    logic_columns = ""
+    logic_params: list[str] = []
+    for question in logic_questions:
+        if logic.needs_value(question):
+            logic_columns += ", r.data -> %s"
+            logic_params.append(question.key)
+        else:
+            logic_columns += (
+                ", CASE WHEN r.data -> %s IN ('null', '\"\"', '[]') THEN r.data -> %s"
+                " WHEN r.data ? %s THEN 'true'::jsonb END"
+            )
+            logic_params += [question.key] * 3
+    logic_keys = [question.key for question in logic_questions]
     sql = (
         f"SELECT {mask}, r.completed_at IS NOT NULL, r.dismissed_at IS NOT NULL"
         f"{logic_columns}, COUNT(*) FROM ({inner_sql}) AS r "
         f"GROUP BY {', '.join(str(i) for i in range(1, 4 + len(logic_keys)))}"
     )
     groups = []
+    # The same masks and answers recur across groups: each is decoded once.
+    masks: dict[str, frozenset] = {}
+    parsed: dict[str, Any] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*keys, *logic_keys, *inner_params])
+        cursor.execute(sql, [*keys, *logic_params, *inner_params])
         for bits, done, gone, *rest in cursor.fetchall():
             *values, count = rest
-            answered = frozenset(key for key, bit in zip(keys, bits, strict=True) if bit == "1")
-            answers = {
-                key: _json(text)
-                for key, text in zip(logic_keys, values, strict=True)
-                if text is not None
-            }
+            answered = masks.get(bits)
+            if answered is None:
+                answered = masks[bits] = frozenset(
+                    key for key, bit in zip(keys, bits, strict=True) if bit == "1"
+                )
+            answers = {}
+            for key, text in zip(logic_keys, values, strict=True):
+                if text is not None:
+                    if text not in parsed:
+                        parsed[text] = _json(text)
+                    answers[key] = parsed[text]
             groups.append((answered, answers, done, gone, count))
     return groups
 
@@ -688,8 +723,7 @@ def survey_results(
         card.texts = texts.get(question.key, [])
         cards.append(card)
 
-    logic_keys = [q.key for q in questions if q.logic]
-    groups = _funnel_groups(qs, keys, logic_keys)
+    groups = _funnel_groups(qs, keys, [q for q in questions if q.logic])
     steps, shown, completed, dismissed = funnel_from_groups(questions, groups)
     headline = headline_question(questions)
     headline_card = next((c for c in cards if headline and c.question.pk == headline.pk), None)

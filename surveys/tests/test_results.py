@@ -20,7 +20,7 @@ from segments.models import Segment, SegmentMembership
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.models import Response
 from surveys.report_rollup import response_stats_rollup
-from surveys.results import ResultsFilter, build_card, nps_score, survey_results
+from surveys.results import ResultsFilter, _funnel_groups, build_card, nps_score, survey_results
 from tests.helpers import HTMX
 
 
@@ -290,6 +290,27 @@ def test_funnel_follows_branching(owner_client, environment, branching):
     # Reached = answered + stopped here + went past: nobody is lost or counted twice.
     total_dropped = sum(step.dropped for step in steps.values())
     assert total_dropped + response.context["funnel_completed"] == 6
+
+
+def test_a_free_text_jump_groups_by_blankness_not_by_each_text(owner_client, environment, branching):
+    """"good" jumps to the end when answered: its 30 different texts take one path, so they make
+    one group (they made 30: the Results page walked a path per response on a real survey),
+    and a blank answer is not "answered" (it goes on to "bad")."""
+    s = branching
+    for i in range(30):
+        _respond(s, completed=True, score=9, good=f"Reason {i}")
+    _respond(s, score=8, good="")  # blank: no jump, on to "bad", and stopped there
+    _respond(s, score=8, good="   ")  # not blank for the logic: "answered", to the end
+    questions = list(s.questions.order_by("position"))
+    groups = _funnel_groups(
+        Response.objects.filter(survey=s), [q.key for q in questions], [questions[0], questions[1]]
+    )
+    assert len(groups) == 3  # completed with a text, partial blank, partial "   "
+    response = owner_client.get(results_url(environment, s, "period=30d"))
+    steps = {step.question.key: step for step in response.context["funnel"]}
+    assert (steps["good"].reached, steps["good"].answered, steps["good"].dropped) == (32, 32, 0)
+    assert (steps["bad"].reached, steps["bad"].answered, steps["bad"].dropped) == (1, 0, 1)
+    assert response.context["funnel_completed"] == 30
 
 
 def test_funnel_counts_a_skipped_optional_question_as_reached_not_dropped(
