@@ -65,11 +65,14 @@ _UNION_TAG = re.compile(
 
 
 def _ninja_field(loc: list[Any]) -> str:
-    parts = [str(p) for p in loc if not _UNION_TAG.match(str(p))]
+    parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         parts = parts[1:]
         if parts and parts[0] in ("payload", "filters", "params"):
             parts = parts[1:]
+    # A union's tag follows the field it qualifies: the first part is always a field (a query
+    # parameter called `uuid` is not the tag of a union).
+    parts = parts[:1] + [p for p in parts[1:] if not _UNION_TAG.match(p)]
     return ".".join(parts) or "body"
 
 

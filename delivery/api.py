@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import key_environment
 from core.fastjson import dumps_orjson
+from core.ingest import lone_surrogate_field, may_hold_surrogate
 from core.ratelimit import Append, hit_many, hit_many_append
 from environments.models import Environment
 from surveys.models import Response, Survey, SurveyStatus
@@ -338,6 +339,14 @@ def _checked(request: HttpRequest, found: KeyState, *, checked: bool) -> Call:
         raise Refused("bad_request", "The body is not JSON", field="body") from None
     if not isinstance(body, dict):
         raise Refused("bad_request", "The body is a JSON object", field="body")
+    # A lone surrogate ("\ud800") cannot be stored or signed: refused, naming the field,
+    # before anything is read or written (as the REST API's parser does).
+    if may_hold_surrogate(raw):
+        where = lone_surrogate_field(body)
+        if where is not None:
+            raise Refused(
+                "bad_request", f"{where} is not valid Unicode (a lone surrogate)", field=where
+            )
     return Call(found, body, checked=checked)
 
 
@@ -778,7 +787,9 @@ def eligibility(
         environment=environment, uuid=lookup.uuid, user_id=lookup.id, email=lookup.email
     )
     if profile is None:
-        return _json(404, {"error": "No contact matches", "field": "id"})
+        # Named by what was looked up (the same precedence as contact_for_eligibility).
+        by = "uuid" if lookup.uuid else "id" if lookup.id else "email"
+        return _json(404, {"error": "No contact matches", "field": by})
     if url is not None:
         try:
             url = services.url_clean(url)

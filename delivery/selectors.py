@@ -25,6 +25,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import prepared
+from core.ingest import canonical_email
 from core.prepared import Prepared
 from environments.models import Environment
 from events.models import Event
@@ -504,7 +505,7 @@ def contact_for_eligibility(
     elif user_id:
         qs = qs.filter(user_id=user_id.replace("\x00", ""))
     elif email:
-        qs = qs.filter(email=email.replace("\x00", "").lower())
+        qs = qs.filter(email=canonical_email(email.replace("\x00", "")))
     else:
         raise ValueError("send id, email or uuid")
     return qs.order_by("user_id", "-last_seen_at").first()

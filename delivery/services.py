@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.ingest import clean_email, clean_identifier
+from core.ingest import clean_email, clean_identifier, clean_text
 from core.ratelimit import Append
 from environments.models import Environment
 from events.buffer import events_queue, queue_append
@@ -141,6 +141,10 @@ def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identit
         raise Refused("bad_request", "user.id is longer than 255 characters", field="user.id")
     if email and len(email) > 320:
         raise Refused("bad_request", "user.email is too long", field="user.email")
+    # Stored as given (never silently changed into another identity): no control characters.
+    for name, value in (("user.id", user_id), ("user.email", email)):
+        if value and _CONTROL_CHARACTER.search(value):
+            raise Refused("bad_request", f"{name} contains control characters", field=name)
     traits = user.get("traits") or {}
     if not isinstance(traits, Mapping):
         raise Refused("bad_request", "user.traits must be an object", field="user.traits")
@@ -168,7 +172,8 @@ def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identit
         # The signature covers one identifier. An unsigned email beside a signed id (or an
         # email trait, which identify would read as an identifier) could attach this user to
         # someone else's profile found by that email: under verification it is ignored.
-        traits = {k: v for k, v in traits.items() if k != "email"}
+        # Compared as traits_clean will read the key ("email\x00" is "email" once cleaned).
+        traits = {k: v for k, v in traits.items() if clean_text(str(k)) != "email"}
         if user_id:
             email = None
     return Identity(anonymous_id=anonymous_id, user_id=user_id, email=email, traits=dict(traits))
@@ -187,7 +192,10 @@ def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str |
         raise Refused("bad_request", f"{field} contains control characters", field=field)
     if len(value) > URL_MAX_LENGTH:
         raise Refused("bad_request", f"{field} is longer than {URL_MAX_LENGTH}", field=field)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "https://[::1/x", a netloc NFKC turns into another (U+FF03)
+        raise Refused("bad_request", f"{field} is not a valid URL", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise Refused("bad_request", f"{field} must be an absolute http(s) URL", field=field)
     return value

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import re
 import secrets as pysecrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -77,6 +78,9 @@ def new_secret() -> str:
 # --- Endpoints ---------------------------------------------------------------------------------
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 def _clean(
     *, kind: str, url: str, event_types: list[str] | None, description: str, secret: str | None
 ) -> tuple[str, list[str], str]:
@@ -84,10 +88,19 @@ def _clean(
     if kind not in EndpointKind.values:
         errors["kind"] = [f"must be one of {', '.join(EndpointKind.values)}"]
     url = (url or "").strip()
-    try:
-        http.check_url(url)
-    except http.UnsafeURL as exc:
-        errors["url"] = [str(exc)]
+    if _CONTROL_CHARACTER.search(url):
+        errors["url"] = ["must not contain control characters"]
+    else:
+        try:
+            http.check_url(url)
+        except http.UnsafeURL as exc:
+            errors["url"] = [str(exc)]
+    # PostgreSQL refuses NUL in text: refused here, naming the field (the REST API has no
+    # form field to do it, as the dashboard's forms do).
+    if "\x00" in description:
+        errors["description"] = ["must not contain NUL characters"]
+    if secret is not None and _CONTROL_CHARACTER.search(secret):
+        errors["write_key"] = ["must not contain control characters"]
     allowed = SEGMENT_EVENT_TYPES if kind == EndpointKind.SEGMENT else WEBHOOK_EVENT_TYPES
     if kind == EndpointKind.SEGMENT and not event_types:
         event_types = list(SEGMENT_EVENT_TYPES)

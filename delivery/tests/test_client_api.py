@@ -402,6 +402,31 @@ def test_identity_verification_ignores_an_unsigned_email_beside_a_signed_id(clie
     assert Profile.objects.get(environment=verified, user_id="attacker").email is None
 
 
+@pytest.mark.parametrize("key", ["email\u0000", "\u0000email", "em\u0000ail"])
+def test_identity_verification_ignores_an_email_trait_spelled_with_nul(client, verified, key):
+    """traits_clean drops NUL from keys, so "email\\u0000" became the identifying email trait
+    after the verification had let it through: a signed user took over the profile found by
+    that email (its traits, its device)."""
+    victim = profile_identify(environment=verified, email="victim@x.test", traits={"plan": "gold"})
+    signature = identity_signature(verified.identity_secret, user_id="attacker", email=None)
+    for path in ("/identify", "/page"):
+        answer = call(
+            client,
+            verified,
+            path,
+            {
+                "anonymous_id": ANON,
+                "url": URL,
+                "user": {"id": "attacker", "traits": {key: "victim@x.test"}},
+                "signature": signature,
+            },
+        )
+        assert answer.status_code == 200, answer.content
+    victim.refresh_from_db()
+    assert victim.user_id is None and victim.traits == {"plan": "gold"}
+    assert Profile.objects.get(environment=verified, user_id="attacker").email is None
+
+
 def test_anonymous_calls_work_under_verification(client, verified):
     web_survey(verified, targeting={"audience": "anonymous"})
     assert len(page(client, verified).json()["surveys"]) == 1
@@ -533,6 +558,66 @@ def test_bad_input_is_400_naming_the_field(client, environment):
     assert bad_survey.json()["field"] == "survey_id"
     bad_display = call(client, environment, "/displays/not-a-uuid/dismiss", {"anonymous_id": ANON})
     assert bad_display.status_code == 404
+
+
+@override_settings(HARK_CLIENT_RATE_LIMIT_IP=100_000)
+@pytest.mark.parametrize(
+    ("path", "extra", "field"),
+    [
+        # A NUL is dropped when stored: "u\0x" would have been identified as "ux", another
+        # person; the ids' reads failed on it with a 500 before that.
+        ("/page", {"user": {"id": "u\u0000x"}}, "user.id"),
+        ("/event", {"user": {"id": "u\u0000x"}, "name": "clicked"}, "user.id"),
+        ("/identify", {"user": {"id": "u\u0000x"}}, "user.id"),
+        ("/page", {"user": {"email": "a\u0000@x.test"}}, "user.email"),
+        ("/page", {"user": {"id": "tab\tid"}}, "user.id"),
+        # A lone surrogate cannot be stored or signed (a 500 from the encoder).
+        ("/page", {"user": {"id": "\ud800"}}, "user.id"),
+        ("/page", {"user": {"email": "\udfff@x.test"}}, "user.email"),
+        ("/page", {"user": {"id": "u1", "traits": {"plan": "\ud800"}}}, "user.traits.plan"),
+        # urlsplit raises on these (a 500, and the call was never counted by the rate limit).
+        ("/page", {"url": "https://[::1/x"}, "url"),
+        ("/page", {"url": "https://a\uff03b.example/x"}, "url"),
+        ("/event", {"url": "https://[::1/x", "name": "clicked"}, "url"),
+    ],
+)
+def test_odd_identities_and_urls_are_400_naming_the_field_and_write_nothing(
+    client, environment, path, extra, field
+):
+    web_survey(environment)
+    before = table_counts()
+    # Raw JSON: json.dumps would refuse nothing, but spell the escapes as a client would.
+    body = json.dumps({"anonymous_id": ANON, "url": URL, **extra})
+    answer = client.post(
+        f"{PREFIX}{path}?key={environment.public_key}", data=body, content_type="text/plain"
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["field"] == field
+    assert table_counts() == before
+
+
+def test_a_lone_surrogate_in_an_answer_is_400_naming_the_field(client, environment):
+    survey = web_survey(environment)
+    QuestionFactory(survey=survey, kind=QuestionKind.TEXT, key="why", position=2)
+    display = _claim(client, environment, survey)
+    before = table_counts()
+    answer = _answer(client, environment, display, "why", "\ud800", "k-00000009")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["field"] == "value"
+    assert table_counts() == before
+
+
+@override_settings(HARK_CLIENT_RATE_LIMIT_IP=3)
+def test_a_call_refused_for_its_url_still_counts_toward_the_rate_limit(client, environment):
+    cache.clear()
+    statuses = [
+        call(
+            client, environment, "/page", {"anonymous_id": ANON, "url": "https://[::1/x"}
+        ).status_code
+        for _ in range(5)
+    ]
+    assert statuses[:3] == [400, 400, 400] and statuses[3:] == [429, 429]
+    cache.clear()
 
 
 def test_cors_headers_preflight_and_allowed_origins(client, environment):

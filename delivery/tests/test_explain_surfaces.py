@@ -70,6 +70,12 @@ def test_rest_eligibility_lists_the_gates(api, environment):
     assert by_uuid.json()["eligible"] is True
     by_email = api.get(f"/api/v1/forms/{survey.uuid}/eligibility", {"email": profile.email})
     assert next(g for g in by_email.json()["gates"] if g["gate"] == "pages")["verdict"] == "unknown"
+    # An email in any case and with blanks around it is the same contact (canonical form, as
+    # GET /api/v1/contact reads it).
+    spaced = api.get(
+        f"/api/v1/forms/{survey.uuid}/eligibility", {"email": f"  {profile.email.upper()} "}
+    )
+    assert spaced.status_code == 200 and spaced.json()["contact"] == str(profile.uuid)
 
 
 def test_rest_eligibility_errors_and_scoping(api, environment, other_environment):
@@ -84,4 +90,14 @@ def test_rest_eligibility_errors_and_scoping(api, environment, other_environment
     bad_url = api.get(f"/api/v1/forms/{survey.uuid}/eligibility", {"id": "u1", "url": "ftp://x"})
     assert bad_url.status_code == 400 and bad_url.json()["field"] == "url"
     assert api.get("/api/v1/forms/not-a-uuid/eligibility", {"id": "u1"}).status_code == 400
+    # A malformed uuid is named `uuid` (it was "body": the error mapper took the parameter's
+    # name for a union's type tag), a miss by email names `email`.
+    bad_uuid = api.get(f"/api/v1/forms/{survey.uuid}/eligibility", {"uuid": "zz"})
+    assert bad_uuid.status_code == 400 and bad_uuid.json()["field"] == "uuid"
+    unknown = api.get(f"/api/v1/forms/{survey.uuid}/eligibility", {"email": "no@x.test"})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "email"
+    bad_page = api.get(
+        f"/api/v1/forms/{survey.uuid}/eligibility", {"id": "u1", "url": "https://[::1/x"}
+    )
+    assert bad_page.status_code == 400 and bad_page.json()["field"] == "url"
     assert Client().get(f"/api/v1/forms/{survey.uuid}/eligibility", {"id": "u1"}).status_code == 401

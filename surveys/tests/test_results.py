@@ -292,8 +292,8 @@ def test_funnel_follows_branching(owner_client, environment, branching):
     assert total_dropped + response.context["funnel_completed"] == 6
 
 
-def test_a_free_text_jump_groups_by_blankness_not_by_each_text(owner_client, environment, branching):
-    """"good" jumps to the end when answered: its 30 different texts take one path, so they make
+def test_a_free_text_jump_groups_by_blankness_not_by_text(owner_client, environment, branching):
+    """ "good" jumps to the end when answered: its 30 different texts take one path, so they make
     one group (they made 30: the Results page walked a path per response on a real survey),
     and a blank answer is not "answered" (it goes on to "bad")."""
     s = branching

@@ -47,6 +47,14 @@ def test_create_returns_the_secret_once_then_only_a_hint(api, allow_private, rec
         ({"event_types": ["survey.published"]}, "url"),
         ({"url": "https://8.8.8.8/x", "kind": "segment"}, "write_key"),
         ({"url": "https://8.8.8.8/x", "kind": "other", "event_types": []}, "kind"),
+        # PostgreSQL refuses NUL in text: these were 500s through the API.
+        (
+            {"url": "https://8.8.8.8/x", "event_types": ["survey.published"], "description": "a\0"},
+            "description",
+        ),
+        ({"url": "https://8.8.8.8/ho\0ok", "event_types": ["survey.published"]}, "url"),
+        ({"url": "https://8.8.8.8/a\nb", "event_types": ["survey.published"]}, "url"),
+        ({"url": "https://8.8.8.8/x", "kind": "segment", "write_key": "wk\0"}, "write_key"),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_writes_nothing(api, body, field):
@@ -63,6 +71,7 @@ def test_update_rotate_delete(api, allow_private, receiver):
     assert answer.status_code == 200, answer.content
     assert answer.json()["enabled"] is False
     assert answer.json()["event_types"] == ["survey.closed"]
+    assert patch(api, path, {"description": "x\0y"}).json()["field"] == "description"
     allow_private.HARK_WEBHOOKS_ALLOW_PRIVATE = False
     assert patch(api, path, {"url": "http://10.0.0.1/"}).json()["field"] == "url"
     assert WebhookEndpoint.objects.get().url == receiver.url
