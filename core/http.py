@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.once import once_repeated
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django_htmx.middleware import HtmxDetails
@@ -66,8 +68,17 @@ def htmx_fragment(request: HarkRequest, target: str | None = None) -> bool:
 
 def confirmed(request: HttpRequest) -> bool:
     """A POST carrying confirm=yes: sent by the confirmation <dialog> (_confirm_dialog.html) and
-    by the confirmation page (confirm.html). A destructive view acts only then."""
-    return request.method == "POST" and request.POST.get("confirm") == "yes"
+    by the confirmation page (confirm.html). A destructive view acts only then, and once: the
+    same confirmation sent again (its one-time token, core/once.py) is not confirmed, and the
+    confirmation page it gets says it was done already. Decided once per request."""
+    decided = getattr(request, "_hark_confirmed", None)
+    if decided is None:
+        decided = request.method == "POST" and request.POST.get("confirm") == "yes"
+        if decided and once_repeated(request):
+            decided = False
+            request._hark_repeated = True  # type: ignore[attr-defined]
+        request._hark_confirmed = decided  # type: ignore[attr-defined]
+    return decided
 
 
 def confirm_page(
@@ -85,6 +96,7 @@ def confirm_page(
             "back": back,
             "back_label": back_label,
             "unconfirmed": request.method == "POST",
+            "repeated": getattr(request, "_hark_repeated", False),
         },
     )
 

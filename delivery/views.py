@@ -174,18 +174,31 @@ def test_targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
     return render(request, template, context)
 
 
+def _locale(value: str) -> str:
+    """A language code in the form translations are stored under (services.translation_set)."""
+    return value.strip().replace("_", "-").lower()
+
+
 @editor_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
-    """A survey's texts in one language. POST saves them (empty: default language)."""
+    """A survey's texts in one language. POST saves them (empty: default language). The page
+    of "pt_BR" is the page of "pt-br", the form translations are stored under (a GET is
+    redirected there): it read, saved and removed under different names."""
     survey = _survey(request, uuid)
+    canonical = _locale(locale)
+    if canonical != locale and request.method in ("GET", "HEAD"):
+        return HttpResponseRedirect(
+            env_reverse(request, "delivery:translation", uuid=uuid, locale=canonical)
+        )
+    locale = canonical
     questions = list(survey.questions.order_by("position", "id"))
-    existing = SurveyTranslation.objects.filter(survey=survey, locale=locale.lower()).first()
+    existing = SurveyTranslation.objects.filter(survey=survey, locale=locale).first()
     texts = existing.texts if existing else {}
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "delete":
-            services.translation_delete(survey=survey, locale=locale.lower())
+            services.translation_delete(survey=survey, locale=locale)
             messages.success(request, f"The {locale} translation was removed.")
             return HttpResponseRedirect(env_reverse(request, "delivery:targeting", uuid=uuid))
         posted: dict[str, Any] = {"questions": {}, "thank_you": {}}
@@ -208,7 +221,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
         else:
             messages.success(request, f"Translation ({locale}) saved.")
             return HttpResponseRedirect(
-                env_reverse(request, "delivery:translation", uuid=uuid, locale=locale.lower())
+                env_reverse(request, "delivery:translation", uuid=uuid, locale=locale)
             )
     rows = []
     for question in questions:
@@ -223,7 +236,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
         )
     context = {
         "survey": survey,
-        "locale": locale.lower(),
+        "locale": locale,
         "rows": rows,
         "thank_you": texts.get("thank_you") or {},
         "error": error,
@@ -235,7 +248,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
 @require_GET
 def translation_pick(request: HarkRequest, uuid: UUID) -> HttpResponse:
     _survey(request, uuid)  # another environment's survey: 404
-    locale = request.GET.get("locale", "").strip().lower()[:20] or "de"
+    locale = _locale(request.GET.get("locale", ""))[:20] or "de"
     return HttpResponseRedirect(
         env_reverse(request, "delivery:translation", uuid=uuid, locale=locale)
     )

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.http import HarkRequest, confirm_page, confirmed, safe_next
+from core.once import once_repeated
 from core.urls import env_reverse
 
 from . import services
@@ -131,6 +132,10 @@ def settings_page(request: HarkRequest) -> HttpResponse:
 @require_POST
 @admin_required
 def api_key_create(request: HarkRequest) -> HttpResponse:
+    if once_repeated(request):
+        # The page that showed a new key, sent again: no second key.
+        messages.info(request, "That form was already sent: no other key was created.")
+        return _settings_redirect(request, "api-keys")
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return render(

@@ -82,15 +82,25 @@ _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
 def _clean(
-    *, kind: str, url: str, event_types: list[str] | None, description: str, secret: str | None
+    *,
+    kind: str,
+    url: str,
+    event_types: list[str] | None,
+    description: str,
+    secret: str | None,
+    stored_url: str | None = None,
 ) -> tuple[str, list[str], str]:
+    """The endpoint's fields checked (ValidationError naming each field at fault). The URL is
+    checked (resolved) only when it is new: an endpoint whose host stopped resolving, or now
+    resolves to a private address, must still be disabled or described by its admins (delivery
+    checks the address again before each request anyway)."""
     errors: dict[str, list[str]] = {}
     if kind not in EndpointKind.values:
         errors["kind"] = [f"must be one of {', '.join(EndpointKind.values)}"]
     url = (url or "").strip()
     if _CONTROL_CHARACTER.search(url):
         errors["url"] = ["must not contain control characters"]
-    else:
+    elif url != stored_url:
         try:
             http.check_url(url)
         except http.UnsafeURL as exc:
@@ -178,6 +188,7 @@ def endpoint_update(
         event_types=endpoint.event_types if event_types is None else event_types,
         description=endpoint.description if description is None else description,
         secret=write_key,
+        stored_url=endpoint.url,
     )
     before = _audited(endpoint)
     fields = []

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment
+from core.once import once_repeated
 from core.urls import env_reverse
 from environments.permissions import admin_required
 
@@ -51,6 +52,10 @@ def endpoint_list(request: HarkRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @admin_required(read_only="webhooks:list")
 def endpoint_new(request: HarkRequest) -> HttpResponse:
+    if request.method == "POST" and once_repeated(request):
+        # The page that showed the new endpoint's secret, sent again: no second endpoint.
+        messages.info(request, "That form was already sent: no other endpoint was created.")
+        return HttpResponseRedirect(env_reverse(request, "webhooks:list"))
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

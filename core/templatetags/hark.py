@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from core.humanize import time_ago
+from core.once import once_field
 
 register = template.Library()
 
@@ -52,6 +53,12 @@ def user_link(context: template.Context, profile: Any) -> SafeString:
         href,
         profile.display_name,
     )
+
+
+@register.simple_tag(name="once_field")
+def once_field_tag() -> SafeString:
+    """{% once_field %}: the one-time token of a form that must act once (core/once.py)."""
+    return once_field()
 
 
 @register.tag("confirm_dialog")

@@ -106,6 +106,19 @@ def test_api_key_is_shown_once_then_revoked(owner_client, environment):
     assert api_key_authenticate(secret=secret) is None
 
 
+def test_a_resubmitted_new_key_form_creates_one_key(owner_client, environment):
+    """Reload on the page showing the new key sends its form again: it made a second key (whose
+    secret the admin may never have copied)."""
+    page = owner_client.get(eurl(environment, "environments:settings"))
+    once = re.search(rb'api-keys/.*?name="once" value="([^"]+)"', page.content, re.DOTALL).group(1)
+    body = {"name": "backend", "once": once.decode()}
+    first = owner_client.post(eurl(environment, "environments:api_key_create"), body)
+    assert first.status_code == 200 and b"Copy your new key" in first.content
+    again = owner_client.post(eurl(environment, "environments:api_key_create"), body)
+    assert again.status_code == 302
+    assert ApiKey.objects.filter(environment=environment).count() == 1
+
+
 def test_key_of_another_environment_cannot_be_revoked(owner_client, environment, other_environment):
     key, _secret = api_key_create(environment=other_environment)
     response = owner_client.post(

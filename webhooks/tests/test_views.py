@@ -4,6 +4,8 @@ fragment, status filter and keyset pages in a constant number of queries."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -149,6 +151,82 @@ def test_admin_rotates_toggles_tests_replays_and_deletes(owner_client, environme
     assert WebhookEndpoint.objects.exists()
     owner_client.post(eurl(environment, "webhooks:delete", uuid=endpoint.uuid), {"confirm": "yes"})
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_endpoint_whose_address_is_refused_now_can_still_be_disabled_and_edited(
+    owner_client, environment, endpoint, allow_private
+):
+    """Its URL was accepted when created; now it points at a private address (or its host
+    stopped resolving): switching it off, or editing its description, re-checked the URL and
+    was a 500 (toggle) or a form error, and the failing endpoint stayed on."""
+    allow_private.HARK_WEBHOOKS_ALLOW_PRIVATE = False
+    answer = owner_client.post(eurl(environment, "webhooks:toggle", uuid=endpoint.uuid))
+    assert answer.status_code == 302
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    answer = owner_client.post(
+        eurl(environment, "webhooks:edit", uuid=endpoint.uuid),
+        {
+            "kind": "webhook",
+            "url": endpoint.url,
+            "description": "old CRM, being replaced",
+            "event_types": ["survey.published"],
+        },
+    )
+    assert answer.status_code == 302, answer.context and answer.context["form"].errors
+    endpoint.refresh_from_db()
+    assert endpoint.description == "old CRM, being replaced"
+    # A new URL is checked as ever.
+    answer = owner_client.post(
+        eurl(environment, "webhooks:edit", uuid=endpoint.uuid),
+        {"kind": "webhook", "url": "http://10.1.2.3/x", "event_types": ["survey.published"]},
+    )
+    assert "url" in answer.context["form"].errors
+
+
+def _once(page) -> str:
+    token = re.search(rb'name="once" value="([^"]+)"', page.content)
+    assert token, "the form carries no one-time token"
+    return token.group(1).decode()
+
+
+def test_a_resubmitted_rotation_does_not_rotate_again(owner_client, environment, endpoint):
+    """Reload on the page showing the new secret sends the confirmation again: it rotated a
+    second time, and the receiver's secret (the one before the first rotation) stopped signing
+    at once instead of 24 hours later."""
+    original = endpoint.secret
+    url = eurl(environment, "webhooks:rotate", uuid=endpoint.uuid)
+    token = _once(owner_client.get(url))
+    first = owner_client.post(url, {"confirm": "yes", "once": token})
+    endpoint.refresh_from_db()
+    rotated = endpoint.secret
+    assert rotated != original and rotated.encode() in first.content
+    again = owner_client.post(url, {"confirm": "yes", "once": token})
+    endpoint.refresh_from_db()
+    assert endpoint.secret == rotated
+    assert endpoint.signing_secrets() == [rotated, original]
+    assert b"was sent before" in again.content and rotated.encode() not in again.content
+    # The dialog on the endpoint's page carries its own token: a new rotation is one click.
+    token = _once(owner_client.get(eurl(environment, "webhooks:detail", uuid=endpoint.uuid)))
+    owner_client.post(url, {"confirm": "yes", "once": token})
+    endpoint.refresh_from_db()
+    assert endpoint.secret not in (rotated, original)
+
+
+def test_a_resubmitted_new_endpoint_form_creates_one_endpoint(
+    owner_client, environment, allow_private, receiver
+):
+    url = eurl(environment, "webhooks:new")
+    body = {
+        "kind": "webhook",
+        "url": receiver.url,
+        "event_types": ["survey.published"],
+        "once": _once(owner_client.get(url)),
+    }
+    assert owner_client.post(url, body).status_code == 200
+    again = owner_client.post(url, body)
+    assert again.status_code == 302
+    assert WebhookEndpoint.objects.count() == 1
 
 
 def _deliveries(environment, n: int) -> None:
