@@ -118,14 +118,34 @@ def import_create(*, environment: Environment, user: Any, upload: Any) -> Contac
     if len(header) > COLUMNS_MAX:
         path.unlink(missing_ok=True)
         raise ValidationError({"file": f"has more than {COLUMNS_MAX} columns"})
-    return ContactImport.objects.create(
-        environment=environment,
-        created_by=user,
-        filename=os.path.basename(upload.name)[:255],
-        path=str(path),
-        size=upload.size,
-        header=header,
-    )
+    column = _nul_column(header)
+    if column is not None:
+        # The header is stored as jsonb, which cannot hold \u0000 (the insert failed: a 500).
+        path.unlink(missing_ok=True)
+        raise ValidationError(
+            {"file": f"has a NUL character (0x00) in its header row, in column {column}"}
+        )
+    try:
+        return ContactImport.objects.create(
+            environment=environment,
+            created_by=user,
+            filename=os.path.basename(upload.name)[:255],
+            path=str(path),
+            size=upload.size,
+            header=header,
+        )
+    except BaseException:
+        # No row points at the file, so nothing would ever delete it.
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _nul_column(row: list[str]) -> int | None:
+    """The number (from 1) of the first value holding a NUL character, or None. PostgreSQL's
+    text and jsonb cannot store one, and Python's csv reader (3.11+) passes it through."""
+    if "\x00" not in "".join(row):  # one scan of the row: most have none
+        return None
+    return next(i for i, value in enumerate(row, start=1) if "\x00" in value)
 
 
 def _infer(values: list[str]) -> str:
@@ -244,6 +264,11 @@ def _plan(header: list[str], mapping: list[dict[str, str]]) -> _Plan:
 def _shape_problem(plan: _Plan, row: list[str], seen: dict[str, int], n: int) -> str | None:
     """The checks made while streaming: the row's shape, its key, a key repeated in the file.
     `seen` maps keys to the row that first had them."""
+    column = _nul_column(row)
+    if column is not None:
+        # Checked first, before the key is remembered: the row is not imported, so a later
+        # row with the same key is no repeat. _stage drops the NUL from what it stages.
+        return f"the value in column {column} contains a NUL character (0x00)"
     if len(row) != plan.width:
         return f"has {len(row)} values, the header has {plan.width}"
     key = row[plan.key_column].strip(BLANKS)
@@ -448,6 +473,11 @@ def _stage(cursor: Any, plan: _Plan, path: str, table: str) -> int:
         next(reader, None)
         for n, row in enumerate(reader, start=1):
             bad = _shape_problem(plan, row, seen, n)
+            if bad is not None:
+                # Staged only for the report of rejected rows (its values, in jsonb). A NUL
+                # (rejected by _shape_problem) cannot go into text or jsonb: the COPY failed and
+                # with it the whole import. The reason says it was there.
+                row = [value.replace("\x00", "") for value in row]
             if len(row) != width:
                 row = (row + pad)[:width]
             copy.write_row((n, bad, *row))

@@ -347,13 +347,19 @@ _PANEL_EVENTS_BRANCH = """(
 )"""
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+# The ranges step back at most max(PANEL_EVENTS_RANGES) months from their start: from year 2
+# they stay inside year 1 and after _EARLIEST. An edited cursor can name any time datetime
+# holds, year 1 included, whose months before are year 0 (a ValueError: a 500).
+_RANGES_NEWEST_MIN = datetime(2, 1, 1, tzinfo=UTC)
 
 
 def _newest_first_ranges(newest: datetime) -> list[tuple[datetime, datetime]]:
     """[from, to) time ranges that cover all time, newest first (PANEL_EVENTS_RANGES), on
-    month boundaries: the events table's partitions are calendar months in UTC."""
+    month boundaries: the events table's partitions are calendar months in UTC. A `newest`
+    before _RANGES_NEWEST_MIN starts them there: they still cover all time, and the page's
+    keyset condition keeps only the rows older than the cursor (none, that far back)."""
 
-    month = month_of(newest)
+    month = month_of(max(newest, _RANGES_NEWEST_MIN))
     bounds = [month_start(add_months(month, -n)) for n in PANEL_EVENTS_RANGES]
     return list(zip([*bounds, _EARLIEST], [_LATEST, *bounds], strict=True))
 

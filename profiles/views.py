@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.http import HarkRequest, htmx_fragment
+from core.http import HarkRequest, htmx_fragment, parse_id
 from core.spreadsheet import CsvLines
 from core.totals import capped_total
 
@@ -123,14 +123,6 @@ def _usage_month(value: str | None) -> date | None:
         raise Http404("no such month") from None
 
 
-def _usage_after(value: str | None) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit():
-        raise Http404("bad cursor")
-    return int(value)
-
-
 @require_GET
 def usage(request: HarkRequest) -> HttpResponse:
     """MAU per month (identified / anonymous, and per source), and with `?month=YYYY-MM` the
@@ -144,16 +136,18 @@ def usage(request: HarkRequest) -> HttpResponse:
         context["months"] = usage_months(environment_id=request.environment.pk, current=current)
         context["zone"] = zone
     if month is not None:
+        # The cursor is a profile id. A malformed one ("²", which str.isdigit() accepts and
+        # int() refuses; thousands of digits) reads as none, the first page, as every cursor
+        # does (core.pagination): it was a 500.
+        after = parse_id(request.GET.get("after"))
         rows, next_after = usage_counted_page(
-            environment_id=request.environment.pk,
-            month=month,
-            after=_usage_after(request.GET.get("after")),
+            environment_id=request.environment.pk, month=month, after=after
         )
         context.update(
             rows=[(row, _source_labels(row.sources)) for row in rows],
             month_param=month.strftime("%Y-%m"),
             next_after=next_after,
-            is_later_page=bool(request.GET.get("after")),
+            is_later_page=after is not None,
         )
     if fragment:
         return render(request, "profiles/usage.html#counted", context)

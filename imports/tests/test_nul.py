@@ -1,0 +1,103 @@
+"""Contact import: a NUL character (0x00) in the file. Python's csv reader passes it through,
+and PostgreSQL's text and jsonb cannot store it: a NUL in a value rejects that row only (it
+failed the whole import), a NUL in the header is a form error (it was a 500)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from imports.models import ContactImport, ImportStatus, RejectedRow
+from imports.services import import_create, import_run, import_start, mapping_default
+from profiles.models import Profile
+
+pytestmark = pytest.mark.django_db
+
+NUL = "\x00"
+
+
+@pytest.fixture(autouse=True)
+def import_dir(tmp_path, settings):
+    settings.HARK_IMPORT_DIR = str(tmp_path / "imports")
+
+
+def _upload(text: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile("contacts.csv", text.encode(), content_type="text/csv")
+
+
+def _file(rows: int, *, nul_row: int) -> str:
+    lines = ["user_id,email,plan"]
+    for n in range(1, rows + 1):
+        plan = f"pr{NUL}o" if n == nul_row else "pro"
+        lines.append(f"u{n:04d},person{n}@example.com,{plan}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_nul_in_a_value_rejects_its_row_and_imports_every_other(environment, owner):
+    contact_import = import_create(
+        environment=environment, user=owner.user, upload=_upload(_file(1000, nul_row=500))
+    )
+    import_start(contact_import=contact_import, mapping=mapping_default(contact_import))
+    import_run(import_id=contact_import.pk)  # the Celery task's body
+    contact_import.refresh_from_db()
+    assert contact_import.status == ImportStatus.DONE, contact_import.error
+    assert (contact_import.total_rows, contact_import.created_count) == (1000, 999)
+    assert contact_import.rejected_count == 1
+    # The report keeps the row, its values without the NUL (jsonb cannot hold one).
+    [(row, reason, values)] = RejectedRow.objects.values_list("row", "reason", "values")
+    assert (row, reason) == (500, "the value in column 3 contains a NUL character (0x00)")
+    assert values == ["u0500", "person500@example.com", "pro"]
+    assert Profile.objects.filter(environment=environment).count() == 999
+    assert not Profile.objects.filter(user_id="u0500").exists()
+    assert Profile.objects.get(user_id="u0501").traits == {"plan": "pro"}
+
+
+def test_a_nul_in_a_value_is_a_problem_in_the_preview_and_a_rejected_row(
+    owner_client, environment, django_capture_on_commit_callbacks
+):
+    """Through the pages, tasks inline (no Redis): the Start POST ran the import and was a 500."""
+    text = f"id,email,plan\n1,a@example.com,pr{NUL}o\n2,b@example.com,free\n"
+    response = owner_client.post(
+        reverse("imports:list", kwargs={"env": environment.slug}), {"file": _upload(text)}
+    )
+    assert response.status_code == 302
+    detail = response["Location"]
+    page = owner_client.get(detail)
+    assert page.status_code == 200
+    assert page.context["preview"].problems == [
+        (1, "the value in column 3 contains a NUL character (0x00)")
+    ]
+    form = {"role_0": "user_id", "role_1": "email", "role_2": "trait", "key_2": "plan"}
+    form |= {"type_0": "string", "type_1": "string", "type_2": "string", "action": "start"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(detail, form)
+    assert response.status_code == 302
+    contact_import = ContactImport.objects.get()
+    assert contact_import.status == ImportStatus.DONE, contact_import.error
+    assert (contact_import.created_count, contact_import.rejected_count) == (1, 1)
+    report = owner_client.get(
+        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
+    )
+    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    assert lines == [
+        ["row", "reason", "id", "email", "plan"],
+        ["1", "the value in column 3 contains a NUL character (0x00)", "1", "a@example.com", "pro"],
+    ]
+
+
+def test_a_nul_in_the_header_is_a_form_error_and_stores_nothing(
+    owner_client, environment, settings
+):
+    response = owner_client.post(
+        reverse("imports:list", kwargs={"env": environment.slug}),
+        {"file": _upload(f"id,pl{NUL}an\n1,pro\n")},
+    )
+    assert response.status_code == 400
+    assert b"has a NUL character (0x00) in its header row, in column 2" in response.content
+    assert not ContactImport.objects.exists()
+    assert os.listdir(settings.HARK_IMPORT_DIR) == []  # the upload is removed
