@@ -101,3 +101,26 @@ def test_a_nul_in_the_header_is_a_form_error_and_stores_nothing(
     assert b"has a NUL character (0x00) in its header row, in column 2" in response.content
     assert not ContactImport.objects.exists()
     assert os.listdir(settings.HARK_IMPORT_DIR) == []  # the upload is removed
+
+
+def test_a_run_that_fails_with_tasks_inline_shows_its_reason_not_a_500(
+    owner_client, environment, django_capture_on_commit_callbacks
+):
+    """The stored file goes missing between Start and the run (a cleaned import folder): the
+    run fails, and with tasks inline (no Redis) the error reached the Start POST as a 500; the
+    import's page says why."""
+    response = owner_client.post(
+        reverse("imports:list", kwargs={"env": environment.slug}),
+        {"file": _upload("id,email\n1,a@example.com\n")},
+    )
+    detail = response["Location"]
+    form = {"role_0": "user_id", "role_1": "email", "type_0": "string", "type_1": "string"}
+    with django_capture_on_commit_callbacks() as started:
+        assert owner_client.post(detail, form | {"action": "start"}).status_code == 302
+    os.remove(ContactImport.objects.get().path)
+    for run in started:
+        run()  # the task, inline: what the POST's commit ran
+    contact_import = ContactImport.objects.get()
+    assert contact_import.status == ImportStatus.FAILED
+    assert "No such file" in contact_import.error
+    assert "No such file" in owner_client.get(detail).content.decode()
