@@ -808,6 +808,7 @@ def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) ->
         for k, v in (texts.get("thank_you") or {}).items()
         if k in ("title", "message", "button_label") and v
     }
+    _translation_refuse_nul(questions, thank_you)
     translation, _ = SurveyTranslation.objects.update_or_create(
         survey=survey,
         locale=locale,
@@ -817,6 +818,31 @@ def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) ->
         },
     )
     return translation
+
+
+def _translation_refuse_nul(
+    questions: Mapping[str, Mapping[str, Any]], thank_you: Mapping[str, str]
+) -> None:
+    """jsonb cannot store a NUL character (saving one was a 500, DataError): a text holding
+    one is refused, keyed by its form field ("q1__title") and named in the message (the page
+    shows the messages only), before anything is written."""
+    errors: dict[str, list[str]] = {}
+    for key, item in questions.items():
+        for name, value in item.items():
+            text = "".join(value) if isinstance(value, list) else value
+            if "\x00" in text:
+                where = name.replace("_", " ")
+                errors[f"{key}__{name}"] = [
+                    f"Question “{key}”, {where}: a NUL character is not allowed."
+                ]
+    for name, text in thank_you.items():
+        if "\x00" in text:
+            where = name.replace("_", " ")
+            errors[f"thank_you__{name}"] = [
+                f"Thank-you step, {where}: a NUL character is not allowed."
+            ]
+    if errors:
+        raise ValidationError(errors)
 
 
 def translation_delete(*, survey: Survey, locale: str) -> None:

@@ -69,6 +69,41 @@ SEGMENT_AUDIT_FIELDS = ("name", "description", "kind", "rules")
 
 # --- Rules ----------------------------------------------------------------------------------
 
+NUL = "\x00"
+
+
+def _refuse_nul(**texts: str | None) -> None:
+    """PostgreSQL cannot store a NUL character in text (saving one was a 500, DataError): the
+    field holding one is refused by name before anything is read or written. The services
+    take the dashboard's raw POST values, which no form field has checked."""
+    errors = {
+        name: [f"The {name} cannot contain a NUL character."]
+        for name, text in texts.items()
+        if text and NUL in text
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _nul_path(value: Any) -> str | None:
+    """The validation path ("conditions[1].value") of the first text in a JSON value, key or
+    value, holding a NUL character, which jsonb cannot store either; None when there is none.
+    A walk without recursion, like R.iter_conditions (the rules may be nested anyhow)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if NUL in node:
+                return path
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if NUL in str(key):
+                    return path
+                stack.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{n}]", child) for n, child in enumerate(node))
+    return None
+
 
 def segment_validate_rules(
     *, environment_id: int, rules: Any, segment: Segment | None = None
@@ -76,6 +111,9 @@ def segment_validate_rules(
     """Validate a rule tree for a segment of the environment: shape, types and values, that
     referenced segments exist here, and that no reference leads back to `segment` (a cycle).
     Raises ValidationError keyed by the path of the condition at fault."""
+    nul = _nul_path(rules)
+    if nul is not None:  # before validate_rules, which looks up the keys the rules name
+        raise ValidationError({nul or "rules": ["A rule cannot contain a NUL character."]})
     info = R.validate_rules(rules, environment_id=environment_id)
     errors: dict[str, list[str]] = {}
     references = [
@@ -142,6 +180,7 @@ def segment_create(
     created_by: Any = None,
 ) -> Segment:
     """Create a segment; a dynamic one gets its rules validated and its first recompute queued."""
+    _refuse_nul(name=name, description=description)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ["Enter a name."]})
@@ -186,6 +225,7 @@ def segment_update(
 ) -> Segment:
     """Rename / redescribe, or replace the rules (validated; a recompute is queued only when the
     rules changed). Skips the write when nothing changed."""
+    _refuse_nul(name=name, description=description)
     fields: list[str] = []
     before = audit.snapshot(segment, SEGMENT_AUDIT_FIELDS)
     if name is not None:
@@ -837,12 +877,26 @@ _SPLIT = re.compile(r"[\s,;]+")
 
 def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[str]]:
     """Import members into a manual segment from CSV (or any list) of user ids or emails:
-    every cell is tried as a user id and as an email. Returns (added, values not found)."""
+    every cell is tried as a user id and as an email. Returns (added, values not found).
+    Lines holding a NUL character (no user id or email can) refuse the whole import, naming
+    them: looking them up was a 500 (PostgreSQL text cannot hold one), and importing the rest
+    would hide that the list is not what the user meant."""
     _require_manual(segment)
     values: list[str] = []
-    for row in csv.reader(io.StringIO(data)):
+    refused: list[int] = []
+    reader = csv.reader(io.StringIO(data))
+    for row in reader:
+        if any(NUL in cell for cell in row):
+            refused.append(reader.line_num)
+            continue
         for cell in row:
             values += [v for v in _SPLIT.split(cell.strip()) if v]
+    if refused:
+        shown = ", ".join(str(n) for n in refused[:10]) + (" …" if len(refused) > 10 else "")
+        raise ValidationError(
+            f"Nothing was imported: a NUL character is not allowed in an id or email "
+            f"(line{'s' if len(refused) > 1 else ''} {shown})."
+        )
     values = list(dict.fromkeys(values))[:100_000]
     if not values:
         return 0, []

@@ -142,9 +142,12 @@ def date_range(period: str | None, start: date | None, end: date | None) -> Date
     wins over dates (the form keeps the last custom dates around); no period with dates is a
     custom range."""
     if period == "custom" or (not period and (start or end)):
+        # The range's end is the start of the day after `end`, which does not exist after
+        # 9999-12-31 (date.max; it was a 500): a range to the end of that day leaves nothing
+        # out, so it is open.
         return DateRange(
             start=_day_start(start) if start else None,
-            end=_day_start(end + timedelta(days=1)) if end else None,
+            end=_day_start(end + timedelta(days=1)) if end and end < date.max else None,
             period="custom",
         )
     known = period or ""

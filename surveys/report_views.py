@@ -130,7 +130,9 @@ def results(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = survey_for_builder(environment=request.environment, uuid=uuid)
     filterset = ResultsFilter(request.GET, environment=request.environment, survey=survey)
     compare = compared_segments(request.environment, request.GET.getlist("compare"))
-    text_search = request.GET.get("text", "").strip()[:200]
+    # Read here, not by the filter's form: a NUL (PostgreSQL text cannot hold one; searching
+    # with it was a 500) is dropped, as in the other free-text searches.
+    text_search = request.GET.get("text", "").replace("\x00", "").strip()[:200]
     query = request.GET.copy()
     query["survey"] = str(survey.uuid)
     context = {

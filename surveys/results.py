@@ -25,7 +25,7 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -90,23 +90,23 @@ class ResultsFilter(ResponseFilter):
         ) or data.get("period") not in (None, "", self.default_period)
 
     def previous(self) -> ResultsFilter | None:
-        """The same filters over the period of the same length just before this one (None for
-        "all time" or an open range: nothing comes before it)."""
+        """The same filters over the period of the same length (in days) just before this one.
+        None when nothing comes before it: "all time" or a range open at the start; an empty
+        range (a start after the end, or in the future with no end, which runs to today);
+        a period that would begin before year 1, the first a date can hold (the subtraction
+        was a 500)."""
         span = self.date_range
-        if span.start is None:
+        first = span.start_date
+        if first is None:
             return None
-        end = span.end or _day_start_after(timezone.localdate())
-        length = end - span.start
+        days = ((span.end_date or timezone.localdate()) - first).days + 1
+        if days <= 0 or (first - date.min).days < days:
+            return None
         data = self.data.copy()
         data["period"] = "custom"
-        prev_start = span.start - length
-        data["start"] = timezone.localtime(prev_start).date().isoformat()
-        data["end"] = (timezone.localtime(span.start).date() - timedelta(days=1)).isoformat()
+        data["start"] = (first - timedelta(days=days)).isoformat()
+        data["end"] = (first - timedelta(days=1)).isoformat()
         return ResultsFilter(data, environment=self.environment, survey=self.survey)
-
-
-def _day_start_after(day: Any) -> datetime:
-    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
 
 
 # --- Comparisons -------------------------------------------------------------------------------

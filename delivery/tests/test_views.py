@@ -188,6 +188,23 @@ def test_translation_page_saves_and_feeds_the_client(environment, owner_client, 
     assert not SurveyTranslation.objects.filter(survey=survey).exists()
 
 
+def test_translation_with_a_nul_character_is_a_form_error_and_saves_nothing(
+    environment, owner_client
+):
+    """jsonb cannot hold a NUL character: saving one was a 500."""
+    survey = web_survey(environment, questions=3)
+    page = eurl(environment, "delivery:translation", uuid=survey.uuid, locale="de")
+    for field, named in [
+        ("q1__title", "Question “q1”, title"),
+        ("q3__choices", "Question “q3”, choices"),
+        ("thank_you__message", "Thank-you step, message"),
+    ]:
+        answer = owner_client.post(page, {"q2__title": "Warum?", field: "Hallo\x00"})
+        assert answer.status_code == 400
+        assert f"{named}: a NUL character is not allowed." in answer.content.decode()
+    assert not SurveyTranslation.objects.filter(survey=survey).exists()
+
+
 def test_panel_surveys_section_says_shown_would_and_would_not(
     environment, owner_client, outsider_client
 ):

@@ -415,6 +415,14 @@ def test_bad_filters_are_a_form_error_not_a_500(owner_client, environment, entri
     assert b"form-error" in response.content
 
 
+def test_dates_at_the_ends_of_the_calendar_filter_without_a_500(owner_client, environment, entries):
+    """The day after 9999-12-31 (the exclusive end) cannot be computed: it was a 500. Up to
+    the end of the last day leaves nothing out."""
+    for params in ({"end": "9999-12-31"}, {"start": "0001-01-01", "end": "9999-12-31"}):
+        assert len(_page(owner_client, environment, params).context["entries"]) == 50
+    assert _page(owner_client, environment, {"start": "9999-12-31"}).context["entries"] == []
+
+
 def test_a_member_of_another_environment_is_not_an_actor_choice(
     owner_client, environment, outsider, entries
 ):

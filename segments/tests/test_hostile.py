@@ -129,3 +129,85 @@ def test_preview_with_a_segment_that_is_not_a_uuid(owner_client, environment):
         eurl(environment, "segments:preview"), {"segment": "nope", "rules": ""}, headers=HTMX
     )
     assert response.status_code == 404
+
+
+# --- NUL characters (PostgreSQL text and jsonb cannot hold one: each was a 500) ---------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"name": "Seg\x00x"}, "name"),
+        ({"name": "Seg", "description": "d\x00"}, "description"),
+    ],
+)
+def test_nul_in_a_new_segments_text_is_a_form_error(owner_client, environment, fields, named):
+    for kind in ("manual", "dynamic"):
+        response = owner_client.post(eurl(environment, "segments:new"), {"kind": kind, **fields})
+        assert response.status_code == 400
+        assert f'data-path="{named}"' in response.content.decode()
+        assert f"The {named} cannot contain a NUL character." in response.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_nul_in_a_renamed_segment_is_a_form_error_and_changes_nothing(
+    owner_client, environment, manual
+):
+    response = owner_client.post(
+        eurl(environment, "segments:edit", uuid=manual.uuid),
+        {"name": "Renamed\x00", "description": "new"},
+    )
+    assert response.status_code == 400
+    assert "The name cannot contain a NUL character." in response.content.decode()
+    manual.refresh_from_db()
+    assert (manual.name, manual.description) == ("Beta", "")
+
+
+@pytest.mark.parametrize(
+    ("rules", "path"),
+    [
+        (
+            {
+                "op": "and",
+                "conditions": [
+                    {"type": "trait", "key": "plan", "operator": "equals", "value": "pro\x00"}
+                ],
+            },
+            "conditions[0].value",
+        ),
+        (
+            {
+                "op": "and",
+                "conditions": [{"type": "trait", "key": "pl\x00an", "operator": "is_set"}],
+            },
+            "conditions[0].key",
+        ),
+        ({"op": "and", "conditions": [], "x\x00": 1}, "rules"),
+    ],
+)
+def test_nul_in_rules_is_a_form_error_naming_the_condition(owner_client, environment, rules, path):
+    response = owner_client.post(
+        eurl(environment, "segments:new"),
+        {"name": "S", "kind": "dynamic", "rules": json.dumps(rules)},
+    )
+    assert response.status_code == 400
+    assert f'data-path="{path}"' in response.content.decode()
+    assert not Segment.objects.exists()
+    preview = owner_client.post(
+        eurl(environment, "segments:preview"), {"rules": json.dumps(rules)}, headers=HTMX
+    )
+    assert preview.status_code == 200
+    assert "A rule cannot contain a NUL character." in preview.content.decode()
+
+
+def test_nul_in_imported_ids_refuses_the_import_naming_the_line(owner_client, environment, manual):
+    ProfileFactory(environment=environment, user_id="u1")
+    response = owner_client.post(
+        eurl(environment, "segments:import", uuid=manual.uuid), {"ids": "u1\nu2\x00"}, follow=True
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert (
+        "Nothing was imported: a NUL character is not allowed in an id or email (line 2)." in text
+    )
+    assert not SegmentMembership.objects.exists()

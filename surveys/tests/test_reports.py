@@ -17,6 +17,7 @@ from segments.models import Segment, SegmentMembership
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.filters import ResponseFilter
 from surveys.models import Response
+from surveys.report_rollup import response_stats_rollup
 from tests.helpers import HTMX, eurl
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -455,6 +456,26 @@ def test_response_list_invalid_filter_lists_nothing(owner_client, environment, r
     response = owner_client.get(eurl(environment, "surveys:responses"), {"start": "31/02/2026"})
     assert listed(response) == []
     assert "were not understood" in response.content.decode()
+
+
+@pytest.mark.parametrize("rolled_up", [False, True])
+def test_a_range_ending_on_the_calendars_last_day_has_no_end(
+    owner_client, environment, responses, rolled_up
+):
+    """9999-12-31 is the last day a date can hold: the day after it (the range's exclusive
+    end) cannot be computed, which was a 500 on every report; ending there leaves nothing out."""
+    if rolled_up:
+        response_stats_rollup(environment_id=environment.pk)
+    everything = {"start": "0001-01-01", "end": "9999-12-31"}
+    response = owner_client.get(eurl(environment, "surveys:responses"), {"end": "9999-12-31"})
+    assert response.status_code == 200
+    assert len(listed(response)) == 6
+    overview = owner_client.get(
+        eurl(environment, "surveys:overview"), {"period": "custom", **everything}
+    )
+    assert overview.status_code == 200
+    assert overview.context["figures"]["views"] == 6
+    assert len(export(owner_client, environment, everything)) == 6
 
 
 def test_response_list_ignores_a_bad_cursor(owner_client, environment, responses):

@@ -391,6 +391,17 @@ def test_text_answers_are_searchable_and_link_to_the_respondent(owner_client, en
     assert panel.encode() in response.content
 
 
+def test_text_answer_search_ignores_a_nul_character(owner_client, environment, survey):
+    """Searched as typed, a NUL (which PostgreSQL text cannot hold) was a 500."""
+    _respond(survey, why="The export is slow")
+    _respond(survey, why="Great reports")
+    response = owner_client.get(results_url(environment, survey, "text=exp%00ort"))
+    assert response.status_code == 200
+    assert [t["text"] for t in _cards(response)["why"].texts] == ["The export is slow"]
+    response = owner_client.get(results_url(environment, survey, "text=%00"))
+    assert len(_cards(response)["why"].texts) == 2
+
+
 # --- Export -----------------------------------------------------------------------------------
 
 
@@ -440,6 +451,54 @@ def test_bad_filter_says_so_and_matches_nothing(owner_client, environment, surve
     assert response.status_code == 200
     assert response.context["totals"]["shown"] == 0
     assert b"not understood" in response.content
+
+
+def test_no_previous_period_before_the_calendars_first_day(
+    owner_client, environment, survey, answered
+):
+    """A period of the same length before one that starts in year 1 would start before it (the
+    subtraction was a 500): the page has no comparison rather than a wrong one."""
+    for query in ("start=0001-01-01", "start=0001-01-05&end=0001-03-01"):
+        response = owner_client.get(results_url(environment, survey, query))
+        assert response.status_code == 200
+        assert response.context["previous_span"] is None
+        assert response.context["previous_totals"] is None
+    response = owner_client.get(results_url(environment, survey, "start=0001-01-01"))
+    assert response.context["totals"]["shown"] == 9
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["start=9000-01-01", "end=9999-12-31&start=9000-01-01", "start=2026-03-10&end=2026-03-01"],
+)
+def test_no_previous_period_for_a_range_that_ends_before_it_starts(
+    owner_client, environment, survey, answered, query
+):
+    """A start in the far future without an end runs to today, backwards: the same length
+    before it reached past year 9999 (a 500). An empty range has nothing to compare with."""
+    response = owner_client.get(results_url(environment, survey, query))
+    assert response.status_code == 200
+    assert response.context["totals"]["shown"] == 0
+    assert response.context["previous_span"] is None
+
+
+def test_a_range_in_the_far_future_compares_with_the_period_before_it(
+    owner_client, environment, survey
+):
+    response = owner_client.get(results_url(environment, survey, "start=9000-01-11&end=9000-01-20"))
+    previous = response.context["previous_span"]
+    assert (previous.start_date.isoformat(), previous.end_date.isoformat()) == (
+        "9000-01-01",
+        "9000-01-10",
+    )
+
+
+def test_results_to_the_calendars_last_day_include_every_response(
+    owner_client, environment, survey, answered
+):
+    response = owner_client.get(results_url(environment, survey, "start=2000-01-01&end=9999-12-31"))
+    assert response.status_code == 200
+    assert response.context["totals"]["shown"] == 9
 
 
 def _count_queries(client, url):
