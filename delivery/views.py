@@ -21,6 +21,7 @@ from environments.permissions import admin_required, editor_required
 from profiles.models import Profile
 from profiles.selectors import profile_search_q
 from segments.models import Segment
+from surveys.link import LOCALE_RE
 from surveys.models import Survey, SurveyStatus
 
 from . import selectors, services, summary
@@ -193,12 +194,19 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
         )
     locale = canonical
     questions = list(survey.questions.order_by("position", "id"))
-    existing = SurveyTranslation.objects.filter(survey=survey, locale=locale).first()
+    # A code that cannot be a language (a NUL in the URL was a 500 in this lookup) has no
+    # translation: the page is empty, and saving says why (services.translation_set).
+    existing = (
+        SurveyTranslation.objects.filter(survey=survey, locale=locale).first()
+        if LOCALE_RE.match(locale)
+        else None
+    )
     texts = existing.texts if existing else {}
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "delete":
-            services.translation_delete(survey=survey, locale=locale)
+            if LOCALE_RE.match(locale):
+                services.translation_delete(survey=survey, locale=locale)
             messages.success(request, f"The {locale} translation was removed.")
             return HttpResponseRedirect(env_reverse(request, "delivery:targeting", uuid=uuid))
         posted: dict[str, Any] = {"questions": {}, "thank_you": {}}

@@ -223,7 +223,9 @@ def format_trait_value(value: Any, data_type: str) -> str:
         if isinstance(moment, datetime):
             if timezone.is_naive(moment):
                 moment = timezone.make_aware(moment, UTC)
-            moment = timezone.localtime(moment)
+            # Past year 9999 or before year 1 in the local zone: shown in its own offset.
+            with contextlib.suppress(OverflowError):
+                moment = timezone.localtime(moment)
             if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
                 return moment.strftime("%b %-d, %Y")
             return moment.strftime("%b %-d, %Y %H:%M")

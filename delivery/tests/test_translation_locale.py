@@ -29,3 +29,16 @@ def test_a_language_code_spelled_with_an_underscore_is_one_translation(environme
 
     owner_client.post(typed, {"action": "delete"})
     assert not SurveyTranslation.objects.filter(survey=survey).exists()
+
+
+def test_a_language_code_with_a_nul_is_an_empty_page_and_saves_nothing(environment, owner_client):
+    survey = web_survey(environment, questions=1)
+    bad = eurl(environment, "delivery:translation", uuid=survey.uuid, locale="de\x00")
+    assert owner_client.get(bad).status_code == 200
+    assert owner_client.post(bad, {"q1__title": "Hallo"}).status_code == 400
+    assert owner_client.post(bad, {"action": "delete"}).status_code == 302
+    picked = owner_client.get(
+        eurl(environment, "delivery:translation_pick", uuid=survey.uuid), {"locale": "de\x00"}
+    )
+    assert owner_client.get(picked["Location"]).status_code == 200
+    assert not SurveyTranslation.objects.exists()

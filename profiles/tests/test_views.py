@@ -409,3 +409,21 @@ def test_format_trait_value_per_type():
     assert format_trait_value({"a": 1}, "string") == '{"a": 1}'
     assert format_trait_value(["Red", "Blue"], "string") == "Red, Blue"
     assert format_trait_value(None, "string") == "—"
+
+
+def test_a_date_trait_at_the_ends_of_the_calendar_shows_on_the_panel(owner_client, environment):
+    """In the local zone these are past year 9999 or before year 1: converting them raised
+    OverflowError, a 500 on the User Detail Panel. They show in their own offset."""
+    TraitFactory(environment=environment, key="renews_at", data_type="date")
+    TraitFactory(environment=environment, key="born_at", data_type="date")
+    profile = ProfileFactory(
+        environment=environment,
+        traits={"renews_at": "9999-12-31T23:00:00-05:00", "born_at": "0001-01-01T01:00:00+05:00"},
+    )
+    assert format_trait_value("9999-12-31T23:00:00-05:00", "date") == "Dec 31, 9999 23:00"
+    for response in (
+        owner_client.get(detail_url(profile), headers=HTMX),
+        owner_client.get(detail_url(profile)),
+    ):
+        assert response.status_code == 200
+        assert "Dec 31, 9999 23:00" in response.content.decode()
