@@ -516,6 +516,7 @@ def rules_from_json(text: Any) -> Any:
 # --- Paths in words ---------------------------------------------------------------------------
 
 _PATH_STEP = re.compile(r"conditions\[(\d+)\]")
+SEGMENT_FIELD_WORDS = {"name": "Name", "description": "Description", "kind": "Kind"}
 FIELD_WORDS = {
     "value": "value",
     "operator": "operator",
@@ -539,6 +540,8 @@ def path_label(path: str) -> str:
     group 2: value"; "rules" -> "Rules"."""
     if not path or path == "rules":
         return "Rules"
+    if path in SEGMENT_FIELD_WORDS:  # the segment's own fields, not a place in its rules
+        return SEGMENT_FIELD_WORDS[path]
     steps = [int(n) + 1 for n in _PATH_STEP.findall(path)]
     last = path.rsplit(".", 1)[-1] if "." in path else ""
     field_name = FIELD_WORDS.get(last, last) if not last.startswith("conditions[") else ""

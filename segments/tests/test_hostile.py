@@ -211,3 +211,12 @@ def test_nul_in_imported_ids_refuses_the_import_naming_the_line(owner_client, en
         "Nothing was imported: a NUL character is not allowed in an id or email (line 2)." in text
     )
     assert not SegmentMembership.objects.exists()
+
+
+def test_an_error_on_the_segments_name_is_labelled_name_not_rules(owner_client, environment):
+    """The builder's error list put every error without a place in the rules under "Rules"
+    ("Rules: Enter a name.")."""
+    response = owner_client.post(eurl(environment, "segments:new"), {"kind": "manual", "name": ""})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<li data-path="name" data-message="Enter a name.">Name: Enter a name.</li>' in html
