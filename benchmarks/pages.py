@@ -326,6 +326,14 @@ def _pages(environment: Any, heavy: Any, results: Any) -> list[Page]:
             params={"trait": "plan", "trait_value": "enterprise"},
         ),
         Page("Response List: search", "surveys:responses", 50, params={"q": "slow"}),
+        # The bounded count (up to 10,000 rows) the list loads after it shows (htmx).
+        Page(
+            "Response List: search, its count (after the list)",
+            "surveys:responses_count",
+            100,
+            params={"q": "slow"},
+            htmx=True,
+        ),
         Page(
             "Response List: deep page (after cursor)",
             "surveys:responses",

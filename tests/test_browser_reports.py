@@ -118,6 +118,23 @@ def test_search_as_you_type_updates_the_list_and_url(
     expect(page.locator("#results tbody tr")).to_have_count(2)
 
 
+def test_the_count_of_a_long_list_arrives_after_the_list(
+    logged_in_page, live_server, environment, report_data
+):
+    """More responses than a page: the page shows its rows, then fills in how many match
+    (responses_count), and again after a filter changes the list."""
+    survey = SurveyFactory(environment=environment, name="Many")
+    for i in range(30):
+        ResponseFactory(survey=survey, data={"score": i % 11}, completed=i < 27)
+    page = logged_in_page
+    page.goto(f"{live_server.url}/e/{environment.slug}/responses/")
+    expect(page.locator("#results tbody tr")).to_have_count(25)
+    expect(page.locator("[data-total] .total")).to_have_text("32")
+    page.select_option("#id_survey", str(survey.uuid))
+    expect(page.locator("[data-total]")).to_contain_text("30 responses match")
+    expect(page.locator("[data-counting]")).to_have_count(0)
+
+
 def test_payloads_in_traits_and_answers_render_as_text(
     logged_in_page, live_server, environment, report_data
 ):
