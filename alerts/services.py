@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Exists, Model, OuterRef
+from django.db.models import Exists, Max, Model, OuterRef
 from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -468,7 +468,10 @@ def digest_period(frequency: str, now: dt.datetime) -> tuple[dt.datetime, dt.dat
 
 def digests_schedule(*, now: dt.datetime | None = None) -> int:
     """Queue each digest subscription's last complete period (once: unique per subscription
-    and period)."""
+    and period start). A period never reaches back into one already sent: when the periods
+    moved (TIME_ZONE or HARK_ALERTS_DIGEST_HOUR changed), it starts where the subscription's
+    last digest ended, and is skipped when that digest covered it already (it was sent again,
+    overlapping: the same responses reported twice)."""
 
     now = now or timezone.now()
     members = Membership.objects.filter(
@@ -477,15 +480,19 @@ def digests_schedule(*, now: dt.datetime | None = None) -> int:
     rows = []
     for frequency in (Frequency.DAILY, Frequency.WEEKLY):
         start, end = digest_period(frequency, now)
-        for pk in (
+        for pk, last_end in (
             AlertSubscription.objects.filter(active=True, frequency=frequency, created_at__lt=end)
             .filter(Exists(members))
-            .values_list("pk", flat=True)
+            .annotate(last_end=Max("digests__period_end"))
+            .values_list("pk", "last_end")
         ):
+            begins = max(start, last_end) if last_end else start
+            if begins >= end:
+                continue
             rows.append(
                 AlertDigest(
                     subscription_id=pk,
-                    period_start=start,
+                    period_start=begins,
                     period_end=end,
                     next_attempt_at=now,
                     created_at=now,

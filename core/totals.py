@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from core.pagination import Page
+
 COUNT_CAP = 10_000
 
 
@@ -40,4 +42,15 @@ def capped_total(qs: QuerySet, cap: int | None = None) -> Total:
     return Total(count=min(found, cap), capped=found > cap, cap=cap)
 
 
-__all__ = ["COUNT_CAP", "Total", "capped_total"]
+def page_total(page: Page, qs: QuerySet, *, count_now: bool = False) -> Total | None:
+    """How many rows match, for a list page: from the page itself when it holds them all (a
+    first page with no next one: exact, no query); counted when `count_now` (the count's own
+    fragment, or a page asked for it without JavaScript); else None, and the page loads the
+    count after it shows (htmx). The bounded count reads up to COUNT_CAP rows: for a broad
+    filter it cost most of a list page's time (benchmarks/pages.py)."""
+    if page.first and page.next_cursor is None:
+        return Total(count=len(page.items), capped=False)
+    return capped_total(qs) if count_now else None
+
+
+__all__ = ["COUNT_CAP", "Total", "capped_total", "page_total"]

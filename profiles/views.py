@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest, htmx_fragment, parse_id
 from core.spreadsheet import CsvLines
-from core.totals import capped_total
+from core.totals import capped_total, page_total
 
 from .filters import ProfileFilter
 from .models import ActivitySource, Profile
@@ -57,18 +57,41 @@ def user_list(request: HarkRequest) -> HttpResponse:
     params.pop("after", None)
     context = {
         "filter": filterset,
-        # How many users match, exact up to COUNT_CAP (one bounded count, core.totals).
-        "total": capped_total(qs),
+        # Loaded after the list when it takes a count (core.totals.page_total); `?count=1`
+        # counts in the page, without JavaScript.
+        "total": page_total(page, qs, count_now=request.GET.get("count") == "1"),
+        "count_query": params.urlencode(),
         "sort": filterset.sort_value,
         "page": page,
         "profiles": page.items,
         "next_url": next_url,
         "first_url": ("?" + params.urlencode()) if request.GET.get("after") else None,
-        "is_filtered": any(request.GET.get(k) for k in ("q", "segment", "identity")),
+        "is_filtered": _is_filtered(request),
         "short_query": 0 < len(query) < TRIGRAM_MIN_LENGTH,
     }
     template = "profiles/list.html#results" if htmx_fragment(request) else "profiles/list.html"
     return render(request, template, context)
+
+
+@require_GET
+def user_count(request: HarkRequest) -> HttpResponse:
+    """The Users list's count for its filters (the page's query string), exact up to COUNT_CAP
+    (one bounded count, core.totals): the fragment that replaces "Counting…"."""
+    filterset = ProfileFilter(
+        request.GET or None,
+        environment=request.environment,
+        queryset=profile_list_queryset(environment_id=request.environment.pk),
+    )
+    valid = not filterset.is_bound or filterset.is_valid()
+    context = {
+        "total": capped_total(filterset.qs if valid else filterset.queryset.none()),
+        "is_filtered": _is_filtered(request),
+    }
+    return render(request, "profiles/list.html#total", context)
+
+
+def _is_filtered(request: HarkRequest) -> bool:
+    return any(request.GET.get(k) for k in ("q", "segment", "identity"))
 
 
 def _panel_context(request: HarkRequest, profile: Profile, events_cursor: str | None) -> dict:

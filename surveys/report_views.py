@@ -12,8 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.http import HarkRequest, htmx_fragment
-from core.pagination import Page
-from core.totals import Total, capped_total
+from core.totals import capped_total, page_total
 
 from .filters import ANSWER_OPERATORS, PERIODS, VALUELESS_OPERATORS, OverviewFilter, ResponseFilter
 from .report_selectors import (
@@ -80,7 +79,9 @@ def responses(request: HarkRequest) -> HttpResponse:
     context = {
         "filter": filterset,
         "page": page,
-        "total": _page_total(request, filterset, page),
+        # Loaded after the list when it takes a count (core.totals.page_total); `?count=1`
+        # counts in the page, without JavaScript.
+        "total": page_total(page, filterset.qs, count_now=request.GET.get("count") == "1"),
         "toggle_completed_query": _toggle_completed(request.GET),
         "periods": PERIODS,
         "operators": ANSWER_OPERATORS,
@@ -92,19 +93,6 @@ def responses(request: HarkRequest) -> HttpResponse:
         "surveys/responses.html#results" if htmx_fragment(request) else "surveys/responses.html"
     )
     return render(request, template, context)
-
-
-def _page_total(request: HarkRequest, filterset: ResponseFilter, page: Page) -> Total | None:
-    """How many responses match, when the page can say it without a count: a first page with
-    no older one holds them all. Otherwise None: the page loads the count after it shows
-    (responses_count, htmx), since that bounded count reads up to COUNT_CAP rows and cost
-    most of the page's time (40-100 ms of a 2-3 ms list, benchmarks/pages.py). Without
-    JavaScript, `?count=1` counts in the page."""
-    if page.first and page.next_cursor is None:
-        return Total(count=len(page.items), capped=False)
-    if request.GET.get("count") == "1":
-        return capped_total(filterset.qs)
-    return None
 
 
 @require_GET

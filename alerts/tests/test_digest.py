@@ -130,3 +130,28 @@ def test_weekly_digest_of_one_survey(clock, owner, environment):
     assert "NPS: 100.0" in body
     assert "Other" not in body
     assert "New detractors:\n  none" in body
+
+
+def test_a_digest_never_reaches_back_into_one_already_sent(clock, owner, environment, settings):
+    """The periods move when TIME_ZONE or the digest hour changes: the next period then
+    overlapped the last one sent (unique per start, so both were sent), and the responses of
+    the overlap were reported twice. It starts where the last one ended instead."""
+    subscription = AlertSubscriptionFactory(
+        user=owner.user, environment=environment, frequency=Frequency.DAILY
+    )
+    subscription.created_at = at(1, 0)
+    subscription.save(update_fields=["created_at"])
+    assert services.digests_schedule(now=at(18, 8, 5)) == 1  # Nov 17 08:00 - Nov 18 08:00
+    settings.HARK_ALERTS_DIGEST_HOUR = 20  # the same day's 20:00 now ends a period
+    assert services.digests_schedule(now=at(18, 20, 5)) == 1
+    periods = list(
+        AlertDigest.objects.order_by("period_start").values_list("period_start", "period_end")
+    )
+    assert periods == [(at(17, 8), at(18, 8)), (at(18, 8), at(18, 20))]
+    # A period the last digest covered already is not sent again.
+    settings.HARK_ALERTS_DIGEST_HOUR = 6
+    assert services.digests_schedule(now=at(18, 21)) == 0  # Nov 17 06:00 - Nov 18 06:00
+    assert AlertDigest.objects.count() == 2
+    # And the same tick twice queues one.
+    assert services.digests_schedule(now=at(19, 6, 5)) == 1
+    assert services.digests_schedule(now=at(19, 6, 10)) == 0

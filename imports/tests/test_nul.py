@@ -10,6 +10,7 @@ import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 
 from imports.models import ContactImport, ImportStatus, RejectedRow
@@ -124,3 +125,27 @@ def test_a_run_that_fails_with_tasks_inline_shows_its_reason_not_a_500(
     assert contact_import.status == ImportStatus.FAILED
     assert "No such file" in contact_import.error
     assert "No such file" in owner_client.get(detail).content.decode()
+
+
+def test_an_email_repeated_as_postgresql_lowercases_it_is_rejected(environment, owner):
+    """By email, a repeat is found as the write compares emails (PostgreSQL's lower()), not only
+    as Python's str.lower() does: "İ@x.com" and "i@x.com" differ in one and may be one email in
+    the other, and were then stored as two profiles with the same email."""
+    text = "email,plan\nİ@x.com,pro\ni@x.com,free\nA@x.com,team\na@x.com,free\n"
+    contact_import = import_create(environment=environment, user=owner.user, upload=_upload(text))
+    import_start(contact_import=contact_import, mapping=mapping_default(contact_import))
+    import_run(import_id=contact_import.pk)
+    contact_import.refresh_from_db()
+    assert contact_import.status == ImportStatus.DONE, contact_import.error
+    stored = list(Profile.objects.filter(environment=environment).values_list("email", flat=True))
+    assert len(stored) == len(set(stored)), stored  # never one email twice
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT lower(e)) FROM unnest(%s::text[]) AS e",
+            [["İ@x.com", "i@x.com", "A@x.com", "a@x.com"]],
+        )
+        people = cursor.fetchone()[0]
+    assert contact_import.created_count == people
+    assert contact_import.rejected_count == 4 - people
+    reasons = list(RejectedRow.objects.values_list("row", "reason"))
+    assert (4, "the email 'a@x.com' is repeated (first on row 3)") in reasons

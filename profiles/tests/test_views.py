@@ -427,3 +427,24 @@ def test_a_date_trait_at_the_ends_of_the_calendar_shows_on_the_panel(owner_clien
     ):
         assert response.status_code == 200
         assert "Dec 31, 9999 23:00" in response.content.decode()
+
+
+def test_the_users_count_loads_after_a_long_list(owner_client, environment, other_environment):
+    """A page holding every match says how many without a count; a longer list loads it after
+    the rows (htmx), with the list's filters, scoped to the environment."""
+    for i in range(55):
+        ProfileFactory(environment=environment, email=f"p{i}@acme.test", traits={"name": f"P{i}"})
+    ProfileFactory(environment=other_environment, email="p1@acme.test")
+    with CaptureQueriesContext(connection) as listed:
+        html = owner_client.get(list_url(environment), headers=HTMX).content.decode()
+    assert not any("COUNT(*)" in q["sql"] for q in listed.captured_queries)
+    count_url = reverse("profiles:count", kwargs={"env": environment.slug})
+    assert f'hx-get="{count_url}"' in html and "data-counting" in html
+    counted = owner_client.get(count_url, headers=HTMX).content.decode().strip()
+    assert counted == '<strong class="total">55</strong> users'
+    searched = owner_client.get(count_url, {"q": "acme.test"}, headers=HTMX).content.decode()
+    assert searched.strip() == '<strong class="total">55</strong> users match'
+    html = owner_client.get(list_url(environment), {"q": "p1@acme"}).content.decode()
+    assert '<strong class="total">1</strong> user matches' in html  # one page: no count needed
+    html = owner_client.get(list_url(environment), {"count": "1"}).content.decode()
+    assert '<strong class="total">55</strong> users' in html  # without JavaScript
