@@ -722,3 +722,94 @@ def test_session_delay_counts_from_the_start_of_the_session(context, host, envir
     page.locator(WIDGET).get_by_role("button", name="0", exact=True).wait_for()
     assert page.evaluate("+sessionStorage.getItem('hark:ss') > 0")  # the session's start
     assert_clean(page)
+
+
+# --- Found by a review in Chromium (each failed before its fix) ----------------------------------
+
+
+def test_without_storage_one_device_id_serves_the_whole_page_view(context, host, environment):
+    """A sandboxed frame (no allow-same-origin: localStorage throws): the page call, the claim
+    and each answer carried a new device id, so the answers were refused ("No such display")
+    while the survey moved on."""
+    survey = survey_with_questions(environment)
+    page = context.new_page()
+    page.set_content(
+        f'<iframe sandbox="allow-scripts" src="{host.url("/")}" width="900" height="700"></iframe>'
+    )
+    widget = page.frame_locator("iframe").locator(WIDGET)
+    widget.get_by_role("button", name="9", exact=True).click()
+
+    def answered():
+        r = Response.objects.filter(survey=survey).first()
+        return r is not None and r.data == {"nps": 9}
+
+    wait_for_db(page, answered)
+
+
+def test_another_user_on_the_device_never_gets_the_previous_ones_survey(context, host, environment):
+    """The app switches accounts without resetUser: A's open survey stayed on B's screen (B's
+    answers then went to A's display, refused), and a claim still in flight for A appeared
+    after resetUser."""
+    survey = survey_with_questions(environment, targeting={"recurrence": "always"})
+    host.commands = [["identifyUser", {"id": "user-a"}]]
+    page = open_page(context, host)
+    widget = page.locator(WIDGET)
+    widget.get_by_role("button", name="9", exact=True).wait_for()
+    page.evaluate("hark('identifyUser', {id: 'user-b'})")
+    # B's own page call shows B's survey (a new display, B's profile), never A's.
+    wait_for_db(page, lambda: Response.objects.filter(survey=survey).count() == 2)
+    widget.get_by_role("button", name="7", exact=True).click()
+    b = Response.objects.get(survey=survey, profile__user_id="user-b")
+    wait_for_db(page, lambda: (b.refresh_from_db(), b.data)[1] == {"nps": 7})
+    assert Response.objects.get(survey=survey, profile__user_id="user-a").data == {}
+
+    # A claim in flight when the person logs out is not shown afterwards.
+    page.route(
+        "**/api/v1/client/displays",
+        lambda route: (page.wait_for_timeout(800), route.continue_())[1],
+    )
+    page.evaluate("hark('closeForm')")
+    page.evaluate(f"hark('showForm', '{survey.uuid}', {{force: true}})")
+    page.evaluate("hark('resetUser')")
+    page.unroute("**/api/v1/client/displays")
+    page.wait_for_timeout(1500)
+    assert len(events(page, "onShow")) == 2  # A's and B's: not the claim made for B
+    assert page.locator(WIDGET).count() == 0
+    assert_clean(page)
+
+
+def test_add_to_response_data_is_the_persons_and_the_pages(context, host, environment):
+    """addToResponse data went on to the next person's responses after resetUser, and to the
+    responses of later pages of a single-page app."""
+    survey = survey_with_questions(environment, targeting={"recurrence": "always"})
+    host.commands = [["identifyUser", {"id": "user-a"}], ["addToResponse", {"order_id": "A-17"}]]
+    page = open_page(context, host)
+    widget = page.locator(WIDGET)
+    widget.get_by_role("button", name="9", exact=True).wait_for()
+    first = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: "order_id" in (first.refresh_from_db(), first.context)[1])
+    page.evaluate("hark('resetUser')")
+    wait_for_db(page, lambda: Response.objects.filter(survey=survey).count() == 2)
+    page.locator("#nav-pricing").click()  # a later page of the app
+    page.wait_for_timeout(500)
+    for response in Response.objects.filter(survey=survey).exclude(pk=first.pk):
+        assert "order_id" not in response.context, response.context
+
+
+def test_a_transform_on_the_host_body_does_not_move_the_survey_off_screen(
+    context, host, environment
+):
+    """With `transform` (or filter, will-change, contain) on <body>, body became the containing
+    block of the card's position: fixed, and the card sat at the bottom of a tall page."""
+    survey_with_questions(environment)
+    page = context.new_page()
+    page.goto(host.url("/"))
+    page.evaluate(
+        "document.body.style.transform = 'translateZ(0)';"
+        "document.getElementById('tall').style.height = '3000px'"
+    )
+    card = page.locator(WIDGET).locator(".card")
+    card.wait_for()
+    box = card.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 800, box
+    assert_clean(page)

@@ -35,6 +35,13 @@
   var forms = {}; // survey content by id, from the last page call
   var active = null; // the survey on screen: at most one at a time
   var claiming = false;
+  // Bumped when the person changes (another user identified, resetUser): a claim still in
+  // flight for the previous person is not shown to the next one.
+  var personSeq = 0;
+  // The device id when storage keeps nothing (a sandboxed frame, storage blocked): one id for
+  // the whole page view, or the page call, the claim and each answer would each carry a new
+  // one, and the server refuses answers to a display of "another device".
+  var aidInMemory = null;
 
   // ---------------------------------------------------------------------------------------
   // Errors never reach the host page.
@@ -78,7 +85,11 @@
   }
   function anonymousId() {
     var id = load("aid", null);
-    if (!id) { id = uid(); save("aid", id); }
+    if (id) return id;
+    if (aidInMemory) return aidInMemory;
+    id = uid();
+    save("aid", id);
+    if (load("aid", null) !== id) aidInMemory = id; // storage refused it
     return id;
   }
   function sessionStart() {
@@ -302,6 +313,7 @@
   function navigated() {
     if (location.href === lastUrl) return;
     disarm(); // at once, before the page call returns: nothing armed survives a navigation
+    cfg.context = null; // addToResponse data is this page's
     if (cfg.pinging) trackPage();
   }
   ["pushState", "replaceState"].forEach(function (name) {
@@ -331,6 +343,7 @@
     if (claiming) { if (explicit) waiting = [s, force]; return; }
     if (fire("onBeforeShow", s.id, s) === false) return;
     claiming = true;
+    var person = personSeq;
     var body = who();
     body.survey_id = s.id;
     body.url = location.href;
@@ -343,7 +356,7 @@
       if (next_ && !active) show(next_[0], next_[1], true);
     };
     post("displays", body).then(guard(function (data) {
-      if (data.display_id && !active) {
+      if (data.display_id && !active && person === personSeq) {
         look(data);
         render(data.survey || s, data.display_id);
       }
@@ -578,7 +591,9 @@
     root.appendChild(live);
     var state = { s: s, host: host, root: root, card: card, rid: responseId, i: 0, answers: {}, steps: 1, opener: d.activeElement, modal: modal, texts: texts };
     active = state;
-    (d.body || d.documentElement).appendChild(host);
+    // On <html>, not <body>: a transform, filter or `contain` on the host page's body would be
+    // the containing block of the card's position: fixed, and put it off screen.
+    d.documentElement.appendChild(host);
     root.addEventListener("keydown", guard(function (e) { onKey(e, state); }));
     drawStep(state);
     if (modal) focusFirst(state);
@@ -777,6 +792,14 @@
       for (var k in data) if (k !== "id" && k !== "email") traits[k] = data[k];
       var next_ = { id: data.id != null ? String(data.id) : null, email: data.email || null, signature: (opts && opts.signature) || null, traits: traits };
       var changed = !user || user.id !== next_.id || user.email !== next_.email;
+      if (user && changed) {
+        // Another person on this device (the app switched accounts without resetUser): the
+        // previous one's survey, claim in flight and response context are not theirs. (An
+        // anonymous visitor who logs in keeps theirs: the server merges the device.)
+        personSeq++;
+        cfg.context = null;
+        if (active) close(active, "onClose");
+      }
       user = next_;
       save("user", user);
       if (!cfg.key || booting) return;
@@ -789,6 +812,9 @@
       user = null;
       save("user", null);
       save("aid", null);
+      aidInMemory = null;
+      personSeq++;
+      cfg.context = null; // the response context was the previous person's
       if (active) close(active, "onClose");
       lastUrl = null;
       if (cfg.key) trackPage();

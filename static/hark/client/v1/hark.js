@@ -19,6 +19,8 @@ var lastUrl = null;
 var forms = {}; // survey content by id, from the last page call
 var active = null; // the survey on screen: at most one at a time
 var claiming = false;
+var personSeq = 0;
+var aidInMemory = null;
 function debug() {
 try { console.debug.apply(console, ["[hark]"].concat([].slice.call(arguments))); } catch (e) { /* no console */ }
 }
@@ -53,7 +55,11 @@ return [].map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).
 }
 function anonymousId() {
 var id = load("aid", null);
-if (!id) { id = uid(); save("aid", id); }
+if (id) return id;
+if (aidInMemory) return aidInMemory;
+id = uid();
+save("aid", id);
+if (load("aid", null) !== id) aidInMemory = id; // storage refused it
 return id;
 }
 function sessionStart() {
@@ -244,6 +250,7 @@ return cfg.locale || d.documentElement.lang || navigator.language || "";
 function navigated() {
 if (location.href === lastUrl) return;
 disarm(); // at once, before the page call returns: nothing armed survives a navigation
+cfg.context = null; // addToResponse data is this page's
 if (cfg.pinging) trackPage();
 }
 ["pushState", "replaceState"].forEach(function (name) {
@@ -266,6 +273,7 @@ if (active) return;
 if (claiming) { if (explicit) waiting = [s, force]; return; }
 if (fire("onBeforeShow", s.id, s) === false) return;
 claiming = true;
+var person = personSeq;
 var body = who();
 body.survey_id = s.id;
 body.url = location.href;
@@ -278,7 +286,7 @@ waiting = null;
 if (next_ && !active) show(next_[0], next_[1], true);
 };
 post("displays", body).then(guard(function (data) {
-if (data.display_id && !active) {
+if (data.display_id && !active && person === personSeq) {
 look(data);
 render(data.survey || s, data.display_id);
 }
@@ -489,7 +497,7 @@ root.appendChild(wrap);
 root.appendChild(live);
 var state = { s: s, host: host, root: root, card: card, rid: responseId, i: 0, answers: {}, steps: 1, opener: d.activeElement, modal: modal, texts: texts };
 active = state;
-(d.body || d.documentElement).appendChild(host);
+d.documentElement.appendChild(host);
 root.addEventListener("keydown", guard(function (e) { onKey(e, state); }));
 drawStep(state);
 if (modal) focusFirst(state);
@@ -670,6 +678,11 @@ var traits = {};
 for (var k in data) if (k !== "id" && k !== "email") traits[k] = data[k];
 var next_ = { id: data.id != null ? String(data.id) : null, email: data.email || null, signature: (opts && opts.signature) || null, traits: traits };
 var changed = !user || user.id !== next_.id || user.email !== next_.email;
+if (user && changed) {
+personSeq++;
+cfg.context = null;
+if (active) close(active, "onClose");
+}
 user = next_;
 save("user", user);
 if (!cfg.key || booting) return;
@@ -680,6 +693,9 @@ resetUser: function () {
 user = null;
 save("user", null);
 save("aid", null);
+aidInMemory = null;
+personSeq++;
+cfg.context = null; // the response context was the previous person's
 if (active) close(active, "onClose");
 lastUrl = null;
 if (cfg.key) trackPage();
