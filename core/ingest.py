@@ -40,6 +40,15 @@ MAX_NESTING = 20
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
+def has_control_character(text: str) -> bool:
+    """Whether the text holds a control character (NUL included): refused in identifiers and
+    URLs, which are stored as given and never silently changed."""
+    return _CONTROL_CHARACTER.search(text) is not None
+
+
 def canonical_email(value: str) -> str:
     """The form every email is stored, compared and signed in: stripped, lower-cased."""
     return value.strip().lower()

@@ -31,6 +31,7 @@ from environments.models import Environment
 from events.models import Event
 from profiles.models import Profile
 from segments.models import Segment
+from surveys.link import LOCALE_RE
 from surveys.models import Question, Response, Survey, SurveyStatus
 
 from .models import DeliverySettings, SurveyTargeting, SurveyTranslation
@@ -492,6 +493,14 @@ def web_display(
 
 def survey_of(*, environment: Any, uuid: Any) -> Survey | None:
     return Survey.objects.filter(environment=environment, uuid=uuid).first()
+
+
+def translation_of(*, survey: Survey, locale: str) -> SurveyTranslation | None:
+    """The survey's translation in `locale` (stored form: services.translation_locale). A code
+    that cannot be a language (a NUL in the URL was a 500 in this lookup) has none."""
+    if not LOCALE_RE.match(locale):
+        return None
+    return SurveyTranslation.objects.filter(survey=survey, locale=locale).first()
 
 
 def contact_for_eligibility(

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.ingest import clean_email, clean_identifier, clean_text
+from core.ingest import clean_email, clean_identifier, clean_text, has_control_character
 from core.ratelimit import Append
 from environments.models import Environment
 from events.buffer import events_queue, queue_append
@@ -143,7 +143,7 @@ def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identit
         raise Refused("bad_request", "user.email is too long", field="user.email")
     # Stored as given (never silently changed into another identity): no control characters.
     for name, value in (("user.id", user_id), ("user.email", email)):
-        if value and _CONTROL_CHARACTER.search(value):
+        if value and has_control_character(value):
             raise Refused("bad_request", f"{name} contains control characters", field=name)
     traits = user.get("traits") or {}
     if not isinstance(traits, Mapping):
@@ -179,16 +179,13 @@ def identity_clean(environment: Environment, body: Mapping[str, Any]) -> Identit
     return Identity(anonymous_id=anonymous_id, user_id=user_id, email=email, traits=dict(traits))
 
 
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
-
-
 def url_clean(value: Any, *, field: str = "url", required: bool = True) -> str | None:
     if value in (None, "") and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise Refused("bad_request", f"{field} is required", field=field)
     value = value.strip()
-    if _CONTROL_CHARACTER.search(value):
+    if has_control_character(value):
         raise Refused("bad_request", f"{field} contains control characters", field=field)
     if len(value) > URL_MAX_LENGTH:
         raise Refused("bad_request", f"{field} is longer than {URL_MAX_LENGTH}", field=field)
@@ -785,10 +782,15 @@ TRANSLATION_KEYS = (
 )
 
 
+def translation_locale(value: str | None) -> str:
+    """A language code in the form translations are stored under: "pt_BR" is "pt-br"."""
+    return (value or "").strip().replace("_", "-").lower()
+
+
 def translation_set(*, survey: Survey, locale: str, texts: Mapping[str, Any]) -> SurveyTranslation:
     """Store a survey's texts in `locale` (empty texts fall back to the default language)."""
 
-    locale = (locale or "").strip().replace("_", "-").lower()
+    locale = translation_locale(locale)
     if not LOCALE_RE.match(locale):
         raise ValidationError({"locale": ["a language code such as de or pt-br"]})
     questions: dict[str, dict[str, Any]] = {}
@@ -826,27 +828,25 @@ def _translation_refuse_nul(
     """jsonb cannot store a NUL character (saving one was a 500, DataError): a text holding
     one is refused, keyed by its form field ("q1__title") and named in the message (the page
     shows the messages only), before anything is written."""
-    errors: dict[str, list[str]] = {}
-    for key, item in questions.items():
-        for name, value in item.items():
-            text = "".join(value) if isinstance(value, list) else value
-            if "\x00" in text:
-                where = name.replace("_", " ")
-                errors[f"{key}__{name}"] = [
-                    f"Question “{key}”, {where}: a NUL character is not allowed."
-                ]
-    for name, text in thank_you.items():
-        if "\x00" in text:
-            where = name.replace("_", " ")
-            errors[f"thank_you__{name}"] = [
-                f"Thank-you step, {where}: a NUL character is not allowed."
-            ]
+    fields = [
+        (f"{key}__{name}", f"Question “{key}”", name, value)
+        for key, item in questions.items()
+        for name, value in item.items()
+    ] + [(f"thank_you__{name}", "Thank-you step", name, text) for name, text in thank_you.items()]
+    errors = {
+        field: [f"{step}, {name.replace('_', ' ')}: a NUL character is not allowed."]
+        for field, step, name, value in fields
+        if "\x00" in ("".join(value) if isinstance(value, list) else value)
+    }
     if errors:
         raise ValidationError(errors)
 
 
 def translation_delete(*, survey: Survey, locale: str) -> None:
-    SurveyTranslation.objects.filter(survey=survey, locale=locale).delete()
+    """Remove the survey's translation in `locale` (a code that cannot be a language, say with
+    a NUL, has none: nothing to look up)."""
+    if LOCALE_RE.match(locale):
+        SurveyTranslation.objects.filter(survey=survey, locale=locale).delete()
 
 
 def when(value: Any) -> datetime | None:

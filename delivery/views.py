@@ -21,7 +21,6 @@ from environments.permissions import admin_required, editor_required
 from profiles.models import Profile
 from profiles.selectors import profile_search_q
 from segments.models import Segment
-from surveys.link import LOCALE_RE
 from surveys.models import Survey, SurveyStatus
 
 from . import selectors, services, summary
@@ -175,11 +174,6 @@ def test_targeting(request: HarkRequest, uuid: UUID) -> HttpResponse:
     return render(request, template, context)
 
 
-def _locale(value: str) -> str:
-    """A language code in the form translations are stored under (services.translation_set)."""
-    return value.strip().replace("_", "-").lower()
-
-
 @editor_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
@@ -187,26 +181,19 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
     of "pt_BR" is the page of "pt-br", the form translations are stored under (a GET is
     redirected there): it read, saved and removed under different names."""
     survey = _survey(request, uuid)
-    canonical = _locale(locale)
+    canonical = services.translation_locale(locale)
     if canonical != locale and request.method in ("GET", "HEAD"):
         return HttpResponseRedirect(
             env_reverse(request, "delivery:translation", uuid=uuid, locale=canonical)
         )
     locale = canonical
     questions = list(survey.questions.order_by("position", "id"))
-    # A code that cannot be a language (a NUL in the URL was a 500 in this lookup) has no
-    # translation: the page is empty, and saving says why (services.translation_set).
-    existing = (
-        SurveyTranslation.objects.filter(survey=survey, locale=locale).first()
-        if LOCALE_RE.match(locale)
-        else None
-    )
+    existing = selectors.translation_of(survey=survey, locale=locale)
     texts = existing.texts if existing else {}
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "delete":
-            if LOCALE_RE.match(locale):
-                services.translation_delete(survey=survey, locale=locale)
+            services.translation_delete(survey=survey, locale=locale)
             messages.success(request, f"The {locale} translation was removed.")
             return HttpResponseRedirect(env_reverse(request, "delivery:targeting", uuid=uuid))
         posted: dict[str, Any] = {"questions": {}, "thank_you": {}}
@@ -256,7 +243,7 @@ def translation(request: HarkRequest, uuid: UUID, locale: str) -> HttpResponse:
 @require_GET
 def translation_pick(request: HarkRequest, uuid: UUID) -> HttpResponse:
     _survey(request, uuid)  # another environment's survey: 404
-    locale = _locale(request.GET.get("locale", ""))[:20] or "de"
+    locale = services.translation_locale(request.GET.get("locale"))[:20] or "de"
     return HttpResponseRedirect(
         env_reverse(request, "delivery:translation", uuid=uuid, locale=locale)
     )

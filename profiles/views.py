@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -32,20 +33,22 @@ from .selectors import (
 from .services import mau_zone, month_start
 
 
-@require_GET
-def user_list(request: HarkRequest) -> HttpResponse:
+def _filtered(request: HarkRequest) -> tuple[ProfileFilter, QuerySet[Profile]]:
+    """The Users list's filters and the profiles they select. A filter that does not validate
+    (say, a segment of another environment) selects nobody rather than silently everyone; the
+    page says which filter was not understood."""
     filterset = ProfileFilter(
         request.GET or None,
         environment=request.environment,
         queryset=profile_list_queryset(environment_id=request.environment.pk),
     )
-    # A filter that does not validate (say, a segment of another environment) lists nobody
-    # rather than silently listing everyone; the page says which filter was not understood.
-    qs = (
-        filterset.qs
-        if not filterset.is_bound or filterset.is_valid()
-        else filterset.queryset.none()
-    )
+    valid = not filterset.is_bound or filterset.is_valid()
+    return filterset, filterset.qs if valid else filterset.queryset.none()
+
+
+@require_GET
+def user_list(request: HarkRequest) -> HttpResponse:
+    filterset, qs = _filtered(request)
     page = profile_page(qs, sort=filterset.sort_value, cursor=request.GET.get("after"))
     query = (request.GET.get("q") or "").strip()
     params = request.GET.copy()
@@ -77,16 +80,8 @@ def user_list(request: HarkRequest) -> HttpResponse:
 def user_count(request: HarkRequest) -> HttpResponse:
     """The Users list's count for its filters (the page's query string), exact up to COUNT_CAP
     (one bounded count, core.totals): the fragment that replaces "Counting…"."""
-    filterset = ProfileFilter(
-        request.GET or None,
-        environment=request.environment,
-        queryset=profile_list_queryset(environment_id=request.environment.pk),
-    )
-    valid = not filterset.is_bound or filterset.is_valid()
-    context = {
-        "total": capped_total(filterset.qs if valid else filterset.queryset.none()),
-        "is_filtered": _is_filtered(request),
-    }
+    _, qs = _filtered(request)
+    context = {"total": capped_total(qs), "is_filtered": _is_filtered(request)}
     return render(request, "profiles/list.html#total", context)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import re
 import secrets as pysecrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.ingest import has_control_character
 from core.querysql import delete_in_batches
 from environments.models import Environment, Membership, Role
 from governance import audit
@@ -78,9 +78,6 @@ def new_secret() -> str:
 # --- Endpoints ---------------------------------------------------------------------------------
 
 
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
-
-
 def _clean(
     *,
     kind: str,
@@ -98,7 +95,7 @@ def _clean(
     if kind not in EndpointKind.values:
         errors["kind"] = [f"must be one of {', '.join(EndpointKind.values)}"]
     url = (url or "").strip()
-    if _CONTROL_CHARACTER.search(url):
+    if has_control_character(url):
         errors["url"] = ["must not contain control characters"]
     elif url != stored_url:
         try:
@@ -109,7 +106,7 @@ def _clean(
     # form field to do it, as the dashboard's forms do).
     if "\x00" in description:
         errors["description"] = ["must not contain NUL characters"]
-    if secret is not None and _CONTROL_CHARACTER.search(secret):
+    if secret is not None and has_control_character(secret):
         errors["write_key"] = ["must not contain control characters"]
     allowed = SEGMENT_EVENT_TYPES if kind == EndpointKind.SEGMENT else WEBHOOK_EVENT_TYPES
     if kind == EndpointKind.SEGMENT and not event_types:

@@ -37,6 +37,14 @@ def _upload(text: str, name: str = "contacts.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
 
 
+def report_lines(client, environment, contact_import) -> list[list[str]]:
+    """The rejected-rows report's CSV, read through its view."""
+    report = client.get(
+        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
+    )
+    return list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+
+
 def _big_file(rows: int, *, version: int = 1):
     """The CSV text, the rows expected stored {user id: traits}, and the expected rejections
     {row number: reason fragment}. Every 97th row is bad, in one of four ways."""
@@ -194,10 +202,7 @@ def test_upload_map_preview_and_run_through_the_pages(
     assert (contact_import.created_count, contact_import.rejected_count) == (1, 2)
     progress = owner_client.get(detail, headers=HTMX)
     assert b"3 of 3 rows (100%)" in progress.content
-    report = owner_client.get(
-        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
-    )
-    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    lines = report_lines(owner_client, environment, contact_import)
     assert lines == [
         ["row", "reason", "id", "email", "age"],
         ["2", "the email 'bad' is not a valid address", "2", "bad", "31"],
@@ -343,9 +348,6 @@ def test_the_report_of_rejected_rows_defuses_spreadsheet_formulas(owner_client, 
     RejectedRow.objects.create(
         contact_import=contact_import, row=2, reason="-bad", values=["@SUM(A1)", "+1", "\tx"]
     )
-    report = owner_client.get(
-        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
-    )
-    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    lines = report_lines(owner_client, environment, contact_import)
     assert lines[1][3] == '\'=HYPERLINK("http://evil.test")'
     assert lines[2][1:] == ["'-bad", "'@SUM(A1)", "'+1", "'\tx"]

@@ -4,18 +4,17 @@ failed the whole import), a NUL in the header is a form error (it was a 500)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
 from imports.models import ContactImport, ImportStatus, RejectedRow
 from imports.services import import_create, import_run, import_start, mapping_default
 from profiles.models import Profile
+
+from .test_import import _upload, report_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +24,6 @@ NUL = "\x00"
 @pytest.fixture(autouse=True)
 def import_dir(tmp_path, settings):
     settings.HARK_IMPORT_DIR = str(tmp_path / "imports")
-
-
-def _upload(text: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile("contacts.csv", text.encode(), content_type="text/csv")
 
 
 def _file(rows: int, *, nul_row: int) -> str:
@@ -81,10 +76,7 @@ def test_a_nul_in_a_value_is_a_problem_in_the_preview_and_a_rejected_row(
     contact_import = ContactImport.objects.get()
     assert contact_import.status == ImportStatus.DONE, contact_import.error
     assert (contact_import.created_count, contact_import.rejected_count) == (1, 1)
-    report = owner_client.get(
-        reverse("imports:report", kwargs={"env": environment.slug, "uuid": contact_import.uuid})
-    )
-    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    lines = report_lines(owner_client, environment, contact_import)
     assert lines == [
         ["row", "reason", "id", "email", "plan"],
         ["1", "the value in column 3 contains a NUL character (0x00)", "1", "a@example.com", "pro"],
