@@ -9,9 +9,17 @@ the indexes of profiles_profile, each one a cost per new row. Each run also prin
 time it used, in this process and on the whole machine, and the load average: on a
 shared machine compare those (the wall time is the share of the cores the run got).
 
+With --floor it measures instead what the table's indexes alone cost on this machine: a plain
+INSERT ... SELECT of rows computed beforehand (nothing parsed, checked or built; no ON CONFLICT)
+into a copy of profiles_profile with every one of its indexes (CREATE TABLE ... LIKE ... INCLUDING
+ALL), the way the import's chunks write (synchronous_commit off, the GIN pending lists raised,
+rows in user-id order, time-ordered uuids). It is the upper bound of any import of new contacts
+into that table: on one connection, on two at once (as the import's two workers), and again
+without the search's trigram index and without either GIN index, to show what each costs.
+
 Usage (DEBUG=true for a local SECRET_KEY):
     DEBUG=true DATABASE_URL=postgres://postgres@127.0.0.1:5432/hark_bench \\
-        .venv/bin/python benchmarks/import_csv.py [--rows 200000] [--chunk 50000]
+        .venv/bin/python benchmarks/import_csv.py [--rows 200000] [--chunk 50000] [--floor]
 The database must be migrated (manage.py migrate).
 """
 
@@ -79,16 +87,112 @@ class _Upload:
                 yield block
 
 
+_FLOOR_TABLE = "bench_import_floor"
+
+
+def _floor_insert(lo: int, hi: int) -> float:
+    """Insert rows (lo, hi] of the precomputed contacts into the floor table on a connection of
+    its own (a thread's), as one transaction; returns its seconds."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from profiles.sql import UUID7_SQL
+
+    try:
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO off")
+            cursor.execute(
+                "SELECT set_config('gin_pending_list_limit', %s, true)",
+                [str(settings.HARK_IMPORT_GIN_PENDING_KB)],
+            )
+            cursor.execute(
+                f"INSERT INTO {_FLOOR_TABLE} (uuid, environment_id, user_id, email, traits, "
+                f"first_seen_at, last_seen_at) SELECT {UUID7_SQL}, 1, uid, email, traits, now(), "
+                f"now() FROM bench_import_rows WHERE n > %s AND n <= %s ORDER BY uid",
+                [lo, hi],
+            )
+        return time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def floor(rows: int) -> None:
+    """The --floor measurement (the module's docstring)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    cpu = _Cpu()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_import_rows")
+        # The rows the benchmark's CSV holds, already as the import writes them.
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_import_rows AS SELECT i AS n, "
+            "'user-' || lpad(i::text, 7, '0') AS uid, 'person' || i || '@example.com' AS email, "
+            "jsonb_build_object('name', 'Person ' || i || ' v1', 'plan', 'pro', 'seats', i %% 500, "
+            "'active', i %% 3 > 0, 'signed_up_at', '2024-01-01') AS traits "
+            "FROM generate_series(1, %s) i",
+            [rows],
+        )
+        cursor.execute("ANALYZE bench_import_rows")
+    half = rows // 2
+    variants = (
+        ("every index", []),
+        ("without the trigram index", ["profile_search_trgm"]),
+        ("without either GIN index", ["profile_search_trgm", "profile_traits_gin"]),
+    )
+    print(f"A plain INSERT of {rows:,} new contacts into a copy of profiles_profile:")
+    for label, dropped in variants:
+        for connections in (1, 2):
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {_FLOOR_TABLE}")
+                cursor.execute(
+                    f"CREATE TABLE {_FLOOR_TABLE} (LIKE profiles_profile INCLUDING ALL)"
+                )
+                # LIKE names the copies after their columns; find them by their definition.
+                for name in dropped:
+                    cursor.execute(
+                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "WHERE i.indrelid = %s::regclass AND pg_get_indexdef(i.indexrelid) LIKE "
+                        "'%%' || substring(pg_get_indexdef(%s::regclass) FROM ' USING .*')",
+                        [_FLOOR_TABLE, name],
+                    )
+                    (index,) = cursor.fetchone()
+                    cursor.execute(f'DROP INDEX "{index}"')
+                cursor.execute("CHECKPOINT")
+            connection.close()
+            cpu.start()
+            started = time.perf_counter()
+            if connections == 1:
+                _floor_insert(0, rows)
+            else:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    list(pool.map(_floor_insert, (0, half), (half, rows)))
+            elapsed = time.perf_counter() - started
+            _, machine_cpu = cpu.stop()
+            print(
+                f"  {label:28} {connections} connection{'s' if connections > 1 else ' '}: "
+                f"{elapsed:.2f} s = {rows / elapsed:,.0f} rows/s (CPU {machine_cpu:.2f} s)"
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_FLOOR_TABLE}, bench_import_rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--floor", action="store_true", help="the indexes' cost alone")
     args = parser.parse_args()
     os.environ["HARK_IMPORT_CHUNK_ROWS"] = str(args.chunk)
 
     import django
 
     django.setup()
+    if args.floor:
+        floor(args.rows)
+        return
     from django.db import connection
 
     from environments.services import environment_create
