@@ -147,9 +147,7 @@ def floor(rows: int) -> None:
         for connections in (1, 2):
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {_FLOOR_TABLE}")
-                cursor.execute(
-                    f"CREATE TABLE {_FLOOR_TABLE} (LIKE profiles_profile INCLUDING ALL)"
-                )
+                cursor.execute(f"CREATE TABLE {_FLOOR_TABLE} (LIKE profiles_profile INCLUDING ALL)")
                 # LIKE names the copies after their columns; find them by their definition.
                 for name in dropped:
                     cursor.execute(
