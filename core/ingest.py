@@ -115,12 +115,19 @@ def clean_json(value: Any, *, field: str, depth: int = 0) -> Any:
 
 
 def clean_identifier(value: Any, *, field: str, max_length: int = ID_MAX_LENGTH) -> str | None:
-    """An id as sent by a client (string or number) made into a stored string, or None."""
+    """An id as sent by a client (string or number) made into a stored string, or None.
+
+    Stripped of surrounding blanks, otherwise stored as given: an id holding a control
+    character (NUL included) is refused rather than cleaned, since cleaning would make
+    "u\\x001" the same person as "u1"."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError({field: "must be a string or a number"})
-    text = clean_text(str(value)).strip()
+    text = str(value).strip()
+    if has_control_character(text):
+        raise ValidationError({field: "contains control characters"})
+    text = clean_text(text)
     if not text:
         return None
     if len(text) > max_length:

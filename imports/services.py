@@ -41,7 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import fastjson
-from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH
+from core.ingest import EMAIL_MAX_LENGTH, ID_MAX_LENGTH, has_control_character
 from core.queue import enqueue, enqueue_on_commit
 from core.spreadsheet import CsvLines
 from environments.models import Environment
@@ -276,6 +276,8 @@ def _shape_problem(plan: _Plan, row: list[str], seen: dict[str, int], n: int) ->
         key = key.lower()
     if not key:
         return f"the {plan.key_name} is missing"
+    if has_control_character(key):  # as the API refuses it (core.ingest.clean_identifier)
+        return f"the {plan.key_name} contains control characters"
     first = seen.setdefault(key, n)
     if first != n:
         return f"the {plan.key_name} {key!r} is repeated (first on row {first})"

@@ -375,6 +375,31 @@ def test_sync_to_a_dynamic_segment_creates_no_profile(api, environment):
 
 
 @pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("/api/v1/identify-user", {"id": "u\u00001", "plan": "free"}, "id"),
+        ("/api/v1/identify-user", {"id": "u1\u001b", "plan": "free"}, "id"),
+        ("/api/v1/identify-user", {"email": "u1@ex.com\u0000", "plan": "free"}, "email"),
+        ("/api/v1/track-event", {"id": "u\u00001", "event": "Paid"}, "id"),
+        ("/api/v1/sync-segment", {"segment": "MANUAL", "id": "u\u00001"}, "id"),
+    ],
+)
+def test_an_id_with_a_control_character_is_400_not_another_person(
+    api, environment, path, body, field
+):
+    """Cleaned of its NUL, "u\\x001" was user "u1": the call wrote to that person's profile."""
+    manual = ManualSegmentFactory(environment=environment)
+    body = {k: str(manual.uuid) if v == "MANUAL" else v for k, v in body.items()}
+    assert api.post("/api/v1/identify-user", {"id": "u1", "email": "u1@ex.com", "plan": "pro"})
+    before = _row_counts()
+    response = api.post(path, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == field
+    assert _row_counts() == before
+    assert Profile.objects.get().traits == {"plan": "pro"}
+
+
+@pytest.mark.parametrize(
     "raw,field",
     [
         (b'{"k\\u0000": 1}', "context.k\x00"),

@@ -91,8 +91,11 @@ def test_identify_odd_bodies_never_500(api, raw):
     assert "error" in response.json() or "contact_uuid" in response.json()
 
 
-def test_nul_bytes_are_stripped(api, environment):
-    api.post("/api/v1/identify-user", b'{"id": "u\\u0000", "n\\u0000": "a\\u0000"}')
+def test_nul_bytes_are_stripped_from_traits_and_refused_in_ids(api, environment):
+    api.post("/api/v1/identify-user", b'{"id": "u", "n\\u0000": "a\\u0000"}')
+    assert Profile.objects.get(environment=environment).traits == {"n": "a"}
+    response = api.post("/api/v1/identify-user", b'{"id": "u\\u0000", "n": "b"}')
+    assert response.status_code == 400 and response.json()["field"] == "id"
     assert Profile.objects.get(environment=environment).traits == {"n": "a"}
 
 

@@ -402,9 +402,14 @@ def test_get_is_405(client):
 
 
 def test_nul_bytes_in_messages_never_500(client, environment, write_key):
+    """A NUL is dropped from names and values; in a user id or a message id it refuses its
+    message (naming the field): cleaned, "u\\x00" would be user "u", another person, and
+    "m\\x00" a repeat of message "m"."""
     body = (
-        b'{"batch": [{"type": "track", "userId": "u\\u0000", "event": "E\\u0000", '
-        b'"properties": {"k\\u0000": "v\\u0000"}, "messageId": "m\\u0000"}]}'
+        b'{"batch": [{"type": "track", "userId": "u", "event": "E\\u0000", '
+        b'"properties": {"k\\u0000": "v\\u0000"}, "messageId": "m"},'
+        b'{"type": "track", "userId": "u\\u0000", "event": "F"},'
+        b'{"type": "track", "userId": "u", "event": "G", "messageId": "m\\u0000"}]}'
     )
     response = client.post(
         "/segment/v1/batch",
@@ -412,7 +417,9 @@ def test_nul_bytes_in_messages_never_500(client, environment, write_key):
         content_type="application/json",
         HTTP_AUTHORIZATION=_basic(write_key),
     )
-    assert response.status_code == 200
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "userId"), (2, "messageId")]
     event = Event.objects.get()
     assert event.definition.name == "E" and event.properties == {"k": "v"}
 

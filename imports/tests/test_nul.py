@@ -141,3 +141,19 @@ def test_an_email_repeated_as_postgresql_lowercases_it_is_rejected(environment, 
     assert contact_import.rejected_count == 4 - people
     reasons = list(RejectedRow.objects.values_list("row", "reason"))
     assert (4, "the email 'a@x.com' is repeated (first on row 3)") in reasons
+
+
+def test_a_user_id_with_a_control_character_is_a_rejected_row(environment, owner):
+    """As the API refuses it: "u1\x1b" stored as an id is a person no API call can name."""
+    text = "user_id,plan\nu1,pro\nu\x1b2,pro\n\tu3\t,pro\nu\x074,pro\n"
+    contact_import = import_create(environment=environment, user=owner.user, upload=_upload(text))
+    import_start(contact_import=contact_import, mapping=mapping_default(contact_import))
+    import_run(import_id=contact_import.pk)
+    contact_import.refresh_from_db()
+    assert (contact_import.created_count, contact_import.rejected_count) == (2, 2)
+    assert sorted(RejectedRow.objects.values_list("row", "reason")) == [
+        (2, "the user id contains control characters"),
+        (4, "the user id contains control characters"),
+    ]
+    # Blanks around an id are trimmed, as before.
+    assert sorted(Profile.objects.values_list("user_id", flat=True)) == ["u1", "u3"]

@@ -176,10 +176,20 @@ def test_identify_protected_fields_cannot_be_set_through_traits(environment):
     assert stored.traits == {}
 
 
-def test_identify_nul_bytes_are_stored_without_error(environment):
-    profile = profile_identify(environment=environment, user_id="u\x001", traits={"n": "a\x00b"})
+def test_identify_nul_bytes_in_traits_are_stored_without_error(environment):
+    profile = profile_identify(environment=environment, user_id="u1", traits={"n": "a\x00b"})
     assert Profile.objects.get(pk=profile.pk).traits == {"n": "ab"}
-    assert profile.user_id == "u1"
+
+
+@pytest.mark.parametrize("user_id", ["u\x001", "u1\x00", "\x00", "u\x1b1", "u\x7f1"])
+def test_identify_refuses_an_id_with_a_control_character(environment, user_id):
+    # Cleaned, "u\x001" was stored as "u1": another person's profile, adopted silently.
+    existing = profile_identify(environment=environment, user_id="u1", traits={"plan": "pro"})
+    with pytest.raises(ValidationError) as caught:
+        profile_identify(environment=environment, user_id=user_id, traits={"plan": "free"})
+    assert caught.value.message_dict == {"id": ["contains control characters"]}
+    assert Profile.objects.get(pk=existing.pk).traits == {"plan": "pro"}
+    assert Profile.objects.count() == 1
 
 
 @pytest.mark.parametrize(
