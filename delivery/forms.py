@@ -7,6 +7,8 @@ from typing import Any, cast
 
 from django import forms
 
+from core.fields import CalendarDateTimeField
+
 from .models import (
     Audience,
     ColorScheme,
@@ -37,10 +39,10 @@ class TargetingForm(forms.Form):
     sample_percent = forms.IntegerField(min_value=0, max_value=100)
     throttle_exempt = forms.BooleanField(required=False)
     priority = forms.IntegerField(min_value=-1000, max_value=1000)
-    starts_at = forms.DateTimeField(
+    starts_at = CalendarDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    ends_at = forms.DateTimeField(
+    ends_at = CalendarDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     response_limit = forms.IntegerField(required=False, min_value=1)

@@ -107,6 +107,25 @@ def test_targeting_bad_input_is_a_form_error_and_writes_nothing(
     )
 
 
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo"])
+@pytest.mark.parametrize(
+    "field,value", [("starts_at", "9999-12-31T23:59"), ("ends_at", "0001-01-01T00:00")]
+)
+def test_targeting_dates_at_the_ends_of_the_calendar_are_a_form_error(
+    environment, owner_client, settings, zone, field, value
+):
+    """West of UTC, 9999-12-31 23:59 is in the year 10000 in UTC: stored, then unreadable (a
+    500); east of it, 0001-01-01 00:00 falls before the year 1."""
+    settings.TIME_ZONE = zone
+    survey = web_survey(environment)
+    page = eurl(environment, "delivery:targeting", uuid=survey.uuid)
+    answer = owner_client.post(page, targeting_post(**{field: value}), headers=HTMX)
+    assert answer.status_code == 400
+    assert b"Enter a date between 0001-01-02 and 9999-12-30." in answer.content
+    targeting = SurveyTargeting.objects.get(survey=survey)
+    assert (targeting.starts_at, targeting.ends_at) == (None, None)
+
+
 def test_builder_offers_the_web_channel_and_loads_targeting(environment, owner_client):
 
     survey = web_survey(environment)
