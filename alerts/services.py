@@ -15,8 +15,9 @@ Design (a durable queue without touching the response write path):
 - **Delivery** (`alerts_deliver`, right after each sweep): pending rows are claimed under a
   lease (UPDATE ... FOR UPDATE SKIP LOCKED), sent (email, Slack-compatible post), and marked
   sent; a failure is retried with backoff up to HARK_ALERTS_MAX_ATTEMPTS, each channel once (a
-  failed Slack post does not resend the email). A worker killed mid-delivery leaves its lease
-  to expire; the next sweep claims the row again.
+  failed Slack post does not resend the email). An alert whose message cannot be built fails
+  that attempt alone, with its reason, like a failed post. A worker killed mid-delivery leaves
+  its lease to expire; the next sweep claims the row again.
 - **Digests** (`alerts_digests_run`, every 5 minutes): for each daily or weekly subscription,
   the last complete period (ending at HARK_ALERTS_DIGEST_HOUR in TIME_ZONE; weeks end on
   Monday) gets an AlertDigest row, unique per (subscription, period), then delivered as above.
@@ -420,7 +421,13 @@ def _deliver(row: Any, content: Mapping[str, Any] | None, template: str, now: dt
         if not subscription.slack_url:
             row.slack_done = True
         else:
-            error = _post_slack(subscription.slack_url, content["slack"])
+            try:
+                error = _post_slack(subscription.slack_url, content["slack"])
+            except Exception as exc:
+                # post() reports failures in its result; should it raise all the same (a bug),
+                # the email's progress is still saved (not sent again) and the batch goes on.
+                logger.exception("alerts: Slack post for %s failed", row)
+                error = f"{type(exc).__name__}: {exc}"
             if error:
                 errors.append(f"slack: {error}")
             else:
@@ -439,9 +446,25 @@ def alerts_deliver(*, now: dt.datetime | None = None, limit: int = CLAIM_BATCH) 
             "subscription", "subscription__user", "subscription__environment"
         )
     )
-    contents = messages.alert_contents(rows)
+    unbuilt: set[int] = set()
+    try:
+        contents = messages.alert_contents(rows)
+    except Exception:
+        # One alert that cannot be built must not hold up its batch (every row would keep its
+        # lease, and fail at last as interrupted): built one at a time, a row that still fails
+        # is a failed attempt with its reason, retried with backoff like a failed post.
+        logger.exception("alerts: a batch of %d alerts could not be built", len(rows))
+        contents = {}
+        for row in rows:
+            try:
+                contents.update(messages.alert_contents([row]))
+            except Exception as exc:
+                logger.exception("alerts: alert %s could not be built", row.pk)
+                _finish(row, [f"building the alert: {type(exc).__name__}: {exc}"], now, [])
+                unbuilt.add(row.pk)
     for row in rows:
-        _deliver(row, contents.get(row.pk), "alert", now)
+        if row.pk not in unbuilt:
+            _deliver(row, contents.get(row.pk), "alert", now)
     return len(rows)
 
 
@@ -515,7 +538,7 @@ def digests_deliver(*, now: dt.datetime | None = None, limit: int = CLAIM_BATCH)
             content = messages.digest_content(row)
         except Exception as exc:  # one digest failing never holds up the others
             logger.exception("alerts: digest %s could not be built", row.pk)
-            _finish(row, [f"building the digest: {exc}"], now, [])
+            _finish(row, [f"building the digest: {type(exc).__name__}: {exc}"], now, [])
             continue
         _deliver(row, content, "digest", now)
     return len(rows)

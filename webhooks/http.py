@@ -101,6 +101,13 @@ def _split(url: str) -> tuple[str, str, int, str]:
     host = parts.hostname
     if not host:
         raise UnsafeURL("has no host name")
+    if not host.isascii():
+        # An international name goes on the wire in its IDNA form ("xn--"), in the Host header
+        # (Latin-1 only) and for TLS (certificates name it so); DNS resolves that form anyway.
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise UnsafeURL(f"has an invalid host name {host!r} ({exc})") from None
     if parts.username or parts.password:
         raise UnsafeURL("must not carry a user name or password")
     port = port or (443 if parts.scheme == "https" else 80)
@@ -292,6 +299,10 @@ def post(
         if isinstance(exc, urllib3.exceptions.NewConnectionError | OSError):
             return Result(None, "", elapsed(), f"connection failed: {exc}"[:500])
         return Result(None, "", elapsed(), f"connection failed: {type(exc).__name__}: {exc}"[:500])
+    except ValueError as exc:
+        # http.client refuses, before sending anything, a header it cannot write (a control
+        # character, a character outside Latin-1) or a path with a character it will not send.
+        return Result(None, "", elapsed(), f"refused: the request could not be built: {exc}"[:500])
     finally:
         deadline.cancel()
         pool.close()

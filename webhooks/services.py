@@ -13,15 +13,19 @@ The drain (webhooks_drain, the Celery task, calls drain()):
 3. send: the payload is built once and stored on the event; the request is signed (Standard
    Webhooks) or formatted as a Segment batch; a 2xx succeeds, 410 disables the endpoint,
    anything else schedules the next attempt on the specification's schedule with jitter, and
-   gives up after the last. An endpoint failing for 5 days in a row is disabled and its admins
-   are emailed. Recording a result is guarded by the lease, so a worker whose lease lapsed
-   cannot overwrite the newer attempt's result.
+   gives up after the last. A request that cannot be built (a payload the encoder refuses) or
+   whose sending raises counts as such a failed attempt, its reason in the delivery log; a
+   delivery taken as many times as it has attempts without any being recorded (workers killed
+   mid-delivery) gives up at the next claim. An endpoint failing for 5 days in a row is
+   disabled and its admins are emailed. Recording a result is guarded by the lease, so a worker
+   whose lease lapsed cannot overwrite the newer attempt's result.
 Receivers dedupe by webhook-id ("msg_" + the event's uuid), the same on every retry and replay.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import secrets as pysecrets
@@ -303,7 +307,7 @@ def fan_out(*, limit: int = FANOUT_BATCH, at: datetime | None = None) -> int:
 
 _CLAIM_SQL = """
 WITH due AS (
-    SELECT d.id FROM webhooks_delivery d
+    SELECT d.id, d.attempt FROM webhooks_delivery d
     JOIN webhooks_webhookendpoint e ON e.id = d.endpoint_id AND e.enabled
     WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= %(now)s
       AND (d.lease_until IS NULL OR d.lease_until < %(now)s)
@@ -315,12 +319,19 @@ WITH due AS (
     ORDER BY d.next_attempt_at, d.id
     LIMIT %(limit)s
     FOR UPDATE OF d SKIP LOCKED
+), interrupted AS (
+    -- Every attempt taken and none recorded (each worker killed, each lease lapsed): given up
+    -- here, or it would be taken forever and hold the contact's later events back for good.
+    UPDATE webhooks_delivery d SET status = 'gave_up', lease_until = NULL,
+           error = %(interrupted)s
+    FROM due WHERE d.id = due.id AND due.attempt >= %(max_attempts)s
 )
 UPDATE webhooks_delivery d SET lease_until = %(lease)s, attempt = d.attempt + 1,
        last_attempt_at = %(now)s
-FROM due WHERE d.id = due.id
+FROM due WHERE d.id = due.id AND due.attempt < %(max_attempts)s
 RETURNING d.id
 """
+INTERRUPTED = "delivery interrupted too many times"
 
 
 def claim(*, limit: int, at: datetime | None = None) -> tuple[list[int], datetime]:
@@ -328,7 +339,16 @@ def claim(*, limit: int, at: datetime | None = None) -> tuple[list[int], datetim
     at = at or now()
     lease = at + timedelta(seconds=settings.HARK_WEBHOOKS_LEASE_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, {"now": at, "lease": lease, "limit": limit})
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "now": at,
+                "lease": lease,
+                "limit": limit,
+                "max_attempts": MAX_ATTEMPTS,
+                "interrupted": INTERRUPTED,
+            },
+        )
         ids = sorted(row[0] for row in cursor.fetchall())
     return ids, lease
 
@@ -351,8 +371,17 @@ def _event_payload(event: OutboxEvent) -> dict[str, Any]:
 
 def _encode(value: Any) -> bytes:
     """Sorted keys: the body is byte-identical on every retry and replay, whether the payload
-    was just built or read back from its JSONB column (which reorders keys)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    was just built or read back from its JSONB column (which reorders keys). An integer beyond
+    64 bits (a response's context keeps numbers as sent) is refused by orjson: such a payload
+    is written by the standard library, as compactly, in UTF-8 (the same event always takes the
+    same path, so its retries stay byte-identical)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+        return text.encode()
 
 
 def request_for(delivery: Delivery, at: datetime) -> tuple[bytes, dict[str, str]]:
@@ -369,19 +398,20 @@ def request_for(delivery: Delivery, at: datetime) -> tuple[bytes, dict[str, str]
     return body, headers
 
 
-def deliver(*, delivery_id: int, lease: datetime, at: datetime | None = None) -> str:
-    """Send one leased delivery and record the result. Returns its new status."""
-    delivery = (
-        Delivery.objects.select_related("endpoint", "endpoint__environment", "event")
-        .filter(pk=delivery_id, lease_until=lease)
-        .first()
-    )
-    if delivery is None:
-        return "lost-lease"
-    body, headers = request_for(delivery, at or now())
-    result = http.post(delivery.endpoint.url, body, headers)
-    # With a clock given (tests), the result is recorded at that time too.
-    return record_result(delivery=delivery, lease=lease, result=result, at=at or now())
+def _not_sent(what: str, exc: Exception) -> http.Result:
+    """The result of an attempt that failed before any answer (its request could not be built,
+    or sending it raised): a failed attempt like a 500, retried on the schedule and then given
+    up, with the reason in the delivery log. Never skipped: an attempt left unrecorded keeps
+    its lease and is only taken again, and again, once the lease lapses."""
+    return http.Result(None, "", 0, f"not sent: {what} ({type(exc).__name__}: {exc})"[:500])
+
+
+def _post(delivery: Delivery, body: bytes, headers: dict[str, str]) -> http.Result:
+    try:
+        return http.post(delivery.endpoint.url, body, headers)
+    except Exception as exc:  # post() reports failures in its Result; a bug must not sink a batch
+        logger.exception("webhook delivery %s could not be sent", delivery.pk)
+        return _not_sent("the request failed", exc)
 
 
 def record_result(*, delivery: Delivery, lease: datetime, result: http.Result, at: datetime) -> str:
@@ -443,15 +473,17 @@ def _send_batch(ids: list[int], lease: datetime, at: datetime | None) -> None:
     for delivery in deliveries:
         try:
             body, headers = request_for(delivery, at or now())
-        except Exception:  # a bug for one delivery must not stall the others
+        except Exception as exc:  # one delivery that cannot be built must not stall the others
             logger.exception("webhook delivery %s could not be built", delivery.pk)
+            result = _not_sent("the request could not be built", exc)
+            record_result(delivery=delivery, lease=lease, result=result, at=at or now())
             continue
         prepared.append((delivery, body, headers))
     if not prepared:
         return
 
     def send(item: tuple[Delivery, bytes, dict[str, str]]) -> http.Result:
-        return http.post(item[0].endpoint.url, item[1], item[2])
+        return _post(*item)
 
     threads = min(settings.HARK_WEBHOOKS_SEND_THREADS, len(prepared))
     if threads > 1:
@@ -620,7 +652,6 @@ __all__ = [
     "OPEN_STATUSES",
     "RETRY_SCHEDULE",
     "claim",
-    "deliver",
     "deliveries_replay_failed",
     "delivery_log_purge",
     "delivery_replay",

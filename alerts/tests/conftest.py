@@ -39,6 +39,7 @@ def slack_receiver(settings):
                         {
                             "path": self.path,
                             "content_type": self.headers.get("Content-Type"),
+                            "host": self.headers.get("Host"),
                             "json": json.loads(body),
                         }
                     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pytest
 from django.core import mail
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import services
+from alerts import messages, services
 from alerts.factories import AlertSubscriptionFactory
 from alerts.models import AlertDigest, AlertSent, DeliveryStatus, Trigger
 from environments.services import member_add, member_remove
@@ -294,3 +295,102 @@ def test_sent_log_purge_keeps_what_is_recent_or_pending(environment, owner, sett
     assert services.sent_log_purge(now=now, batch=1) == 3
     assert set(AlertSent.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
     assert not AlertDigest.objects.exists()
+
+
+# --- Alerts that fail before anything is sent ------------------------------------------------
+
+
+def test_an_alert_that_cannot_be_built_fails_alone_on_the_backoff(
+    owner, survey, jane, slack_receiver, settings, monkeypatch
+):
+    """One alert whose message cannot be built (a bug for that one row) is a failed attempt with
+    its reason, retried with backoff, then failed; the rest of its batch goes out at once."""
+    settings.HARK_ALERTS_MAX_ATTEMPTS = 3
+    real = messages._slack_alert
+
+    def slack_alert(content):
+        if content["subscription"].name == "Broken":
+            raise RuntimeError("cannot build this one")
+        return real(content)
+
+    monkeypatch.setattr(messages, "_slack_alert", slack_alert)
+    broken = subscription(owner, name="Broken", slack_url=slack_receiver.url, email=True)
+    subscription(owner, name="Fine", slack_url=slack_receiver.url, email=True)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+
+    assert services.alerts_deliver(now=now) == 2
+    assert AlertSent.objects.exclude(subscription=broken).get().status == DeliveryStatus.SENT
+    assert len(slack_receiver.posts) == 1 and len(mail.outbox) == 1
+    row = AlertSent.objects.get(subscription=broken)
+    assert (row.status, row.attempts, row.leased_until) == ("pending", 1, None)
+    assert row.last_error == "building the alert: RuntimeError: cannot build this one"
+    assert row.next_attempt_at == now + dt.timedelta(seconds=30)
+    for minutes in (1, 10, 60):
+        services.alerts_deliver(now=now + dt.timedelta(minutes=minutes))
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert len(slack_receiver.posts) == 1 and len(mail.outbox) == 1
+
+
+def test_a_slack_post_that_raises_keeps_the_email_sent_and_the_batch_going(
+    owner, survey, jane, slack_receiver, monkeypatch
+):
+    """outbound.post() reports failures in its result; should it raise all the same, that post
+    is a failed attempt: the email already sent is not sent again, the other alerts go out."""
+    broken_url = slack_receiver.url.replace("XXXX", "BROKEN")
+    real = services.outbound.post
+
+    def post(url, *args, **kwargs):
+        if url == broken_url:
+            raise RuntimeError("boom")
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(services.outbound, "post", post)
+    broken = subscription(owner, name="A", slack_url=broken_url, email=True)
+    subscription(owner, name="B", slack_url=slack_receiver.url, email=True)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    now = timezone.now()
+    services.alerts_sweep(now=now)
+
+    assert services.alerts_deliver(now=now) == 2
+    row = AlertSent.objects.get(subscription=broken)
+    assert (row.status, row.email_done, row.slack_done) == ("pending", True, False)
+    assert row.last_error == "slack: RuntimeError: boom"
+    assert AlertSent.objects.exclude(subscription=broken).get().status == DeliveryStatus.SENT
+    assert len(mail.outbox) == 2 and len(slack_receiver.posts) == 1
+    monkeypatch.setattr(services.outbound, "post", real)
+    broken.slack_url = slack_receiver.url
+    broken.save(update_fields=["slack_url"])
+    services.alerts_deliver(now=now + dt.timedelta(minutes=1))
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.SENT
+    assert len(mail.outbox) == 2 and len(slack_receiver.posts) == 2  # the email went once
+
+
+def test_a_slack_url_with_an_international_host_name_is_posted(
+    owner, survey, jane, slack_receiver, monkeypatch
+):
+    """The name goes out in its IDNA "xn--" form: sent raw, the Host header (Latin-1) made the
+    post raise after the email had gone, which took the rest of the batch down with it."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # the name resolves to the local receiver
+        if host in ("例え.test", "xn--r8jz45g.test"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    port = slack_receiver.server.server_address[1]
+    subscription(owner, name="A", slack_url=f"http://例え.test:{port}/hook", email=True)
+    subscription(owner, name="B", slack_url=slack_receiver.url, email=True)
+    ResponseFactory(survey=survey, profile=jane, data={"nps": 1}, completed=True)
+    services.alerts_sweep()
+
+    assert services.alerts_deliver() == 2
+
+    assert set(AlertSent.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    hosts = sorted(post["host"] for post in slack_receiver.posts)
+    assert hosts == [f"127.0.0.1:{port}", f"xn--r8jz45g.test:{port}"]
+    assert len(mail.outbox) == 2

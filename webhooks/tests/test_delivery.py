@@ -5,6 +5,7 @@ test controls (services take `at`), per-contact order across failures, leases, r
 from __future__ import annotations
 
 import base64
+import socket
 from datetime import timedelta
 
 import pytest
@@ -22,8 +23,14 @@ from profiles.services import profile_identify
 from segments.factories import SegmentFactory
 from segments.services import segment_recompute
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
-from surveys.services import response_dismiss, response_save_answers, survey_set_status
-from webhooks import services
+from surveys.services import (
+    response_add_context,
+    response_dismiss,
+    response_save_answers,
+    survey_set_status,
+)
+from tests.helpers import eurl
+from webhooks import http, services
 from webhooks.factories import DeliveryFactory, OutboxEventFactory, WebhookEndpointFactory
 from webhooks.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 from webhooks.outbox import emit, pending_updates_flush
@@ -460,3 +467,168 @@ def test_delivery_log_purge_keeps_what_is_recent_or_still_due(environment, setti
     assert not Delivery.objects.filter(event_id__in=[delivered.pk, replayed.pk]).exists()
     assert Delivery.objects.filter(event=still_due).count() == 2
     assert services.delivery_log_purge(now=now) == 0  # idempotent
+
+
+# --- Attempts that fail before a request goes out ----------------------------------------------
+
+
+def _next_round(delivery: Delivery, clock):
+    """The first moment the drain may take the delivery again: due, and its lease (if a worker
+    left one) lapsed."""
+    free = max(clock, delivery.next_attempt_at, delivery.lease_until or clock)
+    return free + timedelta(seconds=1)
+
+
+def test_a_context_integer_beyond_64_bits_is_sent_as_written(
+    environment, allow_private, receiver, nps_survey
+):
+    """Ingestion keeps a context number as sent; orjson refuses one beyond 64 bits (the
+    delivery could never be built): the body carries it digit for digit, signed."""
+    endpoint = endpoint_for(environment, receiver, ["response.completed"])
+    response = ResponseFactory(survey=nps_survey, profile=ProfileFactory(environment=environment))
+    response_add_context(response=response, context={"order_id": 10**20, "name": "Zoë"})
+    response_save_answers(response=response, answers={"score": 2}, complete=True)
+    run(at=timezone.now())
+    [got] = receiver.received
+    assert b'"order_id":100000000000000000000' in got.body and "Zoë".encode() in got.body
+    payload = Webhook(endpoint.secret).verify(got.body, got.headers)
+    assert payload["data"]["response"]["context"]["order_id"] == 10**20
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_request_that_cannot_be_built_fails_on_the_schedule_then_gives_up(
+    environment, owner_client, allow_private, receiver, nps_survey, monkeypatch
+):
+    """A delivery whose request cannot be built (a fault in building its payload; before the
+    encoder took them, a context integer beyond 64 bits did it) is a failed attempt like a
+    500: its reason in the delivery log, retried on the specification's schedule, then given
+    up; the endpoint's other contacts are not held up."""
+    endpoint = endpoint_for(environment, receiver, ["response.completed"])
+    ann, bob = ProfileFactory(environment=environment), ProfileFactory(environment=environment)
+    real_payload = services._event_payload
+
+    def payload(event):
+        if event.profile_id == ann.pk:
+            raise TypeError("cannot encode this")
+        return real_payload(event)
+
+    monkeypatch.setattr(services, "_event_payload", payload)
+    unsendable = ResponseFactory(survey=nps_survey, profile=ann)
+    response_save_answers(response=unsendable, answers={"score": 2}, complete=True)
+    fine = ResponseFactory(survey=nps_survey, profile=bob)
+    response_save_answers(response=fine, answers={"score": 10}, complete=True)
+
+    clock = timezone.now()
+    run(at=clock)
+    assert [r.json()["data"]["contact"]["uuid"] for r in receiver.received] == [str(bob.uuid)]
+    failed = Delivery.objects.get(contact_key=ann.pk)
+    delays = []
+    for _ in range(services.MAX_ATTEMPTS + 2):  # more rounds than it has attempts
+        if failed.status == DeliveryStatus.FAILED:
+            delays.append((failed.next_attempt_at - clock).total_seconds())
+        clock = _next_round(failed, clock)
+        run(at=clock)
+        failed.refresh_from_db()
+
+    assert (failed.status, failed.attempt) == (DeliveryStatus.GAVE_UP, services.MAX_ATTEMPTS)
+    assert failed.lease_until is None and failed.http_status is None
+    assert failed.error == (
+        "not sent: the request could not be built (TypeError: cannot encode this)"
+    )
+    assert len(delays) == len(services.RETRY_SCHEDULE) - 1
+    for delay, base in zip(delays, services.RETRY_SCHEDULE[1:], strict=True):
+        assert base * 0.9 <= delay <= base * 1.1
+    assert len(receiver.received) == 1  # never sent
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None
+    # Its admins see why in the endpoint's delivery log.
+    page = owner_client.get(eurl(environment, "webhooks:detail", uuid=endpoint.uuid))
+    assert "not sent: the request could not be built" in page.content.decode()
+
+
+def test_an_international_host_name_goes_out_in_its_ascii_form(
+    environment, allow_private, receiver, monkeypatch
+):
+    """A host name outside ASCII is sent as its IDNA "xn--" form (Host header, TLS name): HTTP
+    headers are Latin-1, and the raw name made the request raise before it went out."""
+    port = receiver.server.server_address[1]
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # the name resolves to the local receiver
+        if host in ("例え.test", "xn--r8jz45g.test"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    services.endpoint_create(
+        environment=environment,
+        url=f"http://例え.test:{port}/hook",
+        event_types=["survey.published"],
+    )
+    endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+
+    run()
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+    hosts = sorted(r.headers["host"] for r in receiver.received)
+    assert hosts == [f"127.0.0.1:{port}", f"xn--r8jz45g.test:{port}"]
+
+
+def test_a_send_that_raises_is_a_failed_attempt_and_the_batch_goes_on(
+    environment, allow_private, receiver, monkeypatch
+):
+    """http.post() reports failures in its Result; should it raise all the same (a bug), that
+    delivery's attempt fails with the reason and the rest of the batch is sent and recorded."""
+    broken_url = receiver.url.replace("/hook", "/broken")
+    real_post = http.post
+
+    def post(url, *args, **kwargs):
+        if url == broken_url:
+            raise RuntimeError("boom")
+        return real_post(url, *args, **kwargs)
+
+    monkeypatch.setattr(http, "post", post)
+    broken = services.endpoint_create(
+        environment=environment, url=broken_url, event_types=["survey.published"]
+    )
+    endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+
+    run()
+
+    failed = Delivery.objects.get(endpoint=broken)
+    assert (failed.status, failed.attempt) == (DeliveryStatus.FAILED, 1)
+    assert failed.error == "not sent: the request failed (RuntimeError: boom)"
+    assert failed.lease_until is None
+    assert Delivery.objects.exclude(endpoint=broken).get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_post_reports_a_request_it_cannot_send_instead_of_raising(allow_private, receiver):
+    result = http.post(receiver.url, b"{}", {"X-Note": "two\nlines"})
+    assert result.status is None
+    assert result.error.startswith("refused: the request could not be built: Invalid header")
+    assert receiver.received == []
+
+
+def test_a_delivery_whose_attempts_keep_dying_gives_up(
+    environment, allow_private, receiver, settings
+):
+    """Workers killed mid-delivery (the lease lapses, the attempt is never recorded) as many
+    times as a delivery has attempts: it gives up instead of being taken forever, which would
+    hold the contact's later events back for good."""
+    settings.HARK_WEBHOOKS_LEASE_SECONDS = 30
+    endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 0})
+    services.fan_out()
+    clock = timezone.now()
+    for _ in range(services.MAX_ATTEMPTS + 3):
+        services.claim(limit=10, at=clock)  # a worker takes it, then dies
+        clock += timedelta(seconds=31)
+
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt) == (DeliveryStatus.GAVE_UP, services.MAX_ATTEMPTS)
+    assert delivery.error == "delivery interrupted too many times"
+    assert delivery.lease_until is None
+    run(at=clock)
+    assert receiver.received == []
