@@ -502,18 +502,25 @@ def _send_batch(ids: list[int], lease: datetime, at: datetime | None) -> None:
 
 
 def _record_successes(items: list[tuple[Delivery, http.Result]], lease: datetime) -> None:
-    """The batch's successes in one statement (the common case), and their endpoints' failing
-    streaks ended."""
+    """The batch's successes, and their endpoints' failing streaks ended, in one statement (the
+    common case). The streaks are read in the database, not from the endpoints loaded with the
+    batch: a failure of the same batch, recorded just before, may have started one."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")  # see record_result
         cursor.execute(
             """
-            UPDATE webhooks_delivery d
-            SET status = 'succeeded', http_status = r.http_status, latency_ms = r.latency_ms,
-                body_excerpt = r.body_excerpt, error = '', lease_until = NULL
-            FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::text[])
-                 AS r(id, http_status, latency_ms, body_excerpt)
-            WHERE d.id = r.id AND d.lease_until = %s
+            WITH done AS (
+                UPDATE webhooks_delivery d
+                SET status = 'succeeded', http_status = r.http_status,
+                    latency_ms = r.latency_ms, body_excerpt = r.body_excerpt, error = '',
+                    lease_until = NULL
+                FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::text[])
+                     AS r(id, http_status, latency_ms, body_excerpt)
+                WHERE d.id = r.id AND d.lease_until = %s
+                RETURNING d.endpoint_id
+            )
+            UPDATE webhooks_webhookendpoint e SET failing_since = NULL
+            WHERE e.id IN (SELECT endpoint_id FROM done) AND e.failing_since IS NOT NULL
             """,
             [
                 [d.pk for d, _ in items],
@@ -523,9 +530,6 @@ def _record_successes(items: list[tuple[Delivery, http.Result]], lease: datetime
                 lease,
             ],
         )
-        endpoints = sorted({d.endpoint_id for d, _ in items if d.endpoint.failing_since})
-        if endpoints:
-            WebhookEndpoint.objects.filter(pk__in=endpoints).update(failing_since=None)
 
 
 def drain(*, max_batches: int = 50, at: datetime | None = None) -> int:

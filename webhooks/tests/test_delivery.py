@@ -186,6 +186,20 @@ def test_success_clears_failing_since(environment, allow_private, receiver):
     assert endpoint.failing_since is None
 
 
+def test_a_success_in_the_batch_that_failed_ends_the_streak(environment, allow_private, receiver):
+    """One delivery fails and another to the same endpoint succeeds in one batch: the failure
+    started a streak that the success (read from the endpoint loaded with the batch, which had
+    none) left standing; five such days and the working endpoint was disabled."""
+    receiver.statuses = [500, 200]
+    endpoint = endpoint_for(environment, receiver, ["survey.published"])
+    emit(environment.pk, "survey.published", {"survey_id": 1})
+    emit(environment.pk, "survey.published", {"survey_id": 2})
+    run(at=timezone.now())
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == ["failed", "succeeded"]
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
 def test_receiver_down_then_back_gets_every_event_in_order_per_contact(
     environment, allow_private, receiver
 ):
