@@ -3,7 +3,7 @@
 static/hark/client/src/hark.js is the source people read and edit; static/hark/client/v1/hark.js
 is what the snippet loads, committed, so running Hark needs no build step. The build only
 drops whole-line comments and indentation (no renaming, no rewriting: the served code is the
-source's code, line for line), which takes the gzipped size from about 14 kB to about 11 kB.
+source's code, line for line), which takes the gzipped size from about 17 kB to about 12 kB.
 tests/test_client_build.py checks the committed output is this function of the committed
 source, so the two cannot drift.
 """

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.core.exceptions import ValidationError
+from django.test import Client
 from django.urls import reverse
 
 from delivery.factories import web_survey
 from delivery.models import DeliverySettings
+from delivery.tests.helpers import call
 from environments.services import identity_verification_set
 from events.models import Event
 from profiles.models import Profile
+from surveys.answers import answer_clean
 from surveys.factories import QuestionFactory
-from surveys.models import Response
+from surveys.models import Question, QuestionKind, Response
 from tests.client_host import HostApp, StaticHark
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -716,6 +720,45 @@ def test_scroll_trigger_shows_past_the_given_depth(context, host, environment):
     assert_clean(page)
 
 
+@pytest.mark.parametrize("trigger", ["scroll", "exit_intent"])
+def test_a_scroll_or_exit_trigger_fires_once_per_page(context, host, environment, trigger):
+    """Each scroll event past the depth (each exit) fired the trigger again: once the survey
+    was closed, every scroll claimed it anew, one refused claim (409) per round trip."""
+    survey_with_questions(environment, targeting={"trigger": trigger, "trigger_percent": 60})
+    claims: list[int] = []
+    page = context.new_page()
+    page.on(
+        "response",
+        lambda r: claims.append(r.status) if r.url.split("?")[0].endswith("/displays") else None,
+    )
+    page.add_init_script(
+        "document.addEventListener('DOMContentLoaded', () =>"
+        " document.getElementById('tall').style.height = '4000px')"
+    )
+    page.goto(host.url("/"))
+    page.wait_for_function("() => window.hark && window.hark.version")
+
+    def fire() -> None:
+        if trigger == "scroll":
+            page.mouse.wheel(0, -3000)
+            page.mouse.wheel(0, 3000)
+        else:  # the pointer leaves the window through its top edge
+            page.mouse.move(200, 200)
+            page.mouse.move(200, -5)
+
+    page.wait_for_timeout(300)
+    fire()
+    page.locator(WIDGET).get_by_role("button", name="0", exact=True).wait_for()
+    page.locator(WIDGET).get_by_role("button", name="Close").click()
+    page.locator(WIDGET).get_by_role("dialog").wait_for(state="detached")
+    for _ in range(5):
+        fire()
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(500)
+    assert claims == [201], claims
+    assert_clean(page)
+
+
 def test_session_delay_counts_from_the_start_of_the_session(context, host, environment):
     survey_with_questions(environment, targeting={"trigger": "session_delay", "trigger_seconds": 1})
     page = open_page(context, host)
@@ -813,3 +856,220 @@ def test_a_transform_on_the_host_body_does_not_move_the_survey_off_screen(
     box = card.bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 800, box
     assert_clean(page)
+
+
+def test_next_submit_and_enter_work_in_a_frame_sandboxed_without_allow_forms(
+    context, host, environment
+):
+    """A frame sandboxed without `allow-forms` blocks a form's submission, its submit event
+    included: the Next and Submit buttons (submit buttons) and Enter in the email field did
+    nothing, and the survey could not be answered past its first such step."""
+    survey = web_survey(environment, questions=0)
+    QuestionFactory(
+        survey=survey,
+        kind="multiple_choice",
+        key="tools",
+        position=1,
+        title="Which tools?",
+        choices=["Slack", "Jira"],
+    )
+    QuestionFactory(survey=survey, kind="email", key="email", position=2, title="Your email?")
+    QuestionFactory(
+        survey=survey,
+        kind="multiple_choice",
+        key="team",
+        position=3,
+        title="Your team?",
+        choices=["Sales", "Support"],
+    )
+    QuestionFactory(survey=survey, kind="text", key="comment", position=4, title="Anything?")
+    page = context.new_page()
+    page.set_content(
+        '<iframe sandbox="allow-scripts allow-same-origin"'
+        f' src="{host.url("/")}" width="900" height="700"></iframe>'
+    )
+    widget = page.frame_locator("iframe").locator(WIDGET)
+    widget.get_by_text("Jira").click()
+    widget.get_by_role("button", name="Next").click()
+    field = widget.locator("input[type=email]")
+    field.fill("ann@acme.test")
+    field.press("Enter")  # a single-line field: Enter goes on
+    support = widget.get_by_role("checkbox", name="Support")
+    support.press(" ")
+    support.press("Enter")  # on a checkbox too, as a form's implicit submission does
+    widget.locator("textarea").fill("Works in a sandbox")
+    widget.get_by_role("button", name="Submit").click()
+    widget.get_by_role("heading", name="Thank you!").wait_for()
+
+    response = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: (response.refresh_from_db(), response.completed_at)[1] is not None)
+    assert response.data == {
+        "tools": ["Jira"],
+        "email": "ann@acme.test",
+        "team": ["Support"],
+        "comment": "Works in a sandbox",
+    }
+    assert_clean(page.main_frame.child_frames[0])
+
+
+def test_after_a_refused_claim_the_next_due_survey_is_claimed(context, host, environment):
+    """Two surveys due at once: the second came due while the first one's claim was in flight
+    and was dropped, so when that claim was refused (409) nothing showed. Here the first survey
+    is shown to the same user on their phone between this page's call and its claim (no
+    throttle in this environment, so the second may still show)."""
+    DeliverySettings.objects.create(environment=environment, throttle_days=0)
+    due = {"trigger": "delay", "trigger_seconds": 2}
+    first = survey_with_questions(environment, targeting={**due, "priority": 1})
+    second = web_survey(environment, questions=0, targeting=due)
+    QuestionFactory(survey=second, kind="nps", key="nps", position=1, title="Second survey?")
+    host.commands = [["identifyUser", {"id": "cust-6"}]]
+    claims: list[int] = []
+    page = context.new_page()
+    page.on(
+        "response",
+        lambda r: claims.append(r.status) if r.url.split("?")[0].endswith("/displays") else None,
+    )
+    with page.expect_response(lambda r: "/api/v1/client/page" in r.url) as listed:
+        page.goto(host.url("/"))
+    listed_ids = [s["id"] for s in listed.value.json()["surveys"]]
+    assert listed_ids == [str(first.uuid), str(second.uuid)]  # the first is tried first
+
+    # The phone claims the first survey through the client API, as any device does.
+    phone = {"anonymous_id": "phone-of-cust-6-0001", "user": {"id": "cust-6"}}
+    shown = call(Client(), environment, "/displays", {**phone, "survey_id": str(first.uuid)})
+    assert shown.status_code == 201, shown.content
+
+    wait_for_db(page, lambda: 409 in claims)
+    page.wait_for_timeout(1000)  # time for a follow-up claim
+    assert claims == [409, 201], claims
+    page.locator(WIDGET).get_by_role("dialog", name="Second survey?").wait_for()
+    assert Response.objects.filter(survey=second, profile__user_id="cust-6").count() == 1
+    assert Response.objects.filter(survey=first).count() == 1  # the phone's display only
+    assert [e[1] for e in events(page, "onShow")] == [str(second.uuid)]
+    assert_clean(page)
+
+
+# Addresses Django's validate_email (the server's rule for an email answer, surveys/answers.py)
+# refuses and the client's first check (/^[^\s@]+@[^\s@]+\.[^\s@]+$/) let through.
+REFUSED_EMAILS = [
+    "ann..lee@acme.test",  # consecutive dots
+    "ann.@acme.test",  # a dot ending the local part
+    "ann(lee)@acme.test",  # a character outside the dot-atom
+    "ann@acme_corp.test",  # an underscore in the domain
+    "ann@-acme.test",  # a label starting with a hyphen
+    "ann@acme..test",  # an empty label
+    "ann@acme.c",  # a one-letter top-level domain
+    "ann@acme.t3st",  # a digit in the top-level domain
+]
+
+
+def email_question() -> Question:
+    return Question(kind=QuestionKind.EMAIL, key="email", required=True)
+
+
+def server_accepts(address: str) -> bool:
+    try:
+        answer_clean(email_question(), address)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_an_email_the_server_refuses_shows_the_error_and_nothing_is_sent(
+    context, host, environment
+):
+    """The client's email check accepted addresses the server refuses for an email answer: the
+    survey moved on (or thanked) and the answer was refused afterwards, lost."""
+    assert not any(server_accepts(a) for a in REFUSED_EMAILS)
+    survey = web_survey(environment, questions=0)
+    QuestionFactory(survey=survey, kind="email", key="email", position=1, title="Your email?")
+    sent: list[str | None] = []
+    page = context.new_page()
+    page.on("request", lambda r: sent.append(r.post_data) if "/answers" in r.url else None)
+    page.goto(host.url("/"))
+    widget = page.locator(WIDGET)
+    field = widget.locator("input[type=email]")
+    for address in REFUSED_EMAILS:
+        field.fill(address)
+        widget.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(200)
+        assert sent == [], address
+        assert widget.get_by_role("alert").inner_text() == "Please enter a valid email address."
+        assert field.get_attribute("aria-invalid") == "true"
+        assert (
+            page.evaluate("document.querySelector('hark-widget').shadowRoot.activeElement.type")
+            == "email"
+        )
+    assert Response.objects.get(survey=survey).data == {}
+
+    field.fill("Ann.Lee+hark@acme.test")  # and a good one goes through
+    field.press("Enter")
+    widget.get_by_role("heading", name="Thank you!").wait_for()
+    response = Response.objects.get(survey=survey)
+    wait_for_db(page, lambda: (response.refresh_from_db(), response.completed_at)[1] is not None)
+    assert response.data == {"email": "ann.lee+hark@acme.test"}
+    assert_clean(page)
+
+
+# The client's check against the server's on more addresses (hark._email, the check itself).
+ACCEPTED_BY_BOTH = [
+    "ann@acme.test",
+    "Ann.Lee+tag@acme.co.uk",
+    "o'brien@example.ie",
+    "user_name-1@sub.example.museum",
+    "!#$%&'*+/=?^_`{|}~-@acme.test",
+    "ann@xn--bcher-kva.de",  # what Chromium's email field makes of ann@bücher.de
+    "ann@bücher.de",
+    "ann@acme.xn--p1ai",
+    "ann@a-b.c-d.test",
+    "a" * 64 + "@x.com",
+    "x@" + "a" * 63 + ".com",
+    "x@a." + "b" * 63,
+    "a" * 314 + "@x.com",  # 320 characters
+]
+REFUSED_BY_BOTH = [
+    *REFUSED_EMAILS,
+    "ann",
+    "@acme.test",
+    "ann@",
+    "ann@acme",
+    "ann@@acme.test",
+    ".ann@acme.test",
+    "ann@acme.test.",
+    "ann@acme-.test",
+    "ann@acme.-test",
+    "ann@acme.test-",
+    "ann@acme.12",
+    "ann@1.2.3.4",
+    "ann@[1.2.3]",
+    '"ann lee@acme.test',
+    "ann@\U0001f600.com",
+    "a@" + "b" * 64 + ".com",
+    "a@b." + "c" * 64,
+    "a" * 315 + "@x.com",  # 321 characters
+]
+# Refused by the client though the server takes them: forms nobody types into a survey, left
+# out to keep the check two readable expressions (the HTML spec's own email field refuses the
+# address literal and the quoted local part too).
+REFUSED_BY_THE_CLIENT_ONLY = [
+    "ann@localhost",  # the one bare host name Django allows
+    "ann@[127.0.0.1]",
+    '"ann"@acme.test',
+    "ann lee@acme.test",  # the server reads a space as "+" (a link's query string), storing
+    # ann+lee@acme.test: not what the person typed
+    "\u017f@x.com",  # Python's case-insensitive [A-Z] takes the long s
+]
+
+
+def test_client_email_check_refuses_whatever_the_server_refuses(context, host):
+    page = open_page(context, host)
+    page.wait_for_function("() => window.hark && window.hark.version")
+    cases = ACCEPTED_BY_BOTH + REFUSED_BY_BOTH + REFUSED_BY_THE_CLIENT_ONLY
+    verdicts = page.evaluate("(all) => all.map((a) => window.hark._email(a))", cases)
+    client = dict(zip(cases, verdicts, strict=True))
+    for address in ACCEPTED_BY_BOTH:
+        assert server_accepts(address) and client[address], address
+    for address in REFUSED_BY_BOTH:
+        assert not server_accepts(address) and not client[address], address
+    for address in REFUSED_BY_THE_CLIENT_ONLY:
+        assert server_accepts(address) and not client[address], address

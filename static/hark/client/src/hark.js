@@ -34,7 +34,8 @@
   var lastUrl = null;
   var forms = {}; // survey content by id, from the last page call
   var active = null; // the survey on screen: at most one at a time
-  var claiming = false;
+  var claiming = null; // the survey whose display is being claimed (see show)
+  var dueNext = []; // surveys that came due while a claim was in flight
   // Bumped when the person changes (another user identified, resetUser): a claim still in
   // flight for the previous person is not shown to the next one.
   var personSeq = 0;
@@ -245,6 +246,7 @@
   function disarm() {
     armed.forEach(function (cancel) { cancel(); });
     armed = [];
+    dueNext = []; // they came due on the page being left
   }
   function listen(target, type, fn, opts) {
     var g = guard(fn);
@@ -265,7 +267,11 @@
     disarm();
     (list || []).forEach(function (s) {
       forms[s.id] = s;
-      var t = s.trigger || {}, due = function () { show(s, false); };
+      // Once per page: a scroll or exit-intent trigger fires on every scroll event past its
+      // depth and on every exit, and each would claim the survey anew (refused, or shown again
+      // if it recurs). Not used up while another survey is on screen: it may fire again later.
+      var fired = false;
+      var t = s.trigger || {}, due = function () { if (!fired && show(s, false) !== false) fired = true; };
       var seconds = +t.seconds || 0;
       switch (t.type) {
         case "page": due(); break;
@@ -335,33 +341,56 @@
   // Showing a survey: ask onBeforeShow, claim the display from the server (it re-checks the
   // targeting and records the view, so two tabs or a stale page cannot show it twice), render.
 
-  // A showForm called while another claim is in flight is not dropped: it runs when that claim
-  // has ended (if nothing got shown). Triggers that come due meanwhile are dropped, as before.
+  // One claim at a time. What comes due while a claim is in flight waits for it to end: a
+  // showForm call (the latest one) and the surveys whose triggers fired, in the order they
+  // came due (the page call lists them by priority). When the claim shows its survey they are
+  // dropped (one survey at a time; a later page call lists what is still due). When the server
+  // refuses it (409: not eligible now, e.g. already shown in another tab or on another device,
+  // its limit reached since the page call) the next one is claimed: the refusal was about that
+  // survey alone. When the claim fails (offline, a timeout, any other error), the rest are
+  // dropped too: a Hark in trouble is not sent one claim after another.
   var waiting = null;
+  // Returns false when it did not take the survey (another one is on screen).
   function show(s, force, explicit) {
-    if (active) return;
-    if (claiming) { if (explicit) waiting = [s, force]; return; }
-    if (fire("onBeforeShow", s.id, s) === false) return;
-    claiming = true;
+    if (active) return false;
+    if (claiming) {
+      // Once each: a scroll or exit-intent trigger fires again and again.
+      var known = s.id === claiming.id || dueNext.some(function (x) { return x.id === s.id; });
+      if (explicit) waiting = [s, force];
+      else if (!known) dueNext.push(s);
+      return;
+    }
+    if (fire("onBeforeShow", s.id, s) === false) { claimNext(); return; }
+    claiming = s;
     var person = personSeq;
     var body = who();
     body.survey_id = s.id;
     body.url = location.href;
     body.locale = locale();
     body.force = !!force;
-    var done = function () {
-      claiming = false;
+    var done = function (refused) {
+      claiming = null;
+      if (!refused) dueNext = [];
       var next_ = waiting;
       waiting = null;
       if (next_ && !active) show(next_[0], next_[1], true);
+      else claimNext();
     };
     post("displays", body).then(guard(function (data) {
       if (data.display_id && !active && person === personSeq) {
         look(data);
         render(data.survey || s, data.display_id);
       }
-      done();
-    }), guard(function (e) { if (e.status !== 409) report(e); else debug("not shown:", e.data); done(); }));
+      done(false);
+    }), guard(function (e) {
+      if (e.status !== 409) report(e); else debug("not shown:", e.data);
+      done(e.status === 409);
+    }));
+  }
+  // The next survey that came due during a claim, unless something is on screen or claimed.
+  function claimNext() {
+    if (active || claiming || !dueNext.length) return;
+    show(dueNext.shift(), false);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -647,6 +676,18 @@
       err,
       body.actions,
     ]);
+    // The step never relies on the form being submitted: in a frame sandboxed without
+    // allow-forms the browser blocks the submit event, and with it a submit button and Enter.
+    // The Next/Submit button calls the step's submit on click; Enter in a single-line field
+    // (the email field, a checkbox) does here what the browser's implicit submission did, and
+    // cancels it (keydown's default), so a step is never answered twice. The submit listener
+    // is a safety net: a submission that still happens never reloads the host page.
+    form.addEventListener("keydown", guard(function (e) {
+      var t = e.target;
+      if (e.key !== "Enter" || e.isComposing || !t || t.tagName !== "INPUT") return;
+      e.preventDefault();
+      body.submit();
+    }));
     form.addEventListener("submit", guard(function (e) { e.preventDefault(); body.submit(); }));
     state.card.textContent = "";
     state.card.appendChild(form);
@@ -699,7 +740,7 @@
       submit = function () {
         var v = input.value.trim();
         if (!v && q.required) return invalid(err, input, texts.required);
-        if (v && kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) return invalid(err, input, texts.invalid_email);
+        if (v && kind === "email" && !validEmail(v)) return invalid(err, input, texts.invalid_email);
         answer(state, v || null);
       };
       if (kind === "text") input.addEventListener("keydown", guard(function (e) { if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) { e.preventDefault(); submit(); } }));
@@ -711,9 +752,33 @@
     var last = state.i === state.s.questions.length - 1;
     var actions = h("div", { class: "act" }, [
       !q.required || kind === "cta" ? h("button", { type: "button", class: "btn", part: "button", text: texts.skip, onclick: function () { answer(state, null); } }) : null,
-      multi ? h("button", { type: "submit", class: "btn primary", part: "button", text: last ? texts.submit : texts.next }) : null,
+      multi ? h("button", { type: "button", class: "btn primary", part: "button", text: last ? texts.submit : texts.next, onclick: function () { submit(); } }) : null,
     ]);
     return { field: h("fieldset", { class: "q k-" + kind }, kids), actions: actions, submit: submit };
+  }
+  // An email answer the server takes. The server checks an email question's answer with
+  // Django's validate_email (surveys/answers.py); an address passing here and refused there
+  // would be lost after the survey moved on. Its rule, here: at most 320 characters; before
+  // the last "@" a dot-atom (no dot first, last or twice in a row, no space or brackets);
+  // after it two or more labels of letters (non-ASCII too), digits and inner hyphens, 63
+  // characters at most, the last one letters only or punycode (xn--...). Chromium's email
+  // field hands over a non-ASCII domain in punycode anyway. Stricter than the server where a
+  // survey answer never needs it: no quoted local part ("a b"@x.io), no address literal
+  // (a@[127.0.0.1]), no bare "localhost", no space (the server reads one as "+"). No
+  // lookbehind (a SyntaxError that would stop the whole script in older Safari); lone
+  // surrogates left out (the server refuses a body holding one). The domain's flag u makes a
+  // character beyond \uffff one character, which no class here matches, as on the server.
+  var EMAIL_LOCAL = /^[-!#$%&'*+\/=?^_`{|}~0-9a-z]+(\.[-!#$%&'*+\/=?^_`{|}~0-9a-z]+)*$/i;
+  var LETTER = "a-z\\u00a1-\\ud7ff\\ue000-\\uffff", CHAR = LETTER + "0-9";
+  var EMAIL_DOMAIN = new RegExp(
+    // Labels with their dots, then the top-level one.
+    "^([" + CHAR + "]([" + CHAR + "-]{0,61}[" + CHAR + "])?\\.)+" +
+    "([" + LETTER + "][" + LETTER + "-]{0,61}[" + LETTER + "]|xn--[a-z0-9]{1,59})$",
+    "iu"
+  );
+  function validEmail(v) {
+    var at = v.lastIndexOf("@");
+    return v.length <= 320 && at > 0 && EMAIL_LOCAL.test(v.slice(0, at)) && EMAIL_DOMAIN.test(v.slice(at + 1));
   }
   function invalid(err, el, message) {
     err.textContent = message;
@@ -868,6 +933,7 @@
   };
   hark.version = VERSION;
   hark._next = next; // for the shared logic-jump cases (tests)
+  hark._email = validEmail; // for the cases checked against the server's rule (tests)
   var queued = (prior && prior.q) || [];
   w.hark = hark;
   // The calls made before this file arrived, in order.

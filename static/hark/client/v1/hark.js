@@ -18,7 +18,8 @@ var pageSeq = 0; // stale page answers (the user navigated on) are ignored
 var lastUrl = null;
 var forms = {}; // survey content by id, from the last page call
 var active = null; // the survey on screen: at most one at a time
-var claiming = false;
+var claiming = null; // the survey whose display is being claimed (see show)
+var dueNext = []; // surveys that came due while a claim was in flight
 var personSeq = 0;
 var aidInMemory = null;
 function debug() {
@@ -186,6 +187,7 @@ navigator.sendBeacon(url(item.p, item.k), new Blob([JSON.stringify(item.b)], { t
 function disarm() {
 armed.forEach(function (cancel) { cancel(); });
 armed = [];
+dueNext = []; // they came due on the page being left
 }
 function listen(target, type, fn, opts) {
 var g = guard(fn);
@@ -204,7 +206,8 @@ function arm(list) {
 disarm();
 (list || []).forEach(function (s) {
 forms[s.id] = s;
-var t = s.trigger || {}, due = function () { show(s, false); };
+var fired = false;
+var t = s.trigger || {}, due = function () { if (!fired && show(s, false) !== false) fired = true; };
 var seconds = +t.seconds || 0;
 switch (t.type) {
 case "page": due(); break;
@@ -269,29 +272,43 @@ w.addEventListener("pagehide", guard(beaconAll));
 d.addEventListener("visibilitychange", guard(function () { if (d.visibilityState === "hidden") beaconAll(); }));
 var waiting = null;
 function show(s, force, explicit) {
-if (active) return;
-if (claiming) { if (explicit) waiting = [s, force]; return; }
-if (fire("onBeforeShow", s.id, s) === false) return;
-claiming = true;
+if (active) return false;
+if (claiming) {
+var known = s.id === claiming.id || dueNext.some(function (x) { return x.id === s.id; });
+if (explicit) waiting = [s, force];
+else if (!known) dueNext.push(s);
+return;
+}
+if (fire("onBeforeShow", s.id, s) === false) { claimNext(); return; }
+claiming = s;
 var person = personSeq;
 var body = who();
 body.survey_id = s.id;
 body.url = location.href;
 body.locale = locale();
 body.force = !!force;
-var done = function () {
-claiming = false;
+var done = function (refused) {
+claiming = null;
+if (!refused) dueNext = [];
 var next_ = waiting;
 waiting = null;
 if (next_ && !active) show(next_[0], next_[1], true);
+else claimNext();
 };
 post("displays", body).then(guard(function (data) {
 if (data.display_id && !active && person === personSeq) {
 look(data);
 render(data.survey || s, data.display_id);
 }
-done();
-}), guard(function (e) { if (e.status !== 409) report(e); else debug("not shown:", e.data); done(); }));
+done(false);
+}), guard(function (e) {
+if (e.status !== 409) report(e); else debug("not shown:", e.data);
+done(e.status === 409);
+}));
+}
+function claimNext() {
+if (active || claiming || !dueNext.length) return;
+show(dueNext.shift(), false);
 }
 function num(v) {
 if (typeof v === "boolean" || v === null || v === undefined) return null;
@@ -546,6 +563,12 @@ body.field,
 err,
 body.actions,
 ]);
+form.addEventListener("keydown", guard(function (e) {
+var t = e.target;
+if (e.key !== "Enter" || e.isComposing || !t || t.tagName !== "INPUT") return;
+e.preventDefault();
+body.submit();
+}));
 form.addEventListener("submit", guard(function (e) { e.preventDefault(); body.submit(); }));
 state.card.textContent = "";
 state.card.appendChild(form);
@@ -595,7 +618,7 @@ kids.push(input);
 submit = function () {
 var v = input.value.trim();
 if (!v && q.required) return invalid(err, input, texts.required);
-if (v && kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) return invalid(err, input, texts.invalid_email);
+if (v && kind === "email" && !validEmail(v)) return invalid(err, input, texts.invalid_email);
 answer(state, v || null);
 };
 if (kind === "text") input.addEventListener("keydown", guard(function (e) { if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) { e.preventDefault(); submit(); } }));
@@ -607,9 +630,20 @@ kids.push(h(href ? "a" : "button", { class: "btn primary", part: "button", type:
 var last = state.i === state.s.questions.length - 1;
 var actions = h("div", { class: "act" }, [
 !q.required || kind === "cta" ? h("button", { type: "button", class: "btn", part: "button", text: texts.skip, onclick: function () { answer(state, null); } }) : null,
-multi ? h("button", { type: "submit", class: "btn primary", part: "button", text: last ? texts.submit : texts.next }) : null,
+multi ? h("button", { type: "button", class: "btn primary", part: "button", text: last ? texts.submit : texts.next, onclick: function () { submit(); } }) : null,
 ]);
 return { field: h("fieldset", { class: "q k-" + kind }, kids), actions: actions, submit: submit };
+}
+var EMAIL_LOCAL = /^[-!#$%&'*+\/=?^_`{|}~0-9a-z]+(\.[-!#$%&'*+\/=?^_`{|}~0-9a-z]+)*$/i;
+var LETTER = "a-z\\u00a1-\\ud7ff\\ue000-\\uffff", CHAR = LETTER + "0-9";
+var EMAIL_DOMAIN = new RegExp(
+"^([" + CHAR + "]([" + CHAR + "-]{0,61}[" + CHAR + "])?\\.)+" +
+"([" + LETTER + "][" + LETTER + "-]{0,61}[" + LETTER + "]|xn--[a-z0-9]{1,59})$",
+"iu"
+);
+function validEmail(v) {
+var at = v.lastIndexOf("@");
+return v.length <= 320 && at > 0 && EMAIL_LOCAL.test(v.slice(0, at)) && EMAIL_DOMAIN.test(v.slice(at + 1));
 }
 function invalid(err, el, message) {
 err.textContent = message;
@@ -744,6 +778,7 @@ try { run(arguments); } catch (e) { report(e); }
 };
 hark.version = VERSION;
 hark._next = next; // for the shared logic-jump cases (tests)
+hark._email = validEmail; // for the cases checked against the server's rule (tests)
 var queued = (prior && prior.q) || [];
 w.hark = hark;
 for (var i = 0; i < queued.length; i++) hark.apply(null, queued[i]);
