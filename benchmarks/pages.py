@@ -8,7 +8,8 @@ It works in its own database (default postgres://postgres@127.0.0.1:5432/hark_be
 or BENCH_DATABASE_URL), created when missing, migrated, and seeded once with
 `manage.py seed_demo` (100,000 profiles, 1,000,000 events, 200,000 responses by default; a
 later run reuses the data unless --reseed). One profile gets 10,000 events for the panel, and
-the Project Overview's daily rollup is computed first (as its periodic task would have).
+the daily rollup of the Project Overview and the survey results page is computed first (as its
+periodic task would have).
 
 Each page is requested in-process with django.test.Client (the whole Django stack: middleware,
 sessions, the view, template rendering; no network), logged in as the demo admin, after a few
@@ -452,12 +453,13 @@ def main() -> None:
     environment = Environment.objects.get(slug=DEMO_SLUG)
     heavy = _heavy_profile(environment)
     results = _results_survey(environment)
-    # What the periodic task keeps current in production: the Overview's daily rollup.
+    # What the periodic task keeps current in production: the daily rollup of the Overview and
+    # of the survey results page (one run writes both).
     from surveys.report_rollup import response_stats_rollup
 
     began = time.perf_counter()
     response_stats_rollup(environment_id=environment.pk)
-    print(f"Overview rollup of every complete day: {time.perf_counter() - began:.1f} s")
+    print(f"Overview and results rollup of every complete day: {time.perf_counter() - began:.1f} s")
     membership = Membership.objects.select_related("user").get(
         environment=environment, user__email=DEMO_ADMIN_EMAIL
     )

@@ -17,23 +17,30 @@ profile, not per day.
 The two tables are created by a RunSQL migration (surveys/migrations/*_report_rollup.py)
 without foreign keys, so Django's flush in transactional tests (TRUNCATE of its own tables)
 never trips over them; rows of deleted environments or surveys are dropped on the next full
-run and are never read (reads join nothing and filter by environment and survey).
+run (_tables_tidy) and are never read (reads join nothing and filter by environment and
+survey).
+
+The survey results page (surveys/results.py) reads two more daily tables, written by the same
+runs in the same transaction ("Results page" below): answer distributions and response paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, F, Q
+from django.db.models import Aggregate, Count, F, Max, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.periodic import for_each_environment
+from core.querysql import queryset_sql
 from environments.models import Environment
 
+from . import logic
 from .models import Question, QuestionKind, Response
 from .scores import KeySpec, grouped_figures
 
@@ -43,6 +50,20 @@ STATE_TABLE = "surveys_response_rollup"
 # erasure removes the person, not their part of the totals.
 ERASED_TABLE = "surveys_response_erased"
 RECENT_DAYS = 3
+# The results page's tables (see "Results page" below).
+RESULT_ANSWERS_TABLE = "surveys_result_answers"
+RESULT_PATHS_TABLE = "surveys_result_paths"
+# Question kinds whose answers are counted value by value on the results page (a few values
+# each); the others (free text, email) only as "answered".
+DISTRIBUTED_KINDS = (
+    QuestionKind.NPS,
+    QuestionKind.CSAT,
+    QuestionKind.CES,
+    QuestionKind.RATING,
+    QuestionKind.SINGLE_CHOICE,
+    QuestionKind.MULTIPLE_CHOICE,
+    QuestionKind.CTA,
+)
 
 ANSWERED = ~Q(data={})
 
@@ -151,10 +172,8 @@ def response_stats_rollup(
     environment that was never rolled up (or not up to `since`) becomes a full run. Returns
     the number of daily rows written."""
     through = through or timezone.localdate()
-    # One rollup per environment at a time (the delete + insert below is not idempotent
-    # under concurrency); the lock ends with the transaction.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_202_611, environment_id])
+    _rollup_lock(environment_id)
+    requested_since = since
     watermark = rollup_watermark(environment_id)
     if since is not None and (watermark is None or watermark < since):
         since = None
@@ -195,7 +214,15 @@ def response_stats_rollup(
             "DO UPDATE SET through_day = EXCLUDED.through_day, computed_at = now()",
             [environment_id, through],
         )
+    results_rollup(environment_id=environment_id, since=requested_since, through=through)
     return len(rows)
+
+
+def _rollup_lock(environment_id: int) -> None:
+    """One rollup (or erasure) per environment at a time: the delete + insert of the roll-ups
+    is not idempotent under concurrency. The lock ends with the transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_202_611, environment_id])
 
 
 def _with_erased(
@@ -223,13 +250,15 @@ def _with_erased(
 
 def response_stats_erase(*, profile_id: int, environment_id: int) -> int:
     """A profile's responses are about to be erased: add their figures to the erased roll-up
-    (per day and survey), so the Overview and the survey list keep the same totals. Call in
-    the erasing transaction. Returns the number of (day, survey) rows touched."""
+    (per day and survey), so the Overview and the survey list keep the same totals, and take
+    them out of the results page's roll-up (that page counts the responses that exist). Call
+    in the erasing transaction. Returns the number of (day, survey) rows touched."""
     qs = Response.objects.filter(environment_id=environment_id, profile_id=profile_id)
     keys = as_score_keys(score_keys(environment_id))
     rows = grouped_figures(
         qs, {"sid": F("survey_id"), "day": TruncDate("created_at")}, keys, overview_counts()
     )
+    results_forget_profile(environment_id=environment_id, profile_id=profile_id)
     if not rows:
         return 0
     columns = list(COLUMNS.values())
@@ -251,7 +280,7 @@ def response_stats_rollup_all(*, full: bool = False) -> int:
     """Every environment with responses: the last RECENT_DAYS days (or everything)."""
 
     since = None if full else timezone.localdate() - timedelta(days=RECENT_DAYS)
-    return sum(
+    written = sum(
         for_each_environment(
             Environment.objects.values_list("pk", flat=True),
             lambda environment_id: response_stats_rollup(
@@ -260,6 +289,332 @@ def response_stats_rollup_all(*, full: bool = False) -> int:
             what="response roll-up",
         )
     )
+    if full:
+        _tables_tidy()
+    return written
+
+
+def _tables_tidy() -> None:
+    """After a full run: the rows of environments deleted since go (no foreign key took them),
+    and the tables' statistics are brought up to date (a full run rewrites them all; until
+    autovacuum's next ANALYZE, the planner read the results page's rows by a wrong estimate,
+    ~70 ms instead of ~10)."""
+    tables = (DAILY_TABLE, ERASED_TABLE, STATE_TABLE, RESULT_ANSWERS_TABLE, RESULT_PATHS_TABLE)
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                f"DELETE FROM {table} t WHERE NOT EXISTS "
+                "(SELECT 1 FROM environments_environment e WHERE e.id = t.environment_id)"
+            )
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+
+
+# --- Results page: write -------------------------------------------------------------------------
+#
+# The survey results page (surveys/results.py) counts, for the responses of a period, every
+# question's answers value by value, the responses answering each question, and the responses
+# grouped by their path through the survey (the keys they answered, completed, dismissed, their
+# answers to the questions with logic jumps) for the funnel, the totals and the timeline. All of
+# them add up across days, so complete days are rolled up here, per (environment, survey, day),
+# into two tables, with their own watermark (results_through_day) beside the Overview's:
+#
+# - surveys_result_answers (key, value, responses): every key of every response's answers
+#   (every key, not only today's questions: a question added or renamed later still finds its
+#   answers), with the whole answer as `value` when the key's question counts values (a list is
+#   one value, split into its choices by the reader) and NULL when it does not (free text, no
+#   question): such a row says only how many responses answered the key.
+# - surveys_result_paths (answered, completed, dismissed, logic, logic_spec, responses): the
+#   sorted keys of the answers; the answers to the survey's questions with logic, as the funnel
+#   groups them (the answer itself when a jump looks at its value, else whether it is blank);
+#   logic_spec names those questions, so a reader whose survey's logic changed since knows the
+#   rows do not fit it.
+#
+# Unlike the Overview's daily table these hold the responses that exist, as the results page
+# always showed: erased responses are taken out (results_forget_profile), and days whose
+# responses retention purged are recomputed (to nothing) rather than frozen; the reader skips
+# them meanwhile. Like the Overview's, other changes to days before the last RECENT_DAYS
+# (a response imported with an old date, a profile deleted) show after the next full run.
+
+
+def results_watermark(environment_id: int) -> date | None:
+    """Days before this one are in the results page's roll-up; None when nothing is."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT results_through_day FROM {STATE_TABLE} WHERE environment_id = %s",
+            [environment_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def logic_spec(pairs: Iterable[tuple[str, bool]]) -> str:
+    """What the funnel's rows hold of the answers: (key, whether its jumps read the value) of
+    each question with logic, as one comparable string."""
+    return json.dumps(sorted([key, bool(value)] for key, value in pairs))
+
+
+def results_rollup(
+    *, environment_id: int, since: date | None = None, through: date | None = None
+) -> None:
+    """Recompute the results page's rows of the days [since, through) (None: every day) and
+    move its watermark to `through` (the state row exists: response_stats_rollup, which calls
+    this in its transaction, wrote it). A partial run on an environment whose results were
+    never rolled up (or not up to `since`) becomes a full run."""
+    through = through or timezone.localdate()
+    watermark = results_watermark(environment_id)
+    if since is not None and (watermark is None or watermark < since):
+        since = None
+    _results_write(environment_id=environment_id, since=since, through=through)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {STATE_TABLE} SET results_through_day = %s WHERE environment_id = %s",
+            [through, environment_id],
+        )
+
+
+def results_forget_profile(*, environment_id: int, profile_id: int) -> None:
+    """Take a profile's responses (about to be erased, in this transaction) out of the results
+    page's rolled-up days: those days of their surveys are recomputed without them."""
+    _rollup_lock(environment_id)
+    watermark = results_watermark(environment_id)
+    if watermark is None:
+        return
+    spans = (
+        Response.objects.filter(
+            environment_id=environment_id,
+            profile_id=profile_id,
+            created_at__lt=day_start(watermark),
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("survey_id")
+        .annotate(first=Min("day"), last=Max("day"))
+        .order_by("survey_id")
+    )
+    for span in spans:
+        _results_write(
+            environment_id=environment_id,
+            since=span["first"],
+            through=min(span["last"] + timedelta(days=1), watermark),
+            survey_id=span["survey_id"],
+            exclude_profile_id=profile_id,
+        )
+
+
+def _results_write(
+    *,
+    environment_id: int,
+    since: date | None,
+    through: date,
+    survey_id: int | None = None,
+    exclude_profile_id: int | None = None,
+) -> None:
+    """Delete and insert the results rows of [since, through) (of one survey, without one
+    profile's responses when given): two set-based statements per table, nothing through
+    Python."""
+    qs = Response.objects.filter(environment_id=environment_id, created_at__lt=day_start(through))
+    where = "environment_id = %s AND day < %s"
+    where_params: list[Any] = [environment_id, through]
+    if since is not None:
+        qs = qs.filter(created_at__gte=day_start(since))
+        where += " AND day >= %s"
+        where_params.append(since)
+    if survey_id is not None:
+        qs = qs.filter(survey_id=survey_id)
+        where += " AND survey_id = %s"
+        where_params.append(survey_id)
+    if exclude_profile_id is not None:
+        qs = qs.exclude(profile_id=exclude_profile_id)
+    # The day in TIME_ZONE, as the Overview's rows (and the page's periods, which start at
+    # midnight there).
+    inner_sql, inner_params = queryset_sql(
+        qs.order_by()
+        .annotate(day=TruncDate("created_at"))
+        .values("survey_id", "day", "data", "completed_at", "dismissed_at")
+    )
+    # The questions with logic of the environment's surveys (of this one), for the paths.
+    questions = Question.objects.filter(survey__environment_id=environment_id)
+    if survey_id is not None:
+        questions = questions.filter(survey_id=survey_id)
+    with_logic: dict[int, list[tuple[str, bool]]] = {}
+    for question in questions.exclude(logic=[]).only("survey_id", "key", "logic"):
+        if question.logic:
+            with_logic.setdefault(question.survey_id, []).append(
+                (question.key, logic.needs_value(question))
+            )
+    logic_rows = [(sid, key, needs) for sid, pairs in with_logic.items() for key, needs in pairs]
+    object_data = "CASE WHEN jsonb_typeof(r.data) = 'object' THEN r.data ELSE '{}'::jsonb END"
+    with connection.cursor() as cursor:
+        for table in (RESULT_ANSWERS_TABLE, RESULT_PATHS_TABLE):
+            cursor.execute(f"DELETE FROM {table} WHERE {where}", where_params)
+        # Every key of every response, its value kept when its question counts values.
+        cursor.execute(
+            f"INSERT INTO {RESULT_ANSWERS_TABLE} "
+            "(environment_id, survey_id, day, key, value, responses) "
+            "SELECT %s, r.survey_id, r.day, e.key, CASE WHEN q.id IS NOT NULL THEN e.value END, "
+            f"COUNT(*) FROM ({inner_sql}) AS r "
+            f"CROSS JOIN LATERAL jsonb_each({object_data}) AS e(key, value) "
+            "LEFT JOIN surveys_question q ON q.survey_id = r.survey_id AND q.key = e.key "
+            "AND q.kind = ANY(%s::text[]) GROUP BY 2, 3, 4, 5",
+            [environment_id, *inner_params, [str(kind) for kind in DISTRIBUTED_KINDS]],
+        )
+        # Every response's path: the funnel's groups (surveys.results._funnel_groups) per day.
+        cursor.execute(
+            "WITH logic_keys AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) "
+            "AS l(survey_id, key, needs_value)), "
+            "specs AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS s(survey_id, spec)) "
+            f"INSERT INTO {RESULT_PATHS_TABLE} (environment_id, survey_id, day, answered, "
+            "completed, dismissed, logic, logic_spec, responses) "
+            "SELECT %s, survey_id, day, answered, completed, dismissed, logic, spec, COUNT(*) "
+            "FROM (SELECT r.survey_id, r.day, "
+            f"ARRAY(SELECT jsonb_object_keys({object_data}) ORDER BY 1) AS answered, "
+            "r.completed_at IS NOT NULL AS completed, r.dismissed_at IS NOT NULL AS dismissed, "
+            "COALESCE((SELECT jsonb_object_agg(l.key, CASE WHEN l.needs_value "
+            "THEN r.data -> l.key WHEN r.data -> l.key IN ('null', '\"\"', '[]') "
+            "THEN r.data -> l.key ELSE 'true'::jsonb END) FROM logic_keys l "
+            "WHERE l.survey_id = r.survey_id AND r.data ? l.key), '{}'::jsonb) AS logic, "
+            "COALESCE(s.spec, %s) AS spec "
+            f"FROM ({inner_sql}) AS r LEFT JOIN specs s ON s.survey_id = r.survey_id) AS x "
+            "GROUP BY 2, 3, 4, 5, 6, 7, 8",
+            [
+                [row[0] for row in logic_rows],
+                [row[1] for row in logic_rows],
+                [row[2] for row in logic_rows],
+                list(with_logic),
+                [logic_spec(pairs) for pairs in with_logic.values()],
+                environment_id,
+                logic_spec([]),
+                *inner_params,
+            ],
+        )
+
+
+# --- Results page: read -------------------------------------------------------------------------
+
+
+def results_rollup_state(environment_id: int) -> tuple[date | None, date | None]:
+    """(the results watermark, the first day retention left responses of): the rolled-up days
+    a read may use are [purged, watermark). One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT results_through_day FROM {STATE_TABLE} WHERE environment_id = %s), "
+            "(SELECT responses_purged_before FROM retention_retentionpolicy "
+            "WHERE environment_id = %s)",
+            [environment_id, environment_id],
+        )
+        watermark, purged = cursor.fetchone()
+    return watermark, purged
+
+
+def _results_where(
+    environment_id: int, survey_id: int, start: date | None, end: date
+) -> tuple[str, list[Any]]:
+    where = "environment_id = %s AND survey_id = %s AND day < %s"
+    params: list[Any] = [environment_id, survey_id, end]
+    if start is not None:
+        where += " AND day >= %s"
+        params.append(start)
+    return where, params
+
+
+def _period(split: date | None) -> tuple[str, list[Any]]:
+    """The group of a row: whether its day is in the current period (from `split`)."""
+    return ("day >= %s", [split]) if split is not None else ("TRUE", [])
+
+
+def _bucket(by_week: bool) -> str:
+    return "date_trunc('week', day)::date" if by_week else "day"
+
+
+def rolled_up_answers(
+    *,
+    environment_id: int,
+    survey_id: int,
+    start: date | None,
+    end: date,
+    split: date | None,
+    keys: Sequence[str],
+    distributed: Sequence[str],
+) -> list[tuple[bool, str, str | None, int]]:
+    """(in the current period, key, answer as JSON text, responses) of the days [start, end),
+    the current period starting at `split` (None: every day is in it): the rows
+    surveys.results._distributions reads from the responses. The answer is None for a key
+    not in `distributed`, and for one whose values were not kept (its question counted no
+    values when its day was rolled up): the caller then reads live. One query."""
+    group, group_params = _period(split)
+    where, params = _results_where(environment_id, survey_id, start, end)
+    sql = (
+        f"SELECT {group}, key, CASE WHEN key = ANY(%s::text[]) THEN value END, SUM(responses) "
+        f"FROM {RESULT_ANSWERS_TABLE} WHERE {where} AND key = ANY(%s::text[]) GROUP BY 1, 2, 3"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*group_params, list(distributed), *params, list(keys)])
+        return [(g, key, text, int(n)) for g, key, text, n in cursor.fetchall()]
+
+
+def rolled_up_answer_buckets(
+    *, environment_id: int, survey_id: int, key: str, start: date | None, end: date, by_week: bool
+) -> list[tuple[date, str, int]]:
+    """(day or week, whole answer as JSON text, responses) of one key's kept values on the
+    days [start, end). One query."""
+    where, params = _results_where(environment_id, survey_id, start, end)
+    sql = (
+        f"SELECT {_bucket(by_week)}, value, SUM(responses) FROM {RESULT_ANSWERS_TABLE} "
+        f"WHERE {where} AND key = %s AND value IS NOT NULL GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, key])
+        return [(bucket, text, int(n)) for bucket, text, n in cursor.fetchall()]
+
+
+def rolled_up_counts(
+    *,
+    environment_id: int,
+    survey_id: int,
+    start: date | None,
+    end: date,
+    split: date | None,
+    by_week: bool,
+) -> list[dict[str, Any]]:
+    """Shown, responses (with an answer), completed and dismissed (before completing) per
+    (period, day or week) of the days [start, end). One query."""
+    group, group_params = _period(split)
+    where, params = _results_where(environment_id, survey_id, start, end)
+    sql = (
+        f"SELECT {group}, {_bucket(by_week)}, SUM(responses), "
+        "SUM(responses) FILTER (WHERE cardinality(answered) > 0), "
+        "SUM(responses) FILTER (WHERE completed), "
+        "SUM(responses) FILTER (WHERE dismissed AND NOT completed) "
+        f"FROM {RESULT_PATHS_TABLE} WHERE {where} GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*group_params, *params])
+        return [
+            {
+                "current": g,
+                "bucket": bucket,
+                "shown": int(shown or 0),
+                "responses": int(responses or 0),
+                "completed": int(completed or 0),
+                "dismissed": int(dismissed or 0),
+            }
+            for g, bucket, shown, responses, completed, dismissed in cursor.fetchall()
+        ]
+
+
+def rolled_up_paths(
+    *, environment_id: int, survey_id: int, start: date | None, end: date
+) -> list[tuple[list[str], bool, bool, str, str, int]]:
+    """(answered keys, completed, dismissed, answers to the questions with logic as JSON text,
+    logic_spec, responses) of the days [start, end). One query."""
+    where, params = _results_where(environment_id, survey_id, start, end)
+    sql = (
+        "SELECT answered, completed, dismissed, logic, logic_spec, SUM(responses) "
+        f"FROM {RESULT_PATHS_TABLE} WHERE {where} GROUP BY 1, 2, 3, 4, 5"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(list(a), c, d, lg, spec, int(n)) for a, c, d, lg, spec, n in cursor.fetchall()]
 
 
 # --- Read ----------------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ A fixed number of queries whatever the number of questions or responses:
 5. the timeline: responses and the headline score per day or week (one grouped query);
 6. with segments to compare: every distribution per segment (one statement).
 
+With only a period chosen (ResultsFilter.whole_period), 1, 2, 3 and 5 read the days before the
+results roll-up's watermark from its daily tables (surveys/report_rollup.py, "Results page")
+and only the responses after it: four small queries more, and no scan of the period.
+
 The figures are computed from the distributions in Python (a distribution has at most a few
 dozen values), with the same definitions as surveys.scores (NPS 9-10 vs 0-6 over answers
 0..10; CSAT satisfied = 1 or 2 on the stored -2..2 scale; CES and rating as means).
@@ -42,13 +46,20 @@ from . import logic, scores
 from .answers import CSAT_LABELS, CSAT_SATISFIED, CSAT_VALUES, csat_points, rating_scale
 from .answers import choices as question_choices
 from .charts import Point, bar_chart, line_chart
-from .filters import DateRange, ResponseFilter
+from .filters import VALUELESS_OPERATORS, DateRange, ResponseFilter
 from .models import Question, QuestionKind, Response, Survey
 from .report_rollup import (
+    DISTRIBUTED_KINDS,
     as_score_keys,
     day_start,
+    logic_spec,
     overview_counts,
+    results_rollup_state,
+    rolled_up_answer_buckets,
+    rolled_up_answers,
     rolled_up_by_survey,
+    rolled_up_counts,
+    rolled_up_paths,
     rollup_state,
     score_keys,
 )
@@ -63,8 +74,8 @@ TIMELINE_DAYS_MAX = 62  # a longer range is drawn per week
 
 SCORED_KINDS = (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES, QuestionKind.RATING)
 CHOICE_KINDS = (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
-# Kinds whose answer values are few and are counted value by value.
-DISTRIBUTED_KINDS = (*SCORED_KINDS, *CHOICE_KINDS, QuestionKind.CTA)
+# Kinds whose answer values are few and are counted value by value: DISTRIBUTED_KINDS (defined
+# beside the roll-up that keeps their values, surveys.report_rollup).
 HEADLINE_KINDS = (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES)
 
 
@@ -88,6 +99,27 @@ class ResultsFilter(ResponseFilter):
             data.get(name)
             for name in ("segment", "status", "answer", "trait", "q", "channel", "start", "end")
         ) or data.get("period") not in (None, "", self.default_period)
+
+    @property
+    def whole_period(self) -> bool:
+        """Whether the filters select every response of the survey in the date range, and no
+        other filter narrows them: what the results roll-up holds (surveys.report_rollup).
+        Precisely the filters that change `qs`: a segment, status, channel, "completed only",
+        a trait, a search, or an answer condition (a question chosen with a value, or with an
+        operator that needs none: without either it selects nothing, see answer_condition).
+        A filter that does not validate matches nothing, so it is not the whole period."""
+        if self.form.errors:
+            return False
+        data = self.form.cleaned_data
+        if any(data.get(name) for name in ("segment", "status", "channel", "completed", "trait")):
+            return False
+        if (data.get("q") or "").strip():
+            return False
+        if data.get("answer"):
+            operator = data.get("op") or "eq"
+            if operator in VALUELESS_OPERATORS or (data.get("value") or "").strip():
+                return False
+        return True
 
     def previous(self) -> ResultsFilter | None:
         """The same filters over the period of the same length (in days) just before this one.
@@ -154,7 +186,9 @@ class Score:
 
 
 def _mean_score(counts: Mapping[Any, int], low: float, high: float) -> Score:
-    values = [(float(v), c) for v, c in counts.items() if _in_range(v, low, high)]
+    # In value order: the variance's float sum is then the same whatever order the counts were
+    # added in (live rows, or rolled-up days and live ones).
+    values = sorted((float(v), c) for v, c in counts.items() if _in_range(v, low, high))
     n = sum(c for _, c in values)
     if not n:
         return Score(None, 0)
@@ -391,7 +425,16 @@ Distribution = tuple[dict[Any, dict[str, dict[Any, int]]], dict[Any, dict[str, i
 def _distributions(
     rows_sql: str, params: Sequence[Any], *, keys: Sequence[str], distributed: Sequence[str]
 ) -> Distribution:
-    """({group: {key: {value: count}}}, {group: {key: responses answering}}) in one statement.
+    """({group: {key: {value: count}}}, {group: {key: responses answering}}) in one statement
+    (see _distribution_rows)."""
+    rows = _distribution_rows(rows_sql, params, keys=keys, distributed=distributed)
+    return _count_distributions(rows, distributed)
+
+
+def _distribution_rows(
+    rows_sql: str, params: Sequence[Any], *, keys: Sequence[str], distributed: Sequence[str]
+) -> list[tuple[Any, str, str | None, int]]:
+    """(group, key, answer as JSON text, count) rows, in one statement.
 
     `rows_sql` selects (g, data): each response's group (the period, a segment) and answers.
     Every key in `keys` is counted (responses answering it); the keys in `distributed` also
@@ -412,25 +455,31 @@ def _distributions(
             pairs.append("(%s, CASE WHEN r.data ? %s THEN 'true'::jsonb END)")
         pair_params += [key, key]
     if not pairs:
-        return {}, {}
+        return []
     sql = (
         f"SELECT r.g, v.key, v.value, COUNT(*) FROM ({rows_sql}) AS r "
         f"CROSS JOIN LATERAL (VALUES {', '.join(pairs)}) AS v(key, value) "
         "WHERE v.value IS NOT NULL GROUP BY 1, 2, 3"
     )
-    counts: dict[Any, dict[str, dict[Any, int]]] = {}
-    answered: dict[Any, dict[str, int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *pair_params])
-        for group, key, text, count in cursor.fetchall():
-            answered.setdefault(group, {})[key] = answered.get(group, {}).get(key, 0) + count
-            if key not in distributed:
-                continue
-            value = _json(text)
-            by_value = counts.setdefault(group, {}).setdefault(key, {})
-            for item in value if isinstance(value, list) else [value]:
-                item = _as_key(item)
-                by_value[item] = by_value.get(item, 0) + count
+        return list(cursor.fetchall())
+
+
+def _count_distributions(rows: Iterable[Sequence[Any]], distributed: Sequence[str]) -> Distribution:
+    """_distributions' result from its rows (group, key, answer as JSON text, count), which
+    may come from several sources (rolled-up days and live ones): they add up."""
+    counts: dict[Any, dict[str, dict[Any, int]]] = {}
+    answered: dict[Any, dict[str, int]] = {}
+    for group, key, text, count in rows:
+        answered.setdefault(group, {})[key] = answered.get(group, {}).get(key, 0) + count
+        if key not in distributed:
+            continue
+        value = _json(text)
+        by_value = counts.setdefault(group, {}).setdefault(key, {})
+        for item in value if isinstance(value, list) else [value]:
+            item = _as_key(item)
+            by_value[item] = by_value.get(item, 0) + count
     return counts, answered
 
 
@@ -545,6 +594,9 @@ def _latest_texts(qs: QuerySet, keys: Sequence[str], search: str) -> dict[str, l
     return found
 
 
+_TOTALS = ("shown", "responses", "completed", "dismissed")
+
+
 def _totals(qs: QuerySet, current_start: datetime | None) -> dict[str, dict[str, int]]:
     """Shown, answered, completed and dismissed in this period (and the previous one when
     `current_start` splits the rows)."""
@@ -576,10 +628,18 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part * 100 / whole, 1) if whole else None
 
 
-def _timeline(qs: QuerySet, span: DateRange, headline: Question | None) -> dict[str, Any]:
+def _by_week(span: DateRange) -> bool:
+    """Whether the timeline is drawn per week (a range longer than TIMELINE_DAYS_MAX days)."""
     start, end = span.start, span.end or timezone.now()
-    by_week = start is None or (end - start).days > TIMELINE_DAYS_MAX
-    unit = "week" if by_week else "day"
+    return start is None or (end - start).days > TIMELINE_DAYS_MAX
+
+
+def _timeline_data(
+    qs: QuerySet, by_week: bool, headline: Question | None
+) -> tuple[dict[datetime, int], dict[datetime, dict[Any, int]]]:
+    """({bucket: responses}, {bucket: the headline's answers {value: count}}) per day or week
+    (local midnight, aware): a bucket is there when it has any row, a view or a response. Two
+    grouped queries."""
     trunc = TruncWeek("created_at") if by_week else TruncDay("created_at")
     per_bucket = (
         qs.order_by()
@@ -587,23 +647,33 @@ def _timeline(qs: QuerySet, span: DateRange, headline: Question | None) -> dict[
         .values("bucket")
         .annotate(responses=Count("pk", filter=~Q(data={})))
     )
-    rows = {row["bucket"]: row for row in per_bucket}
+    responses = {row["bucket"]: row["responses"] for row in per_bucket}
+    counts = _bucket_distribution(qs, headline.key, trunc) if headline is not None else {}
+    return responses, counts
+
+
+def _timeline(
+    by_week: bool,
+    responses: Mapping[datetime, int],
+    counts_by_bucket: Mapping[datetime, Mapping[Any, int]],
+    headline: Question | None,
+) -> dict[str, Any]:
+    unit = "week" if by_week else "day"
     scores_by_bucket: dict[Any, Score] = {}
     if headline is not None:
-        counts_by_bucket = _bucket_distribution(qs, headline.key, trunc)
         for bucket, counts in counts_by_bucket.items():
             scores_by_bucket[bucket] = _headline_score(headline, counts)
 
     def label(bucket: datetime) -> str:
         return f"{bucket:%b} {bucket.day}"
 
-    buckets = sorted(rows)
+    buckets = sorted(responses)
     volume = [
         Point(
             label=label(timezone.localtime(b)),
-            value=rows[b]["responses"],
+            value=responses[b],
             title=f"{'Week of ' if by_week else ''}{label(timezone.localtime(b))}: "
-            f"{rows[b]['responses']} responses",
+            f"{responses[b]} responses",
         )
         for b in buckets
     ]
@@ -678,23 +748,150 @@ def headline_question(questions: Sequence[Question]) -> Question | None:
     return None
 
 
-def survey_results(
-    filterset: ResultsFilter, *, compare: Sequence[Segment] = (), text_search: str = ""
-) -> dict[str, Any]:
-    survey = filterset.survey
-    questions = list(survey.questions.all())
-    keys = [q.key for q in questions]
-    span = filterset.date_range
-    previous = filterset.previous()
-    qs = filterset.qs
-    both = qs
-    current_start = None
-    if previous is not None and not filterset.form.errors and not previous.form.errors:
-        both = qs | previous.qs
-        current_start = span.start
-    totals = _totals(both, current_start)
-    current, prior = totals["current"], totals.get("previous")
+@dataclass
+class _Rolled:
+    """The rolled-up days a read uses, [start, end) (start None: from the first), and the
+    instant from which responses are read live (the watermark's midnight). Days before
+    `purged` (retention deleted their responses) are in neither part."""
 
+    start: date | None
+    end: date
+    live_from: datetime
+    purged: date | None
+
+    def clip(self, day: date | None) -> date | None:
+        if self.purged is not None and (day is None or day < self.purged):
+            return self.purged
+        return day
+
+
+class _StaleRollup(Exception):
+    """The rolled-up rows do not fit the survey's questions as they are now (a question that
+    counts values was free text, or its logic changed, when the days were rolled up): the
+    page is read live until the next run recomputes them."""
+
+
+def _rolled(filterset: ResultsFilter, first: datetime | None) -> _Rolled | None:
+    """The rolled-up days of the page's rows (from `first`, to the range's end): None when
+    the filters select less than the whole period, or no day of it is rolled up."""
+    if not filterset.whole_period:
+        return None
+    watermark, purged = results_rollup_state(filterset.environment.pk)
+    if watermark is None:
+        return None
+    span = filterset.date_range
+    end = watermark
+    if span.end is not None:
+        end = min(end, timezone.localtime(span.end).date())
+    rolled = _Rolled(start=None, end=end, live_from=day_start(watermark), purged=purged)
+    rolled.start = rolled.clip(timezone.localtime(first).date() if first is not None else None)
+    if rolled.start is not None and rolled.start >= end:
+        return None
+    return rolled
+
+
+@dataclass
+class _Figures:
+    totals: dict[str, dict[str, int]]
+    counts: dict[Any, dict[str, dict[Any, int]]]
+    answered: dict[Any, dict[str, int]]
+    groups: list[tuple[frozenset, dict, bool, bool, int]]
+    bucket_responses: dict[datetime, int]
+    bucket_counts: dict[datetime, dict[Any, int]]
+
+
+def _figures(
+    filterset: ResultsFilter,
+    questions: Sequence[Question],
+    *,
+    qs: QuerySet,
+    both: QuerySet,
+    current_start: datetime | None,
+    by_week: bool,
+    headline: Question | None,
+    rolled: _Rolled | None,
+) -> _Figures:
+    """Every figure of the page that adds up over responses: the totals, the answer
+    distributions, the funnel's groups and the timeline's buckets. With `rolled`, the
+    rolled-up days from the roll-up and the responses from its watermark live: the same
+    numbers as all live (surveys/tests/test_results_rollup.py checks it)."""
+    keys = [q.key for q in questions]
+    distributed = [q.key for q in questions if q.kind in DISTRIBUTED_KINDS]
+    logic_questions = [q for q in questions if q.logic]
+    rolled_rows: list[tuple[Any, str, str | None, int]] = []
+    groups: list[tuple[frozenset, dict, bool, bool, int]] = []
+    totals: dict[str, dict[str, int]] = {}
+    bucket_responses: dict[datetime, int] = {}
+    bucket_counts: dict[datetime, dict[Any, int]] = {}
+    if rolled is not None:
+        survey_id = filterset.survey.pk
+        environment_id = filterset.environment.pk
+        split = timezone.localtime(current_start).date() if current_start is not None else None
+        rolled_rows = rolled_up_answers(
+            environment_id=environment_id,
+            survey_id=survey_id,
+            start=rolled.start,
+            end=rolled.end,
+            split=split,
+            keys=keys,
+            distributed=distributed,
+        )
+        if any(key in distributed and text is None for _, key, text, _ in rolled_rows):
+            raise _StaleRollup
+        # The funnel and the timeline read the current period only.
+        current = rolled.clip(filterset.date_range.start_date)
+        spec = logic_spec((q.key, logic.needs_value(q)) for q in logic_questions)
+        logic_keys = [q.key for q in logic_questions]
+        for answered_keys, done, gone, logic_text, row_spec, count in rolled_up_paths(
+            environment_id=environment_id, survey_id=survey_id, start=current, end=rolled.end
+        ):
+            if row_spec != spec:
+                raise _StaleRollup
+            present = set(answered_keys)
+            answers = _json(logic_text)
+            groups.append(
+                (
+                    frozenset(key for key in keys if key in present),
+                    {key: answers[key] for key in logic_keys if key in answers},
+                    done,
+                    gone,
+                    count,
+                )
+            )
+        for row in rolled_up_counts(
+            environment_id=environment_id,
+            survey_id=survey_id,
+            start=rolled.start,
+            end=rolled.end,
+            split=split,
+            by_week=by_week,
+        ):
+            period = totals.setdefault("current" if row["current"] else "previous", {})
+            for name in ("shown", "responses", "completed", "dismissed"):
+                period[name] = period.get(name, 0) + row[name]
+            if row["current"]:
+                bucket = day_start(row["bucket"])
+                bucket_responses[bucket] = bucket_responses.get(bucket, 0) + row["responses"]
+        if headline is not None:
+            for day, text, count in rolled_up_answer_buckets(
+                environment_id=environment_id,
+                survey_id=survey_id,
+                key=headline.key,
+                start=current,
+                end=rolled.end,
+                by_week=by_week,
+            ):
+                by_value = bucket_counts.setdefault(day_start(day), {})
+                value = _as_key(_json(text))
+                by_value[value] = by_value.get(value, 0) + count
+        # The rest live: the responses from the watermark on.
+        qs = qs.filter(created_at__gte=rolled.live_from)
+        both = both.filter(created_at__gte=rolled.live_from)
+
+    for name, live_totals in _totals(both, current_start).items():
+        target = totals.setdefault(name, {})
+        for figure, value in live_totals.items():
+            target[figure] = target.get(figure, 0) + value
     inner_sql, inner_params = _inner(both, "created_at", "data")
     if current_start is not None:
         rows_sql = f"SELECT (r0.created_at >= %s) AS g, r0.data FROM ({inner_sql}) AS r0"
@@ -702,10 +899,62 @@ def survey_results(
     else:
         rows_sql = f"SELECT TRUE AS g, r0.data FROM ({inner_sql}) AS r0"
         rows_params = list(inner_params)
-    distributed = [q.key for q in questions if q.kind in DISTRIBUTED_KINDS]
-    counts, answered = _distributions(rows_sql, rows_params, keys=keys, distributed=distributed)
-    cur_counts, prev_counts = counts.get(True, {}), counts.get(False, {})
-    cur_answered, prev_answered = answered.get(True, {}), answered.get(False, {})
+    live_rows = _distribution_rows(rows_sql, rows_params, keys=keys, distributed=distributed)
+    counts, answered = _count_distributions([*rolled_rows, *live_rows], distributed)
+    groups += _funnel_groups(qs, keys, logic_questions)
+    live_responses, live_counts = _timeline_data(qs, by_week, headline)
+    for bucket, responses in live_responses.items():
+        bucket_responses[bucket] = bucket_responses.get(bucket, 0) + responses
+    for bucket, by_value in live_counts.items():
+        target_counts = bucket_counts.setdefault(bucket, {})
+        for value, count in by_value.items():
+            target_counts[value] = target_counts.get(value, 0) + count
+    return _Figures(totals, counts, answered, groups, bucket_responses, bucket_counts)
+
+
+def survey_results(
+    filterset: ResultsFilter,
+    *,
+    compare: Sequence[Segment] = (),
+    text_search: str = "",
+    use_rollup: bool = True,
+) -> dict[str, Any]:
+    """Everything the results page shows. When the filters select the whole date range (no
+    other filter), the days the results roll-up holds are read from it and only the days after
+    its watermark from the responses (surveys.report_rollup, "Results page"); `use_rollup`
+    False reads every response (the tests compare both)."""
+    survey = filterset.survey
+    questions = list(survey.questions.all())
+    span = filterset.date_range
+    previous = filterset.previous()
+    qs = filterset.qs
+    both = qs
+    current_start = None
+    first = span.start
+    if previous is not None and not filterset.form.errors and not previous.form.errors:
+        both = qs | previous.qs
+        current_start = span.start
+        first = previous.date_range.start
+    headline = headline_question(questions)
+    by_week = _by_week(span)
+    rolled = _rolled(filterset, first) if use_rollup else None
+    arguments = {
+        "qs": qs,
+        "both": both,
+        "current_start": current_start,
+        "by_week": by_week,
+        "headline": headline,
+    }
+    try:
+        figures = _figures(filterset, questions, rolled=rolled, **arguments)
+    except _StaleRollup:
+        figures = _figures(filterset, questions, rolled=None, **arguments)
+    current = figures.totals.get("current") or dict.fromkeys(_TOTALS, 0)
+    prior = None
+    if current_start is not None:
+        prior = figures.totals.get("previous") or dict.fromkeys(_TOTALS, 0)
+    cur_counts, prev_counts = figures.counts.get(True, {}), figures.counts.get(False, {})
+    cur_answered, prev_answered = figures.answered.get(True, {}), figures.answered.get(False, {})
     texts = _latest_texts(
         qs, [q.key for q in questions if q.kind == QuestionKind.TEXT], text_search
     )
@@ -723,9 +972,7 @@ def survey_results(
         card.texts = texts.get(question.key, [])
         cards.append(card)
 
-    groups = _funnel_groups(qs, keys, [q for q in questions if q.logic])
-    steps, shown, completed, dismissed = funnel_from_groups(questions, groups)
-    headline = headline_question(questions)
+    steps, shown, completed, dismissed = funnel_from_groups(questions, figures.groups)
     headline_card = next((c for c in cards if headline and c.question.pk == headline.pk), None)
 
     comparison = (
@@ -749,7 +996,7 @@ def survey_results(
         "funnel_completed_pct": _percent(completed, shown),
         "funnel_dismissed_pct": _percent(dismissed, shown),
         "comparison": comparison,
-        **_timeline(qs, span, headline),
+        **_timeline(by_week, figures.bucket_responses, figures.bucket_counts, headline),
     }
 
 
