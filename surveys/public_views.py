@@ -156,6 +156,7 @@ def _render_step(
     question: Question,
     *,
     error: str = "",
+    notice: str = "",
     value: Any = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -171,6 +172,7 @@ def _render_step(
         "question": question,
         "value": current_value,
         "error": error,
+        "notice": notice,
         "step_number": index + 1,
         "step_total": len(steps),
         "last_step": index == len(steps) - 1,
@@ -220,12 +222,38 @@ def question_context(question: Question, value: Any) -> dict[str, Any]:
     }
 
 
-def _render_done(request: HttpRequest, survey: Survey, *, already: bool = False) -> HttpResponse:
+def _render_done(
+    request: HttpRequest, survey: Survey, *, already: bool = False, status: int = 200
+) -> HttpResponse:
     """The thank-you step; `already` when a completed response was opened again (within the
     reuse window it is the same response: it is not asked again)."""
     return render(
-        request, "surveys/link.html", {"survey": survey, "done": True, "already": already}
+        request,
+        "surveys/link.html",
+        {"survey": survey, "done": True, "already": already},
+        status=status,
     )
+
+
+STALE_STEP = (
+    "The survey changed since this page was shown (an answer given in another window, or an "
+    "edit to the survey): the question you answered is no longer on your way. Please go on "
+    "from here."
+)
+
+
+def _stale_step(
+    request: HttpRequest, survey: Survey, response: Response, questions: list[Question]
+) -> HttpResponse:
+    """A step posted from a page that the path no longer goes through: another tab changed an
+    earlier answer, or the team changed the logic. Its answer would be dropped at once (answers
+    off the path are removed) and the steps after it with it, so nothing is written: 409, with
+    the step the respondent's answers lead to now, or the thank-you step when none is left."""
+    current = resume_question(questions, response.data)
+    if current is None and response.completed_at:
+        return _render_done(request, survey, already=True, status=409)
+    current = current or path(questions, response.data)[-1]
+    return _render_step(request, survey, response, current, notice=STALE_STEP, status=409)
 
 
 def _channel_closed(request: HttpRequest, survey: Survey, channel: str) -> HttpResponse | None:
@@ -360,6 +388,11 @@ def _link_post(request: HttpRequest, survey: Survey, questions: list[Question]) 
         return closed
     by_key = {q.key: q for q in questions}
     question = by_key.get(request.POST.get("q", ""))
+    if question is None and questions:
+        # Deleted while the respondent was on it (or a forged key): nothing is written, and
+        # the page goes on from the step the answers lead to (a dead end for an email
+        # respondent before: "open the link again").
+        return _stale_step(request, survey, response, questions)
     if question is None:
         return _message(
             request,
@@ -375,10 +408,16 @@ def _link_post(request: HttpRequest, survey: Survey, questions: list[Question]) 
         _with_cookie(page, None, request)
         return page
 
+    if question.key not in {q.key for q in path(questions, response.data)}:
+        return _stale_step(request, survey, response, questions)
+
     raw = request.POST.getlist("answer")
     if action == "skip":
         raw = []
-    value: Any = raw if question.kind == QuestionKind.MULTIPLE_CHOICE else (raw[0] if raw else None)
+    # Two answers to a one-answer question (a forged form: the page's buttons send one) stay a
+    # list, which the question refuses, rather than one of them being picked.
+    single = question.kind != QuestionKind.MULTIPLE_CHOICE and len(raw) < 2
+    value: Any = (raw[0] if raw else None) if single else raw
     try:
         cleaned = answer_rules.answer_clean(question, value)
         if cleaned is None and question.required and question.kind != QuestionKind.CTA:
@@ -388,6 +427,9 @@ def _link_post(request: HttpRequest, survey: Survey, questions: list[Question]) 
             response=response,
             answers={question.key: cleaned} if cleaned is not None else {},
             complete=following is None,
+            # An answer emptied or skipped on going back is taken back (a call to action's
+            # "Continue" keeps the click its button recorded).
+            clear=[question.key] if cleaned is None and question.kind != QuestionKind.CTA else [],
         )
     except ValidationError as exc:
         messages = exc.message_dict.get(question.key) or exc.messages
@@ -451,8 +493,10 @@ def survey_email_answer(request: HttpRequest, public_id: str) -> HttpResponse:
             400,
             survey,
         )
+    given = request.GET.getlist("answer")
     try:
-        cleaned = answer_rules.answer_clean(first, request.GET.get("answer"))
+        # An answer link carries one answer: two (a tampered link) are refused, not one picked.
+        cleaned = answer_rules.answer_clean(first, given[0] if len(given) == 1 else given)
     except ValidationError:
         cleaned = None
     if cleaned is None:

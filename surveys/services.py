@@ -265,17 +265,27 @@ def response_save_answers(
     answers: Mapping[str, Any],
     at: datetime | None = None,
     complete: bool = False,
+    clear: Sequence[str] = (),
 ) -> Response:
     """Validate `answers` against the survey's questions (ValidationError naming the key) and
-    merge them into the response's data; answers to questions the new path no longer goes
-    through are removed. `complete` marks the response completed (the first completion time is
-    kept when a respondent submits again)."""
+    merge them into the response's data; `clear`: keys whose answer the respondent took back
+    (emptied or skipped on going back), removed; answers to questions the new path no longer
+    goes through are removed. `complete` marks the response completed (the first completion
+    time is kept when a respondent submits again)."""
     at = at or timezone.now()
     by_key = questions_by_key(response.survey)
     cleaned = answers_clean(by_key, answers)
+    # Merged into the row as it is now, locked, not as the caller read it: two tabs (or two
+    # quick posts) answering different steps at once both keep their answer.
+    response.data, response.completed_at, response.first_data_at = (
+        Response.objects.select_for_update()
+        .values_list("data", "completed_at", "first_data_at")
+        .get(pk=response.pk)
+    )
+    cleared = [key for key in clear if key in response.data and key not in cleaned]
     fields = ["updated_at"]
-    if cleaned:
-        data = {**response.data, **cleaned}
+    if cleaned or cleared:
+        data = {k: v for k, v in {**response.data, **cleaned}.items() if k not in cleared}
         # A changed answer can send the path down another branch: the answers of questions it
         # no longer goes through are removed, so a promoter never carries a detractor's
         # complaint (surveys/logic.py decides the path).
@@ -296,7 +306,7 @@ def response_save_answers(
         _record_answer_traits(response, cleaned, at)
     if "completed_at" in fields:
         _emit(response, "response.completed")
-    elif cleaned and response.completed_at is None:
+    elif (cleaned or cleared) and response.completed_at is None:
         emit_response_updated(
             environment_id=response.environment_id,
             response_id=response.pk,

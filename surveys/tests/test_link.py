@@ -232,11 +232,17 @@ def test_bad_response_token_is_a_clear_page(client, survey, token):
     assert client.post(url, {"r": token, "q": "nps", "answer": "3"}).status_code == 400
 
 
-def test_bad_question_key_is_a_clear_page(client, survey):
+def test_bad_question_key_goes_on_from_the_current_step(client, survey):
+    """A question deleted while the respondent was on it (or a forged key): nothing written,
+    the step the answers lead to, saying why (it was a 400 page: "open the link again")."""
     open_link(client, survey, id="u-12")
     response = Response.objects.get()
     page = answer(client, survey, response, "nope", "1")
-    assert page.status_code == 400
+    assert page.status_code == 409
+    assert "The survey changed since this page was shown" in page.content.decode()
+    assert page.context["question"].key == survey.questions.order_by("position")[0].key
+    response.refresh_from_db()
+    assert response.data == {}
 
 
 def test_another_surveys_response_is_never_reachable(client, survey, other_environment):
