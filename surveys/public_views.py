@@ -236,9 +236,8 @@ def _render_done(
 
 
 STALE_STEP = (
-    "The survey changed since this page was shown (an answer given in another window, or an "
-    "edit to the survey): the question you answered is no longer on your way. Please go on "
-    "from here."
+    "Your last answer was not saved: the survey changed since that page was shown (an answer "
+    "given in another window, or an edit to the survey). Please go on from here."
 )
 
 

@@ -14,6 +14,7 @@ from profiles.models import Profile
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.link import ANONYMOUS_COOKIE, sign
 from surveys.models import Response
+from surveys.public_views import STALE_STEP
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +240,7 @@ def test_bad_question_key_goes_on_from_the_current_step(client, survey):
     response = Response.objects.get()
     page = answer(client, survey, response, "nope", "1")
     assert page.status_code == 409
-    assert "The survey changed since this page was shown" in page.content.decode()
+    assert STALE_STEP in page.content.decode()
     assert page.context["question"].key == survey.questions.order_by("position")[0].key
     response.refresh_from_db()
     assert response.data == {}
