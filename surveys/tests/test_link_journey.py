@@ -3,7 +3,6 @@ survey meets it: answers taken back, stale steps (another tab, a logic edit), tw
 once, and parameters given twice. The happy paths: test_link.py and test_link_flow.py."""
 
 import threading
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db import connection
@@ -14,6 +13,8 @@ from surveys import public_views
 from surveys.factories import QuestionFactory, SurveyFactory
 from surveys.models import Question, Response
 from surveys.services import question_update
+
+from .test_link_flow import post, step_of, url
 
 pytestmark = pytest.mark.django_db
 
@@ -33,23 +34,8 @@ def survey(environment):
     return survey
 
 
-def url(survey):
-    return reverse("surveys:link", kwargs={"public_id": survey.public_id})
-
-
 def email_url(survey):
     return reverse("surveys:email_answer", kwargs={"public_id": survey.public_id})
-
-
-def post(client, survey, response, key, value=None, action="answer"):
-    data = {"r": str(response.uuid), "q": key, "action": action}
-    if value is not None:
-        data["answer"] = value
-    return client.post(url(survey), data)
-
-
-def step_of(location):
-    return parse_qs(urlparse(location).query)["q"][0]
 
 
 def started(client, survey, user_id="u-1"):
