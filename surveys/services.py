@@ -283,6 +283,7 @@ def response_save_answers(
         .get(pk=response.pk)
     )
     cleared = [key for key in clear if key in response.data and key not in cleaned]
+    before = response.data
     fields = ["updated_at"]
     if cleaned or cleared:
         data = {k: v for k, v in {**response.data, **cleaned}.items() if k not in cleared}
@@ -306,7 +307,9 @@ def response_save_answers(
         _record_answer_traits(response, cleaned, at)
     if "completed_at" in fields:
         _emit(response, "response.completed")
-    elif (cleaned or cleared) and response.completed_at is None:
+    elif (cleaned or cleared) and (response.completed_at is None or response.data != before):
+        # A partial response's answers, or a completed one's changed afterwards (a respondent
+        # back on the link page): receivers that stored the completed answers hear of it.
         emit_response_updated(
             environment_id=response.environment_id,
             response_id=response.pk,

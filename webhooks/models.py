@@ -14,7 +14,10 @@ from django.utils import timezone
 
 class EventType(models.TextChoices):
     RESPONSE_COMPLETED = "response.completed", "Response completed"
-    RESPONSE_UPDATED = "response.updated", "Response updated (partial answers, debounced)"
+    RESPONSE_UPDATED = (
+        "response.updated",
+        "Response updated (answers saved, or changed after completion; debounced)",
+    )
     RESPONSE_DISMISSED = "response.dismissed", "Response dismissed"
     CONTACT_IDENTIFIED = "contact.identified", "Contact identified (created or merged)"
     CONTACT_DELETED = "contact.deleted", "Contact deleted"

@@ -15,7 +15,8 @@ so the recompute itself writes no payload and no delivery row.
 
 response.updated is debounced: `emit_response_updated()` upserts a PendingResponseUpdate whose
 due time moves with each answer (capped at 5 debounce periods after the first); the drain turns
-due rows into events, skipping responses completed meanwhile (response.completed says it all).
+due rows into events, skipping responses completed meanwhile (response.completed says it all);
+a response changed after it was completed (a respondent back on the link page) is updated too.
 """
 
 from __future__ import annotations
@@ -159,13 +160,15 @@ def pending_updates_flush(*, now: datetime | None = None) -> int:
                     WHERE due_at <= %(now)s ORDER BY due_at
                     LIMIT 10000 FOR UPDATE SKIP LOCKED
                 )
-                RETURNING p.response_id, p.environment_id, p.profile_id
+                RETURNING p.response_id, p.environment_id, p.profile_id, p.first_at
             )
             INSERT INTO {OUTBOX_TABLE} (environment_id, event_type, profile_id, contact_key, data)
             SELECT d.environment_id, 'response.updated', r.profile_id, r.profile_id,
                    jsonb_build_object('response_id', d.response_id)
             FROM due d JOIN surveys_response r ON r.id = d.response_id
-            WHERE r.completed_at IS NULL
+            -- Completed since the update was queued: response.completed carries those answers.
+            -- Completed before it: the answers changed afterwards, and that is the update.
+            WHERE r.completed_at IS NULL OR r.completed_at < d.first_at
             ORDER BY d.response_id
             """,
             {"now": now},

@@ -347,6 +347,33 @@ def test_debounced_update_sends_one_event_for_many_answers(
     ]
 
 
+def test_a_completed_response_changed_afterwards_sends_an_update(
+    environment, allow_private, receiver, nps_survey, settings
+):
+    """A respondent back on the link page changes an answer of a completed response: the
+    receiver that stored the completed answers heard nothing of it. The same answers given
+    again change nothing and send nothing."""
+    endpoint_for(environment, receiver, ["response.updated", "response.completed"])
+    response = ResponseFactory(survey=nps_survey, profile=ProfileFactory(environment=environment))
+    clock = timezone.now()
+    answers = {"score": 9, "color": "Red"}
+    response_save_answers(response=response, answers=answers, complete=True, at=clock)
+    run(at=clock)
+    assert [r.json()["type"] for r in receiver.received] == ["response.completed"]
+    later = clock + timedelta(minutes=2)
+    response_save_answers(response=response, answers={"color": "Red"}, complete=True, at=later)
+    assert pending_updates_flush(now=later + timedelta(hours=1)) == 0  # nothing changed
+    response_save_answers(response=response, answers={"color": "Blue"}, complete=True, at=later)
+    due = later + timedelta(seconds=settings.HARK_WEBHOOKS_DEBOUNCE_SECONDS)
+    assert pending_updates_flush(now=due) == 1
+    run(at=due)
+    assert [r.json()["type"] for r in receiver.received] == [
+        "response.completed",
+        "response.updated",
+    ]
+    assert "Blue" in receiver.received[-1].body.decode()
+
+
 def test_contact_events_and_erasure(environment, allow_private, receiver):
     endpoint_for(environment, receiver, ["contact.identified", "contact.deleted"])
     profile = profile_identify(environment=environment, user_id="u-9", email="z@example.com")
