@@ -45,6 +45,8 @@ from .models import Channel, Question, QuestionKind, Response, Survey, SurveyMod
 RESPONSE_REUSE_WINDOW = timedelta(hours=3)
 CONTEXT_MAX_KEYS = 50
 QUESTION_KEY_MAX_LENGTH = 100
+# A country list fits (about 250); a pasted column of 100,000 lines does not.
+CHOICES_MAX = 500
 
 SURVEY_AUDIT_FIELDS = ("name", "status", "mode", "channels", "thank_you")
 QUESTION_AUDIT_FIELDS = ("key", "kind", "title", "description", "required", "config", "logic")
@@ -649,10 +651,28 @@ def question_config_clean(kind: str, config: Mapping[str, Any]) -> dict[str, Any
         if isinstance(raw, str):
             raw = raw.splitlines()
         picked: list[str] = []
+        # Choices that differ only by case or spaces look alike to respondents and split the
+        # results: refused. Found by a dict, not a scan of `picked` (a pasted list of 100,000
+        # lines was a quadratic loop: minutes of a worker).
+        folded: dict[str, str] = {}
         for item in raw:
             text = str(item).strip()[:200]
-            if text and text not in picked:
-                picked.append(text)
+            if not text:
+                continue
+            fold = " ".join(text.casefold().split())
+            first = folded.get(fold)
+            if first is not None:
+                if first != text:
+                    raise ValidationError(
+                        {"choices": [f"“{first}” and “{text}” differ only by case or spaces"]}
+                    )
+                continue  # the same choice twice: kept once
+            folded[fold] = text
+            picked.append(text)
+            if len(picked) > CHOICES_MAX:
+                raise ValidationError(
+                    {"choices": [f"a question has at most {CHOICES_MAX} choices"]}
+                )
         if len(picked) < 2:
             raise ValidationError({"choices": ["give at least two different choices"]})
         return {"choices": picked}
@@ -848,6 +868,10 @@ def question_update(
     them by it. A rename is refused with a form error rather than rewriting the stored answers:
     a rewrite would silently break every reader outside Hark that knows the old key, and a
     response written between the rewrite and the rename would still land under the old one."""
+    _lock_questions(question.survey)
+    if not Question.objects.filter(pk=question.pk, survey_id=question.survey_id).exists():
+        # Removed by a teammate since the view read it: save() would insert it again.
+        raise Question.DoesNotExist("the question was removed")
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
     answered = answered_under(survey=question.survey, key=question.key)
@@ -915,6 +939,13 @@ def question_update(
     return question
 
 
+def _lock_questions(survey: Survey) -> None:
+    """Changes to one survey's questions take turns (the survey row is the lock, as in
+    question_add): an edit does not save back a question a teammate removed meanwhile, and two
+    renames to the same key, or a removal during a reorder, cannot interleave."""
+    Survey.objects.select_for_update().filter(pk=survey.pk).first()
+
+
 def _drop_invalid_jumps(survey: Survey) -> None:
     """After a reorder or removal, jumps that no longer go forward are removed."""
     questions = list(survey.questions.all())
@@ -929,6 +960,7 @@ def _drop_invalid_jumps(survey: Survey) -> None:
 @transaction.atomic
 def questions_reorder(*, survey: Survey, ordered_ids: Sequence[int]) -> None:
     """Set the order of the survey's questions (ids not given keep their relative order after)."""
+    _lock_questions(survey)
     questions = list(survey.questions.select_for_update())
     by_id = {q.pk: q for q in questions}
     ordered = [by_id[i] for i in dict.fromkeys(ordered_ids) if i in by_id]
@@ -958,6 +990,9 @@ def question_move(*, question: Question, direction: str) -> None:
 def question_delete(*, question: Question) -> None:
     survey = question.survey
     key = question.key
+    _lock_questions(survey)
+    if not Question.objects.filter(pk=question.pk).exists():
+        return  # removed by a teammate meanwhile: once is enough (and audited once)
     audit.record(
         None,
         "survey.update",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -216,10 +216,16 @@ def survey_settings(request: HarkRequest, uuid: Any) -> HttpResponse:
 @require_POST
 def survey_status(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = _survey(request, uuid)
+    status = request.POST.get("status", "")
+    offered = [action for action, _label, _style in STATUS_ACTIONS[SurveyStatus(survey.status)]]
+    if status in SurveyStatus.values and status != survey.status and status not in offered:
+        # A button of a page drawn before a teammate changed the status (a stale "Publish" on
+        # a survey archived since): not a way round "Restore as draft".
+        current = survey.get_status_display().lower()
+        messages.error(request, f"The survey is {current} now: its status was not changed.")
+        return HttpResponseRedirect(_detail_url(request, survey))
     try:
-        services.survey_set_status(
-            survey=survey, status=request.POST.get("status", ""), by=request.user
-        )
+        services.survey_set_status(survey=survey, status=status, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -311,6 +317,8 @@ def question_edit(request: HarkRequest, uuid: Any, question_id: int) -> HttpResp
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
+        except Question.DoesNotExist as exc:
+            raise Http404("the question was removed") from exc
     if form.errors:
         question.refresh_from_db()
         if htmx_fragment(request):
