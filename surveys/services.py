@@ -517,10 +517,25 @@ STATUS_ACTIONS: dict[str, str] = {
 }
 
 
-def survey_set_status(*, survey: Survey, status: str, by: Any = None) -> Survey:
-    """Publishing (going live) records who and when, the first time and on every relaunch."""
+@transaction.atomic
+def survey_set_status(
+    *, survey: Survey, status: str, by: Any = None, expected: str | None = None
+) -> Survey:
+    """Publishing (going live) records who and when, the first time and on every relaunch.
+
+    The status, its webhook event and its audit entry are one transaction, on the survey row
+    locked and read again: two publishes at the same moment publish (and announce) once.
+    `expected`: the status the caller decided from (the dashboard offers the changes the
+    current status allows); a teammate's change since is a ValidationError, nothing changed."""
     if status not in SurveyStatus.values:
         raise ValidationError({"status": ["unknown status"]})
+    current = Survey.objects.select_for_update().values_list("status", flat=True).get(pk=survey.pk)
+    if expected is not None and current != expected:
+        label = SurveyStatus(current).label.lower()
+        raise ValidationError(
+            {"status": [f"The survey is {label} now: its status was not changed."]}
+        )
+    survey.status = current
     if status == survey.status:
         return survey
     if status == SurveyStatus.LIVE and not survey.questions.exists():

@@ -225,7 +225,9 @@ def survey_status(request: HarkRequest, uuid: Any) -> HttpResponse:
         messages.error(request, f"The survey is {current} now: its status was not changed.")
         return HttpResponseRedirect(_detail_url(request, survey))
     try:
-        services.survey_set_status(survey=survey, status=status, by=request.user)
+        services.survey_set_status(
+            survey=survey, status=status, by=request.user, expected=survey.status
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -6,16 +6,19 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 
+from governance.models import AuditEntry
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
 from surveys.forms import QuestionForm
-from surveys.models import Question, QuestionKind
+from surveys.models import Question, QuestionKind, Survey
 from surveys.services import (
     CHOICES_MAX,
     question_config_clean,
     question_delete,
     question_update,
+    survey_set_status,
 )
-from tests.helpers import HTMX, eurl
+from tests.helpers import HTMX, eurl, race
+from webhooks.models import OutboxEvent, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +255,39 @@ def test_another_surveys_question_ids_write_nothing(
     assert (theirs.title, theirs.position, theirs.survey_id) == ("Theirs", 1, other.pk) or (
         theirs.title == "Theirs" and theirs.survey_id == other.pk
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_publishes_at_the_same_moment_publish_and_announce_once(environment):
+    """Status, webhook event and audit entry were separate autocommits on the survey as each
+    request had read it: two publishes at once both went through (two survey.published)."""
+    WebhookEndpoint.objects.create(
+        environment=environment,
+        url="https://example.com/hook",
+        event_types=["survey.published"],
+        secret="whsec_test",
+    )
+    survey = SurveyFactory(environment=environment)
+    QuestionFactory(survey=survey, kind="nps", key="nps")
+
+    def publish():
+        return survey_set_status(survey=Survey.objects.get(pk=survey.pk), status="live")
+
+    for _ in range(3):  # a race may not interleave on a given run; three chances
+        Survey.objects.filter(pk=survey.pk).update(status="draft")
+        OutboxEvent.objects.all().delete()
+        AuditEntry.objects.all().delete()
+        results, errors = race([publish, publish])
+        assert not errors and len(results) == 2
+        assert OutboxEvent.objects.filter(event_type="survey.published").count() == 1
+        assert AuditEntry.objects.filter(action="survey.publish").count() == 1
+
+
+def test_a_status_change_decided_from_a_status_changed_since_is_refused(environment, survey):
+    """The dashboard decides from the status it read; a teammate's change between that read
+    and the write (the row is locked, then read again) refuses it."""
+    Survey.objects.filter(pk=survey.pk).update(status="archived")
+    with pytest.raises(ValidationError, match="archived now"):
+        survey_set_status(survey=survey, status="paused", expected="live")
+    survey.refresh_from_db()
+    assert survey.status == "archived"
