@@ -528,6 +528,7 @@ def targeting_defaults(survey: Survey) -> SurveyTargeting:
     return SurveyTargeting(survey=survey)
 
 
+@transaction.atomic
 def targeting_update(*, survey: Survey, values: Mapping[str, Any]) -> SurveyTargeting:
     """Validate and store a survey's targeting (ValidationError naming each bad field; nothing
     is written when any field is bad)."""

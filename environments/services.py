@@ -33,6 +33,7 @@ def environment_create(*, name: str, slug: str | None = None) -> Environment:
     return Environment.objects.create(name=name, slug=candidate)
 
 
+@transaction.atomic
 def api_key_create(
     *, environment: Environment, name: str = "", created_by=None
 ) -> tuple[ApiKey, str]:
@@ -69,6 +70,7 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     api_key.last_used_at = now
 
 
+@transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
@@ -167,6 +169,7 @@ def environment_update(
     return environment
 
 
+@transaction.atomic
 def identity_verification_set(*, environment: Environment, enabled: bool) -> Environment:
     if environment.identity_verification != enabled:
         environment.identity_verification = enabled
@@ -181,6 +184,7 @@ def identity_verification_set(*, environment: Environment, enabled: bool) -> Env
     return environment
 
 
+@transaction.atomic
 def identity_secret_regenerate(*, environment: Environment) -> Environment:
     """A new HMAC secret: signatures made with the old one stop verifying at once."""
     environment.identity_secret = secrets.token_hex(32)

@@ -216,6 +216,7 @@ def segment_create(
     return segment
 
 
+@transaction.atomic
 def segment_update(
     *,
     segment: Segment,

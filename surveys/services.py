@@ -446,6 +446,7 @@ def response_import(
 # --- Surveys (the builder) ----------------------------------------------------------------
 
 
+@transaction.atomic
 def survey_create(
     *,
     environment: Environment,
@@ -468,6 +469,7 @@ def survey_create(
     return survey
 
 
+@transaction.atomic
 def survey_update(
     *,
     survey: Survey,

@@ -163,6 +163,7 @@ def trait_definitions_record(
 # --- The Traits page: edit, delete, background profile counts --------------------------------
 
 
+@transaction.atomic
 def trait_update(
     *,
     trait: Trait,

@@ -130,6 +130,7 @@ def _clean(
     return url, types, description.strip()
 
 
+@transaction.atomic
 def endpoint_create(
     *,
     environment: Environment,
@@ -174,6 +175,7 @@ def _audited(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
 def endpoint_update(
     *,
     endpoint: WebhookEndpoint,
@@ -223,6 +225,7 @@ def endpoint_update(
     return endpoint
 
 
+@transaction.atomic
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, at: datetime | None = None) -> str:
     """A new secret; the current one keeps signing (beside it) for 24 hours. Returns it."""
     if endpoint.kind != EndpointKind.WEBHOOK:
@@ -239,6 +242,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, at: datetime | None = N
     return endpoint.secret
 
 
+@transaction.atomic
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     audit.record(None, "webhook.delete", endpoint, _audited(endpoint), None)
     endpoint.delete()
