@@ -19,6 +19,7 @@ from django_htmx.http import retarget
 
 from core.http import HarkRequest, confirm_page, confirmed, htmx_fragment, parse_id
 from core.ingest import clean_text
+from core.once import once_repeated
 from core.urls import env_reverse
 from environments.permissions import editor_required
 
@@ -173,6 +174,10 @@ def survey_list(request: HarkRequest) -> HttpResponse:
 @editor_required(read_only="surveys:list")
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_new(request: HarkRequest) -> HttpResponse:
+    if request.method == "POST" and once_repeated(request):
+        # The form sent again (a double click, Back then Submit): one survey, not two.
+        messages.info(request, "That form was already sent: the survey was created once.")
+        return HttpResponseRedirect(env_reverse(request, "surveys:list"))
     form = SurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         survey = services.survey_create(
@@ -239,7 +244,11 @@ def survey_status(request: HarkRequest, uuid: Any) -> HttpResponse:
 @editor_required
 @require_POST
 def survey_duplicate_view(request: HarkRequest, uuid: Any) -> HttpResponse:
-    copy = services.survey_duplicate(survey=_survey(request, uuid), by=request.user)
+    survey = _survey(request, uuid)
+    if once_repeated(request):
+        messages.info(request, "That form was already sent: the survey was duplicated once.")
+        return HttpResponseRedirect(env_reverse(request, "surveys:list"))
+    copy = services.survey_duplicate(survey=survey, by=request.user)
     messages.success(request, "Survey duplicated: this is the copy (a draft).")
     return HttpResponseRedirect(_detail_url(request, copy))
 

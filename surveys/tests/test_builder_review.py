@@ -2,6 +2,8 @@
 teammate's change, resubmitted forms, hostile choices, and the result pages after an edit.
 Never a 500; a refusal writes nothing."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
@@ -291,3 +293,29 @@ def test_a_status_change_decided_from_a_status_changed_since_is_refused(environm
         survey_set_status(survey=survey, status="paused", expected="live")
     survey.refresh_from_db()
     assert survey.status == "archived"
+
+
+def _once(page) -> str:
+    return re.search(rb'name="once" value="([^"]+)"', page.content).group(1).decode()
+
+
+def test_a_resubmitted_new_survey_form_creates_one_survey(owner_client, environment):
+    """A double click on Create, or Back then Create again: two surveys."""
+    url = eurl(environment, "surveys:new")
+    body = {"name": "Onboarding", "mode": "identified", "channels": ["link"]}
+    body["once"] = _once(owner_client.get(url))
+    assert owner_client.post(url, body).status_code == 302
+    again = owner_client.post(url, body)
+    assert again.status_code == 302 and again.url == eurl(environment, "surveys:list")
+    assert any("created once" in m for m in flash(again))
+    assert Survey.objects.filter(environment=environment, name="Onboarding").count() == 1
+
+
+def test_a_resubmitted_duplicate_form_makes_one_copy(owner_client, environment, survey):
+    page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
+    form = re.search(rb'surveys/[^"]*/duplicate/".*?</form>', page.content, re.DOTALL).group(0)
+    body = {"once": re.search(rb'name="once" value="([^"]+)"', form).group(1).decode()}
+    url = eurl(environment, "surveys:duplicate", uuid=survey.uuid)
+    assert owner_client.post(url, body).status_code == 302
+    assert owner_client.post(url, body).status_code == 302
+    assert Survey.objects.filter(environment=environment, name="Churn (copy)").count() == 1
