@@ -7,7 +7,9 @@ import zoneinfo
 from typing import Any, cast
 
 from django import forms
-from django.db import connection
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+from django.db import connection, models
 
 from core.widgets import LongSelect
 
@@ -50,10 +52,34 @@ class IdentityVerificationForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Require verified identities")
 
 
+# A member's login is named by their email (services.member_add): an address longer than the
+# username column cannot be one (it was a 500, a DataError on insert).
+EMAIL_MAX_LENGTH = min(
+    cast(int, cast(models.CharField, get_user_model()._meta.get_field(name)).max_length)
+    for name in ("username", "email")
+)
+
+
 class MemberAddForm(forms.Form):
-    email = forms.EmailField(label="Email")
+    email = forms.EmailField(label="Email", max_length=EMAIL_MAX_LENGTH)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.CONTRIBUTOR)
 
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class LoginForm(AuthenticationForm):
+    """Sign-in by email in any case: a phone keyboard capitalises the first letter, and logins
+    are stored lowercased (services.member_add), so `Owner@Acme.test` was refused with the right
+    password. The typed name becomes the login's username when exactly one matches it ignoring
+    case (the login throttle already counts the two spellings as one account)."""
+
+    def clean_username(self) -> str:
+        typed = self.cleaned_data["username"]
+        matches = list(
+            get_user_model()
+            .objects.filter(username__iexact=typed)
+            .values_list("username", flat=True)[:2]
+        )
+        return matches[0] if len(matches) == 1 else typed

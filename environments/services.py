@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -92,22 +92,14 @@ def member_add(
     role: str = Role.CONTRIBUTOR,
     password: str | None = None,
 ) -> Membership:
-    """Add (or update the role of) a team member, creating the Django user if needed."""
+    """Add (or update the role of) a team member, creating the Django user if needed. A role
+    change goes through member_role_change: the last admin stays one (LastAdminError)."""
     if role not in Role.values:
         raise ValueError(f"role must be one of {', '.join(Role.values)}")
-    User = get_user_model()
     email = email.strip().lower()
-    user = (
-        User.objects.filter(email__iexact=email).first()
-        or User.objects.filter(username=email).first()
-    )
+    user = _user_for_email(email)
     if user is None:
-        user = User(username=email, email=email)
-        if password:
-            user.set_password(password)
-        else:
-            user.set_unusable_password()
-        user.save()
+        user = _user_create(email=email, password=password)
     elif password:
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -124,13 +116,38 @@ def member_add(
             environment=environment,
         )
     elif membership.role != role:
-        before = membership.role
-        membership.role = role
-        membership.save(update_fields=["role"])
-        audit.record(
-            None, "member.role", _member_target(membership), {"role": before}, {"role": role}
-        )
+        member_role_change(membership=membership, role=role)
     return membership
+
+
+def _user_for_email(email: str):
+    """The login of a (stripped, lowercased) email: by its address, else by a username equal
+    to it (a login made with createsuperuser may have no address)."""
+    User = get_user_model()
+    return (
+        User.objects.filter(email__iexact=email).first()
+        or User.objects.filter(username=email).first()
+    )
+
+
+def _user_create(*, email: str, password: str | None):
+    """A new login for `email`, or the one a concurrent add (a double click) just made: the
+    insert waits for the other transaction and then meets the unique username."""
+    User = get_user_model()
+    user = User(username=email, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        user = User.objects.get(username=email)
+        if password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+    return user
 
 
 def _member_target(membership: Membership) -> tuple[str, int, str]:
@@ -194,26 +211,39 @@ def identity_secret_regenerate(*, environment: Environment) -> Environment:
     return environment
 
 
-def _lock_admins(environment: Environment) -> list[int]:
-    # Lock the environment's admin rows so two concurrent demotions cannot both pass the
-    # "another admin remains" check.
-    return list(
+def _lock_team(membership: Membership) -> list[int]:
+    """Lock the environment's admin rows, then the member's own row, and refresh its role: two
+    concurrent demotions cannot both pass the "another admin remains" check, and the check is
+    made on the role as it is now, not as it was read before the lock. Every change locks in
+    this order (admins first), so two changes cannot deadlock. The admins' ids are returned;
+    Membership.DoesNotExist when the member was removed meanwhile."""
+    admins = list(
         Membership.objects.select_for_update()
-        .filter(environment=environment, role=Role.ADMIN)
+        .filter(environment_id=membership.environment_id, role=Role.ADMIN)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
+    current = (
+        Membership.objects.select_for_update()
+        .filter(pk=membership.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if current is None:
+        raise Membership.DoesNotExist("This member was removed meanwhile.")
+    membership.role = current
+    return admins
 
 
 @transaction.atomic
 def member_role_change(*, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ValueError(f"role must be one of {', '.join(Role.values)}")
+    admins = _lock_team(membership)
     if membership.role == role:
         return membership
-    if membership.role == Role.ADMIN:
-        admins = _lock_admins(membership.environment)
-        if admins == [membership.pk]:
-            raise LastAdminError("An environment needs at least one admin.")
+    if admins == [membership.pk]:
+        raise LastAdminError("An environment needs at least one admin.")
     before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
@@ -230,10 +260,8 @@ def member_role_change(*, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def member_remove(*, membership: Membership) -> None:
-    if membership.role == Role.ADMIN:
-        admins = _lock_admins(membership.environment)
-        if admins == [membership.pk]:
-            raise LastAdminError("An environment needs at least one admin.")
+    if _lock_team(membership) == [membership.pk]:
+        raise LastAdminError("An environment needs at least one admin.")
     audit.record(
         None,
         "member.remove",
@@ -248,13 +276,6 @@ def member_remove(*, membership: Membership) -> None:
 def member_add_or_update(*, environment: Environment, email: str, role: str) -> Membership:
     """The Settings page's "add member": adds a new member, or changes an existing member's role
     through member_role_change (so the last admin cannot be demoted this way either)."""
-    existing = (
-        Membership.objects.select_related("user", "environment")
-        .filter(environment=environment, user__email__iexact=email.strip())
-        .first()
-    )
-    if existing is not None:
-        return member_role_change(membership=existing, role=role)
     return member_add(environment=environment, email=email, role=role)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,6 +19,7 @@ from .forms import (
     ApiKeyCreateForm,
     EnvironmentForm,
     IdentityVerificationForm,
+    LoginForm,
     MemberAddForm,
     MemberRoleForm,
 )
@@ -37,6 +38,7 @@ class _SafeNextMixin:
 
 
 class LoginView(_SafeNextMixin, auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
@@ -248,6 +250,8 @@ def member_role(request: HarkRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.member_role_change(membership=membership, role=form.cleaned_data["role"])
+        except Membership.DoesNotExist:  # removed by another admin at the same moment
+            raise Http404("No such member") from None
         except services.LastAdminError as error:
             messages.error(request, str(error))
         else:
@@ -268,6 +272,8 @@ def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
         )
     try:
         services.member_remove(membership=membership)
+    except Membership.DoesNotExist:  # removed by another admin at the same moment
+        raise Http404("No such member") from None
     except services.LastAdminError as error:
         messages.error(request, str(error))
     else:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from environments.models import Environment, Role
-from environments.services import member_add, member_invitation_send
+from environments.services import LastAdminError, member_add, member_invitation_send
 
 
 class Command(BaseCommand):
@@ -40,7 +40,10 @@ class Command(BaseCommand):
         base_url = base_url or settings.HARK_BASE_URL
         if base_url and not base_url.startswith(("https://", "http://")):
             raise CommandError(f"--base-url must start with https:// or http://, got {base_url!r}")
-        membership = member_add(environment=env, email=email, role=role, password=password)
+        try:
+            membership = member_add(environment=env, email=email, role=role, password=password)
+        except LastAdminError as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(f"{membership.user.email} is {membership.role} in {env.slug}")
         if membership.user.has_usable_password():
             return
