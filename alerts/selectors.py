@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+
+from segments import rules as R
 
 from .models import AlertDigest, AlertSent, AlertSubscription
 
@@ -40,3 +42,19 @@ def recent_deliveries(*, subscription: AlertSubscription) -> list[AlertSent | Al
         .only(*fields)
         .order_by("-id")[:RECENT_DELIVERIES]
     )
+
+
+def subscriptions_on_segment(segment: Any) -> list[str]:
+    """The names of the alert subscriptions of the segment's environment that watch it, as
+    their segment or inside their rules (registered with segments.uses: deleting the segment
+    would take them with it)."""
+    key = str(segment.uuid)
+    return [
+        name
+        for name, segment_id, rules in AlertSubscription.objects.filter(
+            environment_id=segment.environment_id
+        )
+        .filter(Q(segment_id=segment.pk) | ~Q(rules={}))
+        .values_list("name", "segment_id", "rules")
+        if segment_id == segment.pk or key in R.referenced_segment_uuids(rules)
+    ]

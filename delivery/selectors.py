@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import connection
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -518,3 +518,15 @@ def contact_for_eligibility(
     else:
         raise ValueError("send id, email or uuid")
     return qs.order_by("user_id", "-last_seen_at").first()
+
+
+def surveys_targeting_segment(segment: Segment) -> list[str]:
+    """The names of the surveys of the segment's environment whose web targeting includes or
+    excludes it (registered with segments.uses: a segment they use is not deleted)."""
+    return list(
+        SurveyTargeting.objects.filter(survey__environment_id=segment.environment_id)
+        .filter(
+            Q(segments_include__contains=[segment.pk]) | Q(segments_exclude__contains=[segment.pk])
+        )
+        .values_list("survey__name", flat=True)
+    )

@@ -300,6 +300,14 @@ def day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), site_zone())
 
 
+def day_end(day: dt.date) -> dt.datetime | None:
+    """The start of the next day; None after the last day of the calendar (9999-12-31, which
+    rules may hold: the day after it is no date Python has, and was a 500)."""
+    if day == dt.date.max:
+        return None
+    return day_start(day + dt.timedelta(days=1))
+
+
 class LocalToday(Func):
     """The date of `now` in the site's zone, minus `days`: SQL computed from the clock parameter
     (compiled statements swap the clock at execution, so it cannot be computed in Python)."""
@@ -361,17 +369,18 @@ def date_q(expr: Any, operator: str, value: Any, now: dt.datetime) -> Q:
     if operator == "more_than_days_ago":
         return Q(LessThan(expr, now - dt.timedelta(days=int(value))))
     if operator == "between":
-        low, high = _day(value[0]), _day(value[1])
-        return Q(GreaterThanOrEqual(expr, day_start(low))) & Q(
-            LessThan(expr, day_start(high + dt.timedelta(days=1)))
-        )
+        low, high = _day(value[0]), day_end(_day(value[1]))
+        from_low = Q(GreaterThanOrEqual(expr, day_start(low)))
+        return from_low if high is None else from_low & Q(LessThan(expr, high))
     day = _day(value)
-    start, end = day_start(day), day_start(day + dt.timedelta(days=1))
+    start, end = day_start(day), day_end(day)
     if operator == "before":
         return Q(LessThan(expr, start))
     if operator == "after":
-        return Q(GreaterThanOrEqual(expr, end))
-    return Q(GreaterThanOrEqual(expr, start)) & Q(LessThan(expr, end))  # "on"
+        # Nothing is after the last day of the calendar (NULL-safe: no match either way).
+        return MATCH_NONE if end is None else Q(GreaterThanOrEqual(expr, end))
+    on = Q(GreaterThanOrEqual(expr, start))  # "on"
+    return on if end is None else on & Q(LessThan(expr, end))
 
 
 def value_date_q(value: DateValue, operator: str, target: Any, now: dt.datetime) -> Q:

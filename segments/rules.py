@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping
@@ -193,7 +194,10 @@ def parse_day(value: Any) -> dt.date | None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    """A finite number: NaN and infinities have no JSON (jsonb refused them: a 500)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _is_days(value: Any) -> bool:
@@ -489,6 +493,10 @@ def json_nesting(value: Any, limit: int = MAX_JSON_NESTING) -> int:
     return deepest
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def rules_from_json(text: Any) -> Any:
     """Rules sent as JSON text (the builder's form and preview): parsed, and refused with a
     ValidationError naming "rules" when too long, not JSON, or nested deeper than any valid
@@ -503,7 +511,8 @@ def rules_from_json(text: Any) -> Any:
             {"rules": [f"Rules are longer than {MAX_RULES_LENGTH:,} characters."]}
         )
     try:
-        value = json.loads(text)
+        # NaN and Infinity are no JSON (Python reads them; jsonb refuses them).
+        value = json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise ValidationError({"rules": [TOO_DEEP]}) from None
     except ValueError:

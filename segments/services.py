@@ -51,6 +51,7 @@ from .models import (
     SegmentKind,
 )
 from .selectors import segments_lost_runs, segments_using_trait
+from .uses import segment_uses_elsewhere
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,8 @@ def segment_create(
         raise ValidationError({"name": ["Enter a name."]})
     if kind not in SegmentKind.values:
         raise ValidationError({"kind": ["Choose dynamic or manual."]})
-    if Segment.objects.filter(environment=environment, name=name).exists():
+    # Names differing only in case are one name to the people choosing from a list.
+    if Segment.objects.filter(environment=environment, name__iexact=name).exists():
         raise ValidationError({"name": ["A segment with this name already exists."]})
     if kind == SegmentKind.MANUAL:
         rules = {}
@@ -235,7 +237,7 @@ def segment_update(
             raise ValidationError({"name": ["Enter a name."]})
         if name != segment.name:
             if (
-                Segment.objects.filter(environment_id=segment.environment_id, name=name)
+                Segment.objects.filter(environment_id=segment.environment_id, name__iexact=name)
                 .exclude(pk=segment.pk)
                 .exists()
             ):
@@ -278,11 +280,25 @@ def segment_dependents(segment: Segment) -> list[Segment]:
     return [s for s in candidates if key in R.referenced_segment_uuids(s.rules)]
 
 
-def segment_delete(*, segment: Segment) -> None:
+def segment_delete_blockers(*, segment: Segment) -> list[str]:
+    """Why the segment cannot be deleted now, in words (empty when it can): another segment's
+    rules, a survey's web targeting or an alert subscription uses it. Deleting it would change
+    what they do without a word: a survey shown to nobody, or to those it excluded; an alert
+    gone with it."""
+    problems = []
     users = segment_dependents(segment)
     if users:
         names = ", ".join(s.name for s in users)
-        raise ValidationError(f"Used by other segments ({names}): change them first.")
+        problems.append(f"Used by other segments ({names}): change them first.")
+    problems += segment_uses_elsewhere(segment)  # a survey's targeting, an alert (segments.uses)
+    return problems
+
+
+def segment_delete(*, segment: Segment) -> None:
+    """Delete a segment nothing else uses (else a ValidationError says what does)."""
+    problems = segment_delete_blockers(segment=segment)
+    if problems:
+        raise ValidationError(" ".join(problems))
     with transaction.atomic():
         audit.record(None, "segment.delete", segment, audit.snapshot(segment, SEGMENT_AUDIT_FIELDS))
         segment.delete()
@@ -874,6 +890,8 @@ def _manual_changed(segment: Segment, profile_ids: list[int]) -> None:
 
 
 _SPLIT = re.compile(r"[\s,;]+")
+# Distinct ids or emails one import takes (one lookup, one statement).
+IMPORT_LIMIT = 100_000
 
 
 def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[str]]:
@@ -885,7 +903,9 @@ def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[st
     _require_manual(segment)
     values: list[str] = []
     refused: list[int] = []
-    reader = csv.reader(io.StringIO(data))
+    # Universal newlines: a lone "\r" ends a line too (Excel's "CSV (Macintosh)", lists pasted
+    # from old tools), where csv.reader refused it (a 500).
+    reader = csv.reader(io.StringIO(data, newline=None))
     for row in reader:
         if any(NUL in cell for cell in row):
             refused.append(reader.line_num)
@@ -898,7 +918,13 @@ def segment_members_import(*, segment: Segment, data: str) -> tuple[int, list[st
             f"Nothing was imported: a NUL character is not allowed in an id or email "
             f"(line{'s' if len(refused) > 1 else ''} {shown})."
         )
-    values = list(dict.fromkeys(values))[:100_000]
+    values = list(dict.fromkeys(values))
+    if len(values) > IMPORT_LIMIT:
+        # Refused whole: cutting the list would leave its end out without a word.
+        raise ValidationError(
+            f"Nothing was imported: at most {IMPORT_LIMIT:,} ids or emails at a time "
+            f"(this list has {len(values):,}). Split it into several imports."
+        )
     if not values:
         return 0, []
     lowered = [v.lower() for v in values]

@@ -120,6 +120,11 @@ def _save_form(request: HarkRequest, segment: Segment | None) -> tuple[Segment |
     description = request.POST.get("description", "")
     kind = request.POST.get("kind") or (segment.kind if segment else SegmentKind.DYNAMIC)
     try:
+        if segment is not None and kind != segment.kind:
+            # The builder sends the segment's own kind; another one was ignored under "saved".
+            raise ValidationError(
+                {"kind": ["A segment's kind cannot be changed: create a new segment instead."]}
+            )
         rules = _parse_rules(request.POST.get("rules")) if kind == SegmentKind.DYNAMIC else None
         if segment is None:
             segment = services.segment_create(
@@ -307,7 +312,7 @@ def segment_delete(request: HarkRequest, uuid: str) -> HttpResponse:
         return confirm_page(
             request,
             "segments/delete.html",
-            {"segment": segment},
+            {"segment": segment, "blockers": services.segment_delete_blockers(segment=segment)},
             back=back,
             back_label=segment.name,
         )
