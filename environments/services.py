@@ -72,9 +72,12 @@ def api_key_touch(*, api_key: ApiKey) -> None:
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> None:
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+    """Revoke once: the row is locked and read again, so two revokes at the same moment (two
+    admins, a double click) write one audit entry."""
+    current = ApiKey.objects.select_for_update().filter(pk=api_key.pk).first()
+    if current is not None and current.revoked_at is None:
+        api_key.revoked_at = current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
         audit.record(
             None,
             "api_key.revoke",

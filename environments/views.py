@@ -278,4 +278,7 @@ def member_remove(request: HarkRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, f"{membership.user.email or membership.user} removed.")
+        if membership.user_id == request.user.pk:
+            # An admin who left: this environment's Settings are a 404 for them now.
+            return HttpResponseRedirect("/")
     return _settings_redirect(request, "team")

@@ -13,6 +13,7 @@ from django.test import Client
 from environments import services
 from environments.models import ApiKey, Membership, Role
 from environments.services import api_key_create, member_add
+from governance.models import AuditEntry
 from tests.helpers import eurl, race
 
 pytestmark = pytest.mark.django_db
@@ -395,3 +396,30 @@ def test_sign_in_ignoring_case_keeps_exact_names_and_passwords(client, owner):
         client.post("/login/", {"username": "OWNER@acme.test", "password": "wrong-one"}).status_code
         == 200
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_revokes_of_a_key_at_the_same_moment_are_audited_once(environment):
+    """Both requests read the key unrevoked and both wrote an audit entry."""
+    for n in range(3):
+        key, _ = api_key_create(environment=environment, name=f"k{n}")
+
+        def revoke(pk: int = key.pk):
+            return lambda: services.api_key_revoke(api_key=ApiKey.objects.get(pk=pk))
+
+        _, errors = race([revoke(), revoke()])
+        assert errors == []
+        assert (
+            AuditEntry.objects.filter(action="api_key.revoke", target_id=str(key.pk)).count() == 1
+        )
+
+
+def test_an_admin_who_leaves_is_sent_home_not_to_a_404(environment, owner):
+    second = member_add(environment=environment, email="second@acme.test", role=Role.ADMIN)
+    client = _client(second)
+    reply = client.post(
+        eurl(environment, "environments:member_remove", pk=second.pk), {"confirm": "yes"}
+    )
+    assert reply.status_code == 302 and reply.url == "/"
+    assert client.get(reply.url, follow=True).status_code == 200
+    assert not Membership.objects.filter(pk=second.pk).exists()
