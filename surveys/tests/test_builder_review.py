@@ -295,15 +295,18 @@ def test_a_status_change_decided_from_a_status_changed_since_is_refused(environm
     assert survey.status == "archived"
 
 
-def _once(page) -> str:
-    return re.search(rb'name="once" value="([^"]+)"', page.content).group(1).decode()
+def _once(content: bytes) -> str:
+    """The one-time token of the (first) form in `content`."""
+    found = re.search(rb'name="once" value="([^"]+)"', content)
+    assert found is not None
+    return found.group(1).decode()
 
 
 def test_a_resubmitted_new_survey_form_creates_one_survey(owner_client, environment):
     """A double click on Create, or Back then Create again: two surveys."""
     url = eurl(environment, "surveys:new")
     body = {"name": "Onboarding", "mode": "identified", "channels": ["link"]}
-    body["once"] = _once(owner_client.get(url))
+    body["once"] = _once(owner_client.get(url).content)
     assert owner_client.post(url, body).status_code == 302
     again = owner_client.post(url, body)
     assert again.status_code == 302 and again.url == eurl(environment, "surveys:list")
@@ -313,8 +316,9 @@ def test_a_resubmitted_new_survey_form_creates_one_survey(owner_client, environm
 
 def test_a_resubmitted_duplicate_form_makes_one_copy(owner_client, environment, survey):
     page = owner_client.get(eurl(environment, "surveys:detail", uuid=survey.uuid))
-    form = re.search(rb'surveys/[^"]*/duplicate/".*?</form>', page.content, re.DOTALL).group(0)
-    body = {"once": re.search(rb'name="once" value="([^"]+)"', form).group(1).decode()}
+    form = re.search(rb'surveys/[^"]*/duplicate/".*?</form>', page.content, re.DOTALL)
+    assert form is not None
+    body = {"once": _once(form.group(0))}
     url = eurl(environment, "surveys:duplicate", uuid=survey.uuid)
     assert owner_client.post(url, body).status_code == 302
     assert owner_client.post(url, body).status_code == 302
