@@ -800,6 +800,12 @@ class _Figures:
     bucket_counts: dict[datetime, dict[Any, int]]
 
 
+def _add_counts(into: dict[Any, int], counts: Mapping[Any, int]) -> None:
+    """Add `counts` into `into`, key by key (rolled-up days and live ones add up)."""
+    for key, count in counts.items():
+        into[key] = into.get(key, 0) + count
+
+
 def _figures(
     filterset: ResultsFilter,
     questions: Sequence[Question],
@@ -866,12 +872,10 @@ def _figures(
             split=split,
             by_week=by_week,
         ):
-            period = totals.setdefault("current" if row["current"] else "previous", {})
-            for name in ("shown", "responses", "completed", "dismissed"):
-                period[name] = period.get(name, 0) + row[name]
+            period = "current" if row["current"] else "previous"
+            _add_counts(totals.setdefault(period, {}), {name: row[name] for name in _TOTALS})
             if row["current"]:
-                bucket = day_start(row["bucket"])
-                bucket_responses[bucket] = bucket_responses.get(bucket, 0) + row["responses"]
+                _add_counts(bucket_responses, {day_start(row["bucket"]): row["responses"]})
         if headline is not None:
             for day, text, count in rolled_up_answer_buckets(
                 environment_id=environment_id,
@@ -882,16 +886,13 @@ def _figures(
                 by_week=by_week,
             ):
                 by_value = bucket_counts.setdefault(day_start(day), {})
-                value = _as_key(_json(text))
-                by_value[value] = by_value.get(value, 0) + count
+                _add_counts(by_value, {_as_key(_json(text)): count})
         # The rest live: the responses from the watermark on.
         qs = qs.filter(created_at__gte=rolled.live_from)
         both = both.filter(created_at__gte=rolled.live_from)
 
     for name, live_totals in _totals(both, current_start).items():
-        target = totals.setdefault(name, {})
-        for figure, value in live_totals.items():
-            target[figure] = target.get(figure, 0) + value
+        _add_counts(totals.setdefault(name, {}), live_totals)
     inner_sql, inner_params = _inner(both, "created_at", "data")
     if current_start is not None:
         rows_sql = f"SELECT (r0.created_at >= %s) AS g, r0.data FROM ({inner_sql}) AS r0"
@@ -903,12 +904,9 @@ def _figures(
     counts, answered = _count_distributions([*rolled_rows, *live_rows], distributed)
     groups += _funnel_groups(qs, keys, logic_questions)
     live_responses, live_counts = _timeline_data(qs, by_week, headline)
-    for bucket, responses in live_responses.items():
-        bucket_responses[bucket] = bucket_responses.get(bucket, 0) + responses
+    _add_counts(bucket_responses, live_responses)
     for bucket, by_value in live_counts.items():
-        target_counts = bucket_counts.setdefault(bucket, {})
-        for value, count in by_value.items():
-            target_counts[value] = target_counts.get(value, 0) + count
+        _add_counts(bucket_counts.setdefault(bucket, {}), by_value)
     return _Figures(totals, counts, answered, groups, bucket_responses, bucket_counts)
 
 

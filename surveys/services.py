@@ -519,6 +519,16 @@ STATUS_ACTIONS: dict[str, str] = {
 }
 
 
+# The changes a team member may make from each status (the builder's buttons): an archived
+# survey comes back as a draft, never straight to live.
+STATUS_CHANGES: dict[str, tuple[str, ...]] = {
+    SurveyStatus.DRAFT: (SurveyStatus.LIVE,),
+    SurveyStatus.LIVE: (SurveyStatus.PAUSED, SurveyStatus.ARCHIVED),
+    SurveyStatus.PAUSED: (SurveyStatus.LIVE, SurveyStatus.ARCHIVED),
+    SurveyStatus.ARCHIVED: (SurveyStatus.DRAFT,),
+}
+
+
 @transaction.atomic
 def survey_set_status(
     *, survey: Survey, status: str, by: Any = None, expected: str | None = None
@@ -527,12 +537,15 @@ def survey_set_status(
 
     The status, its webhook event and its audit entry are one transaction, on the survey row
     locked and read again: two publishes at the same moment publish (and announce) once.
-    `expected`: the status the caller decided from (the dashboard offers the changes the
-    current status allows); a teammate's change since is a ValidationError, nothing changed."""
+    `expected`: the status a team member decided from; the change must be one STATUS_CHANGES
+    offers it, and the survey still in it (a button of a page drawn before a teammate's change
+    is a ValidationError, nothing changed). Without it (the seeder, tests) any change goes."""
     if status not in SurveyStatus.values:
         raise ValidationError({"status": ["unknown status"]})
     current = Survey.objects.select_for_update().values_list("status", flat=True).get(pk=survey.pk)
-    if expected is not None and current != expected:
+    if expected is not None and (
+        current != expected or (status != current and status not in STATUS_CHANGES[current])
+    ):
         label = SurveyStatus(current).label.lower()
         raise ValidationError(
             {"status": [f"The survey is {label} now: its status was not changed."]}
@@ -749,7 +762,7 @@ def question_add(
 ) -> Question:
     if kind not in QuestionKind.values:
         raise ValidationError({"kind": ["unknown question kind"]})
-    Survey.objects.select_for_update().filter(pk=survey.pk).first()
+    _lock_questions(survey)
     title = (title or DEFAULT_TITLES[QuestionKind(kind)]).strip()[:500]
     position = (survey.questions.aggregate(m=Max("position"))["m"] or 0) + 1
     if key:
@@ -957,9 +970,9 @@ def question_update(
 
 
 def _lock_questions(survey: Survey) -> None:
-    """Changes to one survey's questions take turns (the survey row is the lock, as in
-    question_add): an edit does not save back a question a teammate removed meanwhile, and two
-    renames to the same key, or a removal during a reorder, cannot interleave."""
+    """Changes to one survey's questions take turns (the survey row is the lock): an edit does
+    not save back a question a teammate removed meanwhile, and two renames to the same key, or
+    a removal during a reorder, cannot interleave."""
     Survey.objects.select_for_update().filter(pk=survey.pk).first()
 
 

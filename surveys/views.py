@@ -37,18 +37,20 @@ from .selectors import survey_list as select_surveys
 LIST_PERIODS = [(value, label) for value, label in PERIODS if value != "custom"]
 LIST_DEFAULT_PERIOD = "30d"
 
-STATUS_ACTIONS = {
-    SurveyStatus.DRAFT: [(SurveyStatus.LIVE, "Publish", "primary")],
-    SurveyStatus.LIVE: [
-        (SurveyStatus.PAUSED, "Pause", ""),
-        (SurveyStatus.ARCHIVED, "Archive", "danger"),
-    ],
-    SurveyStatus.PAUSED: [
-        (SurveyStatus.LIVE, "Resume", "primary"),
-        (SurveyStatus.ARCHIVED, "Archive", "danger"),
-    ],
-    SurveyStatus.ARCHIVED: [(SurveyStatus.DRAFT, "Restore as draft", "")],
+# The button (label, style) of each status change the service allows (STATUS_CHANGES).
+STATUS_BUTTONS: dict[tuple[str, str], tuple[str, str]] = {
+    (SurveyStatus.DRAFT, SurveyStatus.LIVE): ("Publish", "primary"),
+    (SurveyStatus.LIVE, SurveyStatus.PAUSED): ("Pause", ""),
+    (SurveyStatus.LIVE, SurveyStatus.ARCHIVED): ("Archive", "danger"),
+    (SurveyStatus.PAUSED, SurveyStatus.LIVE): ("Resume", "primary"),
+    (SurveyStatus.PAUSED, SurveyStatus.ARCHIVED): ("Archive", "danger"),
+    (SurveyStatus.ARCHIVED, SurveyStatus.DRAFT): ("Restore as draft", ""),
 }
+
+
+def _status_actions(status: str) -> list[tuple[str, str, str]]:
+    """(new status, label, style) of the buttons a survey in `status` shows."""
+    return [(to, *STATUS_BUTTONS[(status, to)]) for to in services.STATUS_CHANGES[status]]
 
 
 def _survey(request: HarkRequest, uuid: Any) -> Survey:
@@ -102,7 +104,7 @@ def _builder_context(request: HarkRequest, survey: Survey, **extra: Any) -> dict
         "items": items,
         "can_edit": request.membership.can_edit,
         "kinds": QuestionKind.choices,
-        "status_actions": STATUS_ACTIONS[SurveyStatus(survey.status)],
+        "status_actions": _status_actions(survey.status),
         "settings_form": extra.pop("settings_form", None)
         or SurveyForm(
             initial={"name": survey.name, "mode": survey.mode, "channels": survey.channels}
@@ -221,17 +223,13 @@ def survey_settings(request: HarkRequest, uuid: Any) -> HttpResponse:
 @require_POST
 def survey_status(request: HarkRequest, uuid: Any) -> HttpResponse:
     survey = _survey(request, uuid)
-    status = request.POST.get("status", "")
-    offered = [action for action, _label, _style in STATUS_ACTIONS[SurveyStatus(survey.status)]]
-    if status in SurveyStatus.values and status != survey.status and status not in offered:
-        # A button of a page drawn before a teammate changed the status (a stale "Publish" on
-        # a survey archived since): not a way round "Restore as draft".
-        current = survey.get_status_display().lower()
-        messages.error(request, f"The survey is {current} now: its status was not changed.")
-        return HttpResponseRedirect(_detail_url(request, survey))
     try:
+        # Decided from the status as read here: a stale page's button changes nothing.
         services.survey_set_status(
-            survey=survey, status=status, by=request.user, expected=survey.status
+            survey=survey,
+            status=request.POST.get("status", ""),
+            by=request.user,
+            expected=survey.status,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -67,3 +68,13 @@ def partitions_read(sql: str, params: Any = None) -> tuple[set[str], str]:
         for name in re.findall(r" on (events_event_\w+)", line)
     }
     return read, plan
+
+
+def resolve_locally(monkeypatch: Any, *names: str) -> None:
+    """Make the host `names` resolve to 127.0.0.1 (a local receiver), others as usual."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host in names else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 
 import pytest
 from django.core import mail
@@ -22,6 +21,7 @@ from profiles.factories import ProfileFactory
 from segments import services as segment_services
 from segments.factories import ManualSegmentFactory
 from surveys.factories import QuestionFactory, ResponseFactory, SurveyFactory
+from tests.helpers import resolve_locally
 from webhooks.http import UnsafeURL
 
 pytestmark = pytest.mark.django_db
@@ -374,14 +374,7 @@ def test_a_slack_url_with_an_international_host_name_is_posted(
 ):
     """The name goes out in its IDNA "xn--" form: sent raw, the Host header (Latin-1) made the
     post raise after the email had gone, which took the rest of the batch down with it."""
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):  # the name resolves to the local receiver
-        if host in ("例え.test", "xn--r8jz45g.test"):
-            host = "127.0.0.1"
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    resolve_locally(monkeypatch, "例え.test", "xn--r8jz45g.test")  # to the local receiver
     port = slack_receiver.server.server_address[1]
     subscription(owner, name="A", slack_url=f"http://例え.test:{port}/hook", email=True)
     subscription(owner, name="B", slack_url=slack_receiver.url, email=True)

@@ -5,7 +5,6 @@ test controls (services take `at`), per-contact order across failures, leases, r
 from __future__ import annotations
 
 import base64
-import socket
 from datetime import timedelta
 
 import pytest
@@ -29,7 +28,7 @@ from surveys.services import (
     response_save_answers,
     survey_set_status,
 )
-from tests.helpers import eurl
+from tests.helpers import eurl, resolve_locally
 from webhooks import http, services
 from webhooks.factories import DeliveryFactory, OutboxEventFactory, WebhookEndpointFactory
 from webhooks.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
@@ -593,14 +592,7 @@ def test_an_international_host_name_goes_out_in_its_ascii_form(
     """A host name outside ASCII is sent as its IDNA "xn--" form (Host header, TLS name): HTTP
     headers are Latin-1, and the raw name made the request raise before it went out."""
     port = receiver.server.server_address[1]
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):  # the name resolves to the local receiver
-        if host in ("例え.test", "xn--r8jz45g.test"):
-            host = "127.0.0.1"
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    resolve_locally(monkeypatch, "例え.test", "xn--r8jz45g.test")  # to the local receiver
     services.endpoint_create(
         environment=environment,
         url=f"http://例え.test:{port}/hook",
