@@ -44,7 +44,6 @@ from surveys.models import Channel, Response, Survey
 from surveys.services import (
     response_add_context,
     response_dismiss,
-    response_drop_answers,
     response_record_view,
     response_save_answers,
 )
@@ -420,19 +419,6 @@ def _keep_receipt(response: Response, key: str | None, result: dict[str, Any]) -
         AnswerReceipt.objects.create(response=response, key=key, result=result)
 
 
-def _path_keys(questions: Sequence[Any], data: Mapping[str, Any]) -> list[str]:
-    """The questions the answers in `data` lead through, in order (first unanswered included)."""
-
-    keys: list[str] = []
-    question = questions[0] if questions else None
-    while question is not None and len(keys) <= len(questions):
-        keys.append(question.key)
-        if question.key not in data:
-            break
-        question = next_question(questions, question, data.get(question.key))
-    return keys
-
-
 def idempotency_key_clean(value: Any, *, required: bool) -> str | None:
     if value in (None, "") and not required:
         return None
@@ -469,21 +455,13 @@ def display_answer(
         if cleaned is None and question.required and question.kind != "cta":
             raise Refused("bad_request", "an answer is required", field=question.key)
         following = next_question(questions, question, cleaned)
-        data = {**(response.data or {})}
-        if cleaned is None:
-            data.pop(question.key, None)
-        else:
-            data[question.key] = cleaned
-        on_path = set(_path_keys(questions, data))
-        off_path = [k for k in data if k in by_key and k not in on_path]
+        # A skipped (or emptied) answer is taken back; answers off the new path go with it.
         response_save_answers(
             response=response,
             answers={question.key: cleaned} if cleaned is not None else {},
             complete=following is None,
+            clear=[question.key] if cleaned is None else [],
         )
-        drop = off_path + ([question.key] if cleaned is None else [])
-        if drop:
-            response_drop_answers(response=response, keys=drop)
         result = {"next": following.key if following else None, "completed": following is None}
         _keep_receipt(response, idempotency_key, result)
         return result

@@ -350,23 +350,6 @@ def _check_on_path(questions: list[Question], answers: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def response_drop_answers(
-    *, response: Response, keys: Sequence[str], at: datetime | None = None
-) -> Response:
-    """Remove the answers to `keys` (questions a changed answer took off the respondent's
-    path), so the response never holds two branches' answers."""
-    dropped = [k for k in keys if k in (response.data or {})]
-    if not dropped:
-        return response
-    at = at or timezone.now()
-    response.data = {k: v for k, v in response.data.items() if k not in dropped}
-    response.updated_at = at
-    response.save(update_fields=["data", "updated_at"])
-    _after_interaction(response, at)
-    return response
-
-
-@transaction.atomic
 def response_add_context(
     *, response: Response, context: Mapping[str, Any] | None, at: datetime | None = None
 ) -> Response:
